@@ -1,0 +1,109 @@
+/* arena/common.c: error strings, the per-thread error detail, the clock. */
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static _Thread_local char detail_buf[512];
+
+const char *regio_error_detail(void)
+{
+    return detail_buf;
+}
+
+void regio__clear_detail(void)
+{
+    detail_buf[0] = '\0';
+}
+
+void regio__set_detail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail_buf, sizeof(detail_buf), fmt, ap);
+    va_end(ap);
+}
+
+_Noreturn void regio__assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "regio: invariant violated at %s:%d: %s\n", file, line, expr);
+    abort();
+}
+
+int64_t regio__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *regio_version(void)
+{
+    return "0.1.0";
+}
+
+/* Messages say what the code means in regio, not only what libc calls it. */
+const char *regio_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+    case 0:
+        return "success";
+    case EFAULT:
+        return "pointer or range not inside one registered region (EFAULT)";
+    case EINVAL:
+        return "invalid argument, or offset/length/address misaligned for O_DIRECT (EINVAL)";
+    case ENOBUFS:
+        return "no free buffer (ENOBUFS)";
+    case ETIMEDOUT:
+        return "wait timed out (ETIMEDOUT)";
+    case EBUSY:
+        return "still has buffers, registrations or operations in flight, or in use (EBUSY)";
+    case ESTALE:
+        return "stale buffer handle: the buffer was freed and reused (ESTALE)";
+    case EALREADY:
+        return "buffer already freed (EALREADY)";
+    case EBADMSG:
+        return "checksum mismatch or corrupt data (EBADMSG)";
+    case ENODATA:
+        return "page never written (ENODATA)";
+    case EAGAIN:
+        return "too many requests in flight: reap completions, then retry (EAGAIN)";
+    case ECANCELED:
+        return "linked request not run because its predecessor failed (ECANCELED)";
+    case ENOMEM:
+        return "out of memory or locked-memory limit (ENOMEM)";
+    case EIO:
+        return "device I/O error (EIO)";
+    case ENOSPC:
+        return "no space left on device (ENOSPC)";
+    case EPERM:
+        return "not permitted: called from a thread that does not own the engine (EPERM)";
+    case EBADF:
+        return "closed or unknown file or object (EBADF)";
+    case ENOENT:
+        return "no such file, directory or registration (ENOENT)";
+    case EEXIST:
+        return "already exists (EEXIST)";
+    case EOPNOTSUPP:
+        return "operation not supported here (EOPNOTSUPP)";
+    case ENOSYS:
+        return "kernel lacks the feature (ENOSYS)";
+    case EROFS:
+        return "read-only file system (EROFS)";
+    case EINTR:
+        return "interrupted (EINTR)";
+    case ERANGE:
+        return "value out of range (ERANGE)";
+    case E2BIG:
+        return "argument too large (E2BIG)";
+    case EACCES:
+        return "permission denied (EACCES)";
+    case ENOTDIR:
+        return "not a directory (ENOTDIR)";
+    default:
+        return "unknown error";
+    }
+}

@@ -1,0 +1,63 @@
+/*
+ * regio/common.h: conventions shared by every regio module.
+ *
+ * Every fallible call returns 0 (or a non-negative count) on success and a
+ * negative errno on failure; nothing sets or reads errno for the caller.
+ * The meaning of each code is fixed across the library:
+ *
+ *   -EFAULT     pointer or range not inside one registered region
+ *   -EINVAL     bad argument, or offset/length/address misaligned for O_DIRECT
+ *   -ENOBUFS    no free buffer
+ *   -ETIMEDOUT  a wait ran out
+ *   -EBUSY      object still has buffers, registrations or operations in flight
+ *   -ESTALE     buffer handle from an earlier generation (freed and reused)
+ *   -EALREADY   double free
+ *   -EBADMSG    checksum mismatch or corrupt structure
+ *   -ENODATA    a page never written (all zeros)
+ *   -EAGAIN     too many requests in flight (reap, then retry)
+ *   -ECANCELED  a linked request that did not run because its predecessor failed
+ *   -ENOMEM     memory or locked-memory limits
+ *   -EIO/-ENOSPC device errors, passed through
+ *   -EPERM      call from a thread that does not own an owned-mode engine
+ *   -EBADF      closed or unknown file / object
+ */
+#ifndef REGIO_COMMON_H
+#define REGIO_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "regio/export.h"
+
+#define REGIO_VERSION_MAJOR 0
+#define REGIO_VERSION_MINOR 1
+#define REGIO_VERSION_PATCH 0
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A static, human-readable message for a negative errno returned by regio
+ * (or a positive errno). Never NULL; the string is owned by the library.
+ */
+REGIO_API const char *regio_strerror(int err);
+
+/*
+ * A longer explanation of the last failure on the calling thread, when the
+ * failing call had more to say than its errno (for example the bytes a
+ * registration needed and the RLIMIT_MEMLOCK in force). Empty string when
+ * there is none. The string is thread-local and owned by the library; it is
+ * valid until the next regio call on this thread.
+ */
+REGIO_API const char *regio_error_detail(void);
+
+/* The library version as "MAJOR.MINOR.PATCH"; owned by the library. */
+REGIO_API const char *regio_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
