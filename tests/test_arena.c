@@ -225,6 +225,50 @@ static void test_names(void)
     CHECK(strcmp(regio_pages_name(REGIO_PAGES_NORMAL), "normal") == 0);
 }
 
+/* Every code of the brief has its own message naming the code, for both
+ * signs; anything else is still a non-NULL string. */
+static void test_strerror(void)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } codes[] = {
+        {EFAULT, "EFAULT"},
+        {EINVAL, "EINVAL"},
+        {ENOBUFS, "ENOBUFS"},
+        {ETIMEDOUT, "ETIMEDOUT"},
+        {EBUSY, "EBUSY"},
+        {ESTALE, "ESTALE"},
+        {EALREADY, "EALREADY"},
+        {EBADMSG, "EBADMSG"},
+        {ENODATA, "ENODATA"},
+        {EAGAIN, "EAGAIN"},
+        {ECANCELED, "ECANCELED"},
+        {ENOMEM, "ENOMEM"},
+        {EIO, "EIO"},
+        {ENOSPC, "ENOSPC"},
+        {EPERM, "EPERM"},
+        {EBADF, "EBADF"},
+    };
+    size_t n = sizeof(codes) / sizeof(codes[0]);
+    for (size_t i = 0; i < n; i++) {
+        const char *m = regio_strerror(-codes[i].code);
+        CHECK(m != NULL);
+        CHECK(strcmp(m, regio_strerror(codes[i].code)) == 0);
+        char want[32];
+        snprintf(want, sizeof(want), "(%s)", codes[i].name);
+        if (strstr(m, want) == NULL) {
+            fprintf(stderr, "regio_strerror(-%s) = \"%s\"\n", codes[i].name, m);
+            exit(1);
+        }
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(m, regio_strerror(-codes[j].code)) != 0);
+    }
+    CHECK(strcmp(regio_strerror(0), "success") == 0);
+    CHECK(regio_strerror(-123456) != NULL);
+    CHECK(strcmp(regio_version(), "0.1.0") == 0);
+}
+
 int main(void)
 {
     test_region_math();
@@ -232,6 +276,7 @@ int main(void)
     test_destroy_busy();
     test_chunks();
     test_names();
+    test_strerror();
     printf("arena: ok\n");
     return 0;
 }
