@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "arena_internal.h"
+#include "stats_internal.h"
 
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << 26)
@@ -451,6 +452,15 @@ int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena *
         arena_free(a);
         return err;
     }
+    /* Live stats (arena/stats.c) start last, so that the first snapshot
+     * sees the finished arena and a failure leaves no file behind. */
+    if (a->stats_name != NULL) {
+        err = regio__stats_start(a, a->stats_name);
+        if (err != 0) {
+            arena_free(a);
+            return err;
+        }
+    }
     *out = a;
     return 0;
 }
@@ -468,6 +478,7 @@ int regio_arena_destroy(struct regio_arena *a)
         regio__set_detail("arena still has %u users and %u ring registrations", users, regs);
         return -EBUSY;
     }
+    regio__stats_stop(a); /* removes the live stats file, if any */
     arena_free(a);
     return 0;
 }

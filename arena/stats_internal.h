@@ -1,0 +1,66 @@
+/*
+ * arena/stats_internal.h: the live stats publisher (see regio/stats.h), as
+ * seen by the modules. Not installed.
+ *
+ * The arena starts the publisher when it has a stats name and stops it on
+ * destroy. Slabs, engines and WALs built on the arena attach a provider: a
+ * callback that the publisher thread calls about every 100 ms with the
+ * object's section of the shared file, which it fills from the object's own
+ * stats call (per-thread counters summed when read). So the I/O paths never
+ * write to the shared file, and an object whose arena publishes nothing pays
+ * one failed lookup at create time.
+ */
+#ifndef REGIO_STATS_INTERNAL_H
+#define REGIO_STATS_INTERNAL_H
+
+#include "regio/arena.h"
+#include "regio/engine.h"
+#include "regio/iobuf.h"
+#include "regio/stats.h"
+#include "regio/wal.h"
+
+enum regio_stats_kind {
+  REGIO_STATS_SLAB = 0,   /* section: struct regio_stats_slab */
+  REGIO_STATS_ENGINE = 1, /* section: struct regio_stats_engine */
+  REGIO_STATS_WAL = 2,    /* section: struct regio_stats_wal */
+};
+
+/* Fill `section` (of the kind attached) from ctx's object. Runs on the
+ * publisher thread, with the publisher's lock held; must not block long and
+ * must not call regio__stats_attach/detach. */
+typedef void (*regio_stats_fill_fn)(void *ctx, void *section);
+
+/*
+ * Create /dev/shm/regio.<pid>.<name> for arena a and start its publisher
+ * thread; the first snapshot is written before this returns. -EINVAL for a
+ * name outside 1..63 of [A-Za-z0-9_.-]; -EEXIST when the file exists;
+ * other negative errnos from the system. Called by regio_arena_create.
+ */
+int regio__stats_start(struct regio_arena *a, const char *name);
+
+/* Stop the publisher of a (if any), remove the file. Called by
+ * regio_arena_destroy once the destroy is certain to succeed. */
+void regio__stats_stop(struct regio_arena *a);
+
+/*
+ * Publish an object in arena a's stats file. Returns a handle (>= 0) for
+ * regio__stats_detach, -ENOENT when a publishes no stats, -ENOSPC when the
+ * kind's table is full (the file's dropped_sections counts it). Failure is
+ * not an error for the object: keep the handle (negative) and pass it to
+ * detach, which ignores it. name may be NULL.
+ */
+int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind,
+                        const char *name, regio_stats_fill_fn fill, void *ctx);
+
+/* Withdraw a provider: after return, fill is never called again for it. A
+ * negative handle is ignored. Call before the object is torn down. */
+void regio__stats_detach(struct regio_arena *a, int handle);
+
+/* Converters from the modules' public stats structs to the file's sections,
+ * for use inside fill callbacks. */
+void regio__stats_put_slab(void *section, const struct regio_slab_stats *st);
+void regio__stats_put_engine(void *section,
+                             const struct regio_engine_stats *st);
+void regio__stats_put_wal(void *section, const struct regio_wal_stats *st);
+
+#endif
