@@ -17,7 +17,7 @@
 struct vma_info {
     size_t kernel_page_bytes;
     size_t anon_huge_bytes;
-    char vm_flags[256];
+    char vm_flags[512];
 };
 
 /* The VMA that holds addr, as the kernel describes it. */
