@@ -314,7 +314,7 @@ static int arena_map(struct regio_arena *a, enum regio_pages want, bool strict)
     size_t len = a->size_bytes;
     char *reason = a->fallback_reason;
     uint8_t *p = NULL;
-    bool tried_thp = false;
+    bool thp_mapped = false;
 
     if (want == REGIO_PAGES_AUTO || want == REGIO_PAGES_HUGE_2M) {
         p = map_hugetlb(len, reason);
@@ -326,7 +326,7 @@ static int arena_map(struct regio_arena *a, enum regio_pages want, bool strict)
     if (p == NULL &&
         (want == REGIO_PAGES_AUTO || want == REGIO_PAGES_HUGE_2M || want == REGIO_PAGES_THP)) {
         p = map_thp(len, reason);
-        tried_thp = p != NULL;
+        thp_mapped = p != NULL;
         if (p == NULL && strict && want == REGIO_PAGES_THP) {
             regio__set_detail("THP refused (pages_strict): %s", reason);
             return -ENOMEM;
@@ -357,7 +357,7 @@ static int arena_map(struct regio_arena *a, enum regio_pages want, bool strict)
     else
         a->pages = REGIO_PAGES_NORMAL;
 
-    if (tried_thp && a->pages == REGIO_PAGES_NORMAL) {
+    if (thp_mapped && a->pages == REGIO_PAGES_NORMAL) {
         append_reason(reason, "THP requested but smaps shows AnonHugePages=0");
         if (strict && want == REGIO_PAGES_THP) {
             regio__set_detail("THP refused (pages_strict): %s", reason);
@@ -508,6 +508,20 @@ int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len
     return (int)first_idx;
 }
 
+/* Bytes the kernel holds pinned for this arena: size_bytes per live pin
+ * group (a fresh registration and the clones made from it). Lock held. */
+static uint64_t pinned_now(const struct regio_arena *a)
+{
+    uint64_t groups = 0;
+    for (uint32_t i = 0; i < a->reg_count; i++) {
+        bool first = true;
+        for (uint32_t j = 0; j < i; j++)
+            first &= a->regs[j].group != a->regs[i].group;
+        groups += first;
+    }
+    return groups * a->size_bytes;
+}
+
 int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out)
 {
     if (a == NULL || out == NULL)
@@ -526,16 +540,9 @@ int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out
     pthread_mutex_lock(&m->lock);
     out->chunks_used = a->chunks_used;
     out->registrations = a->reg_count;
-    uint32_t groups_seen = 0;
-    for (uint32_t i = 0; i < a->reg_count; i++) {
-        if (a->regs[i].cloned)
-            out->clones++;
-        bool first_of_group = true;
-        for (uint32_t j = 0; j < i; j++)
-            first_of_group &= a->regs[j].group != a->regs[i].group;
-        groups_seen += first_of_group;
-    }
-    out->pinned_bytes = (uint64_t)groups_seen * a->size_bytes;
+    for (uint32_t i = 0; i < a->reg_count; i++)
+        out->clones += a->regs[i].cloned;
+    out->pinned_bytes = pinned_now(a);
     pthread_mutex_unlock(&m->lock);
     out->users = atomic_load(&a->users);
     return 0;
@@ -707,20 +714,6 @@ static struct regio_arena_reg *reg_find(struct regio_arena *a, int ring_fd)
     return NULL;
 }
 
-/* Bytes the kernel would pin for this arena that it does not pin yet: one
- * size_bytes per live pin group. */
-static uint64_t pinned_now(const struct regio_arena *a)
-{
-    uint64_t groups = 0;
-    for (uint32_t i = 0; i < a->reg_count; i++) {
-        bool first = true;
-        for (uint32_t j = 0; j < i; j++)
-            first &= a->regs[j].group != a->regs[i].group;
-        groups += first;
-    }
-    return groups * a->size_bytes;
-}
-
 /* Refuse before the kernel does, with both numbers, when the pin would
  * exceed RLIMIT_MEMLOCK (the kernel's own -ENOMEM says neither). */
 static int memlock_check(const struct regio_arena *a)
@@ -780,18 +773,25 @@ static int register_clone(int src_fd, int ring_fd)
     return uring_register(ring_fd, REGIO_IORING_REGISTER_CLONE_BUFFERS, &arg, 1);
 }
 
-static int reg_append(struct regio_arena *a, int ring_fd, uint32_t group, bool cloned)
+/* Make room for one more entry, so that a kernel registration never has to
+ * be undone for lack of a slot. */
+static int reg_reserve(struct regio_arena *a)
 {
-    if (a->reg_count == a->reg_cap) {
-        uint32_t cap = a->reg_cap ? a->reg_cap * 2 : 4;
-        struct regio_arena_reg *n = realloc(a->regs, cap * sizeof(*n));
-        if (n == NULL)
-            return -ENOMEM;
-        a->regs = n;
-        a->reg_cap = cap;
-    }
-    a->regs[a->reg_count++] = (struct regio_arena_reg){ring_fd, group, cloned};
+    if (a->reg_count < a->reg_cap)
+        return 0;
+    uint32_t cap = a->reg_cap ? a->reg_cap * 2 : 4;
+    struct regio_arena_reg *n = realloc(a->regs, cap * sizeof(*n));
+    if (n == NULL)
+        return -ENOMEM;
+    a->regs = n;
+    a->reg_cap = cap;
     return 0;
+}
+
+static void reg_append(struct regio_arena *a, int ring_fd, uint32_t group, bool cloned)
+{
+    REGIO_ASSERT(a->reg_count < a->reg_cap);
+    a->regs[a->reg_count++] = (struct regio_arena_reg){ring_fd, group, cloned};
 }
 
 static int register_locked(struct regio_arena *a, int ring_fd)
@@ -800,18 +800,16 @@ static int register_locked(struct regio_arena *a, int ring_fd)
         regio__set_detail("ring fd %d already holds this arena's regions", ring_fd);
         return -EEXIST;
     }
-    /* Grow the table first so that a kernel registration never has to be
-     * undone for lack of a slot. */
-    int err = reg_append(a, ring_fd, 0, false);
+    int err = reg_reserve(a);
     if (err != 0)
         return err;
-    a->reg_count--;
-
     if (a->reg_count > 0 && !atomic_load(&a->clone_unsupported)) {
         const struct regio_arena_reg *src = &a->regs[0];
         err = register_clone(src->ring_fd, ring_fd);
-        if (err == 0)
-            return reg_append(a, ring_fd, src->group, true);
+        if (err == 0) {
+            reg_append(a, ring_fd, src->group, true);
+            return 0;
+        }
         if (err != -EINVAL && err != -EOPNOTSUPP) {
             regio__set_detail("IORING_REGISTER_CLONE_BUFFERS from ring fd %d failed: %s",
                               src->ring_fd, strerror(-err));
@@ -822,7 +820,8 @@ static int register_locked(struct regio_arena *a, int ring_fd)
     err = register_fresh(a, ring_fd);
     if (err != 0)
         return err;
-    return reg_append(a, ring_fd, a->next_group++, false);
+    reg_append(a, ring_fd, a->next_group++, false);
+    return 0;
 }
 
 int regio_arena_register_ring(struct regio_arena *a, int ring_fd)
