@@ -34,6 +34,7 @@ echo "== find_package(regio)"
 "$cmake_bin" --build "$work/cmake-build" >"$work/cmake-build.log" 2>&1 ||
     { cat "$work/cmake-build.log"; exit 1; }
 LD_LIBRARY_PATH=$libdir "$work/cmake-build/consumer_cmake"
+"$work/cmake-build/consumer_static"
 # The CMake-built program must use the installed library, not the build tree.
 LD_LIBRARY_PATH=$libdir ldd "$work/cmake-build/consumer_cmake" | grep -q "$libdir/libregio.so" ||
     { echo "consumer_cmake is not linked to $libdir/libregio.so"; exit 1; }
