@@ -1,0 +1,659 @@
+/*
+ * iobuf/buf.c: buffer handles, the per-thread caches and the fast paths.
+ *
+ * The fast path of an allocation is: the length to a class through a table,
+ * the calling thread's cache through one thread-local compare, a pop from the
+ * class's magazine and one store to the slot's state word. A free is the
+ * handle's checks (shifts, a multiply and compares), one compare-and-swap on
+ * the state word and a push on the magazine. No lock, no system call and no
+ * division; the shared depot (slab.c) is reached only when a magazine is
+ * empty or full, or while a thread waits for the class.
+ *
+ * Handle generations are the slot's generation XOR the slab's salt, so that
+ * a handle given to the wrong slab is unlikely to match anything there.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "slab_internal.h"
+
+/* The wait for a tier class re-checks this often: a chunk that another class
+ * gives back to the arena wakes nobody, but can be carved for this class. */
+#define SLAB_WAIT_SLICE_NS (5 * 1000 * 1000)
+
+/* The registry lock guards every slab's list of caches, the caches' slab
+ * pointers and the counters of exited threads. Order: registry, then class. */
+static pthread_mutex_t g_registry = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_key;
+
+/* The last cache this thread used; initial-exec so that reaching it is a
+ * plain %fs-relative load even inside the shared library. */
+struct tl_hint {
+    const struct regio_slab *slab;
+    uint64_t serial;
+    struct slab_tcache *tc;
+};
+static _Thread_local struct tl_hint tl_hint __attribute__((tls_model("initial-exec")));
+/* Every cache of this thread, for the thread-exit flush. */
+static _Thread_local struct slab_tcache *tl_list __attribute__((tls_model("initial-exec")));
+
+/* ---- Counters ------------------------------------------------------------ */
+
+uint64_t regio__counter_get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Only the owning thread writes its counters, so a load and a store suffice
+ * (no locked instruction); readers sum them with relaxed loads. */
+static inline void counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static void counters_fold(struct slab_counters *to, const struct slab_counters *from)
+{
+    counter_add(&to->allocs, regio__counter_get(&from->allocs));
+    counter_add(&to->frees, regio__counter_get(&from->frees));
+    counter_add(&to->exhaustions, regio__counter_get(&from->exhaustions));
+    counter_add(&to->waits, regio__counter_get(&from->waits));
+    counter_add(&to->flight_begins, regio__counter_get(&from->flight_begins));
+    counter_add(&to->flight_ends, regio__counter_get(&from->flight_ends));
+}
+
+/* ---- Thread caches ------------------------------------------------------- */
+
+/* Give every buffer in tc's magazines back to the depot. */
+static void tcache_flush(struct regio_slab *s, struct slab_tcache *tc)
+{
+    for (uint32_t cid = 0; cid < s->class_count; cid++) {
+        struct slab_mag *m = &tc->mags[cid];
+        if (m->count > 0)
+            regio__depot_push(s, cid, m->e, m->count);
+        m->count = 0;
+    }
+}
+
+/* Unlink tc from its slab (registry lock held); the slab stops counting it. */
+static void tcache_detach(struct regio_slab *s, struct slab_tcache *tc)
+{
+    if (tc->slab_prev)
+        tc->slab_prev->slab_next = tc->slab_next;
+    else
+        s->caches = tc->slab_next;
+    if (tc->slab_next)
+        tc->slab_next->slab_prev = tc->slab_prev;
+    tc->slab_prev = tc->slab_next = NULL;
+    atomic_store_explicit(&tc->slab, NULL, memory_order_release);
+}
+
+/* pthread key destructor: the thread is exiting; its caches go back to their
+ * slabs' depots and its counters to the slabs' retired totals. */
+static void thread_exit(void *arg)
+{
+    struct slab_tcache *tc = arg;
+    tl_list = NULL;
+    memset(&tl_hint, 0, sizeof(tl_hint));
+    pthread_mutex_lock(&g_registry);
+    while (tc) {
+        struct slab_tcache *next = tc->thread_next;
+        struct regio_slab *s = atomic_load_explicit(&tc->slab, memory_order_acquire);
+        if (s) {
+            tcache_flush(s, tc);
+            for (uint32_t cid = 0; cid < s->class_count; cid++)
+                counters_fold(&s->retired[cid], &tc->counters[cid]);
+            tcache_detach(s, tc);
+        }
+        free(tc);
+        tc = next;
+    }
+    pthread_mutex_unlock(&g_registry);
+}
+
+static void key_create(void)
+{
+    REGIO_ASSERT(pthread_key_create(&g_key, thread_exit) == 0);
+}
+
+/* Free this thread's caches whose slab was destroyed. */
+static void tcache_prune(void)
+{
+    struct slab_tcache **pp = &tl_list;
+    while (*pp) {
+        struct slab_tcache *tc = *pp;
+        if (atomic_load_explicit(&tc->slab, memory_order_acquire) == NULL) {
+            *pp = tc->thread_next;
+            free(tc);
+        } else {
+            pp = &tc->thread_next;
+        }
+    }
+    pthread_setspecific(g_key, tl_list);
+}
+
+static size_t round64(size_t v)
+{
+    return (v + 63) & ~(size_t)63;
+}
+
+static struct slab_tcache *tcache_new(struct regio_slab *s)
+{
+    size_t nc = s->class_count;
+    size_t hdr = round64(sizeof(struct slab_tcache) + nc * sizeof(struct slab_mag));
+    size_t cnt = round64(nc * sizeof(struct slab_counters));
+    size_t ents = 0;
+    for (uint32_t cid = 0; cid < nc; cid++)
+        ents += s->classes[cid].mag_cap * sizeof(struct slab_entry);
+    /* 64-byte aligned and padded, so no two threads' caches share a line. */
+    struct slab_tcache *tc = aligned_alloc(64, round64(hdr + cnt + ents));
+    if (tc == NULL)
+        return NULL;
+    memset(tc, 0, hdr + cnt);
+    tc->counters = (struct slab_counters *)((char *)tc + hdr);
+    struct slab_entry *e = (struct slab_entry *)((char *)tc + hdr + cnt);
+    for (uint32_t cid = 0; cid < nc; cid++) {
+        tc->mags[cid].cap = s->classes[cid].mag_cap;
+        tc->mags[cid].e = e;
+        e += tc->mags[cid].cap;
+    }
+    atomic_init(&tc->slab, s);
+    tc->serial = s->serial;
+    pthread_mutex_lock(&g_registry);
+    tc->slab_next = s->caches;
+    if (s->caches)
+        s->caches->slab_prev = tc;
+    s->caches = tc;
+    pthread_mutex_unlock(&g_registry);
+    return tc;
+}
+
+static struct slab_tcache *tcache_slow(struct regio_slab *s)
+{
+    pthread_once(&g_key_once, key_create);
+    tcache_prune();
+    struct slab_tcache *tc = tl_list;
+    while (tc && !(atomic_load(&tc->slab) == s && tc->serial == s->serial))
+        tc = tc->thread_next;
+    if (tc == NULL) {
+        tc = tcache_new(s);
+        if (tc == NULL)
+            return NULL;
+        tc->thread_next = tl_list;
+        tl_list = tc;
+        pthread_setspecific(g_key, tl_list);
+    }
+    tl_hint.slab = s;
+    tl_hint.serial = s->serial;
+    tl_hint.tc = tc;
+    return tc;
+}
+
+static inline struct slab_tcache *tcache_get(struct regio_slab *s)
+{
+    if (REGIO_LIKELY(tl_hint.slab == s && tl_hint.serial == s->serial))
+        return tl_hint.tc;
+    return tcache_slow(s);
+}
+
+int regio__tcache_retire_all(struct regio_slab *s)
+{
+    pthread_mutex_lock(&g_registry);
+    for (uint32_t cid = 0; cid < s->class_count; cid++) {
+        struct slab_counters sum = s->retired[cid];
+        for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
+            counters_fold(&sum, &tc->counters[cid]);
+        uint64_t out = regio__counter_get(&sum.allocs) - regio__counter_get(&sum.frees);
+        if (out != 0 || atomic_load(&s->classes[cid].waiters) != 0) {
+            pthread_mutex_unlock(&g_registry);
+            regio__set_detail("slab class %u (%u bytes) still has %llu buffers out", cid,
+                              s->classes[cid].buf_bytes, (unsigned long long)out);
+            return -EBUSY;
+        }
+    }
+    /* Every buffer is free: the only ones not in the depot are in caches. */
+    for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
+        tcache_flush(s, tc);
+    for (uint32_t cid = 0; cid < s->class_count; cid++) {
+        struct slab_class *c = &s->classes[cid];
+        pthread_mutex_lock(&c->lock);
+        bool all_back = c->depot_free == c->capacity;
+        pthread_mutex_unlock(&c->lock);
+        if (!all_back) {
+            pthread_mutex_unlock(&g_registry);
+            regio__set_detail("slab class %u: a buffer is out that no counter saw", cid);
+            return -EBUSY;
+        }
+    }
+    while (s->caches)
+        tcache_detach(s, s->caches);
+    pthread_mutex_unlock(&g_registry);
+    /* The calling thread frees its own detached caches now; other threads
+     * free theirs on their next slow path or when they exit. */
+    if (tl_hint.slab == s)
+        memset(&tl_hint, 0, sizeof(tl_hint));
+    tcache_prune();
+    return 0;
+}
+
+void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_counters *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&g_registry);
+    counters_fold(out, &s->retired[cid]);
+    for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
+        counters_fold(out, &tc->counters[cid]);
+    pthread_mutex_unlock(&g_registry);
+}
+
+/* ---- Allocation ---------------------------------------------------------- */
+
+/* Take ownership of free slot e for the caller: only the thread holding a
+ * free slot writes its word, so a plain store is enough. */
+static inline void slot_claim(const struct regio_slab *s, uint32_t cid, struct slab_entry e,
+                              struct regio_buf *out)
+{
+    const struct slab_class *c = &s->classes[cid];
+    _Atomic uint64_t *w = &c->words[e.slot];
+    uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+    REGIO_ASSERT((v & ~(uint64_t)UINT32_MAX) == 0);
+    atomic_store_explicit(w, v | SLOT_OWNED, memory_order_relaxed);
+    out->data = e.data;
+    out->cap_bytes = c->buf_bytes;
+    out->region = e.region;
+    out->class_id = (uint16_t)cid;
+    out->slot = e.slot;
+    out->gen = (uint32_t)v ^ s->salt;
+}
+
+/* Refill the empty magazine of class cid from the depot (half full, so the
+ * next frees do not overflow it at once) and pop one entry. */
+static bool mag_refill(struct regio_slab *s, struct slab_tcache *tc, uint32_t cid,
+                       struct slab_entry *e)
+{
+    struct slab_mag *m = &tc->mags[cid];
+    if (m->cap == 0)
+        return regio__depot_pop(s, cid, e, 1) == 1;
+    uint32_t got = regio__depot_pop(s, cid, m->e, (m->cap + 1) / 2);
+    if (got == 0)
+        return false;
+    *e = m->e[got - 1];
+    m->count = got - 1;
+    return true;
+}
+
+static int alloc_class(struct regio_slab *s, uint32_t cid, struct regio_buf *out)
+{
+    struct slab_tcache *tc = tcache_get(s);
+    if (REGIO_UNLIKELY(tc == NULL))
+        return -ENOMEM;
+    struct slab_mag *m = &tc->mags[cid];
+    struct slab_entry e;
+    if (REGIO_LIKELY(m->count > 0)) {
+        e = m->e[--m->count];
+    } else if (!mag_refill(s, tc, cid, &e)) {
+        counter_add(&tc->counters[cid].exhaustions, 1);
+        return -ENOBUFS;
+    }
+    slot_claim(s, cid, e, out);
+    counter_add(&tc->counters[cid].allocs, 1);
+    return 0;
+}
+
+static struct timespec abs_time(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    return ts;
+}
+
+/* Block (class lock held) until the depot has a buffer of class cid or
+ * deadline_ns passes (INT64_MAX: never). */
+static int wait_locked(struct regio_slab *s, struct slab_class *c, uint32_t cid,
+                       int64_t deadline_ns, struct slab_entry *e)
+{
+    for (;;) {
+        if (regio__depot_pop_locked(s, cid, e, 1) == 1)
+            return 0;
+        int64_t now = regio__now_ns();
+        if (now >= deadline_ns)
+            return -ETIMEDOUT;
+        int64_t until = deadline_ns;
+        if (!c->pool && until - now > SLAB_WAIT_SLICE_NS)
+            until = now + SLAB_WAIT_SLICE_NS;
+        if (until == INT64_MAX) {
+            pthread_cond_wait(&c->cond, &c->lock);
+        } else {
+            struct timespec ts = abs_time(until);
+            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        }
+    }
+}
+
+static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_ns,
+                            struct regio_buf *out)
+{
+    int rc = alloc_class(s, cid, out);
+    if (rc != -ENOBUFS || timeout_ns == 0)
+        return rc;
+    struct slab_tcache *tc = tcache_get(s);
+    struct slab_class *c = &s->classes[cid];
+    int64_t now = regio__now_ns();
+    int64_t deadline = INT64_MAX;
+    if (timeout_ns > 0 && timeout_ns < INT64_MAX - now)
+        deadline = now + timeout_ns;
+    counter_add(&tc->counters[cid].waits, 1);
+    struct slab_entry e;
+    pthread_mutex_lock(&c->lock);
+    /* While waiters is non-zero, frees of the class go to the depot. */
+    atomic_fetch_add(&c->waiters, 1);
+    rc = wait_locked(s, c, cid, deadline, &e);
+    atomic_fetch_sub(&c->waiters, 1);
+    pthread_mutex_unlock(&c->lock);
+    if (rc < 0)
+        return rc;
+    slot_claim(s, cid, e, out);
+    counter_add(&tc->counters[cid].allocs, 1);
+    return 0;
+}
+
+/* The tier class for len, or -EINVAL for 0 or more than the largest class
+ * (len - 1 wraps for 0, so one compare covers both). */
+static inline int tier_of(const struct regio_slab *s, size_t len)
+{
+    if (REGIO_UNLIKELY(len - 1 >= s->tier_max_bytes))
+        return -EINVAL;
+    return s->lut[(len - 1) >> 12];
+}
+
+int regio_buf_alloc(struct regio_slab *s, size_t len, struct regio_buf *out)
+{
+    if (REGIO_UNLIKELY(s == NULL || out == NULL))
+        return -EINVAL;
+    int cid = tier_of(s, len);
+    if (REGIO_UNLIKELY(cid < 0))
+        return cid;
+    return alloc_class(s, (uint32_t)cid, out);
+}
+
+int regio_buf_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
+                         struct regio_buf *out)
+{
+    if (s == NULL || out == NULL)
+        return -EINVAL;
+    int cid = tier_of(s, len);
+    if (cid < 0)
+        return cid;
+    return alloc_wait_class(s, (uint32_t)cid, timeout_ns, out);
+}
+
+int regio_pool_alloc(struct regio_slab *s, uint32_t pool, int64_t timeout_ns, struct regio_buf *out)
+{
+    if (s == NULL || out == NULL || pool >= s->class_count - s->tier_count)
+        return -EINVAL;
+    return alloc_wait_class(s, s->tier_count + pool, timeout_ns, out);
+}
+
+/* ---- Handle checks ------------------------------------------------------- */
+
+/*
+ * The checks that need no slot state: b's range lies in the arena (else
+ * -EFAULT), its class and slot exist, and its range lies inside the slot's
+ * buffer (for a whole buffer: is the buffer). Gives the slot's state word.
+ * Touches no buffer memory.
+ */
+static inline int handle_word(const struct regio_slab *s, struct regio_buf b, bool whole,
+                              _Atomic uint64_t **w_out)
+{
+    uintptr_t off = (uintptr_t)b.data - (uintptr_t)s->base;
+    if (REGIO_UNLIKELY(off >= s->size || b.cap_bytes > s->size - off))
+        return -EFAULT;
+    if (REGIO_UNLIKELY(b.class_id >= s->class_count || b.cap_bytes == 0))
+        return -EINVAL;
+    const struct slab_class *c = &s->classes[b.class_id];
+    uint32_t first = b.slot >> c->shift;
+    uint32_t idx = b.slot & ((1u << c->shift) - 1);
+    if (REGIO_UNLIKELY(first >= s->nchunks || idx >= c->spr))
+        return -EINVAL;
+    char *start = slab_slot_ptr(s, c, b.slot);
+    char *p = b.data;
+    if (whole) {
+        /* A view of the buffer, or a handle whose pointer is not its slot's. */
+        if (REGIO_UNLIKELY(p != start || b.cap_bytes != c->buf_bytes))
+            return -EINVAL;
+    } else if (REGIO_UNLIKELY(p < start || (size_t)(p - start) + b.cap_bytes > c->buf_bytes)) {
+        return -EINVAL;
+    }
+    *w_out = &c->words[b.slot];
+    return 0;
+}
+
+/* The slot word v against the handle's generation: -EALREADY for the
+ * generation just retired while the slot is free, -ESTALE for any other
+ * mismatch, 0 when the handle owns the slot. */
+static inline int word_state(uint64_t v, uint32_t gen)
+{
+    if (REGIO_UNLIKELY(!(v & SLOT_OWNED)))
+        return (uint32_t)v == gen + 1 ? -EALREADY : -ESTALE;
+    if (REGIO_UNLIKELY((uint32_t)v != gen))
+        return -ESTALE;
+    return 0;
+}
+
+/* The run holding slot `slot` of class cid must be carved (it is, while the
+ * slot is owned) and in region `region`. */
+static inline bool region_ok(const struct regio_slab *s, const struct slab_class *c, uint32_t cid,
+                             uint32_t slot, uint32_t region)
+{
+    uint64_t ident = atomic_load_explicit(&s->runs[slot >> c->shift].ident, memory_order_relaxed);
+    return IDENT_CLASS(ident) == cid && IDENT_REGION(ident) == region;
+}
+
+int regio__slab_locate(const struct regio_slab *s, const void *p, struct regio__buf_loc *out)
+{
+    uintptr_t off = (uintptr_t)p - (uintptr_t)s->base;
+    if (off >= s->size)
+        return -EFAULT;
+    uintptr_t r = (uintptr_t)regio__arena_chunk_owner(s->arena, p);
+    uintptr_t runs = (uintptr_t)s->runs;
+    /* Another slab's run, or a chunk nobody holds. */
+    if (r < runs || r >= runs + s->nchunks * sizeof(struct slab_run))
+        return -EINVAL;
+    const struct slab_run *run = (const struct slab_run *)r;
+    uint64_t ident = atomic_load_explicit(&run->ident, memory_order_acquire);
+    uint32_t cid = IDENT_CLASS(ident);
+    if (cid >= s->class_count)
+        return -EINVAL;
+    const struct slab_class *c = &s->classes[cid];
+    uint32_t first = (uint32_t)(run - s->runs);
+    char *run_base = s->base + ((size_t)first << REGIO_CHUNK_SHIFT);
+    uint64_t pages = (uint64_t)((const char *)p - run_base) >> 12;
+    uint32_t idx = (uint32_t)((pages * c->recip) >> 32);
+    if (idx >= IDENT_NSLOTS(ident))
+        return -EINVAL; /* the tail of a run that no buffer covers */
+    out->class_id = cid;
+    out->slot = first << c->shift | idx;
+    out->region = IDENT_REGION(ident);
+    out->buf = run_base + (size_t)idx * c->buf_bytes;
+    return 0;
+}
+
+/* Cross-check a handle that owns its slot against the page-descriptor
+ * table: the pointer must lie in that very slot of that class and region.
+ * Returns the region. */
+static int owner_check(const struct regio_slab *s, struct regio_buf b)
+{
+    struct regio__buf_loc loc;
+    int rc = regio__slab_locate(s, b.data, &loc);
+    if (rc < 0)
+        return rc;
+    if (loc.class_id != b.class_id || loc.slot != b.slot || loc.region != b.region)
+        return -EINVAL;
+    return (int)loc.region;
+}
+
+/* ---- Free, views, in-flight state ----------------------------------------- */
+
+/* Put a freed buffer in this thread's magazine, or in the depot when the
+ * class bypasses caches or someone waits for it (then this thread's cached
+ * buffers of the class go too, so the waiter can see them). */
+static inline void release_entry(struct regio_slab *s, uint32_t cid, struct slab_entry e)
+{
+    struct slab_tcache *tc = tcache_get(s);
+    if (REGIO_UNLIKELY(tc == NULL)) {
+        /* No cache could be made: count the free on the slab instead. */
+        pthread_mutex_lock(&g_registry);
+        counter_add(&s->retired[cid].frees, 1);
+        pthread_mutex_unlock(&g_registry);
+        regio__depot_push(s, cid, &e, 1);
+        return;
+    }
+    counter_add(&tc->counters[cid].frees, 1);
+    struct slab_mag *m = &tc->mags[cid];
+    const struct slab_class *c = &s->classes[cid];
+    if (REGIO_UNLIKELY(m->cap == 0 ||
+                       atomic_load_explicit(&c->waiters, memory_order_relaxed) != 0)) {
+        if (m->count > 0)
+            regio__depot_push(s, cid, m->e, m->count);
+        m->count = 0;
+        regio__depot_push(s, cid, &e, 1);
+        return;
+    }
+    if (REGIO_UNLIKELY(m->count == m->cap)) {
+        /* Full: the older half goes to the depot, the recent (warm) stays. */
+        uint32_t n = m->cap / 2 ? m->cap / 2 : 1;
+        regio__depot_push(s, cid, m->e, n);
+        memmove(m->e, m->e + n, (m->count - n) * sizeof(*m->e));
+        m->count -= n;
+    }
+    m->e[m->count++] = e;
+}
+
+int regio_buf_free(struct regio_slab *s, struct regio_buf b)
+{
+    if (REGIO_UNLIKELY(s == NULL))
+        return -EINVAL;
+    _Atomic uint64_t *w;
+    int rc = handle_word(s, b, true, &w);
+    if (REGIO_UNLIKELY(rc < 0))
+        return rc;
+    const struct slab_class *c = &s->classes[b.class_id];
+    uint32_t gen = b.gen ^ s->salt;
+    uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+    rc = word_state(v, gen);
+    if (REGIO_UNLIKELY(rc < 0))
+        return rc;
+    if (REGIO_UNLIKELY(!region_ok(s, c, b.class_id, b.slot, b.region)))
+        return -EINVAL;
+    /* The CAS makes "owned by this generation, nothing in flight" and the
+     * free one step: an io_begin cannot slip in between. */
+    for (;;) {
+        if (REGIO_UNLIKELY(v >> SLOT_FLIGHT_SHIFT))
+            return -EBUSY;
+        uint64_t next = (uint32_t)(gen + 1);
+        if (atomic_compare_exchange_weak_explicit(w, &v, next, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+        rc = word_state(v, gen);
+        if (rc < 0)
+            return rc;
+    }
+    struct slab_entry e = {.data = b.data, .slot = b.slot, .region = b.region};
+    release_entry(s, b.class_id, e);
+    return 0;
+}
+
+int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct regio_buf *out)
+{
+    if (out == NULL || len == 0 || off > b.cap_bytes || len > b.cap_bytes - off)
+        return -EINVAL;
+    *out = b;
+    out->data = (char *)b.data + off;
+    out->cap_bytes = (uint32_t)len;
+    return 0;
+}
+
+int regio_buf_check(const struct regio_slab *s, struct regio_buf b)
+{
+    if (s == NULL)
+        return -EINVAL;
+    _Atomic uint64_t *w;
+    int rc = handle_word(s, b, false, &w);
+    if (rc < 0)
+        return rc;
+    rc = word_state(atomic_load_explicit(w, memory_order_acquire), b.gen ^ s->salt);
+    if (rc < 0)
+        return rc;
+    return owner_check(s, b);
+}
+
+/* Count a slot going busy (0 -> 1 in flight) or idle (1 -> 0). */
+static void count_flight(struct regio_slab *s, uint32_t cid, bool begin)
+{
+    struct slab_tcache *tc = tcache_get(s);
+    if (REGIO_LIKELY(tc != NULL)) {
+        counter_add(begin ? &tc->counters[cid].flight_begins : &tc->counters[cid].flight_ends, 1);
+        return;
+    }
+    pthread_mutex_lock(&g_registry);
+    counter_add(begin ? &s->retired[cid].flight_begins : &s->retired[cid].flight_ends, 1);
+    pthread_mutex_unlock(&g_registry);
+}
+
+int regio_buf_io_begin(struct regio_slab *s, struct regio_buf b)
+{
+    if (REGIO_UNLIKELY(s == NULL))
+        return -EINVAL;
+    _Atomic uint64_t *w;
+    int rc = handle_word(s, b, false, &w);
+    if (REGIO_UNLIKELY(rc < 0))
+        return rc;
+    uint32_t gen = b.gen ^ s->salt;
+    uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+    rc = word_state(v, gen);
+    if (REGIO_UNLIKELY(rc < 0))
+        return rc;
+    int region = owner_check(s, b);
+    if (REGIO_UNLIKELY(region < 0))
+        return region;
+    /* Checked and marked in one CAS: a concurrent free either sees the
+     * in-flight count and fails with -EBUSY, or wins and makes this fail. */
+    for (;;) {
+        if (REGIO_UNLIKELY((v >> SLOT_FLIGHT_SHIFT) == SLOT_FLIGHT_MAX))
+            return -EAGAIN;
+        if (atomic_compare_exchange_weak_explicit(w, &v, v + SLOT_FLIGHT_ONE, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+        rc = word_state(v, gen);
+        if (rc < 0)
+            return rc;
+    }
+    if ((v >> SLOT_FLIGHT_SHIFT) == 0)
+        count_flight(s, b.class_id, true);
+    return region;
+}
+
+int regio_buf_io_end(struct regio_slab *s, struct regio_buf b)
+{
+    if (REGIO_UNLIKELY(s == NULL))
+        return -EINVAL;
+    _Atomic uint64_t *w;
+    int rc = handle_word(s, b, false, &w);
+    if (REGIO_UNLIKELY(rc < 0))
+        return rc;
+    uint32_t gen = b.gen ^ s->salt;
+    uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+    for (;;) {
+        rc = word_state(v, gen);
+        if (rc < 0)
+            return rc;
+        if ((v >> SLOT_FLIGHT_SHIFT) == 0)
+            return -EINVAL; /* no I/O in flight */
+        if (atomic_compare_exchange_weak_explicit(w, &v, v - SLOT_FLIGHT_ONE, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    if ((v >> SLOT_FLIGHT_SHIFT) == 1)
+        count_flight(s, b.class_id, false);
+    return 0;
+}
