@@ -1,0 +1,101 @@
+/*
+ * engine/engine_internal.h: what the engine's own files share (engine.c,
+ * record.c, pager.c). Not installed.
+ */
+#ifndef REGIO_ENGINE_INTERNAL_H
+#define REGIO_ENGINE_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "regio/engine.h"
+#include "regio/pager.h"
+#include "arena_internal.h"
+
+/* Request kinds as the engine tracks them (one request can own two SQEs). */
+enum regio__req_kind {
+    REGIO__REQ_READ = 0,
+    REGIO__REQ_WRITE = 1,
+    REGIO__REQ_FSYNC = 2,
+    REGIO__REQ_WRITE_SYNC = 3, /* write linked to an fdatasync */
+};
+
+struct regio_file {
+    struct regio_engine *e;
+    int fd;
+    uint32_t slot; /* index in the registered-file table */
+    uint32_t mem_align;
+    uint32_t off_align;
+    uint32_t in_flight; /* requests on this file not yet called back */
+    bool open;
+    dev_t dev; /* identity for the power-loss recording */
+    ino_t ino;
+    char *path;
+    struct regio_file *next; /* every file the engine ever opened */
+};
+
+/* Fault state of one operation kind. */
+struct regio__fault_state {
+    bool armed;
+    struct regio_fault f;
+    uint64_t seen; /* operations of the kind submitted since arming */
+};
+
+/* What a fault decided for one SQE. */
+struct regio__fault_hit {
+    int err;            /* complete with this instead of running the op */
+    uint32_t short_len; /* submit only this many bytes (0: no change) */
+};
+
+struct regio__req;
+
+struct regio_engine {
+    struct io_uring ring;
+    struct regio_arena *arena;
+    struct regio_slab *slab;
+    uint32_t setup_flags;
+    bool cloned;
+    bool shared;
+    bool closing;
+    pthread_t owner;
+    pthread_mutex_t lock; /* shared mode: recursive, held by every call */
+    uint32_t queue_depth;
+    uint32_t max_in_flight;
+    uint32_t retry_limit;
+    uint32_t max_files;
+    _Atomic uint32_t in_flight;
+    uint32_t waiters;     /* shared mode: threads blocked in the kernel */
+    bool wake_pending;    /* shared mode: a wake-up NOP is in the ring */
+    bool self_registered; /* no_clone: the engine pinned the regions itself */
+    uint32_t pagers;      /* open pagers: destroy is -EBUSY while any remain */
+
+    struct regio__req *reqs;
+    uint32_t free_head; /* free list of reqs by index, UINT32_MAX = empty */
+
+    uint8_t *slot_used; /* file table slots in use */
+    struct regio_file *files;
+
+    struct regio__fault_state faults[3];
+    struct regio_recording *rec; /* non-NULL while recording */
+    uint64_t rec_gen;            /* bumped at each record_start */
+    _Atomic uint64_t seq;        /* event sequence numbers for the recording */
+
+    struct regio_engine_stats st;
+};
+
+/* Enter/leave an engine call: owner check (owned mode, -EPERM) or the lock
+ * (shared mode). The pager uses them to guard its own state too. */
+int regio__engine_enter(const struct regio_engine *e);
+void regio__engine_leave(const struct regio_engine *e);
+
+/* Recording hooks, called by engine.c with the engine entered. A write
+ * record returns an id (or -1 when not recording) to pass at completion. */
+int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
+                         uint64_t off, uint32_t len, bool dsync);
+int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linked);
+void regio__rec_complete(struct regio_engine *e, int64_t id, int res);
+/* A linked sync starts when its write completes: record that moment. */
+void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t write_id);
+
+#endif
