@@ -5,6 +5,7 @@
  * the chunk allocator and the page-descriptor table.
  */
 #include <liburing.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "arena_internal.h"
@@ -160,7 +161,25 @@ static void test_destroy_busy(void)
     CHECK_OK(regio_arena_stats(a, &st));
     CHECK_EQ(st.registrations, 0);
     CHECK_EQ(st.pinned_bytes, 0);
+
+    /* Not a ring: the kernel refuses and nothing is recorded. */
+    int pipefd[2];
+    CHECK_EQ(pipe(pipefd), 0);
+    CHECK(regio_arena_register_ring(a, pipefd[0]) < 0);
+    CHECK(regio_error_detail()[0] != '\0');
+    CHECK_OK(regio_arena_stats(a, &st));
+    CHECK_EQ(st.registrations, 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+
+    /* A ring closed before unregistering took its buffers with it: the
+     * entry is dropped (with the error reported), so destroy can proceed. */
+    CHECK_OK(regio_arena_register_ring(a, ring.ring_fd));
+    int fd = ring.ring_fd;
     io_uring_queue_exit(&ring);
+    CHECK_EQ(regio_arena_unregister_ring(a, fd), -EBADF);
+    CHECK_OK(regio_arena_stats(a, &st));
+    CHECK_EQ(st.registrations, 0);
     CHECK_OK(regio_arena_destroy(a));
 }
 
