@@ -391,7 +391,7 @@ static int arena_geometry(struct regio_arena *a, const struct regio_arena_opts *
         regio__set_detail("arena of %zu regions exceeds %u", count, (unsigned)UINT16_MAX);
         return -EINVAL;
     }
-    if (opts->pages > REGIO_PAGES_NORMAL) {
+    if ((unsigned)opts->pages > REGIO_PAGES_NORMAL) {
         regio__set_detail("unknown page kind %d", (int)opts->pages);
         return -EINVAL;
     }
