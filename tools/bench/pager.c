@@ -1,0 +1,460 @@
+/*
+ * tools/bench/pager.c: "pager", random 4 KiB page reads over one file.
+ *
+ * regio: regio_pager_read (READ_FIXED from a registered buffer, checksum
+ * verified on completion) keeping qd reads in flight, each completion
+ * queueing the next. Baselines on the same file in the same run: qd threads
+ * each doing O_DIRECT pread, and fio's io_uring engine with fixed buffers
+ * and registered files (where fio is installed). Each figure is the median
+ * of 3 runs (1 with --quick). CPU per read is process CPU time (user +
+ * system) over reads; fio's comes from its usr_cpu/sys_cpu over its runtime.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "regio.h"
+
+#define PAGE_BYTES  4096u
+#define MAX_QD      128
+#define MAX_SAMPLES (1u << 22)
+
+struct measure {
+    double iops;
+    double p50_us;
+    double p99_us;
+    double cpu_ns; /* CPU time per read */
+};
+
+struct setup {
+    const struct bench_ctx *ctx;
+    char path[512];
+    uint64_t pages;
+    struct regio_arena *a;
+    struct regio_slab *s;
+    struct regio_engine *e;
+    struct regio_pager *p;
+};
+
+static uint64_t rng_next(uint64_t *st)
+{
+    uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ---- The file: every page written through the pager, so reads verify --- */
+
+struct fill_state {
+    int pending;
+    int errors;
+};
+
+static void fill_cb(void *ctx, int res)
+{
+    struct fill_state *f = ctx;
+    f->pending--;
+    if (res < 0)
+        f->errors++;
+}
+
+static int fill_file(struct setup *s)
+{
+    enum { DEPTH = 64 };
+    struct regio_buf bufs[DEPTH];
+    for (int i = 0; i < DEPTH; i++) {
+        int rc = regio_buf_alloc(s->s, PAGE_BYTES, &bufs[i]);
+        if (rc != 0)
+            return rc;
+    }
+    struct fill_state st = {0, 0};
+    uint64_t seed = 42;
+    size_t payload = regio_pager_payload_bytes(s->p);
+    for (uint64_t pg = 0; pg < s->pages && st.errors == 0;) {
+        int n = 0;
+        for (; n < DEPTH && pg < s->pages; n++, pg++) {
+            uint64_t *w = bufs[n].data;
+            for (size_t k = 0; k < payload / 8; k++)
+                w[k] = rng_next(&seed);
+            int rc = regio_pager_write(s->p, pg, bufs[n], fill_cb, &st);
+            if (rc != 0)
+                return rc;
+            st.pending++;
+        }
+        int rc = regio_engine_drain(s->e, -1);
+        if (rc != 0)
+            return rc;
+    }
+    for (int i = 0; i < DEPTH; i++)
+        regio_buf_free(s->s, bufs[i]);
+    int rc = regio_pager_sync(s->p);
+    return st.errors ? -EIO : rc;
+}
+
+static int setup_open(struct setup *s)
+{
+    size_t file_bytes = s->ctx->quick ? (64u << 20) : (1024u << 20);
+    s->pages = file_bytes / PAGE_BYTES;
+    snprintf(s->path, sizeof(s->path), "%s/regio-bench-pager.dat", s->ctx->dir);
+    struct regio_arena_opts ao = {.size_bytes = 8u << 20};
+    int rc = regio_arena_create(&ao, &s->a);
+    if (rc == 0)
+        rc = regio_slab_create(s->a, NULL, &s->s);
+    struct regio_engine_opts eo = {.queue_depth = 256};
+    if (rc == 0)
+        rc = regio_engine_create(s->a, s->s, &eo, &s->e);
+    struct regio_pager_opts po = {.page_bytes = PAGE_BYTES, .create = true};
+    if (rc == 0)
+        rc = regio_pager_open(s->e, s->path, &po, &s->p);
+    uint64_t have = 0;
+    if (rc == 0)
+        rc = regio_pager_page_count(s->p, &have);
+    /* A file left by an earlier run of the same size is reused. */
+    if (rc == 0 && have != s->pages) {
+        bench_note(s->ctx, "pager: writing %llu pages to %s", (unsigned long long)s->pages,
+                   s->path);
+        rc = regio_pager_truncate(s->p, 0);
+        if (rc == 0)
+            rc = fill_file(s);
+    }
+    return rc;
+}
+
+static void setup_close(struct setup *s)
+{
+    if (s->p != NULL)
+        regio_pager_close(s->p);
+    if (s->e != NULL)
+        regio_engine_destroy(s->e);
+    if (s->s != NULL)
+        regio_slab_destroy(s->s);
+    if (s->a != NULL)
+        regio_arena_destroy(s->a);
+}
+
+/* ---- Latency samples ------------------------------------------------------ */
+
+struct samples {
+    int64_t *v;
+    uint64_t n;
+    uint64_t cap;
+};
+
+static void sample_add(struct samples *s, int64_t ns)
+{
+    if (s->n < s->cap)
+        s->v[s->n++] = ns;
+}
+
+static void finish_measure(struct measure *m, struct samples *s, uint64_t reads, int64_t wall_ns,
+                           int64_t cpu_ns)
+{
+    m->iops = (double)reads * 1e9 / (double)wall_ns;
+    m->p50_us = s->n ? (double)bench_percentile(s->v, (int64_t)s->n, 0.50) / 1e3 : NAN;
+    m->p99_us = s->n ? (double)bench_percentile(s->v, (int64_t)s->n, 0.99) / 1e3 : NAN;
+    m->cpu_ns = reads ? (double)cpu_ns / (double)reads : NAN;
+}
+
+/* ---- regio ---------------------------------------------------------------- */
+
+struct slot {
+    struct regio_run *run;
+    struct regio_buf b;
+    int64_t start_ns;
+};
+
+struct regio_run {
+    struct setup *s;
+    struct samples lat;
+    uint64_t reads;
+    uint64_t rng;
+    int errors;
+    bool stop;
+};
+
+static void regio_read_cb(void *ctx, int res);
+
+static int regio_issue(struct slot *sl)
+{
+    struct regio_run *r = sl->run;
+    uint64_t pg = rng_next(&r->rng) % r->s->pages;
+    sl->start_ns = bench_now_ns();
+    return regio_pager_read(r->s->p, pg, sl->b, regio_read_cb, sl);
+}
+
+static void regio_read_cb(void *ctx, int res)
+{
+    struct slot *sl = ctx;
+    struct regio_run *r = sl->run;
+    sample_add(&r->lat, bench_now_ns() - sl->start_ns);
+    r->reads++;
+    if (res != (int)PAGE_BYTES)
+        r->errors++;
+    if (!r->stop && regio_issue(sl) != 0)
+        r->errors++;
+}
+
+static int run_regio(struct setup *s, int qd, double seconds, struct measure *m)
+{
+    struct slot slots[MAX_QD];
+    struct regio_run r = {s,    {malloc(MAX_SAMPLES * sizeof(int64_t)), 0, MAX_SAMPLES}, 0, 7, 0,
+                          false};
+    if (r.lat.v == NULL)
+        return -ENOMEM;
+    int rc = 0;
+    for (int i = 0; i < qd && rc == 0; i++) {
+        slots[i].run = &r;
+        rc = regio_buf_alloc(s->s, PAGE_BYTES, &slots[i].b);
+    }
+    int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
+    for (int i = 0; i < qd && rc == 0; i++)
+        rc = regio_issue(&slots[i]);
+    int64_t end = t0 + (int64_t)(seconds * 1e9);
+    while (rc == 0 && bench_now_ns() < end) {
+        int n = regio_engine_wait(s->e, 1, -1);
+        if (n < 0)
+            rc = n;
+    }
+    r.stop = true;
+    int64_t t1 = bench_now_ns(), c1 = bench_cpu_ns();
+    uint64_t reads = r.reads;
+    regio_engine_drain(s->e, -1);
+    for (int i = 0; i < qd; i++)
+        regio_buf_free(s->s, slots[i].b);
+    if (rc == 0 && r.errors)
+        rc = -EIO;
+    finish_measure(m, &r.lat, reads, t1 - t0, c1 - c0);
+    free(r.lat.v);
+    return rc;
+}
+
+/* ---- pread threads -------------------------------------------------------- */
+
+struct pread_run {
+    const char *path;
+    uint64_t pages;
+    atomic_bool stop;
+    struct samples lat[MAX_QD];
+    uint64_t reads[MAX_QD];
+    int errors[MAX_QD];
+    int id_next;
+    pthread_mutex_t lock;
+};
+
+static void *pread_main(void *arg)
+{
+    struct pread_run *r = arg;
+    pthread_mutex_lock(&r->lock);
+    int id = r->id_next++;
+    pthread_mutex_unlock(&r->lock);
+    int fd = open(r->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    void *buf = NULL;
+    if (fd < 0 || posix_memalign(&buf, 4096, PAGE_BYTES) != 0) {
+        r->errors[id]++;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    uint64_t rng = 1000 + (uint64_t)id;
+    while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+        uint64_t pg = rng_next(&rng) % r->pages;
+        int64_t t = bench_now_ns();
+        if (pread(fd, buf, PAGE_BYTES, (off_t)(pg * PAGE_BYTES)) != PAGE_BYTES)
+            r->errors[id]++;
+        sample_add(&r->lat[id], bench_now_ns() - t);
+        r->reads[id]++;
+    }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static int run_pread(struct setup *s, int qd, double seconds, struct measure *m)
+{
+    struct pread_run *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->path = s->path;
+    r->pages = s->pages;
+    pthread_mutex_init(&r->lock, NULL);
+    uint32_t per = MAX_SAMPLES / (uint32_t)qd;
+    int64_t *all = malloc(MAX_SAMPLES * sizeof(int64_t));
+    if (all == NULL) {
+        free(r);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < qd; i++) {
+        r->lat[i].v = all + (size_t)i * per;
+        r->lat[i].cap = per;
+    }
+    pthread_t t[MAX_QD];
+    int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
+    for (int i = 0; i < qd; i++)
+        pthread_create(&t[i], NULL, pread_main, r);
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&ts, NULL);
+    atomic_store(&r->stop, true);
+    for (int i = 0; i < qd; i++)
+        pthread_join(t[i], NULL);
+    int64_t t1 = bench_now_ns(), c1 = bench_cpu_ns();
+    /* Per-thread sample runs are per entries apart; pack them for the
+     * percentile. */
+    struct samples packed = {all, 0, MAX_SAMPLES};
+    uint64_t reads = 0;
+    int errors = 0;
+    for (int i = 0; i < qd; i++) {
+        memmove(all + packed.n, r->lat[i].v, r->lat[i].n * sizeof(int64_t));
+        packed.n += r->lat[i].n;
+        reads += r->reads[i];
+        errors += r->errors[i];
+    }
+    finish_measure(m, &packed, reads, t1 - t0, c1 - c0);
+    free(all);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+    return errors ? -EIO : 0;
+}
+
+/* ---- fio ------------------------------------------------------------------ */
+
+/* The number after "key" : following from in s, or NAN. */
+static double json_after(const char *s, const char *key)
+{
+    if (s == NULL)
+        return NAN;
+    const char *p = strstr(s, key);
+    if (p == NULL)
+        return NAN;
+    p = strchr(p + strlen(key), ':');
+    return p == NULL ? NAN : strtod(p + 1, NULL);
+}
+
+static bool have_fio(void)
+{
+    return system("fio --version >/dev/null 2>&1") == 0;
+}
+
+static int run_fio(struct setup *s, int qd, double seconds, struct measure *m)
+{
+    char cmd[1024];
+    int secs = seconds < 1 ? 1 : (int)(seconds + 0.5);
+    snprintf(cmd, sizeof(cmd),
+             "fio --name=pager --filename=%s --ioengine=io_uring --fixedbufs --registerfiles "
+             "--direct=1 --rw=randread --bs=4k --iodepth=%d --size=%llu --runtime=%d "
+             "--time_based --norandommap --randrepeat=0 --lat_percentiles=1 "
+             "--output-format=json 2>/dev/null",
+             s->path, qd, (unsigned long long)(s->pages * PAGE_BYTES), secs);
+    FILE *fp = popen(cmd, "r");
+    if (fp == NULL)
+        return -errno;
+    size_t cap = 1 << 20, len = 0;
+    char *out = malloc(cap + 1);
+    size_t n;
+    while (out != NULL && (n = fread(out + len, 1, cap - len, fp)) > 0)
+        len += n;
+    int st = pclose(fp);
+    if (out == NULL)
+        return -ENOMEM;
+    out[len] = '\0';
+    const char *read = strstr(out, "\"read\" :");
+    const char *lat = read ? strstr(read, "\"lat_ns\" :") : NULL;
+    const char *pct = lat ? strstr(lat, "\"percentile\" :") : NULL;
+    double ios = json_after(read, "\"total_ios\"");
+    double runtime_ms = json_after(out, "\"job_runtime\"");
+    double cpu_pct = json_after(out, "\"usr_cpu\"") + json_after(out, "\"sys_cpu\"");
+    m->iops = json_after(read, "\"iops\"");
+    m->p50_us = json_after(pct, "\"50.000000\"") / 1e3;
+    m->p99_us = json_after(pct, "\"99.000000\"") / 1e3;
+    m->cpu_ns = cpu_pct / 100.0 * runtime_ms * 1e6 / ios;
+    free(out);
+    return st == 0 && !isnan(m->iops) ? 0 : -EIO;
+}
+
+/* ---- Driver --------------------------------------------------------------- */
+
+typedef int (*run_fn)(struct setup *s, int qd, double seconds, struct measure *m);
+
+/* Median of runs of fn, field by field; NAN fields when any run failed. */
+static int median_of(run_fn fn, struct setup *s, int qd, int runs, struct measure *out)
+{
+    double v[4][3];
+    for (int i = 0; i < runs; i++) {
+        struct measure m;
+        int rc = fn(s, qd, s->ctx->seconds, &m);
+        if (rc != 0)
+            return rc;
+        v[0][i] = m.iops;
+        v[1][i] = m.p50_us;
+        v[2][i] = m.p99_us;
+        v[3][i] = m.cpu_ns;
+    }
+    out->iops = bench_median(v[0], runs);
+    out->p50_us = bench_median(v[1], runs);
+    out->p99_us = bench_median(v[2], runs);
+    out->cpu_ns = bench_median(v[3], runs);
+    return 0;
+}
+
+static void rows(const struct bench_ctx *ctx, int qd, const struct measure *r, const char *base,
+                 const struct measure *b, const char *note)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "qd%d IOPS", qd);
+    bench_row(ctx, "pager", name, "IOPS", true, r->iops, base, b->iops, note);
+    snprintf(name, sizeof(name), "qd%d p50 latency", qd);
+    bench_row(ctx, "pager", name, "us", false, r->p50_us, base, b->p50_us, note);
+    snprintf(name, sizeof(name), "qd%d p99 latency", qd);
+    bench_row(ctx, "pager", name, "us", false, r->p99_us, base, b->p99_us, note);
+    snprintf(name, sizeof(name), "qd%d CPU per read", qd);
+    bench_row(ctx, "pager", name, "ns/read", false, r->cpu_ns, base, b->cpu_ns, note);
+}
+
+static int bench_pager(const struct bench_ctx *ctx)
+{
+    struct setup s;
+    memset(&s, 0, sizeof(s));
+    s.ctx = ctx;
+    int rc = setup_open(&s);
+    if (rc != 0) {
+        bench_note(ctx, "pager: setup failed: %s %s", regio_strerror(rc), regio_error_detail());
+        setup_close(&s);
+        return rc;
+    }
+    struct regio_engine_stats st;
+    regio_engine_stats(s.e, &st);
+    bench_note(ctx, "pager: %llu pages of 4 KiB in %s, ring flags 0x%x, median of %d runs",
+               (unsigned long long)s.pages, s.path, st.setup_flags, ctx->quick ? 1 : 3);
+    int runs = ctx->quick ? 1 : 3;
+    bool fio = have_fio();
+    static const int depths[] = {1, 32, 128};
+    for (size_t i = 0; i < 3 && rc == 0; i++) {
+        int qd = depths[i];
+        struct measure r, p, f = {NAN, NAN, NAN, NAN};
+        rc = median_of(run_regio, &s, qd, runs, &r);
+        if (rc == 0)
+            rc = median_of(run_pread, &s, qd, runs, &p);
+        if (rc != 0)
+            break;
+        const char *fio_note = fio ? NULL : "fio not installed";
+        if (fio && median_of(run_fio, &s, qd, runs, &f) != 0) {
+            f = (struct measure){NAN, NAN, NAN, NAN};
+            fio_note = "fio run failed";
+        }
+        rows(ctx, qd, &r, "fio io_uring", &f, fio_note);
+        rows(ctx, qd, &r, "pread threads", &p, NULL);
+    }
+    setup_close(&s);
+    return rc;
+}
+
+BENCH_REGISTER("pager", "random 4 KiB page reads at qd 1/32/128 vs fio io_uring and pread threads",
+               bench_pager)
