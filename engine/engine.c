@@ -23,84 +23,96 @@
 
 #include "engine_internal.h"
 #include "regio/iobuf.h"
+#include "stats_internal.h"
 
 #define REQ_NONE UINT32_MAX
+/* One writer at a time (the engine's owner or lock holder): a relaxed load
+ * and store, no locked instruction on the I/O path. */
+#define CTR_INC(e, field)                                                                          \
+    atomic_store_explicit(&(e)->ctr.field,                                                         \
+                          atomic_load_explicit(&(e)->ctr.field, memory_order_relaxed) + 1,         \
+                          memory_order_relaxed)
+#define CTR_GET(e, field) atomic_load_explicit(&(e)->ctr.field, memory_order_relaxed)
 /* user_data of the NOP that wakes other waiters in shared mode. */
 #define WAKE_USER_DATA UINT64_MAX
 
 struct regio__req {
-  uint8_t kind;
-  bool busy;
-  bool datasync;      /* fsync: fdatasync */
-  bool dsync;         /* write: RWF_DSYNC */
-  bool sync_only;     /* write_sync: only the sync is being (re)issued */
-  bool write_faulted; /* write_sync: an injected fault hit the write part */
-  uint8_t pending;    /* SQEs of this request still to complete */
-  uint32_t gen;
-  uint32_t next_free;
-  uint32_t retries;
-  struct regio_file *f;
-  struct regio_buf b;
-  uint16_t region;
-  uint64_t off;
-  uint32_t len;
-  uint32_t done;
-  int fault_err[2]; /* injected result of part 0 / part 1 */
-  int wres;         /* write_sync: result of the write part */
-  int sres;         /* write_sync: result of the sync part */
-  int64_t rec_id[2];
-  regio_cb cb;
-  void *ctx;
+    uint8_t kind;
+    bool busy;
+    bool datasync;      /* fsync: fdatasync */
+    bool dsync;         /* write: RWF_DSYNC */
+    bool sync_only;     /* write_sync: only the sync is being (re)issued */
+    bool write_faulted; /* write_sync: an injected fault hit the write part */
+    uint8_t pending;    /* SQEs of this request still to complete */
+    uint32_t gen;
+    uint32_t next_free;
+    uint32_t retries;
+    struct regio_file *f;
+    struct regio_buf b;
+    uint16_t region;
+    uint64_t off;
+    uint32_t len;
+    uint32_t done;
+    int fault_err[2]; /* injected result of part 0 / part 1 */
+    int wres;         /* write_sync: result of the write part */
+    int sres;         /* write_sync: result of the sync part */
+    int64_t rec_id[2];
+    regio_cb cb;
+    void *ctx;
 };
 
 /* ---- Entering and leaving a call ------------------------------------------
  */
 
-int regio__engine_enter(const struct regio_engine *e) {
-  if (e->shared) {
-    pthread_mutex_lock((pthread_mutex_t *)&e->lock);
+int regio__engine_enter(const struct regio_engine *e)
+{
+    if (e->shared) {
+        pthread_mutex_lock((pthread_mutex_t *)&e->lock);
+        return 0;
+    }
+    if (!pthread_equal(pthread_self(), e->owner)) {
+        regio__set_detail("owned-mode engine called from a thread that did not create it");
+        return -EPERM;
+    }
     return 0;
-  }
-  if (!pthread_equal(pthread_self(), e->owner)) {
-    regio__set_detail(
-        "owned-mode engine called from a thread that did not create it");
-    return -EPERM;
-  }
-  return 0;
 }
 
-void regio__engine_leave(const struct regio_engine *e) {
-  if (e->shared)
-    pthread_mutex_unlock((pthread_mutex_t *)&e->lock);
+void regio__engine_leave(const struct regio_engine *e)
+{
+    if (e->shared)
+        pthread_mutex_unlock((pthread_mutex_t *)&e->lock);
 }
 
 /* ---- Request table --------------------------------------------------------
  */
 
-static uint64_t req_user_data(const struct regio_engine *e,
-                              const struct regio__req *r, unsigned part) {
-  uint64_t idx = (uint64_t)(r - e->reqs);
-  return ((uint64_t)r->gen << 32) | (idx << 1) | part;
+static uint64_t req_user_data(const struct regio_engine *e, const struct regio__req *r,
+                              unsigned part)
+{
+    uint64_t idx = (uint64_t)(r - e->reqs);
+    return ((uint64_t)r->gen << 32) | (idx << 1) | part;
 }
 
-static struct regio__req *req_alloc(struct regio_engine *e) {
-  uint32_t i = e->free_head;
-  REGIO_ASSERT(i != REQ_NONE);
-  struct regio__req *r = &e->reqs[i];
-  e->free_head = r->next_free;
-  uint32_t gen = r->gen;
-  memset(r, 0, sizeof(*r));
-  r->gen = gen;
-  r->busy = true;
-  r->rec_id[0] = r->rec_id[1] = -1;
-  return r;
+static struct regio__req *req_alloc(struct regio_engine *e)
+{
+    uint32_t i = e->free_head;
+    REGIO_ASSERT(i != REQ_NONE);
+    struct regio__req *r = &e->reqs[i];
+    e->free_head = r->next_free;
+    uint32_t gen = r->gen;
+    memset(r, 0, sizeof(*r));
+    r->gen = gen;
+    r->busy = true;
+    r->rec_id[0] = r->rec_id[1] = -1;
+    return r;
 }
 
-static void req_free(struct regio_engine *e, struct regio__req *r) {
-  r->busy = false;
-  r->gen = (r->gen + 1) & 0x7fffffffu;
-  r->next_free = e->free_head;
-  e->free_head = (uint32_t)(r - e->reqs);
+static void req_free(struct regio_engine *e, struct regio__req *r)
+{
+    r->busy = false;
+    r->gen = (r->gen + 1) & 0x7fffffffu;
+    r->next_free = e->free_head;
+    e->free_head = (uint32_t)(r - e->reqs);
 }
 
 /* ---- Submission queue -----------------------------------------------------
@@ -108,23 +120,25 @@ static void req_free(struct regio_engine *e, struct regio__req *r) {
 
 /* Submit what is queued. The CQ is sized for every SQE the table can have
  * outstanding, so the kernel never refuses a submission for CQ overflow. */
-static int flush_sq(struct regio_engine *e) {
-  if (io_uring_sq_ready(&e->ring) == 0)
-    return 0;
-  e->st.enters++;
-  return io_uring_submit(&e->ring);
+static int flush_sq(struct regio_engine *e)
+{
+    if (io_uring_sq_ready(&e->ring) == 0)
+        return 0;
+    CTR_INC(e, enters);
+    return io_uring_submit(&e->ring);
 }
 
 /* An SQE, submitting queued ones first when the SQ is full, so that n SQEs
  * of one request are always contiguous in the ring (IOSQE_IO_LINK needs it). */
-static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n) {
-  if (io_uring_sq_space_left(&e->ring) < n) {
-    int r = flush_sq(e);
-    REGIO_ASSERT(r >= 0);
-  }
-  struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
-  REGIO_ASSERT(sqe != NULL);
-  return sqe;
+static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n)
+{
+    if (io_uring_sq_space_left(&e->ring) < n) {
+        int r = flush_sq(e);
+        REGIO_ASSERT(r >= 0);
+    }
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+    REGIO_ASSERT(sqe != NULL);
+    return sqe;
 }
 
 /* ---- Fault injection ------------------------------------------------------
@@ -132,293 +146,301 @@ static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n) {
 
 /* Decide the fault, if any, for the next SQE of kind op (len bytes, align:
  * the file's offset alignment, which a short transfer must keep). */
-static struct regio__fault_hit fault_next(struct regio_engine *e,
-                                          enum regio_op_kind op, uint32_t len,
-                                          uint32_t align) {
-  struct regio__fault_hit hit = {0, 0};
-  struct regio__fault_state *st = &e->faults[op];
-  if (!st->armed)
+static struct regio__fault_hit fault_next(struct regio_engine *e, enum regio_op_kind op,
+                                          uint32_t len, uint32_t align)
+{
+    struct regio__fault_hit hit = {0, 0};
+    struct regio__fault_state *st = &e->faults[op];
+    if (!st->armed)
+        return hit;
+    st->seen++;
+    if (st->seen < st->f.nth)
+        return hit;
+    if (!st->f.sticky)
+        st->armed = false;
+    if (st->f.err != 0) {
+        hit.err = st->f.err;
+    } else if (op != REGIO_OP_FSYNC) {
+        uint32_t s = st->f.short_bytes - st->f.short_bytes % align;
+        if (s > 0 && s < len)
+            hit.short_len = s;
+    }
     return hit;
-  st->seen++;
-  if (st->seen < st->f.nth)
-    return hit;
-  if (!st->f.sticky)
-    st->armed = false;
-  if (st->f.err != 0) {
-    hit.err = st->f.err;
-  } else if (op != REGIO_OP_FSYNC) {
-    uint32_t s = st->f.short_bytes - st->f.short_bytes % align;
-    if (s > 0 && s < len)
-      hit.short_len = s;
-  }
-  return hit;
 }
 
-int regio_engine_fault_arm(struct regio_engine *e,
-                           const struct regio_fault *f) {
-  if (e == NULL || f == NULL)
-    return -EINVAL;
-  if ((unsigned)f->op > REGIO_OP_FSYNC || f->nth == 0 || f->err > 0 ||
-      (f->err == 0 && f->short_bytes == 0) ||
-      (f->op == REGIO_OP_FSYNC && f->err == 0))
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
-    return rc;
-  e->faults[f->op] =
-      (struct regio__fault_state){.armed = true, .f = *f, .seen = 0};
-  regio__engine_leave(e);
-  return 0;
+int regio_engine_fault_arm(struct regio_engine *e, const struct regio_fault *f)
+{
+    if (e == NULL || f == NULL)
+        return -EINVAL;
+    if ((unsigned)f->op > REGIO_OP_FSYNC || f->nth == 0 || f->err > 0 ||
+        (f->err == 0 && f->short_bytes == 0) || (f->op == REGIO_OP_FSYNC && f->err == 0))
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    e->faults[f->op] = (struct regio__fault_state){.armed = true, .f = *f, .seen = 0};
+    regio__engine_leave(e);
+    return 0;
 }
 
-void regio_engine_fault_clear(struct regio_engine *e) {
-  if (e == NULL || regio__engine_enter(e) != 0)
-    return;
-  memset(e->faults, 0, sizeof(e->faults));
-  regio__engine_leave(e);
+void regio_engine_fault_clear(struct regio_engine *e)
+{
+    if (e == NULL || regio__engine_enter(e) != 0)
+        return;
+    memset(e->faults, 0, sizeof(e->faults));
+    regio__engine_leave(e);
 }
 
 /* ---- Preparing SQEs -------------------------------------------------------
  */
 
-static void prep_rw(struct regio_engine *e, struct regio__req *r,
-                    unsigned sqe_flags) {
-  bool write = r->kind != REGIO__REQ_READ;
-  uint32_t remaining = r->len - r->done;
-  struct io_uring_sqe *sqe =
-      get_sqes(e, r->kind == REGIO__REQ_WRITE_SYNC ? 2 : 1);
-  struct regio__fault_hit hit = fault_next(
-      e, write ? REGIO_OP_WRITE : REGIO_OP_READ, remaining, r->f->off_align);
-  uint32_t n = hit.short_len ? hit.short_len : remaining;
-  char *data = (char *)r->b.data + r->done;
-  uint64_t off = r->off + r->done;
+static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_flags)
+{
+    bool write = r->kind != REGIO__REQ_READ;
+    uint32_t remaining = r->len - r->done;
+    struct io_uring_sqe *sqe = get_sqes(e, r->kind == REGIO__REQ_WRITE_SYNC ? 2 : 1);
+    struct regio__fault_hit hit =
+        fault_next(e, write ? REGIO_OP_WRITE : REGIO_OP_READ, remaining, r->f->off_align);
+    uint32_t n = hit.short_len ? hit.short_len : remaining;
+    char *data = (char *)r->b.data + r->done;
+    uint64_t off = r->off + r->done;
 
-  if (hit.err != 0) {
-    /* The operation is not run: a NOP carries the injected error back
-     * through the ring, so completion order stays the ring's. */
-    io_uring_prep_nop(sqe);
-    r->fault_err[0] = hit.err;
-  } else if (write) {
-    io_uring_prep_write_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
-    sqe->rw_flags = r->dsync ? RWF_DSYNC : 0;
-    sqe->flags |= IOSQE_FIXED_FILE;
-    r->rec_id[0] = regio__rec_write(e, r->f, data, off, n, r->dsync);
-  } else {
-    io_uring_prep_read_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
-    sqe->flags |= IOSQE_FIXED_FILE;
-  }
-  if (r->kind == REGIO__REQ_WRITE_SYNC && (hit.err != 0 || hit.short_len != 0))
-    r->write_faulted = true;
-  sqe->flags |= sqe_flags;
-  io_uring_sqe_set_data64(sqe, req_user_data(e, r, 0));
-  r->pending++;
-  e->st.submitted++;
+    if (hit.err != 0) {
+        /* The operation is not run: a NOP carries the injected error back
+         * through the ring, so completion order stays the ring's. */
+        io_uring_prep_nop(sqe);
+        r->fault_err[0] = hit.err;
+    } else if (write) {
+        io_uring_prep_write_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
+        sqe->rw_flags = r->dsync ? RWF_DSYNC : 0;
+        sqe->flags |= IOSQE_FIXED_FILE;
+        r->rec_id[0] = regio__rec_write(e, r->f, data, off, n, r->dsync);
+    } else {
+        io_uring_prep_read_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    if (r->kind == REGIO__REQ_WRITE_SYNC && (hit.err != 0 || hit.short_len != 0))
+        r->write_faulted = true;
+    sqe->flags |= sqe_flags;
+    io_uring_sqe_set_data64(sqe, req_user_data(e, r, 0));
+    r->pending++;
+    CTR_INC(e, submitted);
 }
 
-static void prep_sync(struct regio_engine *e, struct regio__req *r,
-                      unsigned part, bool linked) {
-  struct io_uring_sqe *sqe = get_sqes(e, 1);
-  struct regio__fault_hit hit = fault_next(e, REGIO_OP_FSYNC, 0, 1);
-  if (hit.err != 0) {
-    io_uring_prep_nop(sqe);
-    r->fault_err[part] = hit.err;
-  } else {
-    io_uring_prep_fsync(sqe, (int)r->f->slot,
-                        r->datasync ? IORING_FSYNC_DATASYNC : 0);
-    sqe->flags |= IOSQE_FIXED_FILE;
-    r->rec_id[part] = regio__rec_sync(e, r->f, linked);
-  }
-  io_uring_sqe_set_data64(sqe, req_user_data(e, r, part));
-  r->pending++;
-  e->st.submitted++;
+static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned part, bool linked)
+{
+    struct io_uring_sqe *sqe = get_sqes(e, 1);
+    struct regio__fault_hit hit = fault_next(e, REGIO_OP_FSYNC, 0, 1);
+    if (hit.err != 0) {
+        io_uring_prep_nop(sqe);
+        r->fault_err[part] = hit.err;
+    } else {
+        io_uring_prep_fsync(sqe, (int)r->f->slot, r->datasync ? IORING_FSYNC_DATASYNC : 0);
+        sqe->flags |= IOSQE_FIXED_FILE;
+        r->rec_id[part] = regio__rec_sync(e, r->f, linked);
+    }
+    io_uring_sqe_set_data64(sqe, req_user_data(e, r, part));
+    r->pending++;
+    CTR_INC(e, submitted);
 }
 
-static void issue_pair(struct regio_engine *e, struct regio__req *r) {
-  r->sync_only = false;
-  r->write_faulted = false;
-  r->rec_id[0] = r->rec_id[1] = -1;
-  prep_rw(e, r, IOSQE_IO_LINK);
-  prep_sync(e, r, 1, true);
+static void issue_pair(struct regio_engine *e, struct regio__req *r)
+{
+    r->sync_only = false;
+    r->write_faulted = false;
+    r->rec_id[0] = r->rec_id[1] = -1;
+    prep_rw(e, r, IOSQE_IO_LINK);
+    prep_sync(e, r, 1, true);
 }
 
-static void issue_sync_only(struct regio_engine *e, struct regio__req *r) {
-  r->sync_only = true;
-  r->write_faulted = false;
-  r->rec_id[1] = -1;
-  prep_sync(e, r, 1, false);
+static void issue_sync_only(struct regio_engine *e, struct regio__req *r)
+{
+    r->sync_only = true;
+    r->write_faulted = false;
+    r->rec_id[1] = -1;
+    prep_sync(e, r, 1, false);
 }
 
-static void issue(struct regio_engine *e, struct regio__req *r) {
-  r->rec_id[0] = -1;
-  switch (r->kind) {
-  case REGIO__REQ_READ:
-  case REGIO__REQ_WRITE:
-    prep_rw(e, r, 0);
-    break;
-  case REGIO__REQ_FSYNC:
-    prep_sync(e, r, 0, false);
-    break;
-  default:
-    issue_pair(e, r);
-    break;
-  }
+static void issue(struct regio_engine *e, struct regio__req *r)
+{
+    r->rec_id[0] = -1;
+    switch (r->kind) {
+    case REGIO__REQ_READ:
+    case REGIO__REQ_WRITE:
+        prep_rw(e, r, 0);
+        break;
+    case REGIO__REQ_FSYNC:
+        prep_sync(e, r, 0, false);
+        break;
+    default:
+        issue_pair(e, r);
+        break;
+    }
 }
 
 /* ---- Completions ----------------------------------------------------------
  */
 
-static bool retryable(int res) { return res == -EAGAIN || res == -EINTR; }
+static bool retryable(int res)
+{
+    return res == -EAGAIN || res == -EINTR;
+}
 
 /* Run the callback of r with res and release everything it held. The buffer
  * is released first, so the callback may free or reuse it. Returns 1. */
-static int finish(struct regio_engine *e, struct regio__req *r, int res) {
-  if (r->kind != REGIO__REQ_FSYNC) {
-    int rc = regio_buf_io_end(e->slab, r->b);
-    REGIO_ASSERT(rc == 0);
-  }
-  REGIO_ASSERT(r->f->in_flight > 0);
-  r->f->in_flight--;
-  regio_cb cb = r->cb;
-  void *ctx = r->ctx;
-  req_free(e, r);
-  uint32_t before =
-      atomic_fetch_sub_explicit(&e->in_flight, 1, memory_order_release);
-  REGIO_ASSERT(before > 0);
-  e->st.completed++;
-  if (res < 0)
-    e->st.errors++;
-  if (cb != NULL)
-    cb(ctx, res);
-  return 1;
+static int finish(struct regio_engine *e, struct regio__req *r, int res)
+{
+    if (r->kind != REGIO__REQ_FSYNC) {
+        int rc = regio_buf_io_end(e->slab, r->b);
+        REGIO_ASSERT(rc == 0);
+    }
+    REGIO_ASSERT(r->f->in_flight > 0);
+    r->f->in_flight--;
+    regio_cb cb = r->cb;
+    void *ctx = r->ctx;
+    req_free(e, r);
+    uint32_t before = atomic_fetch_sub_explicit(&e->in_flight, 1, memory_order_release);
+    REGIO_ASSERT(before > 0);
+    CTR_INC(e, completed);
+    if (res < 0)
+        CTR_INC(e, errors);
+    if (cb != NULL)
+        cb(ctx, res);
+    return 1;
 }
 
-static bool retry_ok(struct regio_engine *e, struct regio__req *r) {
-  if (r->retries >= e->retry_limit)
-    return false;
-  r->retries++;
-  e->st.retries++;
-  return true;
+static bool retry_ok(struct regio_engine *e, struct regio__req *r)
+{
+    if (r->retries >= e->retry_limit)
+        return false;
+    r->retries++;
+    CTR_INC(e, retries);
+    return true;
 }
 
 /* A read or write SQE completed with res. */
-static int rw_done(struct regio_engine *e, struct regio__req *r, int res) {
-  if (res < 0) {
-    if (retryable(res) && retry_ok(e, r)) {
-      issue(e, r);
-      return 0;
+static int rw_done(struct regio_engine *e, struct regio__req *r, int res)
+{
+    if (res < 0) {
+        if (retryable(res) && retry_ok(e, r)) {
+            issue(e, r);
+            return 0;
+        }
+        return finish(e, r, res);
     }
-    return finish(e, r, res);
-  }
-  if (res == 0) {
-    /* A read of nothing is the end of the file; a write of nothing
-     * would loop for ever, and the kernel reports no reason. */
-    return finish(e, r, r->kind == REGIO__REQ_READ ? (int)r->done : -EIO);
-  }
-  r->done += (uint32_t)res;
-  REGIO_ASSERT(r->done <= r->len);
-  if (r->done == r->len)
-    return finish(e, r, (int)r->len);
-  /* A short read that ends off the alignment is the end of the file: the
-   * remainder could not be asked for with O_DIRECT anyway. */
-  if (r->kind == REGIO__REQ_READ && r->done % r->f->off_align != 0)
-    return finish(e, r, (int)r->done);
-  e->st.short_resubmits++;
-  issue(e, r);
-  return 0;
+    if (res == 0) {
+        /* A read of nothing is the end of the file; a write of nothing
+         * would loop for ever, and the kernel reports no reason. */
+        return finish(e, r, r->kind == REGIO__REQ_READ ? (int)r->done : -EIO);
+    }
+    r->done += (uint32_t)res;
+    REGIO_ASSERT(r->done <= r->len);
+    if (r->done == r->len)
+        return finish(e, r, (int)r->len);
+    /* A short read that ends off the alignment is the end of the file: the
+     * remainder could not be asked for with O_DIRECT anyway. */
+    if (r->kind == REGIO__REQ_READ && r->done % r->f->off_align != 0)
+        return finish(e, r, (int)r->done);
+    CTR_INC(e, short_resubmits);
+    issue(e, r);
+    return 0;
 }
 
 /* Both SQEs of a write_sync (or its re-issued sync) completed. */
-static int pair_done(struct regio_engine *e, struct regio__req *r) {
-  if (!r->sync_only) {
-    int w = r->wres;
-    if (w < 0) {
-      if (retryable(w) && retry_ok(e, r)) {
-        issue_pair(e, r);
+static int pair_done(struct regio_engine *e, struct regio__req *r)
+{
+    if (!r->sync_only) {
+        int w = r->wres;
+        if (w < 0) {
+            if (retryable(w) && retry_ok(e, r)) {
+                issue_pair(e, r);
+                return 0;
+            }
+            return finish(e, r, w);
+        }
+        if (w == 0)
+            return finish(e, r, -EIO);
+        r->done += (uint32_t)w;
+        REGIO_ASSERT(r->done <= r->len);
+        if (r->done < r->len) {
+            /* The kernel cancelled the linked sync (-ECANCELED): write the
+             * remainder and sync again. */
+            CTR_INC(e, short_resubmits);
+            issue_pair(e, r);
+            return 0;
+        }
+    }
+    int s = r->sres;
+    if (s >= 0)
+        return finish(e, r, (int)r->len);
+    if ((s == -ECANCELED || retryable(s)) && retry_ok(e, r)) {
+        issue_sync_only(e, r);
         return 0;
-      }
-      return finish(e, r, w);
     }
-    if (w == 0)
-      return finish(e, r, -EIO);
-    r->done += (uint32_t)w;
-    REGIO_ASSERT(r->done <= r->len);
-    if (r->done < r->len) {
-      /* The kernel cancelled the linked sync (-ECANCELED): write the
-       * remainder and sync again. */
-      e->st.short_resubmits++;
-      issue_pair(e, r);
-      return 0;
-    }
-  }
-  int s = r->sres;
-  if (s >= 0)
-    return finish(e, r, (int)r->len);
-  if ((s == -ECANCELED || retryable(s)) && retry_ok(e, r)) {
-    issue_sync_only(e, r);
-    return 0;
-  }
-  return finish(e, r, s);
+    return finish(e, r, s);
 }
 
-static int handle_cqe(struct regio_engine *e, uint64_t ud, int res) {
-  if (ud == WAKE_USER_DATA) {
-    e->wake_pending = false;
-    return 0;
-  }
-  uint32_t idx = (uint32_t)(ud & 0xffffffffu) >> 1;
-  unsigned part = (unsigned)(ud & 1);
-  REGIO_ASSERT(idx < e->max_in_flight);
-  struct regio__req *r = &e->reqs[idx];
-  REGIO_ASSERT(r->busy && r->gen == (uint32_t)(ud >> 32) && r->pending > 0);
-  r->pending--;
-  if (r->fault_err[part] != 0) {
-    res = r->fault_err[part];
-    r->fault_err[part] = 0;
-  }
-  switch (r->kind) {
-  case REGIO__REQ_READ:
-    return rw_done(e, r, res);
-  case REGIO__REQ_WRITE:
-    regio__rec_complete(e, r->rec_id[0], res);
-    return rw_done(e, r, res);
-  case REGIO__REQ_FSYNC:
-    regio__rec_complete(e, r->rec_id[0], res);
-    if (res < 0 && retryable(res) && retry_ok(e, r)) {
-      issue(e, r);
-      return 0;
+static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
+{
+    if (ud == WAKE_USER_DATA) {
+        e->wake_pending = false;
+        return 0;
     }
-    return finish(e, r, res < 0 ? res : 0);
-  default:
-    break;
-  }
-  if (part == 0) {
-    r->wres = res;
-    regio__rec_complete(e, r->rec_id[0], res);
-    regio__rec_linked_start(e, r->rec_id[1], r->rec_id[0]);
-  } else {
-    /* The kernel cancels a sync linked to a failed or short write; an
-     * injected fault on the write must look the same. */
-    if (r->write_faulted && !r->sync_only)
-      res = -ECANCELED;
-    r->sres = res;
-    regio__rec_complete(e, r->rec_id[1], res);
-  }
-  return r->pending == 0 ? pair_done(e, r) : 0;
+    uint32_t idx = (uint32_t)(ud & 0xffffffffu) >> 1;
+    unsigned part = (unsigned)(ud & 1);
+    REGIO_ASSERT(idx < e->max_in_flight);
+    struct regio__req *r = &e->reqs[idx];
+    REGIO_ASSERT(r->busy && r->gen == (uint32_t)(ud >> 32) && r->pending > 0);
+    r->pending--;
+    if (r->fault_err[part] != 0) {
+        res = r->fault_err[part];
+        r->fault_err[part] = 0;
+    }
+    switch (r->kind) {
+    case REGIO__REQ_READ:
+        return rw_done(e, r, res);
+    case REGIO__REQ_WRITE:
+        regio__rec_complete(e, r->rec_id[0], res);
+        return rw_done(e, r, res);
+    case REGIO__REQ_FSYNC:
+        regio__rec_complete(e, r->rec_id[0], res);
+        if (res < 0 && retryable(res) && retry_ok(e, r)) {
+            issue(e, r);
+            return 0;
+        }
+        return finish(e, r, res < 0 ? res : 0);
+    default:
+        break;
+    }
+    if (part == 0) {
+        r->wres = res;
+        regio__rec_complete(e, r->rec_id[0], res);
+        regio__rec_linked_start(e, r->rec_id[1], r->rec_id[0]);
+    } else {
+        /* The kernel cancels a sync linked to a failed or short write; an
+         * injected fault on the write must look the same. */
+        if (r->write_faulted && !r->sync_only)
+            res = -ECANCELED;
+        r->sres = res;
+        regio__rec_complete(e, r->rec_id[1], res);
+    }
+    return r->pending == 0 ? pair_done(e, r) : 0;
 }
 
 /* Run every completion already in the CQ; returns the callbacks run. Each
  * CQE is consumed before it is handled, so a callback that re-enters the
  * engine never sees it again. */
-static int reap(struct regio_engine *e) {
-  struct io_uring_cqe *cqe;
-  int ran = 0;
-  while (io_uring_peek_cqe(&e->ring, &cqe) == 0 && cqe != NULL) {
-    uint64_t ud = cqe->user_data;
-    int res = cqe->res;
-    io_uring_cqe_seen(&e->ring, cqe);
-    ran += handle_cqe(e, ud, res);
-  }
-  return ran;
+static int reap(struct regio_engine *e)
+{
+    struct io_uring_cqe *cqe;
+    int ran = 0;
+    while (io_uring_peek_cqe(&e->ring, &cqe) == 0 && cqe != NULL) {
+        uint64_t ud = cqe->user_data;
+        int res = cqe->res;
+        io_uring_cqe_seen(&e->ring, cqe);
+        ran += handle_cqe(e, ud, res);
+    }
+    return ran;
 }
 
 /* ---- Waiting --------------------------------------------------------------
@@ -427,331 +449,340 @@ static int reap(struct regio_engine *e) {
 /* Shared mode: other threads may be blocked in the kernel waiting for CQEs
  * this thread has just consumed. A NOP completion wakes them so they can
  * re-check their condition instead of sleeping until their timeout. */
-static void wake_waiters(struct regio_engine *e) {
-  if (!e->shared || e->waiters == 0 || e->wake_pending)
-    return;
-  struct io_uring_sqe *sqe = get_sqes(e, 1);
-  io_uring_prep_nop(sqe);
-  io_uring_sqe_set_data64(sqe, WAKE_USER_DATA);
-  e->wake_pending = true;
-  flush_sq(e);
+static void wake_waiters(struct regio_engine *e)
+{
+    if (!e->shared || e->waiters == 0 || e->wake_pending)
+        return;
+    struct io_uring_sqe *sqe = get_sqes(e, 1);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, WAKE_USER_DATA);
+    e->wake_pending = true;
+    flush_sq(e);
 }
 
 /* Block in the kernel until a CQE is ready or ts passes (NULL: no limit). */
-static int block(struct regio_engine *e, struct __kernel_timespec *ts) {
-  e->st.enters++;
-  if (!e->shared) {
-    struct io_uring_cqe *cqe;
-    return io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
-  }
-  int rc = flush_sq(e);
-  if (rc < 0)
-    return rc;
-  /* Wait without the lock, through the raw syscall, which touches no
-   * user-space ring state that another thread may be changing. */
-  struct io_uring_getevents_arg arg;
-  memset(&arg, 0, sizeof(arg));
-  arg.sigmask_sz = _NSIG / 8;
-  arg.ts = (uint64_t)(uintptr_t)ts;
-  int fd = e->ring.ring_fd;
-  e->waiters++;
-  pthread_mutex_unlock(&e->lock);
-  long r =
-      syscall(__NR_io_uring_enter, fd, 0, 1,
-              IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
-  int err = r < 0 ? -errno : 0;
-  pthread_mutex_lock(&e->lock);
-  e->waiters--;
-  return err;
-}
-
-static int wait_entered(struct regio_engine *e, unsigned min_complete,
-                        int64_t timeout_ns) {
-  int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
-  int ran = 0;
-  for (;;) {
-    bool need = (unsigned)ran < min_complete &&
-                atomic_load(&e->in_flight) > 0 &&
-                io_uring_cq_ready(&e->ring) == 0;
-    int rc;
-    if (!need || timeout_ns == 0) {
-      e->st.enters++;
-      rc = io_uring_submit_and_get_events(&e->ring);
-    } else if (timeout_ns < 0) {
-      rc = block(e, NULL);
-    } else {
-      int64_t left = deadline - regio__now_ns();
-      if (left <= 0)
-        break;
-      struct __kernel_timespec ts = {left / 1000000000, left % 1000000000};
-      rc = block(e, &ts);
+static int block(struct regio_engine *e, struct __kernel_timespec *ts)
+{
+    CTR_INC(e, enters);
+    if (!e->shared) {
+        struct io_uring_cqe *cqe;
+        return io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
     }
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN &&
-        rc != -EBUSY) {
-      if (ran == 0)
+    int rc = flush_sq(e);
+    if (rc < 0)
         return rc;
-      break;
+    /* Wait without the lock, through the raw syscall, which touches no
+     * user-space ring state that another thread may be changing. */
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    arg.sigmask_sz = _NSIG / 8;
+    arg.ts = (uint64_t)(uintptr_t)ts;
+    int fd = e->ring.ring_fd;
+    e->waiters++;
+    pthread_mutex_unlock(&e->lock);
+    long r = syscall(__NR_io_uring_enter, fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                     &arg, sizeof(arg));
+    int err = r < 0 ? -errno : 0;
+    pthread_mutex_lock(&e->lock);
+    e->waiters--;
+    return err;
+}
+
+static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
+{
+    int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
+    int ran = 0;
+    for (;;) {
+        bool need = (unsigned)ran < min_complete && atomic_load(&e->in_flight) > 0 &&
+                    io_uring_cq_ready(&e->ring) == 0;
+        int rc;
+        if (!need || timeout_ns == 0) {
+            CTR_INC(e, enters);
+            rc = io_uring_submit_and_get_events(&e->ring);
+        } else if (timeout_ns < 0) {
+            rc = block(e, NULL);
+        } else {
+            int64_t left = deadline - regio__now_ns();
+            if (left <= 0)
+                break;
+            struct __kernel_timespec ts = {left / 1000000000, left % 1000000000};
+            rc = block(e, &ts);
+        }
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            if (ran == 0)
+                return rc;
+            break;
+        }
+        int n = reap(e);
+        if (n > 0)
+            wake_waiters(e);
+        ran += n;
+        if ((unsigned)ran >= min_complete || atomic_load(&e->in_flight) == 0 || timeout_ns == 0)
+            break;
+        if (timeout_ns > 0 && regio__now_ns() >= deadline)
+            break;
     }
-    int n = reap(e);
-    if (n > 0)
-      wake_waiters(e);
-    ran += n;
-    if ((unsigned)ran >= min_complete || atomic_load(&e->in_flight) == 0 ||
-        timeout_ns == 0)
-      break;
-    if (timeout_ns > 0 && regio__now_ns() >= deadline)
-      break;
-  }
-  if (ran == 0 && min_complete > 0 && atomic_load(&e->in_flight) > 0)
-    return -ETIMEDOUT;
-  return ran;
+    if (ran == 0 && min_complete > 0 && atomic_load(&e->in_flight) > 0)
+        return -ETIMEDOUT;
+    return ran;
 }
 
-int regio_engine_wait(struct regio_engine *e, unsigned min_complete,
-                      int64_t timeout_ns) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
+int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    rc = wait_entered(e, min_complete, timeout_ns);
+    regio__engine_leave(e);
     return rc;
-  rc = wait_entered(e, min_complete, timeout_ns);
-  regio__engine_leave(e);
-  return rc;
 }
 
-static int drain_entered(struct regio_engine *e, int64_t timeout_ns) {
-  int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
-  while (atomic_load(&e->in_flight) > 0) {
-    int64_t left = -1;
-    if (timeout_ns >= 0) {
-      left = timeout_ns == 0 ? 0 : deadline - regio__now_ns();
-      if (left < 0)
-        left = 0;
+static int drain_entered(struct regio_engine *e, int64_t timeout_ns)
+{
+    int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
+    while (atomic_load(&e->in_flight) > 0) {
+        int64_t left = -1;
+        if (timeout_ns >= 0) {
+            left = timeout_ns == 0 ? 0 : deadline - regio__now_ns();
+            if (left < 0)
+                left = 0;
+        }
+        int rc = wait_entered(e, 1, left);
+        if (rc < 0 && rc != -ETIMEDOUT)
+            return rc;
+        if (left == 0 && atomic_load(&e->in_flight) > 0)
+            return -ETIMEDOUT;
+        if (timeout_ns > 0 && regio__now_ns() >= deadline && atomic_load(&e->in_flight) > 0)
+            return -ETIMEDOUT;
     }
-    int rc = wait_entered(e, 1, left);
-    if (rc < 0 && rc != -ETIMEDOUT)
-      return rc;
-    if (left == 0 && atomic_load(&e->in_flight) > 0)
-      return -ETIMEDOUT;
-    if (timeout_ns > 0 && regio__now_ns() >= deadline &&
-        atomic_load(&e->in_flight) > 0)
-      return -ETIMEDOUT;
-  }
-  return 0;
+    return 0;
 }
 
-int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
+int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    rc = drain_entered(e, timeout_ns);
+    regio__engine_leave(e);
     return rc;
-  rc = drain_entered(e, timeout_ns);
-  regio__engine_leave(e);
-  return rc;
 }
 
-int regio_engine_submit(struct regio_engine *e) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
+int regio_engine_submit(struct regio_engine *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    rc = flush_sq(e);
+    regio__engine_leave(e);
     return rc;
-  rc = flush_sq(e);
-  regio__engine_leave(e);
-  return rc;
 }
 
-uint32_t regio_engine_in_flight(const struct regio_engine *e) {
-  return e == NULL ? 0 : atomic_load(&e->in_flight);
+uint32_t regio_engine_in_flight(const struct regio_engine *e)
+{
+    return e == NULL ? 0 : atomic_load(&e->in_flight);
 }
 
-int regio_engine_stats(const struct regio_engine *e,
-                       struct regio_engine_stats *out) {
-  if (e == NULL || out == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
-    return rc;
-  *out = e->st;
-  out->setup_flags = e->setup_flags;
-  out->cloned = e->cloned;
-  out->shared = e->shared;
-  out->in_flight = atomic_load(&e->in_flight);
-  regio__engine_leave(e);
-  return 0;
+/* Any thread, any mode: the counters are atomics and the rest never
+ * changes after create. */
+int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *out)
+{
+    if (e == NULL || out == NULL)
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->setup_flags = e->setup_flags;
+    out->cloned = e->cloned;
+    out->shared = e->shared;
+    out->in_flight = atomic_load(&e->in_flight);
+    out->submitted = CTR_GET(e, submitted);
+    out->completed = CTR_GET(e, completed);
+    out->errors = CTR_GET(e, errors);
+    out->retries = CTR_GET(e, retries);
+    out->short_resubmits = CTR_GET(e, short_resubmits);
+    out->enters = CTR_GET(e, enters);
+    return 0;
+}
+
+static void stats_fill(void *ctx, void *section)
+{
+    struct regio_engine_stats st;
+    regio_engine_stats(ctx, &st);
+    regio__stats_put_engine(section, &st);
 }
 
 /* ---- Accepting requests ---------------------------------------------------
  */
 
-static int check_file(const struct regio_engine *e,
-                      const struct regio_file *f) {
-  if (e->closing) {
-    regio__set_detail("engine is being destroyed");
-    return -EBADF;
-  }
-  if (f == NULL || f->e != e) {
-    regio__set_detail("file does not belong to this engine");
-    return -EBADF;
-  }
-  if (!f->open) {
-    regio__set_detail("file is closed");
-    return -EBADF;
-  }
-  return 0;
+static int check_file(const struct regio_engine *e, const struct regio_file *f)
+{
+    if (e->closing) {
+        regio__set_detail("engine is being destroyed");
+        return -EBADF;
+    }
+    if (f == NULL || f->e != e) {
+        regio__set_detail("file does not belong to this engine");
+        return -EBADF;
+    }
+    if (!f->open) {
+        regio__set_detail("file is closed");
+        return -EBADF;
+    }
+    return 0;
 }
 
 /* Every check that does not change state; returns the region of b.data. */
-static int check_rw(const struct regio_engine *e, const struct regio_file *f,
-                    struct regio_buf b, uint64_t off, uint32_t len) {
-  int rc = check_file(e, f);
-  if (rc != 0)
-    return rc;
-  if (len == 0) {
-    regio__set_detail("length 0");
-    return -EINVAL;
-  }
-  if (len > b.cap_bytes) {
-    regio__set_detail("length %u exceeds the buffer's %u bytes", len,
-                      b.cap_bytes);
-    return -EINVAL;
-  }
-  int region = regio_arena_region_of(e->arena, b.data, len);
-  if (region < 0) {
-    regio__set_detail(
-        "buffer %p + %u is not inside one region of the engine's arena", b.data,
-        len);
+static int check_rw(const struct regio_engine *e, const struct regio_file *f, struct regio_buf b,
+                    uint64_t off, uint32_t len)
+{
+    int rc = check_file(e, f);
+    if (rc != 0)
+        return rc;
+    if (len == 0) {
+        regio__set_detail("length 0");
+        return -EINVAL;
+    }
+    if (len > b.cap_bytes) {
+        regio__set_detail("length %u exceeds the buffer's %u bytes", len, b.cap_bytes);
+        return -EINVAL;
+    }
+    int region = regio_arena_region_of(e->arena, b.data, len);
+    if (region < 0) {
+        regio__set_detail("buffer %p + %u is not inside one region of the engine's arena", b.data,
+                          len);
+        return region;
+    }
+    if ((uintptr_t)b.data % f->mem_align != 0 || off % f->off_align != 0 ||
+        len % f->off_align != 0) {
+        regio__set_detail("O_DIRECT needs address aligned to %u and offset/length to %u "
+                          "(address %p, offset %llu, length %u)",
+                          f->mem_align, f->off_align, b.data, (unsigned long long)off, len);
+        return -EINVAL;
+    }
+    if (off > UINT64_MAX - len || off + len > (uint64_t)INT64_MAX) {
+        regio__set_detail("offset %llu + length %u out of range", (unsigned long long)off, len);
+        return -EINVAL;
+    }
     return region;
-  }
-  if ((uintptr_t)b.data % f->mem_align != 0 || off % f->off_align != 0 ||
-      len % f->off_align != 0) {
-    regio__set_detail(
-        "O_DIRECT needs address aligned to %u and offset/length to %u "
-        "(address %p, offset %llu, length %u)",
-        f->mem_align, f->off_align, b.data, (unsigned long long)off, len);
-    return -EINVAL;
-  }
-  if (off > UINT64_MAX - len || off + len > (uint64_t)INT64_MAX) {
-    regio__set_detail("offset %llu + length %u out of range",
-                      (unsigned long long)off, len);
-    return -EINVAL;
-  }
-  return region;
 }
 
-static int check_capacity(const struct regio_engine *e) {
-  if (atomic_load(&e->in_flight) >= e->max_in_flight) {
-    regio__set_detail("%u requests in flight (max_in_flight)",
-                      e->max_in_flight);
-    return -EAGAIN;
-  }
-  return 0;
+static int check_capacity(const struct regio_engine *e)
+{
+    if (atomic_load(&e->in_flight) >= e->max_in_flight) {
+        regio__set_detail("%u requests in flight (max_in_flight)", e->max_in_flight);
+        return -EAGAIN;
+    }
+    return 0;
 }
 
-static struct regio__req *accept_req(struct regio_engine *e,
-                                     struct regio_file *f, uint8_t kind,
-                                     regio_cb cb, void *ctx) {
-  struct regio__req *r = req_alloc(e);
-  r->kind = kind;
-  r->f = f;
-  r->cb = cb;
-  r->ctx = ctx;
-  f->in_flight++;
-  atomic_fetch_add_explicit(&e->in_flight, 1, memory_order_relaxed);
-  return r;
+static struct regio__req *accept_req(struct regio_engine *e, struct regio_file *f, uint8_t kind,
+                                     regio_cb cb, void *ctx)
+{
+    struct regio__req *r = req_alloc(e);
+    r->kind = kind;
+    r->f = f;
+    r->cb = cb;
+    r->ctx = ctx;
+    f->in_flight++;
+    atomic_fetch_add_explicit(&e->in_flight, 1, memory_order_relaxed);
+    return r;
 }
 
-static int rw_entered(struct regio_engine *e, struct regio_file *f,
-                      struct regio_buf b, uint64_t off, uint32_t len,
-                      uint8_t kind, bool dsync, regio_cb cb, void *ctx) {
-  int region = check_rw(e, f, b, off, len);
-  if (region < 0)
-    return region;
-  int rc = check_capacity(e);
-  if (rc != 0)
-    return rc;
-  /* Last, since it marks the buffer in flight: the slab's own checks
-   * (live, current generation, inside the slot) in one step. */
-  int slab_region = regio_buf_io_begin(e->slab, b);
-  if (slab_region < 0)
-    return slab_region;
-  if (slab_region != region) {
-    regio_buf_io_end(e->slab, b);
-    regio__set_detail(
-        "buffer handle names region %d but its data is in region %d",
-        slab_region, region);
-    return -EFAULT;
-  }
-  struct regio__req *r = accept_req(e, f, kind, cb, ctx);
-  r->b = b;
-  r->region = (uint16_t)region;
-  r->off = off;
-  r->len = len;
-  r->dsync = dsync;
-  r->datasync = true;
-  issue(e, r);
-  return 0;
-}
-
-static int rw_call(struct regio_engine *e, struct regio_file *f,
-                   struct regio_buf b, uint64_t off, uint32_t len, uint8_t kind,
-                   bool dsync, regio_cb cb, void *ctx) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
-    return rc;
-  regio__clear_detail();
-  rc = rw_entered(e, f, b, off, len, kind, dsync, cb, ctx);
-  regio__engine_leave(e);
-  return rc;
-}
-
-int regio_read(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-               uint64_t file_off, uint32_t len, regio_cb cb, void *ctx) {
-  return rw_call(e, f, b, file_off, len, REGIO__REQ_READ, false, cb, ctx);
-}
-
-int regio_write(struct regio_engine *e, struct regio_file *f,
-                struct regio_buf b, uint64_t file_off, uint32_t len,
-                regio_cb cb, void *ctx) {
-  return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE, false, cb, ctx);
-}
-
-int regio_write_ex(struct regio_engine *e, struct regio_file *f,
-                   struct regio_buf b, uint64_t file_off, uint32_t len,
-                   unsigned flags, regio_cb cb, void *ctx) {
-  if ((flags & ~REGIO_WRITE_DSYNC) != 0)
-    return -EINVAL;
-  return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE,
-                 (flags & REGIO_WRITE_DSYNC) != 0, cb, ctx);
-}
-
-int regio_write_sync(struct regio_engine *e, struct regio_file *f,
-                     struct regio_buf b, uint64_t file_off, uint32_t len,
-                     regio_cb cb, void *ctx) {
-  return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE_SYNC, false, cb, ctx);
-}
-
-int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync,
-                regio_cb cb, void *ctx) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
-    return rc;
-  regio__clear_detail();
-  rc = check_file(e, f);
-  if (rc == 0)
-    rc = check_capacity(e);
-  if (rc == 0) {
-    struct regio__req *r = accept_req(e, f, REGIO__REQ_FSYNC, cb, ctx);
-    r->datasync = datasync;
+static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
+                      uint64_t off, uint32_t len, uint8_t kind, bool dsync, regio_cb cb, void *ctx)
+{
+    int region = check_rw(e, f, b, off, len);
+    if (region < 0)
+        return region;
+    int rc = check_capacity(e);
+    if (rc != 0)
+        return rc;
+    /* Last, since it marks the buffer in flight: the slab's own checks
+     * (live, current generation, inside the slot) in one step. */
+    int slab_region = regio_buf_io_begin(e->slab, b);
+    if (slab_region < 0)
+        return slab_region;
+    if (slab_region != region) {
+        regio_buf_io_end(e->slab, b);
+        regio__set_detail("buffer handle names region %d but its data is in region %d", slab_region,
+                          region);
+        return -EFAULT;
+    }
+    struct regio__req *r = accept_req(e, f, kind, cb, ctx);
+    r->b = b;
+    r->region = (uint16_t)region;
+    r->off = off;
+    r->len = len;
+    r->dsync = dsync;
+    r->datasync = true;
     issue(e, r);
-  }
-  regio__engine_leave(e);
-  return rc;
+    return 0;
+}
+
+static int rw_call(struct regio_engine *e, struct regio_file *f, struct regio_buf b, uint64_t off,
+                   uint32_t len, uint8_t kind, bool dsync, regio_cb cb, void *ctx)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    regio__clear_detail();
+    rc = rw_entered(e, f, b, off, len, kind, dsync, cb, ctx);
+    regio__engine_leave(e);
+    return rc;
+}
+
+int regio_read(struct regio_engine *e, struct regio_file *f, struct regio_buf b, uint64_t file_off,
+               uint32_t len, regio_cb cb, void *ctx)
+{
+    return rw_call(e, f, b, file_off, len, REGIO__REQ_READ, false, cb, ctx);
+}
+
+int regio_write(struct regio_engine *e, struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                uint32_t len, regio_cb cb, void *ctx)
+{
+    return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE, false, cb, ctx);
+}
+
+int regio_write_ex(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
+                   uint64_t file_off, uint32_t len, unsigned flags, regio_cb cb, void *ctx)
+{
+    if ((flags & ~REGIO_WRITE_DSYNC) != 0)
+        return -EINVAL;
+    return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE, (flags & REGIO_WRITE_DSYNC) != 0, cb,
+                   ctx);
+}
+
+int regio_write_sync(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
+                     uint64_t file_off, uint32_t len, regio_cb cb, void *ctx)
+{
+    return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE_SYNC, false, cb, ctx);
+}
+
+int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync, regio_cb cb, void *ctx)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    regio__clear_detail();
+    rc = check_file(e, f);
+    if (rc == 0)
+        rc = check_capacity(e);
+    if (rc == 0) {
+        struct regio__req *r = accept_req(e, f, REGIO__REQ_FSYNC, cb, ctx);
+        r->datasync = datasync;
+        issue(e, r);
+    }
+    regio__engine_leave(e);
+    return rc;
 }
 
 /* ---- Files ----------------------------------------------------------------
@@ -759,397 +790,409 @@ int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync,
 
 /* The device's logical block size from sysfs (the partition's parent holds
  * the queue directory), or 0. */
-static uint32_t sysfs_logical_block(dev_t dev) {
-  static const char *const fmts[] = {
-      "/sys/dev/block/%u:%u/queue/logical_block_size",
-      "/sys/dev/block/%u:%u/../queue/logical_block_size"};
-  for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
-    char path[96];
-    snprintf(path, sizeof(path), fmts[i], major(dev), minor(dev));
-    FILE *fp = fopen(path, "re");
-    if (fp == NULL)
-      continue;
-    unsigned v = 0;
-    int n = fscanf(fp, "%u", &v);
-    fclose(fp);
-    if (n == 1 && v >= 512 && (v & (v - 1)) == 0)
-      return v;
-  }
-  return 0;
+static uint32_t sysfs_logical_block(dev_t dev)
+{
+    static const char *const fmts[] = {"/sys/dev/block/%u:%u/queue/logical_block_size",
+                                       "/sys/dev/block/%u:%u/../queue/logical_block_size"};
+    for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+        char path[96];
+        snprintf(path, sizeof(path), fmts[i], major(dev), minor(dev));
+        FILE *fp = fopen(path, "re");
+        if (fp == NULL)
+            continue;
+        unsigned v = 0;
+        int n = fscanf(fp, "%u", &v);
+        fclose(fp);
+        if (n == 1 && v >= 512 && (v & (v - 1)) == 0)
+            return v;
+    }
+    return 0;
 }
 
 /* Learn the O_DIRECT alignment of fd: statx(STATX_DIOALIGN) where the
  * filesystem reports it, else the device's logical block size, else 4096. */
-static void learn_alignment(int fd, struct regio_file *f) {
-  struct statx stx;
-  memset(&stx, 0, sizeof(stx));
-  f->mem_align = f->off_align = 0;
-  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN | STATX_INO, &stx) == 0) {
-    f->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
-    f->ino = stx.stx_ino;
-    if ((stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align != 0 &&
-        stx.stx_dio_mem_align != 0) {
-      f->mem_align = stx.stx_dio_mem_align;
-      f->off_align = stx.stx_dio_offset_align;
-      return;
+static void learn_alignment(int fd, struct regio_file *f)
+{
+    struct statx stx;
+    memset(&stx, 0, sizeof(stx));
+    f->mem_align = f->off_align = 0;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN | STATX_INO, &stx) == 0) {
+        f->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        f->ino = stx.stx_ino;
+        if ((stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align != 0 &&
+            stx.stx_dio_mem_align != 0) {
+            f->mem_align = stx.stx_dio_mem_align;
+            f->off_align = stx.stx_dio_offset_align;
+            return;
+        }
     }
-  }
-  struct stat st;
-  uint32_t lbs = 0;
-  if (fstat(fd, &st) == 0) {
-    f->dev = st.st_dev;
-    f->ino = st.st_ino;
-    int ss = 0;
-    if (S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &ss) == 0 && ss > 0)
-      lbs = (uint32_t)ss;
-    else
-      lbs = sysfs_logical_block(st.st_dev);
-  }
-  if (lbs == 0)
-    lbs = 4096;
-  f->mem_align = f->off_align = lbs;
+    struct stat st;
+    uint32_t lbs = 0;
+    if (fstat(fd, &st) == 0) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        int ss = 0;
+        if (S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &ss) == 0 && ss > 0)
+            lbs = (uint32_t)ss;
+        else
+            lbs = sysfs_logical_block(st.st_dev);
+    }
+    if (lbs == 0)
+        lbs = 4096;
+    f->mem_align = f->off_align = lbs;
 }
 
-static int slot_alloc(struct regio_engine *e) {
-  for (uint32_t i = 0; i < e->max_files; i++) {
-    if (!e->slot_used[i]) {
-      e->slot_used[i] = 1;
-      return (int)i;
+static int slot_alloc(struct regio_engine *e)
+{
+    for (uint32_t i = 0; i < e->max_files; i++) {
+        if (!e->slot_used[i]) {
+            e->slot_used[i] = 1;
+            return (int)i;
+        }
     }
-  }
-  regio__set_detail("all %u registered-file slots are in use (max_files)",
-                    e->max_files);
-  return -EMFILE;
+    regio__set_detail("all %u registered-file slots are in use (max_files)", e->max_files);
+    return -EMFILE;
 }
 
-static int open_direct(const char *path, int flags, mode_t mode) {
-  int fd = open(path, flags | O_DIRECT | O_CLOEXEC, mode);
-  if (fd >= 0)
-    return fd;
-  int err = -errno;
-  if (err == -EINVAL) {
-    int probe = open(path, O_RDONLY | O_CLOEXEC);
-    if (probe >= 0) {
-      close(probe);
-      regio__set_detail("the filesystem holding %s refuses O_DIRECT", path);
-      return -EINVAL;
+static int open_direct(const char *path, int flags, mode_t mode)
+{
+    int fd = open(path, flags | O_DIRECT | O_CLOEXEC, mode);
+    if (fd >= 0)
+        return fd;
+    int err = -errno;
+    if (err == -EINVAL) {
+        int probe = open(path, O_RDONLY | O_CLOEXEC);
+        if (probe >= 0) {
+            close(probe);
+            regio__set_detail("the filesystem holding %s refuses O_DIRECT", path);
+            return -EINVAL;
+        }
     }
-  }
-  regio__set_detail("open %s: %s", path, strerror(-err));
-  return err;
+    regio__set_detail("open %s: %s", path, strerror(-err));
+    return err;
 }
 
-static int file_open_entered(struct regio_engine *e, const char *path,
-                             int flags, mode_t mode, struct regio_file **out) {
-  if (e->closing)
-    return -EBADF;
-  struct regio_file *f = calloc(1, sizeof(*f));
-  char *copy = strdup(path);
-  if (f == NULL || copy == NULL) {
-    free(f);
-    free(copy);
-    return -ENOMEM;
-  }
-  int slot = slot_alloc(e);
-  int fd = slot < 0 ? slot : open_direct(path, flags, mode);
-  if (fd < 0) {
-    if (slot >= 0)
-      e->slot_used[slot] = 0;
-    free(f);
-    free(copy);
-    return fd;
-  }
-  learn_alignment(fd, f);
-  int rc = io_uring_register_files_update(&e->ring, (unsigned)slot, &fd, 1);
-  if (rc < 0) {
-    regio__set_detail("registering %s in file slot %d: %s", path, slot,
-                      strerror(-rc));
-    close(fd);
-    e->slot_used[slot] = 0;
-    free(f);
-    free(copy);
+static int file_open_entered(struct regio_engine *e, const char *path, int flags, mode_t mode,
+                             struct regio_file **out)
+{
+    if (e->closing)
+        return -EBADF;
+    struct regio_file *f = calloc(1, sizeof(*f));
+    char *copy = strdup(path);
+    if (f == NULL || copy == NULL) {
+        free(f);
+        free(copy);
+        return -ENOMEM;
+    }
+    int slot = slot_alloc(e);
+    int fd = slot < 0 ? slot : open_direct(path, flags, mode);
+    if (fd < 0) {
+        if (slot >= 0)
+            e->slot_used[slot] = 0;
+        free(f);
+        free(copy);
+        return fd;
+    }
+    learn_alignment(fd, f);
+    int rc = io_uring_register_files_update(&e->ring, (unsigned)slot, &fd, 1);
+    if (rc < 0) {
+        regio__set_detail("registering %s in file slot %d: %s", path, slot, strerror(-rc));
+        close(fd);
+        e->slot_used[slot] = 0;
+        free(f);
+        free(copy);
+        return rc;
+    }
+    f->e = e;
+    f->fd = fd;
+    f->slot = (uint32_t)slot;
+    f->open = true;
+    f->path = copy;
+    f->next = e->files;
+    e->files = f;
+    *out = f;
+    return 0;
+}
+
+int regio_file_open(struct regio_engine *e, const char *path, int flags, mode_t mode,
+                    struct regio_file **out)
+{
+    if (e == NULL || path == NULL || out == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    regio__clear_detail();
+    rc = file_open_entered(e, path, flags, mode, out);
+    regio__engine_leave(e);
     return rc;
-  }
-  f->e = e;
-  f->fd = fd;
-  f->slot = (uint32_t)slot;
-  f->open = true;
-  f->path = copy;
-  f->next = e->files;
-  e->files = f;
-  *out = f;
-  return 0;
-}
-
-int regio_file_open(struct regio_engine *e, const char *path, int flags,
-                    mode_t mode, struct regio_file **out) {
-  if (e == NULL || path == NULL || out == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
-    return rc;
-  regio__clear_detail();
-  rc = file_open_entered(e, path, flags, mode, out);
-  regio__engine_leave(e);
-  return rc;
 }
 
 /* Unregister and close; the struct stays on the engine's list (freed at
  * destroy) so a later call through a stale pointer gets -EBADF. */
-static void file_shut(struct regio_engine *e, struct regio_file *f) {
-  int minus_one = -1;
-  io_uring_register_files_update(&e->ring, f->slot, &minus_one, 1);
-  close(f->fd);
-  e->slot_used[f->slot] = 0;
-  f->fd = -1;
-  f->open = false;
+static void file_shut(struct regio_engine *e, struct regio_file *f)
+{
+    int minus_one = -1;
+    io_uring_register_files_update(&e->ring, f->slot, &minus_one, 1);
+    close(f->fd);
+    e->slot_used[f->slot] = 0;
+    f->fd = -1;
+    f->open = false;
 }
 
-int regio_file_close(struct regio_file *f) {
-  if (f == NULL)
-    return -EBADF;
-  struct regio_engine *e = f->e;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
+int regio_file_close(struct regio_file *f)
+{
+    if (f == NULL)
+        return -EBADF;
+    struct regio_engine *e = f->e;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    if (!f->open) {
+        rc = -EBADF;
+    } else if (f->in_flight > 0) {
+        regio__set_detail("%u requests in flight on %s", f->in_flight, f->path);
+        rc = -EBUSY;
+    } else {
+        file_shut(e, f);
+    }
+    regio__engine_leave(e);
     return rc;
-  if (!f->open) {
-    rc = -EBADF;
-  } else if (f->in_flight > 0) {
-    regio__set_detail("%u requests in flight on %s", f->in_flight, f->path);
-    rc = -EBUSY;
-  } else {
-    file_shut(e, f);
-  }
-  regio__engine_leave(e);
-  return rc;
 }
 
 int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
-                         uint32_t *offset_align_out) {
-  if (f == NULL || !f->open)
-    return -EBADF;
-  if (mem_align_out != NULL)
-    *mem_align_out = f->mem_align;
-  if (offset_align_out != NULL)
-    *offset_align_out = f->off_align;
-  return 0;
+                         uint32_t *offset_align_out)
+{
+    if (f == NULL || !f->open)
+        return -EBADF;
+    if (mem_align_out != NULL)
+        *mem_align_out = f->mem_align;
+    if (offset_align_out != NULL)
+        *offset_align_out = f->off_align;
+    return 0;
 }
 
-int regio_file_fd(const struct regio_file *f) {
-  if (f == NULL || !f->open)
-    return -EBADF;
-  return f->fd;
+int regio_file_fd(const struct regio_file *f)
+{
+    if (f == NULL || !f->open)
+        return -EBADF;
+    return f->fd;
 }
 
 /* ---- Create and destroy ---------------------------------------------------
  */
 
-static uint32_t pow2_at_least(uint32_t v) {
-  uint32_t p = 1;
-  while (p < v)
-    p <<= 1;
-  return p;
+static uint32_t pow2_at_least(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
 }
 
 /* Try setup flags best first; the first the kernel accepts wins. */
-static int ring_setup(struct regio_engine *e,
-                      const struct regio_engine_opts *o) {
-  static const uint32_t owned[] = {
-      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-          IORING_SETUP_SUBMIT_ALL,
-      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
-      IORING_SETUP_SUBMIT_ALL, 0};
-  static const uint32_t shared[] = {IORING_SETUP_COOP_TASKRUN |
-                                        IORING_SETUP_SUBMIT_ALL,
-                                    IORING_SETUP_SUBMIT_ALL, 0};
-  static const uint32_t plain[] = {0};
-  const uint32_t *cand = o->no_setup_flags ? plain : o->shared ? shared : owned;
-  size_t n = o->no_setup_flags ? 1 : o->shared ? 3 : 4;
-  /* Room in the CQ for every SQE the request table can have outstanding
-   * (two per request, one wake-up NOP), so completions never overflow. */
-  uint32_t cq = pow2_at_least(2 * e->max_in_flight + 2);
-  if (cq < 2 * e->queue_depth)
-    cq = 2 * e->queue_depth;
-  int rc = -EINVAL;
-  for (size_t i = 0; i < n; i++) {
-    struct io_uring_params p;
-    memset(&p, 0, sizeof(p));
-    p.flags = cand[i] | IORING_SETUP_CQSIZE;
-    p.cq_entries = cq;
-    rc = io_uring_queue_init_params(e->queue_depth, &e->ring, &p);
-    if (rc == 0) {
-      e->setup_flags = p.flags;
-      return 0;
+static int ring_setup(struct regio_engine *e, const struct regio_engine_opts *o)
+{
+    static const uint32_t owned[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, IORING_SETUP_SUBMIT_ALL, 0};
+    static const uint32_t shared[] = {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+                                      IORING_SETUP_SUBMIT_ALL, 0};
+    static const uint32_t plain[] = {0};
+    const uint32_t *cand = o->no_setup_flags ? plain : o->shared ? shared : owned;
+    size_t n = o->no_setup_flags ? 1 : o->shared ? 3 : 4;
+    /* Room in the CQ for every SQE the request table can have outstanding
+     * (two per request, one wake-up NOP), so completions never overflow. */
+    uint32_t cq = pow2_at_least(2 * e->max_in_flight + 2);
+    if (cq < 2 * e->queue_depth)
+        cq = 2 * e->queue_depth;
+    int rc = -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        p.flags = cand[i] | IORING_SETUP_CQSIZE;
+        p.cq_entries = cq;
+        rc = io_uring_queue_init_params(e->queue_depth, &e->ring, &p);
+        if (rc == 0) {
+            e->setup_flags = p.flags;
+            return 0;
+        }
+        if (rc != -EINVAL)
+            break;
     }
-    if (rc != -EINVAL)
-      break;
-  }
-  regio__set_detail("io_uring_setup with %u entries failed: %s", e->queue_depth,
-                    strerror(-rc));
-  return rc;
+    regio__set_detail("io_uring_setup with %u entries failed: %s", e->queue_depth, strerror(-rc));
+    return rc;
 }
 
 /* no_clone: pin the regions for this ring alone, bypassing the arena's
  * clone-first registration. */
-static int register_own(struct regio_engine *e) {
-  uint32_t n = regio__arena_region_count(e->arena);
-  size_t rb = regio__arena_region_bytes(e->arena);
-  size_t size = regio__arena_size(e->arena);
-  char *base = regio__arena_base(e->arena);
-  struct iovec *iov = calloc(n, sizeof(*iov));
-  if (iov == NULL)
-    return -ENOMEM;
-  for (uint32_t i = 0; i < n; i++) {
-    size_t off = (size_t)i * rb;
-    iov[i].iov_base = base + off;
-    iov[i].iov_len = size - off < rb ? size - off : rb;
-  }
-  int rc = io_uring_register_buffers(&e->ring, iov, n);
-  free(iov);
-  if (rc < 0)
-    regio__set_detail("registering %u regions: %s", n, strerror(-rc));
-  return rc;
+static int register_own(struct regio_engine *e)
+{
+    uint32_t n = regio__arena_region_count(e->arena);
+    size_t rb = regio__arena_region_bytes(e->arena);
+    size_t size = regio__arena_size(e->arena);
+    char *base = regio__arena_base(e->arena);
+    struct iovec *iov = calloc(n, sizeof(*iov));
+    if (iov == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t off = (size_t)i * rb;
+        iov[i].iov_base = base + off;
+        iov[i].iov_len = size - off < rb ? size - off : rb;
+    }
+    int rc = io_uring_register_buffers(&e->ring, iov, n);
+    free(iov);
+    if (rc < 0)
+        regio__set_detail("registering %u regions: %s", n, strerror(-rc));
+    return rc;
 }
 
-static int register_buffers(struct regio_engine *e, bool no_clone) {
-  if (no_clone) {
-    int rc = register_own(e);
-    e->self_registered = rc == 0;
-    return rc;
-  }
-  struct regio_arena_stats before, after;
-  int rc = regio_arena_stats(e->arena, &before);
-  if (rc != 0)
-    return rc;
-  rc = regio_arena_register_ring(e->arena, e->ring.ring_fd);
-  if (rc != 0)
-    return rc;
-  if (regio_arena_stats(e->arena, &after) == 0)
-    e->cloned = after.clones > before.clones;
-  return 0;
+static int register_buffers(struct regio_engine *e, bool no_clone)
+{
+    if (no_clone) {
+        int rc = register_own(e);
+        e->self_registered = rc == 0;
+        return rc;
+    }
+    struct regio_arena_stats before, after;
+    int rc = regio_arena_stats(e->arena, &before);
+    if (rc != 0)
+        return rc;
+    rc = regio_arena_register_ring(e->arena, e->ring.ring_fd);
+    if (rc != 0)
+        return rc;
+    if (regio_arena_stats(e->arena, &after) == 0)
+        e->cloned = after.clones > before.clones;
+    return 0;
 }
 
-static void unregister_buffers(struct regio_engine *e) {
-  if (e->self_registered) {
-    io_uring_unregister_buffers(&e->ring);
-    return;
-  }
-  int rc = regio_arena_unregister_ring(e->arena, e->ring.ring_fd);
-  REGIO_ASSERT(rc == 0);
+static void unregister_buffers(struct regio_engine *e)
+{
+    if (e->self_registered) {
+        io_uring_unregister_buffers(&e->ring);
+        return;
+    }
+    int rc = regio_arena_unregister_ring(e->arena, e->ring.ring_fd);
+    REGIO_ASSERT(rc == 0);
 }
 
-static void engine_free(struct regio_engine *e) {
-  struct regio_file *f = e->files;
-  while (f != NULL) {
-    struct regio_file *next = f->next;
-    free(f->path);
-    free(f);
-    f = next;
-  }
-  free(e->slot_used);
-  free(e->reqs);
-  free(e);
+static void engine_free(struct regio_engine *e)
+{
+    struct regio_file *f = e->files;
+    while (f != NULL) {
+        struct regio_file *next = f->next;
+        free(f->path);
+        free(f);
+        f = next;
+    }
+    free(e->slot_used);
+    free(e->reqs);
+    free(e);
 }
 
-static int engine_init(struct regio_engine *e,
-                       const struct regio_engine_opts *o) {
-  e->reqs = calloc(e->max_in_flight, sizeof(*e->reqs));
-  e->slot_used = calloc(e->max_files, 1);
-  if (e->reqs == NULL || e->slot_used == NULL)
-    return -ENOMEM;
-  for (uint32_t i = 0; i < e->max_in_flight; i++)
-    e->reqs[i].next_free = i + 1 < e->max_in_flight ? i + 1 : REQ_NONE;
-  e->free_head = 0;
-  int rc = ring_setup(e, o);
-  if (rc != 0)
+static int engine_init(struct regio_engine *e, const struct regio_engine_opts *o)
+{
+    e->reqs = calloc(e->max_in_flight, sizeof(*e->reqs));
+    e->slot_used = calloc(e->max_files, 1);
+    if (e->reqs == NULL || e->slot_used == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < e->max_in_flight; i++)
+        e->reqs[i].next_free = i + 1 < e->max_in_flight ? i + 1 : REQ_NONE;
+    e->free_head = 0;
+    int rc = ring_setup(e, o);
+    if (rc != 0)
+        return rc;
+    rc = io_uring_register_files_sparse(&e->ring, e->max_files);
+    if (rc < 0) {
+        regio__set_detail("registering a sparse table of %u files: %s", e->max_files,
+                          strerror(-rc));
+        io_uring_queue_exit(&e->ring);
+        return rc;
+    }
+    rc = register_buffers(e, o->no_clone);
+    if (rc != 0) {
+        io_uring_unregister_files(&e->ring);
+        io_uring_queue_exit(&e->ring);
+    }
     return rc;
-  rc = io_uring_register_files_sparse(&e->ring, e->max_files);
-  if (rc < 0) {
-    regio__set_detail("registering a sparse table of %u files: %s",
-                      e->max_files, strerror(-rc));
-    io_uring_queue_exit(&e->ring);
-    return rc;
-  }
-  rc = register_buffers(e, o->no_clone);
-  if (rc != 0) {
-    io_uring_unregister_files(&e->ring);
-    io_uring_queue_exit(&e->ring);
-  }
-  return rc;
 }
 
 int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
-                        const struct regio_engine_opts *opts,
-                        struct regio_engine **out) {
-  regio__clear_detail();
-  if (a == NULL || s == NULL || out == NULL)
-    return -EINVAL;
-  if (regio_slab_arena(s) != a) {
-    regio__set_detail("the slab is not built on this arena");
-    return -EINVAL;
-  }
-  struct regio_engine_opts o =
-      opts != NULL ? *opts : (struct regio_engine_opts){0};
-  if (o.queue_depth > 32768 || o.max_in_flight > (1u << 24) ||
-      o.max_files > (1u << 20))
-    return -EINVAL;
-  struct regio_engine *e = calloc(1, sizeof(*e));
-  if (e == NULL)
-    return -ENOMEM;
-  e->arena = a;
-  e->slab = s;
-  e->shared = o.shared;
-  e->owner = pthread_self();
-  e->queue_depth = o.queue_depth ? o.queue_depth : 256;
-  e->max_in_flight = o.max_in_flight ? o.max_in_flight : 4 * e->queue_depth;
-  e->max_files = o.max_files ? o.max_files : 64;
-  e->retry_limit = o.retry_limit ? o.retry_limit : 16;
-  int rc = engine_init(e, &o);
-  if (rc != 0) {
-    engine_free(e);
-    return rc;
-  }
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-  pthread_mutex_init(&e->lock, &attr);
-  pthread_mutexattr_destroy(&attr);
-  regio__arena_user_get(a);
-  *out = e;
-  return 0;
+                        const struct regio_engine_opts *opts, struct regio_engine **out)
+{
+    regio__clear_detail();
+    if (a == NULL || s == NULL || out == NULL)
+        return -EINVAL;
+    if (regio_slab_arena(s) != a) {
+        regio__set_detail("the slab is not built on this arena");
+        return -EINVAL;
+    }
+    struct regio_engine_opts o = opts != NULL ? *opts : (struct regio_engine_opts){0};
+    if (o.queue_depth > 32768 || o.max_in_flight > (1u << 24) || o.max_files > (1u << 20))
+        return -EINVAL;
+    struct regio_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    e->arena = a;
+    e->slab = s;
+    e->shared = o.shared;
+    e->owner = pthread_self();
+    e->queue_depth = o.queue_depth ? o.queue_depth : 256;
+    e->max_in_flight = o.max_in_flight ? o.max_in_flight : 4 * e->queue_depth;
+    e->max_files = o.max_files ? o.max_files : 64;
+    e->retry_limit = o.retry_limit ? o.retry_limit : 16;
+    int rc = engine_init(e, &o);
+    if (rc != 0) {
+        engine_free(e);
+        return rc;
+    }
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&e->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    regio__arena_user_get(a);
+    e->stats_handle = regio__stats_attach(a, REGIO_STATS_ENGINE, NULL, stats_fill, e);
+    *out = e;
+    return 0;
 }
 
-int regio_engine_destroy(struct regio_engine *e) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
-    return rc;
-  if (e->pagers > 0 || e->closing) {
-    regio__set_detail("%u pagers still open on the engine", e->pagers);
+int regio_engine_destroy(struct regio_engine *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    if (e->pagers > 0 || e->closing) {
+        regio__set_detail("%u pagers still open on the engine", e->pagers);
+        regio__engine_leave(e);
+        return -EBUSY;
+    }
+    /* New requests are refused from here on, also from callbacks that the
+     * drain runs. */
+    e->closing = true;
+    rc = drain_entered(e, -1);
+    if (rc == 0) {
+        regio__stats_detach(e->arena, e->stats_handle);
+        e->stats_handle = -1;
+    }
+    if (rc != 0) {
+        e->closing = false;
+        regio__engine_leave(e);
+        return rc;
+    }
+    for (struct regio_file *f = e->files; f != NULL; f = f->next)
+        if (f->open)
+            file_shut(e, f);
+    io_uring_unregister_files(&e->ring);
+    unregister_buffers(e);
+    io_uring_queue_exit(&e->ring);
+    if (e->rec != NULL)
+        regio_recording_free(e->rec);
+    regio__arena_user_put(e->arena);
     regio__engine_leave(e);
-    return -EBUSY;
-  }
-  /* New requests are refused from here on, also from callbacks that the
-   * drain runs. */
-  e->closing = true;
-  rc = drain_entered(e, -1);
-  if (rc != 0) {
-    e->closing = false;
-    regio__engine_leave(e);
-    return rc;
-  }
-  for (struct regio_file *f = e->files; f != NULL; f = f->next)
-    if (f->open)
-      file_shut(e, f);
-  io_uring_unregister_files(&e->ring);
-  unregister_buffers(e);
-  io_uring_queue_exit(&e->ring);
-  if (e->rec != NULL)
-    regio_recording_free(e->rec);
-  regio__arena_user_put(e->arena);
-  regio__engine_leave(e);
-  pthread_mutex_destroy(&e->lock);
-  engine_free(e);
-  return 0;
+    pthread_mutex_destroy(&e->lock);
+    engine_free(e);
+    return 0;
 }

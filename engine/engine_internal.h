@@ -81,7 +81,17 @@ struct regio_engine {
     uint64_t rec_gen;            /* bumped at each record_start */
     _Atomic uint64_t seq;        /* event sequence numbers for the recording */
 
-    struct regio_engine_stats st;
+    /* Counters: written by the one thread inside the engine at a time,
+     * read by any (the live stats publisher), hence relaxed atomics. */
+    struct {
+        _Atomic uint64_t submitted;
+        _Atomic uint64_t completed;
+        _Atomic uint64_t errors;
+        _Atomic uint64_t retries;
+        _Atomic uint64_t short_resubmits;
+        _Atomic uint64_t enters;
+    } ctr;
+    int stats_handle; /* live stats provider, negative when none */
 };
 
 /* Enter/leave an engine call: owner check (owned mode, -EPERM) or the lock

@@ -23,382 +23,391 @@
 #include "engine_internal.h"
 
 #define SIM_SECTOR_BYTES 512u
-#define REC_INDEX_BITS 40
-#define REC_INDEX_MASK ((UINT64_C(1) << REC_INDEX_BITS) - 1)
+#define REC_INDEX_BITS   40
+#define REC_INDEX_MASK   ((UINT64_C(1) << REC_INDEX_BITS) - 1)
 
 struct rec_file {
-  dev_t dev;
-  ino_t ino;
-  char *path;
-  uint8_t *init; /* contents when first seen */
-  size_t init_bytes;
+    dev_t dev;
+    ino_t ino;
+    char *path;
+    uint8_t *init; /* contents when first seen */
+    size_t init_bytes;
 };
 
 struct rec_op {
-  bool is_sync;
-  bool dsync;
-  bool completed;
-  uint32_t file;
-  uint64_t off;
-  uint32_t len;
-  uint8_t *data;
-  uint64_t sub_seq;
-  uint64_t start_seq; /* syncs: when the sync began covering writes */
-  uint64_t comp_seq;
-  int res;
+    bool is_sync;
+    bool dsync;
+    bool completed;
+    uint32_t file;
+    uint64_t off;
+    uint32_t len;
+    uint8_t *data;
+    uint64_t sub_seq;
+    uint64_t start_seq; /* syncs: when the sync began covering writes */
+    uint64_t comp_seq;
+    int res;
 };
 
 struct regio_recording {
-  struct rec_file *files;
-  uint32_t nfiles;
-  uint32_t cap_files;
-  struct rec_op *ops;
-  size_t nops;
-  size_t cap_ops;
-  uint64_t last_seq;
+    struct rec_file *files;
+    uint32_t nfiles;
+    uint32_t cap_files;
+    struct rec_op *ops;
+    size_t nops;
+    size_t cap_ops;
+    uint64_t last_seq;
 };
 
-static uint64_t next_seq(struct regio_engine *e) {
-  return atomic_fetch_add(&e->seq, 1) + 1;
+static uint64_t next_seq(struct regio_engine *e)
+{
+    return atomic_fetch_add(&e->seq, 1) + 1;
 }
 
 /* Read the whole file through a second, buffered descriptor, opened via
  * /proc/self/fd so that a file unlinked since it was opened still works. */
-static int capture(int direct_fd, uint8_t **out, size_t *len_out) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/self/fd/%d", direct_fd);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = -errno;
+static int capture(int direct_fd, uint8_t **out, size_t *len_out)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", direct_fd);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
     close(fd);
-    return err;
-  }
-  size_t len = (size_t)st.st_size;
-  uint8_t *buf = malloc(len ? len : 1);
-  if (buf == NULL) {
-    close(fd);
-    return -ENOMEM;
-  }
-  size_t got = 0;
-  while (got < len) {
-    ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
-    if (n <= 0)
-      break;
-    got += (size_t)n;
-  }
-  close(fd);
-  *out = buf;
-  *len_out = got;
-  return 0;
+    *out = buf;
+    *len_out = got;
+    return 0;
 }
 
-static int file_index(struct regio_recording *r, const struct regio_file *f) {
-  for (uint32_t i = 0; i < r->nfiles; i++)
-    if (r->files[i].dev == f->dev && r->files[i].ino == f->ino)
-      return (int)i;
-  if (r->nfiles == r->cap_files) {
-    uint32_t cap = r->cap_files ? 2 * r->cap_files : 8;
-    struct rec_file *n = realloc(r->files, cap * sizeof(*n));
-    if (n == NULL)
-      return -ENOMEM;
-    r->files = n;
-    r->cap_files = cap;
-  }
-  struct rec_file *rf = &r->files[r->nfiles];
-  memset(rf, 0, sizeof(*rf));
-  rf->dev = f->dev;
-  rf->ino = f->ino;
-  rf->path = strdup(f->path);
-  if (rf->path == NULL || capture(f->fd, &rf->init, &rf->init_bytes) != 0) {
-    free(rf->path);
-    return -ENOMEM;
-  }
-  return (int)r->nfiles++;
+static int file_index(struct regio_recording *r, const struct regio_file *f)
+{
+    for (uint32_t i = 0; i < r->nfiles; i++)
+        if (r->files[i].dev == f->dev && r->files[i].ino == f->ino)
+            return (int)i;
+    if (r->nfiles == r->cap_files) {
+        uint32_t cap = r->cap_files ? 2 * r->cap_files : 8;
+        struct rec_file *n = realloc(r->files, cap * sizeof(*n));
+        if (n == NULL)
+            return -ENOMEM;
+        r->files = n;
+        r->cap_files = cap;
+    }
+    struct rec_file *rf = &r->files[r->nfiles];
+    memset(rf, 0, sizeof(*rf));
+    rf->dev = f->dev;
+    rf->ino = f->ino;
+    rf->path = strdup(f->path);
+    if (rf->path == NULL || capture(f->fd, &rf->init, &rf->init_bytes) != 0) {
+        free(rf->path);
+        return -ENOMEM;
+    }
+    return (int)r->nfiles++;
 }
 
-static struct rec_op *op_append(struct regio_recording *r) {
-  if (r->nops == r->cap_ops) {
-    size_t cap = r->cap_ops ? 2 * r->cap_ops : 64;
-    struct rec_op *n = realloc(r->ops, cap * sizeof(*n));
-    if (n == NULL)
-      return NULL;
-    r->ops = n;
-    r->cap_ops = cap;
-  }
-  struct rec_op *op = &r->ops[r->nops];
-  memset(op, 0, sizeof(*op));
-  return op;
+static struct rec_op *op_append(struct regio_recording *r)
+{
+    if (r->nops == r->cap_ops) {
+        size_t cap = r->cap_ops ? 2 * r->cap_ops : 64;
+        struct rec_op *n = realloc(r->ops, cap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        r->ops = n;
+        r->cap_ops = cap;
+    }
+    struct rec_op *op = &r->ops[r->nops];
+    memset(op, 0, sizeof(*op));
+    return op;
 }
 
-static int64_t op_id(const struct regio_engine *e,
-                     const struct regio_recording *r) {
-  return (int64_t)((e->rec_gen << REC_INDEX_BITS) | (uint64_t)(r->nops - 1));
+static int64_t op_id(const struct regio_engine *e, const struct regio_recording *r)
+{
+    return (int64_t)((e->rec_gen << REC_INDEX_BITS) | (uint64_t)(r->nops - 1));
 }
 
 /* The op an id names, or NULL when it belongs to an earlier recording. */
-static struct rec_op *op_of(struct regio_engine *e, int64_t id) {
-  if (id < 0 || e->rec == NULL ||
-      ((uint64_t)id >> REC_INDEX_BITS) != e->rec_gen)
-    return NULL;
-  uint64_t i = (uint64_t)id & REC_INDEX_MASK;
-  REGIO_ASSERT(i < e->rec->nops);
-  return &e->rec->ops[i];
+static struct rec_op *op_of(struct regio_engine *e, int64_t id)
+{
+    if (id < 0 || e->rec == NULL || ((uint64_t)id >> REC_INDEX_BITS) != e->rec_gen)
+        return NULL;
+    uint64_t i = (uint64_t)id & REC_INDEX_MASK;
+    REGIO_ASSERT(i < e->rec->nops);
+    return &e->rec->ops[i];
 }
 
 /* A recording that cannot grow is a test harness failure, not a condition
  * the I/O path can report through its callback: stop at once. */
-static void rec_oom(void) {
-  fprintf(
-      stderr,
-      "regio: out of memory while recording I/O for power-loss simulation\n");
-  abort();
+static void rec_oom(void)
+{
+    fprintf(stderr, "regio: out of memory while recording I/O for power-loss simulation\n");
+    abort();
 }
 
-int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f,
-                         const void *data, uint64_t off, uint32_t len,
-                         bool dsync) {
-  struct regio_recording *r = e->rec;
-  if (r == NULL)
-    return -1;
-  int fi = file_index(r, f);
-  struct rec_op *op = fi < 0 ? NULL : op_append(r);
-  uint8_t *copy = malloc(len);
-  if (op == NULL || copy == NULL)
-    rec_oom();
-  memcpy(copy, data, len);
-  op->file = (uint32_t)fi;
-  op->off = off;
-  op->len = len;
-  op->data = copy;
-  op->dsync = dsync;
-  op->sub_seq = next_seq(e);
-  r->nops++;
-  return op_id(e, r);
+int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
+                         uint64_t off, uint32_t len, bool dsync)
+{
+    struct regio_recording *r = e->rec;
+    if (r == NULL)
+        return -1;
+    int fi = file_index(r, f);
+    struct rec_op *op = fi < 0 ? NULL : op_append(r);
+    uint8_t *copy = malloc(len);
+    if (op == NULL || copy == NULL)
+        rec_oom();
+    memcpy(copy, data, len);
+    op->file = (uint32_t)fi;
+    op->off = off;
+    op->len = len;
+    op->data = copy;
+    op->dsync = dsync;
+    op->sub_seq = next_seq(e);
+    r->nops++;
+    return op_id(e, r);
 }
 
-int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f,
-                        bool linked) {
-  struct regio_recording *r = e->rec;
-  if (r == NULL)
-    return -1;
-  int fi = file_index(r, f);
-  struct rec_op *op = fi < 0 ? NULL : op_append(r);
-  if (op == NULL)
-    rec_oom();
-  op->is_sync = true;
-  op->file = (uint32_t)fi;
-  op->sub_seq = next_seq(e);
-  op->start_seq = linked ? UINT64_MAX : op->sub_seq;
-  r->nops++;
-  return op_id(e, r);
+int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linked)
+{
+    struct regio_recording *r = e->rec;
+    if (r == NULL)
+        return -1;
+    int fi = file_index(r, f);
+    struct rec_op *op = fi < 0 ? NULL : op_append(r);
+    if (op == NULL)
+        rec_oom();
+    op->is_sync = true;
+    op->file = (uint32_t)fi;
+    op->sub_seq = next_seq(e);
+    op->start_seq = linked ? UINT64_MAX : op->sub_seq;
+    r->nops++;
+    return op_id(e, r);
 }
 
-void regio__rec_complete(struct regio_engine *e, int64_t id, int res) {
-  struct rec_op *op = op_of(e, id);
-  if (op == NULL)
-    return;
-  op->comp_seq = next_seq(e);
-  op->completed = true;
-  op->res = res;
-  if (!op->is_sync && res >= 0 && (uint32_t)res < op->len)
-    op->len = (uint32_t)res; /* only that much reached the file */
+void regio__rec_complete(struct regio_engine *e, int64_t id, int res)
+{
+    struct rec_op *op = op_of(e, id);
+    if (op == NULL)
+        return;
+    op->comp_seq = next_seq(e);
+    op->completed = true;
+    op->res = res;
+    if (!op->is_sync && res >= 0 && (uint32_t)res < op->len)
+        op->len = (uint32_t)res; /* only that much reached the file */
 }
 
-void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id,
-                             int64_t write_id) {
-  struct rec_op *s = op_of(e, sync_id);
-  struct rec_op *w = op_of(e, write_id);
-  if (s != NULL && w != NULL && w->completed)
-    s->start_seq = w->comp_seq;
+void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t write_id)
+{
+    struct rec_op *s = op_of(e, sync_id);
+    struct rec_op *w = op_of(e, write_id);
+    if (s != NULL && w != NULL && w->completed)
+        s->start_seq = w->comp_seq;
 }
 
 /* ---- Public recording calls -----------------------------------------------
  */
 
-int regio_engine_record_start(struct regio_engine *e) {
-  if (e == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
+int regio_engine_record_start(struct regio_engine *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    if (e->rec != NULL) {
+        rc = -EBUSY;
+    } else {
+        e->rec = calloc(1, sizeof(*e->rec));
+        rc = e->rec == NULL ? -ENOMEM : 0;
+        e->rec_gen++;
+    }
+    regio__engine_leave(e);
     return rc;
-  if (e->rec != NULL) {
-    rc = -EBUSY;
-  } else {
-    e->rec = calloc(1, sizeof(*e->rec));
-    rc = e->rec == NULL ? -ENOMEM : 0;
-    e->rec_gen++;
-  }
-  regio__engine_leave(e);
-  return rc;
 }
 
-int regio_engine_record_stop(struct regio_engine *e,
-                             struct regio_recording **out) {
-  if (e == NULL || out == NULL)
-    return -EINVAL;
-  int rc = regio__engine_enter(e);
-  if (rc != 0)
+int regio_engine_record_stop(struct regio_engine *e, struct regio_recording **out)
+{
+    if (e == NULL || out == NULL)
+        return -EINVAL;
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    if (e->rec == NULL) {
+        rc = -ENOENT;
+    } else {
+        e->rec->last_seq = atomic_load(&e->seq);
+        *out = e->rec;
+        e->rec = NULL;
+    }
+    regio__engine_leave(e);
     return rc;
-  if (e->rec == NULL) {
-    rc = -ENOENT;
-  } else {
-    e->rec->last_seq = atomic_load(&e->seq);
-    *out = e->rec;
-    e->rec = NULL;
-  }
-  regio__engine_leave(e);
-  return rc;
 }
 
-uint64_t regio_engine_record_seq(const struct regio_engine *e) {
-  return e == NULL ? 0 : atomic_load(&e->seq);
+uint64_t regio_engine_record_seq(const struct regio_engine *e)
+{
+    return e == NULL ? 0 : atomic_load(&e->seq);
 }
 
-void regio_recording_free(struct regio_recording *r) {
-  if (r == NULL)
-    return;
-  for (uint32_t i = 0; i < r->nfiles; i++) {
-    free(r->files[i].path);
-    free(r->files[i].init);
-  }
-  for (size_t i = 0; i < r->nops; i++)
-    free(r->ops[i].data);
-  free(r->files);
-  free(r->ops);
-  free(r);
+void regio_recording_free(struct regio_recording *r)
+{
+    if (r == NULL)
+        return;
+    for (uint32_t i = 0; i < r->nfiles; i++) {
+        free(r->files[i].path);
+        free(r->files[i].init);
+    }
+    for (size_t i = 0; i < r->nops; i++)
+        free(r->ops[i].data);
+    free(r->files);
+    free(r->ops);
+    free(r);
 }
 
-uint32_t regio_recording_file_count(const struct regio_recording *r) {
-  return r == NULL ? 0 : r->nfiles;
+uint32_t regio_recording_file_count(const struct regio_recording *r)
+{
+    return r == NULL ? 0 : r->nfiles;
 }
 
-const char *regio_recording_file_path(const struct regio_recording *r,
-                                      uint32_t i) {
-  return r == NULL || i >= r->nfiles ? NULL : r->files[i].path;
+const char *regio_recording_file_path(const struct regio_recording *r, uint32_t i)
+{
+    return r == NULL || i >= r->nfiles ? NULL : r->files[i].path;
 }
 
-uint64_t regio_recording_last_seq(const struct regio_recording *r) {
-  return r == NULL ? 0 : r->last_seq;
+uint64_t regio_recording_last_seq(const struct regio_recording *r)
+{
+    return r == NULL ? 0 : r->last_seq;
 }
 
 /* ---- Simulation -----------------------------------------------------------
  */
 
-static bool sync_covers(const struct rec_op *s, const struct rec_op *w,
-                        uint64_t crash_seq) {
-  return s->is_sync && s->file == w->file && s->completed && s->res >= 0 &&
-         s->comp_seq <= crash_seq && s->start_seq != UINT64_MAX &&
-         s->start_seq >= w->comp_seq;
+static bool sync_covers(const struct rec_op *s, const struct rec_op *w, uint64_t crash_seq)
+{
+    return s->is_sync && s->file == w->file && s->completed && s->res >= 0 &&
+           s->comp_seq <= crash_seq && s->start_seq != UINT64_MAX && s->start_seq >= w->comp_seq;
 }
 
-static bool durable(const struct regio_recording *r, const struct rec_op *w,
-                    uint64_t crash_seq) {
-  if (!w->completed || w->comp_seq > crash_seq || w->res < 0)
+static bool durable(const struct regio_recording *r, const struct rec_op *w, uint64_t crash_seq)
+{
+    if (!w->completed || w->comp_seq > crash_seq || w->res < 0)
+        return false;
+    if (w->dsync)
+        return true;
+    for (size_t i = 0; i < r->nops; i++)
+        if (sync_covers(&r->ops[i], w, crash_seq))
+            return true;
     return false;
-  if (w->dsync)
-    return true;
-  for (size_t i = 0; i < r->nops; i++)
-    if (sync_covers(&r->ops[i], w, crash_seq))
-      return true;
-  return false;
 }
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
 struct image {
-  uint8_t *bytes;
-  size_t len;
-  size_t cap;
+    uint8_t *bytes;
+    size_t len;
+    size_t cap;
 };
 
-static int image_put(struct image *im, uint64_t off, const uint8_t *src,
-                     size_t n) {
-  size_t end = (size_t)off + n;
-  if (end > im->cap) {
-    size_t cap = im->cap ? im->cap : 4096;
-    while (cap < end)
-      cap *= 2;
-    uint8_t *b = realloc(im->bytes, cap);
-    if (b == NULL)
-      return -ENOMEM;
-    memset(b + im->cap, 0, cap - im->cap);
-    im->bytes = b;
-    im->cap = cap;
-  }
-  memcpy(im->bytes + off, src, n);
-  if (end > im->len)
-    im->len = end;
-  return 0;
+static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t n)
+{
+    size_t end = (size_t)off + n;
+    if (end > im->cap) {
+        size_t cap = im->cap ? im->cap : 4096;
+        while (cap < end)
+            cap *= 2;
+        uint8_t *b = realloc(im->bytes, cap);
+        if (b == NULL)
+            return -ENOMEM;
+        memset(b + im->cap, 0, cap - im->cap);
+        im->bytes = b;
+        im->cap = cap;
+    }
+    memcpy(im->bytes + off, src, n);
+    if (end > im->len)
+        im->len = end;
+    return 0;
 }
 
 /* Apply an undurable write as chosen by mode and seed: whole, not at all,
  * or torn (each 512-byte sector kept or not). */
 static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
-                           enum regio_sim_mode mode, uint64_t seed) {
-  if (mode == REGIO_SIM_KEEP)
-    return image_put(im, w->off, w->data, w->len);
-  if (mode == REGIO_SIM_DROP)
-    return 0;
-  uint64_t h = mix64(seed ^ mix64(idx + 1));
-  switch (h % 3) {
-  case 0:
-    return image_put(im, w->off, w->data, w->len);
-  case 1:
-    return 0;
-  default:
-    break;
-  }
-  for (uint32_t s = 0; s < w->len; s += SIM_SECTOR_BYTES) {
-    uint32_t n = w->len - s < SIM_SECTOR_BYTES ? w->len - s : SIM_SECTOR_BYTES;
-    if (mix64(h ^ (s + 1)) & 1) {
-      int rc = image_put(im, w->off + s, w->data + s, n);
-      if (rc != 0)
-        return rc;
+                           enum regio_sim_mode mode, uint64_t seed)
+{
+    if (mode == REGIO_SIM_KEEP)
+        return image_put(im, w->off, w->data, w->len);
+    if (mode == REGIO_SIM_DROP)
+        return 0;
+    uint64_t h = mix64(seed ^ mix64(idx + 1));
+    switch (h % 3) {
+    case 0:
+        return image_put(im, w->off, w->data, w->len);
+    case 1:
+        return 0;
+    default:
+        break;
     }
-  }
-  return 0;
+    for (uint32_t s = 0; s < w->len; s += SIM_SECTOR_BYTES) {
+        uint32_t n = w->len - s < SIM_SECTOR_BYTES ? w->len - s : SIM_SECTOR_BYTES;
+        if (mix64(h ^ (s + 1)) & 1) {
+            int rc = image_put(im, w->off + s, w->data + s, n);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
 }
 
-static int build_image(const struct regio_recording *r, uint32_t i,
-                       uint64_t crash_seq, enum regio_sim_mode mode,
-                       uint64_t seed, struct image *im) {
-  int rc = image_put(im, 0, r->files[i].init, r->files[i].init_bytes);
-  for (size_t k = 0; rc == 0 && k < r->nops; k++) {
-    const struct rec_op *w = &r->ops[k];
-    if (w->is_sync || w->file != i || w->sub_seq > crash_seq)
-      continue;
-    if (durable(r, w, crash_seq))
-      rc = image_put(im, w->off, w->data, w->len);
-    else
-      rc = apply_undurable(im, w, k, mode, seed);
-  }
-  return rc;
+static int build_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
+                       enum regio_sim_mode mode, uint64_t seed, struct image *im)
+{
+    int rc = image_put(im, 0, r->files[i].init, r->files[i].init_bytes);
+    for (size_t k = 0; rc == 0 && k < r->nops; k++) {
+        const struct rec_op *w = &r->ops[k];
+        if (w->is_sync || w->file != i || w->sub_seq > crash_seq)
+            continue;
+        if (durable(r, w, crash_seq))
+            rc = image_put(im, w->off, w->data, w->len);
+        else
+            rc = apply_undurable(im, w, k, mode, seed);
+    }
+    return rc;
 }
 
-int regio_sim_write_image(const struct regio_recording *r, uint32_t i,
-                          uint64_t crash_seq, enum regio_sim_mode mode,
-                          uint64_t seed, int out_fd) {
-  if (r == NULL || i >= r->nfiles || out_fd < 0 ||
-      (unsigned)mode > REGIO_SIM_KEEP)
-    return -EINVAL;
-  struct image im = {NULL, 0, 0};
-  int rc = build_image(r, i, crash_seq, mode, seed, &im);
-  if (rc == 0 && ftruncate(out_fd, (off_t)im.len) != 0)
-    rc = -errno;
-  for (size_t done = 0; rc == 0 && done < im.len;) {
-    ssize_t n = pwrite(out_fd, im.bytes + done, im.len - done, (off_t)done);
-    if (n < 0)
-      rc = -errno;
-    else
-      done += (size_t)n;
-  }
-  free(im.bytes);
-  return rc;
+int regio_sim_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
+                          enum regio_sim_mode mode, uint64_t seed, int out_fd)
+{
+    if (r == NULL || i >= r->nfiles || out_fd < 0 || (unsigned)mode > REGIO_SIM_KEEP)
+        return -EINVAL;
+    struct image im = {NULL, 0, 0};
+    int rc = build_image(r, i, crash_seq, mode, seed, &im);
+    if (rc == 0 && ftruncate(out_fd, (off_t)im.len) != 0)
+        rc = -errno;
+    for (size_t done = 0; rc == 0 && done < im.len;) {
+        ssize_t n = pwrite(out_fd, im.bytes + done, im.len - done, (off_t)done);
+        if (n < 0)
+            rc = -errno;
+        else
+            done += (size_t)n;
+    }
+    free(im.bytes);
+    return rc;
 }

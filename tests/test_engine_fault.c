@@ -15,388 +15,383 @@
 #define BLOCK 4096u
 
 struct env {
-  struct regio_arena *a;
-  struct regio_slab *s;
-  struct regio_engine *e;
-  struct regio_file *f;
-  char path[512];
+    struct regio_arena *a;
+    struct regio_slab *s;
+    struct regio_engine *e;
+    struct regio_file *f;
+    char path[512];
 };
 
-static void env_up(struct env *v, const char *dir, const char *name,
-                   uint32_t init_blocks) {
-  struct regio_arena_opts ao = {.size_bytes = 32u << 20};
-  CHECK_OK(regio_arena_create(&ao, &v->a));
-  struct regio_slab_opts so;
-  memset(&so, 0, sizeof(so));
-  CHECK_OK(regio_slab_create(v->a, &so, &v->s));
-  CHECK_OK(regio_engine_create(v->a, v->s, NULL, &v->e));
-  snprintf(v->path, sizeof(v->path), "%s/%s", dir, name);
-  /* Old contents: every byte 'O', written and synced the ordinary way. */
-  int fd = open(v->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-  CHECK(fd >= 0);
-  char *old = malloc(BLOCK);
-  memset(old, 'O', BLOCK);
-  for (uint32_t i = 0; i < init_blocks; i++)
-    CHECK_EQ(pwrite(fd, old, BLOCK, (off_t)i * BLOCK), BLOCK);
-  CHECK_EQ(fsync(fd), 0);
-  close(fd);
-  free(old);
-  CHECK_OK(regio_file_open(v->e, v->path, O_RDWR, 0, &v->f));
+static void env_up(struct env *v, const char *dir, const char *name, uint32_t init_blocks)
+{
+    struct regio_arena_opts ao = {.size_bytes = 32u << 20};
+    CHECK_OK(regio_arena_create(&ao, &v->a));
+    struct regio_slab_opts so;
+    memset(&so, 0, sizeof(so));
+    CHECK_OK(regio_slab_create(v->a, &so, &v->s));
+    CHECK_OK(regio_engine_create(v->a, v->s, NULL, &v->e));
+    snprintf(v->path, sizeof(v->path), "%s/%s", dir, name);
+    /* Old contents: every byte 'O', written and synced the ordinary way. */
+    int fd = open(v->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    char *old = malloc(BLOCK);
+    memset(old, 'O', BLOCK);
+    for (uint32_t i = 0; i < init_blocks; i++)
+        CHECK_EQ(pwrite(fd, old, BLOCK, (off_t)i * BLOCK), BLOCK);
+    CHECK_EQ(fsync(fd), 0);
+    close(fd);
+    free(old);
+    CHECK_OK(regio_file_open(v->e, v->path, O_RDWR, 0, &v->f));
 }
 
-static void env_down(struct env *v) {
-  CHECK_OK(regio_engine_destroy(v->e));
-  CHECK_OK(regio_slab_destroy(v->s));
-  CHECK_OK(regio_arena_destroy(v->a));
+static void env_down(struct env *v)
+{
+    CHECK_OK(regio_engine_destroy(v->e));
+    CHECK_OK(regio_slab_destroy(v->s));
+    CHECK_OK(regio_arena_destroy(v->a));
 }
 
 struct result {
-  int calls;
-  int res;
+    int calls;
+    int res;
 };
 
-static void res_cb(void *ctx, int res) {
-  struct result *r = ctx;
-  r->calls++;
-  r->res = res;
+static void res_cb(void *ctx, int res)
+{
+    struct result *r = ctx;
+    r->calls++;
+    r->res = res;
 }
 
-static struct regio_buf block_buf(struct env *v, uint32_t bytes, char c) {
-  struct regio_buf b;
-  CHECK_OK(regio_buf_alloc(v->s, bytes, &b));
-  memset(b.data, c, bytes);
-  return b;
+static struct regio_buf block_buf(struct env *v, uint32_t bytes, char c)
+{
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(v->s, bytes, &b));
+    memset(b.data, c, bytes);
+    return b;
 }
 
-static void test_errors(const char *dir) {
-  struct env v;
-  env_up(&v, dir, "errors", 8);
-  struct regio_buf b = block_buf(&v, BLOCK, 'w');
-  struct result r[6];
-  memset(r, 0, sizeof(r));
+static void test_errors(const char *dir)
+{
+    struct env v;
+    env_up(&v, dir, "errors", 8);
+    struct regio_buf b = block_buf(&v, BLOCK, 'w');
+    struct result r[6];
+    memset(r, 0, sizeof(r));
 
-  /* EIO on the 3rd write reaches the 3rd callback only. */
-  struct regio_fault fw = {.op = REGIO_OP_WRITE, .nth = 3, .err = -EIO};
-  CHECK_OK(regio_engine_fault_arm(v.e, &fw));
-  for (int i = 0; i < 5; i++)
-    CHECK_OK(
-        regio_write(v.e, v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  for (int i = 0; i < 5; i++) {
-    CHECK_EQ(r[i].calls, 1);
-    CHECK_EQ(r[i].res, i == 2 ? -EIO : (int)BLOCK);
-  }
-
-  /* EIO on an fsync, then on the sync linked behind a write. */
-  struct regio_fault fs = {.op = REGIO_OP_FSYNC, .nth = 1, .err = -EIO};
-  CHECK_OK(regio_engine_fault_arm(v.e, &fs));
-  memset(r, 0, sizeof(r));
-  CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r[0]));
-  CHECK_OK(regio_fsync(v.e, v.f, false, res_cb, &r[1]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[0].res, -EIO);
-  CHECK_EQ(r[1].res, 0);
-  CHECK_OK(regio_engine_fault_arm(v.e, &fs));
-  CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[2]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[2].calls, 1);
-  CHECK_EQ(r[2].res, -EIO);
-
-  /* An EIO write in a write_sync cancels its sync; the caller sees EIO. */
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EIO, false, 0}));
-  CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[3]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[3].res, -EIO);
-
-  /* Sticky: every write from the 2nd on fails, until cleared. */
-  struct regio_fault sticky = {
-      .op = REGIO_OP_WRITE, .nth = 2, .err = -ENOSPC, .sticky = true};
-  CHECK_OK(regio_engine_fault_arm(v.e, &sticky));
-  memset(r, 0, sizeof(r));
-  for (int i = 0; i < 4; i++)
-    CHECK_OK(
-        regio_write(v.e, v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[0].res, BLOCK);
-  for (int i = 1; i < 4; i++)
-    CHECK_EQ(r[i].res, -ENOSPC);
-  regio_engine_fault_clear(v.e);
-  CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[4]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[4].res, BLOCK);
-
-  /* Read errors too. */
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_READ, 1, -EIO, false, 0}));
-  CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r[5]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[5].res, -EIO);
-
-  /* -EAGAIN is retried up to the limit, then reported. */
-  struct regio_engine_stats st0, st1;
-  CHECK_OK(regio_engine_stats(v.e, &st0));
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, false, 0}));
-  memset(r, 0, sizeof(r));
-  CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[0]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[0].res, BLOCK);
-  CHECK_OK(regio_engine_stats(v.e, &st1));
-  CHECK_EQ(st1.retries - st0.retries, 1);
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, true, 0}));
-  CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[1]));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r[1].res, -EAGAIN);
-  CHECK_OK(regio_engine_stats(v.e, &st0));
-  CHECK_EQ(st0.retries - st1.retries, 16); /* the default retry_limit */
-  regio_engine_fault_clear(v.e);
-
-  /* Bad fault specifications. */
-  CHECK_EQ(regio_engine_fault_arm(
-               v.e, &(struct regio_fault){REGIO_OP_WRITE, 0, -EIO, false, 0}),
-           -EINVAL);
-  CHECK_EQ(regio_engine_fault_arm(
-               v.e, &(struct regio_fault){REGIO_OP_FSYNC, 1, 0, false, 512}),
-           -EINVAL);
-  CHECK_OK(regio_buf_free(v.s, b));
-  env_down(&v);
-}
-
-static void check_file_bytes(const char *path, uint64_t off, uint32_t len,
-                             char want) {
-  int fd = open(path, O_RDONLY);
-  CHECK(fd >= 0);
-  char *got = malloc(len);
-  CHECK_EQ(pread(fd, got, len, (off_t)off), len);
-  for (uint32_t i = 0; i < len; i++)
-    if (got[i] != want) {
-      fprintf(stderr, "%s: byte %llu is '%c', want '%c'\n", path,
-              (unsigned long long)(off + i), got[i], want);
-      exit(1);
+    /* EIO on the 3rd write reaches the 3rd callback only. */
+    struct regio_fault fw = {.op = REGIO_OP_WRITE, .nth = 3, .err = -EIO};
+    CHECK_OK(regio_engine_fault_arm(v.e, &fw));
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(regio_write(v.e, v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(r[i].calls, 1);
+        CHECK_EQ(r[i].res, i == 2 ? -EIO : (int)BLOCK);
     }
-  free(got);
-  close(fd);
+
+    /* EIO on an fsync, then on the sync linked behind a write. */
+    struct regio_fault fs = {.op = REGIO_OP_FSYNC, .nth = 1, .err = -EIO};
+    CHECK_OK(regio_engine_fault_arm(v.e, &fs));
+    memset(r, 0, sizeof(r));
+    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r[0]));
+    CHECK_OK(regio_fsync(v.e, v.f, false, res_cb, &r[1]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[0].res, -EIO);
+    CHECK_EQ(r[1].res, 0);
+    CHECK_OK(regio_engine_fault_arm(v.e, &fs));
+    CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[2]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[2].calls, 1);
+    CHECK_EQ(r[2].res, -EIO);
+
+    /* An EIO write in a write_sync cancels its sync; the caller sees EIO. */
+    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EIO, false, 0}));
+    CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[3]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[3].res, -EIO);
+
+    /* Sticky: every write from the 2nd on fails, until cleared. */
+    struct regio_fault sticky = {.op = REGIO_OP_WRITE, .nth = 2, .err = -ENOSPC, .sticky = true};
+    CHECK_OK(regio_engine_fault_arm(v.e, &sticky));
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(regio_write(v.e, v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[0].res, BLOCK);
+    for (int i = 1; i < 4; i++)
+        CHECK_EQ(r[i].res, -ENOSPC);
+    regio_engine_fault_clear(v.e);
+    CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[4]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[4].res, BLOCK);
+
+    /* Read errors too. */
+    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_READ, 1, -EIO, false, 0}));
+    CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r[5]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[5].res, -EIO);
+
+    /* -EAGAIN is retried up to the limit, then reported. */
+    struct regio_engine_stats st0, st1;
+    CHECK_OK(regio_engine_stats(v.e, &st0));
+    CHECK_OK(
+        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, false, 0}));
+    memset(r, 0, sizeof(r));
+    CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[0]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[0].res, BLOCK);
+    CHECK_OK(regio_engine_stats(v.e, &st1));
+    CHECK_EQ(st1.retries - st0.retries, 1);
+    CHECK_OK(
+        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, true, 0}));
+    CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[1]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[1].res, -EAGAIN);
+    CHECK_OK(regio_engine_stats(v.e, &st0));
+    CHECK_EQ(st0.retries - st1.retries, 16); /* the default retry_limit */
+    regio_engine_fault_clear(v.e);
+
+    /* Bad fault specifications. */
+    CHECK_EQ(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 0, -EIO, false, 0}),
+             -EINVAL);
+    CHECK_EQ(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_FSYNC, 1, 0, false, 512}),
+             -EINVAL);
+    CHECK_OK(regio_buf_free(v.s, b));
+    env_down(&v);
 }
 
-static void test_short(const char *dir) {
-  struct env v;
-  env_up(&v, dir, "short", 8);
-  struct regio_buf b = block_buf(&v, 4 * BLOCK, 's');
-  struct result r = {0, 0};
-  struct regio_engine_stats st0, st1;
-  CHECK_OK(regio_engine_stats(v.e, &st0));
+static void check_file_bytes(const char *path, uint64_t off, uint32_t len, char want)
+{
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    char *got = malloc(len);
+    CHECK_EQ(pread(fd, got, len, (off_t)off), len);
+    for (uint32_t i = 0; i < len; i++)
+        if (got[i] != want) {
+            fprintf(stderr, "%s: byte %llu is '%c', want '%c'\n", path,
+                    (unsigned long long)(off + i), got[i], want);
+            exit(1);
+        }
+    free(got);
+    close(fd);
+}
 
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, false, 4096}));
-  CHECK_OK(regio_write(v.e, v.f, b, 0, 4 * BLOCK, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r.calls, 1);
-  CHECK_EQ(r.res, 4 * BLOCK);
-  CHECK_OK(regio_engine_stats(v.e, &st1));
-  CHECK_EQ(st1.short_resubmits - st0.short_resubmits, 1);
-  check_file_bytes(v.path, 0, 4 * BLOCK, 's');
+static void test_short(const char *dir)
+{
+    struct env v;
+    env_up(&v, dir, "short", 8);
+    struct regio_buf b = block_buf(&v, 4 * BLOCK, 's');
+    struct result r = {0, 0};
+    struct regio_engine_stats st0, st1;
+    CHECK_OK(regio_engine_stats(v.e, &st0));
 
-  /* The linked pair: the short write cancels its sync; the engine writes
-   * the rest and syncs again, and the caller sees one full completion.
-   * Recording shows what went to the ring. */
-  memset(b.data, 'L', 4 * BLOCK);
-  CHECK_OK(regio_engine_record_start(v.e));
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, true, 2 * 4096}));
-  r.calls = 0;
-  CHECK_OK(regio_write_sync(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  regio_engine_fault_clear(v.e);
-  CHECK_EQ(r.calls, 1);
-  CHECK_EQ(r.res, 4 * BLOCK);
-  CHECK_OK(regio_engine_stats(v.e, &st0));
-  CHECK_EQ(st0.short_resubmits - st1.short_resubmits, 1);
-  check_file_bytes(v.path, 4 * BLOCK, 4 * BLOCK, 'L');
-  struct regio_recording *rec;
-  CHECK_OK(regio_engine_record_stop(v.e, &rec));
-  /* Durable at the end: the second pair's sync covered both halves. */
-  char img[600];
-  snprintf(img, sizeof(img), "%s.img", v.path);
-  int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-  CHECK_OK(regio_sim_write_image(rec, 0, regio_recording_last_seq(rec),
-                                 REGIO_SIM_DROP, 0, fd));
-  close(fd);
-  check_file_bytes(img, 4 * BLOCK, 4 * BLOCK, 'L');
-  regio_recording_free(rec);
+    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, false, 4096}));
+    CHECK_OK(regio_write(v.e, v.f, b, 0, 4 * BLOCK, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r.calls, 1);
+    CHECK_EQ(r.res, 4 * BLOCK);
+    CHECK_OK(regio_engine_stats(v.e, &st1));
+    CHECK_EQ(st1.short_resubmits - st0.short_resubmits, 1);
+    check_file_bytes(v.path, 0, 4 * BLOCK, 's');
 
-  /* A short read is completed the same way. */
-  memset(b.data, 0, 4 * BLOCK);
-  CHECK_OK(regio_engine_fault_arm(
-      v.e, &(struct regio_fault){REGIO_OP_READ, 1, 0, false, 512}));
-  r.calls = 0;
-  CHECK_OK(regio_read(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r.res, 4 * BLOCK);
-  for (uint32_t i = 0; i < 4 * BLOCK; i++)
-    CHECK(((char *)b.data)[i] == 'L');
-  CHECK_OK(regio_buf_free(v.s, b));
-  env_down(&v);
+    /* The linked pair: the short write cancels its sync; the engine writes
+     * the rest and syncs again, and the caller sees one full completion.
+     * Recording shows what went to the ring. */
+    memset(b.data, 'L', 4 * BLOCK);
+    CHECK_OK(regio_engine_record_start(v.e));
+    CHECK_OK(
+        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, true, 2 * 4096}));
+    r.calls = 0;
+    CHECK_OK(regio_write_sync(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    regio_engine_fault_clear(v.e);
+    CHECK_EQ(r.calls, 1);
+    CHECK_EQ(r.res, 4 * BLOCK);
+    CHECK_OK(regio_engine_stats(v.e, &st0));
+    CHECK_EQ(st0.short_resubmits - st1.short_resubmits, 1);
+    check_file_bytes(v.path, 4 * BLOCK, 4 * BLOCK, 'L');
+    struct regio_recording *rec;
+    CHECK_OK(regio_engine_record_stop(v.e, &rec));
+    /* Durable at the end: the second pair's sync covered both halves. */
+    char img[600];
+    snprintf(img, sizeof(img), "%s.img", v.path);
+    int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK_OK(regio_sim_write_image(rec, 0, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, fd));
+    close(fd);
+    check_file_bytes(img, 4 * BLOCK, 4 * BLOCK, 'L');
+    regio_recording_free(rec);
+
+    /* A short read is completed the same way. */
+    memset(b.data, 0, 4 * BLOCK);
+    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_READ, 1, 0, false, 512}));
+    r.calls = 0;
+    CHECK_OK(regio_read(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r.res, 4 * BLOCK);
+    for (uint32_t i = 0; i < 4 * BLOCK; i++)
+        CHECK(((char *)b.data)[i] == 'L');
+    CHECK_OK(regio_buf_free(v.s, b));
+    env_down(&v);
 }
 
 /* The simulated image of the file at crash_seq, read back block by block:
  * out[i] is the byte every byte of block i holds, or '?' when mixed. */
-static void image_blocks(struct regio_recording *rec, const char *path,
-                         uint64_t crash_seq, enum regio_sim_mode mode,
-                         uint64_t seed, uint32_t nblocks, char *out) {
-  char img[600];
-  snprintf(img, sizeof(img), "%s.img", path);
-  int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-  CHECK(fd >= 0);
-  CHECK_EQ(regio_recording_file_count(rec), 1);
-  CHECK(strcmp(regio_recording_file_path(rec, 0), path) == 0);
-  CHECK_OK(regio_sim_write_image(rec, 0, crash_seq, mode, seed, fd));
-  char *blk = malloc(BLOCK);
-  for (uint32_t i = 0; i < nblocks; i++) {
-    ssize_t n = pread(fd, blk, BLOCK, (off_t)i * BLOCK);
-    if (n <= 0) {
-      out[i] = '-'; /* beyond the end of the image */
-      continue;
+static void image_blocks(struct regio_recording *rec, const char *path, uint64_t crash_seq,
+                         enum regio_sim_mode mode, uint64_t seed, uint32_t nblocks, char *out)
+{
+    char img[600];
+    snprintf(img, sizeof(img), "%s.img", path);
+    int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK_EQ(regio_recording_file_count(rec), 1);
+    CHECK(strcmp(regio_recording_file_path(rec, 0), path) == 0);
+    CHECK_OK(regio_sim_write_image(rec, 0, crash_seq, mode, seed, fd));
+    char *blk = malloc(BLOCK);
+    for (uint32_t i = 0; i < nblocks; i++) {
+        ssize_t n = pread(fd, blk, BLOCK, (off_t)i * BLOCK);
+        if (n <= 0) {
+            out[i] = '-'; /* beyond the end of the image */
+            continue;
+        }
+        out[i] = blk[0];
+        for (ssize_t k = 0; k < n; k++)
+            if (blk[k] != blk[0])
+                out[i] = '?';
     }
-    out[i] = blk[0];
-    for (ssize_t k = 0; k < n; k++)
-      if (blk[k] != blk[0])
-        out[i] = '?';
-  }
-  free(blk);
-  close(fd);
-  unlink(img);
+    free(blk);
+    close(fd);
+    unlink(img);
 }
 
-static void write_block(struct env *v, struct regio_buf b, uint32_t blk, char c,
-                        struct result *r) {
-  memset(b.data, c, BLOCK);
-  CHECK_OK(regio_write(v->e, v->f, b, (uint64_t)blk * BLOCK, BLOCK, res_cb, r));
-  CHECK_OK(regio_engine_drain(v->e, -1));
-  CHECK_EQ(r->res, BLOCK);
+static void write_block(struct env *v, struct regio_buf b, uint32_t blk, char c, struct result *r)
+{
+    memset(b.data, c, BLOCK);
+    CHECK_OK(regio_write(v->e, v->f, b, (uint64_t)blk * BLOCK, BLOCK, res_cb, r));
+    CHECK_OK(regio_engine_drain(v->e, -1));
+    CHECK_EQ(r->res, BLOCK);
 }
 
-static void test_power_loss(const char *dir, uint64_t seed) {
-  struct env v;
-  env_up(&v, dir, "power", 8);
-  struct regio_buf b = block_buf(&v, BLOCK, 0);
-  struct result r = {0, 0};
-  CHECK_OK(regio_engine_record_start(v.e));
-  CHECK_EQ(regio_engine_record_start(v.e), -EBUSY);
+static void test_power_loss(const char *dir, uint64_t seed)
+{
+    struct env v;
+    env_up(&v, dir, "power", 8);
+    struct regio_buf b = block_buf(&v, BLOCK, 0);
+    struct result r = {0, 0};
+    CHECK_OK(regio_engine_record_start(v.e));
+    CHECK_EQ(regio_engine_record_start(v.e), -EBUSY);
 
-  /* Blocks 0 and 1 written, then synced: durable. */
-  write_block(&v, b, 0, 'a', &r);
-  write_block(&v, b, 1, 'b', &r);
-  CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r.res, 0);
-  uint64_t after_first_sync = regio_engine_record_seq(v.e);
+    /* Blocks 0 and 1 written, then synced: durable. */
+    write_block(&v, b, 0, 'a', &r);
+    write_block(&v, b, 1, 'b', &r);
+    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r.res, 0);
+    uint64_t after_first_sync = regio_engine_record_seq(v.e);
 
-  /* Block 2 written; only a later sync covers it. */
-  write_block(&v, b, 2, 'c', &r);
-  /* Block 4 with RWF_DSYNC, block 5 with a linked sync: both durable (the
-   * linked fdatasync also covers block 2). */
-  struct regio_buf b2 = block_buf(&v, BLOCK, 'e');
-  CHECK_OK(regio_write_ex(v.e, v.f, b2, 4 * BLOCK, BLOCK, REGIO_WRITE_DSYNC,
-                          res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  memset(b2.data, 'f', BLOCK);
-  CHECK_OK(regio_write_sync(v.e, v.f, b2, 5 * BLOCK, BLOCK, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  CHECK_EQ(r.res, BLOCK);
-  /* Block 3 written with a sync submitted while the write was still in
-   * flight: that sync does not cover it, and no later one does. */
-  memset(b.data, 'd', BLOCK);
-  CHECK_OK(regio_write(v.e, v.f, b, 3 * BLOCK, BLOCK, res_cb, &r));
-  CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
-  /* Block 9 extends the file and is never synced. */
-  write_block(&v, b, 9, 'z', &r);
-  /* Reads are not recorded and change nothing. */
-  CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r));
-  CHECK_OK(regio_engine_drain(v.e, -1));
+    /* Block 2 written; only a later sync covers it. */
+    write_block(&v, b, 2, 'c', &r);
+    /* Block 4 with RWF_DSYNC, block 5 with a linked sync: both durable (the
+     * linked fdatasync also covers block 2). */
+    struct regio_buf b2 = block_buf(&v, BLOCK, 'e');
+    CHECK_OK(regio_write_ex(v.e, v.f, b2, 4 * BLOCK, BLOCK, REGIO_WRITE_DSYNC, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    memset(b2.data, 'f', BLOCK);
+    CHECK_OK(regio_write_sync(v.e, v.f, b2, 5 * BLOCK, BLOCK, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r.res, BLOCK);
+    /* Block 3 written with a sync submitted while the write was still in
+     * flight: that sync does not cover it, and no later one does. */
+    memset(b.data, 'd', BLOCK);
+    CHECK_OK(regio_write(v.e, v.f, b, 3 * BLOCK, BLOCK, res_cb, &r));
+    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    /* Block 9 extends the file and is never synced. */
+    write_block(&v, b, 9, 'z', &r);
+    /* Reads are not recorded and change nothing. */
+    CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r));
+    CHECK_OK(regio_engine_drain(v.e, -1));
 
-  struct regio_recording *rec;
-  CHECK_OK(regio_engine_record_stop(v.e, &rec));
-  uint64_t end = regio_recording_last_seq(rec);
-  CHECK(end > after_first_sync);
-  char got[11] = {0};
+    struct regio_recording *rec;
+    CHECK_OK(regio_engine_record_stop(v.e, &rec));
+    uint64_t end = regio_recording_last_seq(rec);
+    CHECK(end > after_first_sync);
+    char got[11] = {0};
 
-  image_blocks(rec, v.path, end, REGIO_SIM_DROP, 0, 10, got);
-  fprintf(stderr, "drop image at end: %s\n", got);
-  CHECK(memcmp(got, "abcOefOO--", 10) == 0);
+    image_blocks(rec, v.path, end, REGIO_SIM_DROP, 0, 10, got);
+    fprintf(stderr, "drop image at end: %s\n", got);
+    CHECK(memcmp(got, "abcOefOO--", 10) == 0);
 
-  image_blocks(rec, v.path, end, REGIO_SIM_KEEP, 0, 10, got);
-  CHECK(memcmp(got, "abcdefOO\0z", 10) == 0);
+    image_blocks(rec, v.path, end, REGIO_SIM_KEEP, 0, 10, got);
+    CHECK(memcmp(got, "abcdefOO\0z", 10) == 0);
 
-  /* At the moment the first sync had completed, only a and b existed. */
-  image_blocks(rec, v.path, after_first_sync, REGIO_SIM_KEEP, 0, 10, got);
-  CHECK(memcmp(got, "abOOOOOO--", 10) == 0);
-  /* Before anything was written: the captured old contents. */
-  image_blocks(rec, v.path, 0, REGIO_SIM_KEEP, 0, 10, got);
-  CHECK(memcmp(got, "OOOOOOOO--", 10) == 0);
+    /* At the moment the first sync had completed, only a and b existed. */
+    image_blocks(rec, v.path, after_first_sync, REGIO_SIM_KEEP, 0, 10, got);
+    CHECK(memcmp(got, "abOOOOOO--", 10) == 0);
+    /* Before anything was written: the captured old contents. */
+    image_blocks(rec, v.path, 0, REGIO_SIM_KEEP, 0, 10, got);
+    CHECK(memcmp(got, "OOOOOOOO--", 10) == 0);
 
-  /* Random crashes: durable blocks always survive; every other block is
-   * old, new or torn (mixed) but never anything else. */
-  uint64_t st = seed;
-  bool kept = false, dropped = false;
-  for (int i = 0; i < 64; i++) {
-    uint64_t s = test_rand(&st);
-    uint64_t crash = end ? test_rand(&st) % (end + 1) : 0;
-    image_blocks(rec, v.path, end, REGIO_SIM_RANDOM, s, 10, got);
-    CHECK(memcmp(got, "abc", 3) == 0 && got[4] == 'e' && got[5] == 'f');
-    CHECK(got[3] == 'd' || got[3] == 'O' || got[3] == '?');
-    kept |= got[3] == 'd';
-    dropped |= got[3] == 'O';
-    CHECK(got[9] == 'z' || got[9] == '-' || got[9] == '?' || got[9] == 0);
-    image_blocks(rec, v.path, crash, REGIO_SIM_RANDOM, s, 10, got);
-    for (int k = 0; k < 8; k++)
-      CHECK(got[k] == 'O' || got[k] == "abcdef"[k < 6 ? k : 0] ||
-            got[k] == '?');
-  }
-  CHECK(kept && dropped);
-  regio_recording_free(rec);
-  CHECK_OK(regio_buf_free(v.s, b));
-  CHECK_OK(regio_buf_free(v.s, b2));
-  env_down(&v);
+    /* Random crashes: durable blocks always survive; every other block is
+     * old, new or torn (mixed) but never anything else. */
+    uint64_t st = seed;
+    bool kept = false, dropped = false;
+    for (int i = 0; i < 64; i++) {
+        uint64_t s = test_rand(&st);
+        uint64_t crash = end ? test_rand(&st) % (end + 1) : 0;
+        image_blocks(rec, v.path, end, REGIO_SIM_RANDOM, s, 10, got);
+        CHECK(memcmp(got, "abc", 3) == 0 && got[4] == 'e' && got[5] == 'f');
+        CHECK(got[3] == 'd' || got[3] == 'O' || got[3] == '?');
+        kept |= got[3] == 'd';
+        dropped |= got[3] == 'O';
+        CHECK(got[9] == 'z' || got[9] == '-' || got[9] == '?' || got[9] == 0);
+        image_blocks(rec, v.path, crash, REGIO_SIM_RANDOM, s, 10, got);
+        for (int k = 0; k < 8; k++)
+            CHECK(got[k] == 'O' || got[k] == "abcdef"[k < 6 ? k : 0] || got[k] == '?');
+    }
+    CHECK(kept && dropped);
+    regio_recording_free(rec);
+    CHECK_OK(regio_buf_free(v.s, b));
+    CHECK_OK(regio_buf_free(v.s, b2));
+    env_down(&v);
 }
 
 /* A writer that forgets its sync loses everything in a DROP image, even
  * though every write completed; the same writes followed by a sync survive. */
-static void test_forgotten_sync(const char *dir) {
-  for (int with_sync = 0; with_sync < 2; with_sync++) {
-    struct env v;
-    env_up(&v, dir, with_sync ? "synced" : "unsynced", 4);
-    struct regio_buf b = block_buf(&v, BLOCK, 0);
-    struct result r = {0, 0};
-    CHECK_OK(regio_engine_record_start(v.e));
-    for (uint32_t i = 0; i < 4; i++)
-      write_block(&v, b, i, (char)('p' + i), &r);
-    if (with_sync) {
-      CHECK_OK(regio_fsync(v.e, v.f, false, res_cb, &r));
-      CHECK_OK(regio_engine_drain(v.e, -1));
+static void test_forgotten_sync(const char *dir)
+{
+    for (int with_sync = 0; with_sync < 2; with_sync++) {
+        struct env v;
+        env_up(&v, dir, with_sync ? "synced" : "unsynced", 4);
+        struct regio_buf b = block_buf(&v, BLOCK, 0);
+        struct result r = {0, 0};
+        CHECK_OK(regio_engine_record_start(v.e));
+        for (uint32_t i = 0; i < 4; i++)
+            write_block(&v, b, i, (char)('p' + i), &r);
+        if (with_sync) {
+            CHECK_OK(regio_fsync(v.e, v.f, false, res_cb, &r));
+            CHECK_OK(regio_engine_drain(v.e, -1));
+        }
+        struct regio_recording *rec;
+        CHECK_OK(regio_engine_record_stop(v.e, &rec));
+        char got[5] = {0};
+        image_blocks(rec, v.path, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, 4, got);
+        CHECK(strcmp(got, with_sync ? "pqrs" : "OOOO") == 0);
+        regio_recording_free(rec);
+        CHECK_OK(regio_buf_free(v.s, b));
+        env_down(&v);
     }
-    struct regio_recording *rec;
-    CHECK_OK(regio_engine_record_stop(v.e, &rec));
-    char got[5] = {0};
-    image_blocks(rec, v.path, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0,
-                 4, got);
-    CHECK(strcmp(got, with_sync ? "pqrs" : "OOOO") == 0);
-    regio_recording_free(rec);
-    CHECK_OK(regio_buf_free(v.s, b));
-    env_down(&v);
-  }
 }
 
-int main(void) {
-  char dir[512];
-  snprintf(dir, sizeof(dir), "%s", test_tmpdir("engine_fault"));
-  uint64_t seed = test_seed();
-  test_errors(dir);
-  test_short(dir);
-  test_power_loss(dir, seed);
-  test_forgotten_sync(dir);
-  test_rmdir_all(dir);
-  return 0;
+int main(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", test_tmpdir("engine_fault"));
+    uint64_t seed = test_seed();
+    test_errors(dir);
+    test_short(dir);
+    test_power_loss(dir, seed);
+    test_forgotten_sync(dir);
+    test_rmdir_all(dir);
+    return 0;
 }

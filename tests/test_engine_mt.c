@@ -12,156 +12,161 @@
 #include "check.h"
 #include "regio.h"
 
-#define BLOCK 4096u
+#define BLOCK  4096u
 #define ROUNDS 200
 
 struct shared_env {
-  struct regio_slab *s;
-  struct regio_engine *e;
-  struct regio_file *f;
+    struct regio_slab *s;
+    struct regio_engine *e;
+    struct regio_file *f;
 };
 
 struct worker {
-  struct shared_env *env;
-  int id;
-  atomic_int done;
-  atomic_int errors;
+    struct shared_env *env;
+    int id;
+    atomic_int done;
+    atomic_int errors;
 };
 
-static void worker_cb(void *ctx, int res) {
-  struct worker *w = ctx;
-  if (res != (int)BLOCK)
-    atomic_fetch_add(&w->errors, 1);
-  atomic_fetch_add(&w->done, 1);
+static void worker_cb(void *ctx, int res)
+{
+    struct worker *w = ctx;
+    if (res != (int)BLOCK)
+        atomic_fetch_add(&w->errors, 1);
+    atomic_fetch_add(&w->done, 1);
 }
 
 /* Wait until this worker's own callbacks reached target: whichever thread
  * reaps runs them, so the loop re-checks after every short wait. */
-static void wait_own(struct worker *w, int target) {
-  while (atomic_load(&w->done) < target) {
-    int rc = regio_engine_wait(w->env->e, 1, 1000000);
-    CHECK(rc >= 0 || rc == -ETIMEDOUT);
-  }
+static void wait_own(struct worker *w, int target)
+{
+    while (atomic_load(&w->done) < target) {
+        int rc = regio_engine_wait(w->env->e, 1, 1000000);
+        CHECK(rc >= 0 || rc == -ETIMEDOUT);
+    }
 }
 
-static void *worker_main(void *arg) {
-  struct worker *w = arg;
-  struct regio_buf b;
-  CHECK_OK(regio_buf_alloc(w->env->s, BLOCK, &b));
-  int target = 0;
-  for (int i = 0; i < ROUNDS; i++) {
-    uint64_t off = ((uint64_t)i * 2 + (uint64_t)w->id) * BLOCK;
-    memset(b.data, 'A' + (i + w->id) % 26, BLOCK);
-    int rc;
-    while ((rc = regio_write(w->env->e, w->env->f, b, off, BLOCK, worker_cb,
-                             w)) == -EAGAIN)
-      regio_engine_wait(w->env->e, 1, 1000000);
-    CHECK_OK(rc);
-    wait_own(w, ++target);
-    memset(b.data, 0, BLOCK);
-    CHECK_OK(regio_read(w->env->e, w->env->f, b, off, BLOCK, worker_cb, w));
-    CHECK_OK(regio_engine_submit(w->env->e));
-    wait_own(w, ++target);
-    for (uint32_t k = 0; k < BLOCK; k++)
-      CHECK(((char *)b.data)[k] == 'A' + (i + w->id) % 26);
-  }
-  CHECK_OK(regio_buf_free(w->env->s, b));
-  return NULL;
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(w->env->s, BLOCK, &b));
+    int target = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        uint64_t off = ((uint64_t)i * 2 + (uint64_t)w->id) * BLOCK;
+        memset(b.data, 'A' + (i + w->id) % 26, BLOCK);
+        int rc;
+        while ((rc = regio_write(w->env->e, w->env->f, b, off, BLOCK, worker_cb, w)) == -EAGAIN)
+            regio_engine_wait(w->env->e, 1, 1000000);
+        CHECK_OK(rc);
+        wait_own(w, ++target);
+        memset(b.data, 0, BLOCK);
+        CHECK_OK(regio_read(w->env->e, w->env->f, b, off, BLOCK, worker_cb, w));
+        CHECK_OK(regio_engine_submit(w->env->e));
+        wait_own(w, ++target);
+        for (uint32_t k = 0; k < BLOCK; k++)
+            CHECK(((char *)b.data)[k] == 'A' + (i + w->id) % 26);
+    }
+    CHECK_OK(regio_buf_free(w->env->s, b));
+    return NULL;
 }
 
-static void test_shared(const char *dir, struct regio_arena *a,
-                        struct regio_slab *s) {
-  struct shared_env env = {s, NULL, NULL};
-  struct regio_engine_opts eo = {.shared = true, .queue_depth = 8};
-  CHECK_OK(regio_engine_create(a, s, &eo, &env.e));
-  struct regio_engine_stats st;
-  CHECK_OK(regio_engine_stats(env.e, &st));
-  CHECK(st.shared);
-  /* Shared mode never asks for a single issuer. */
-  CHECK_EQ(st.setup_flags & (1u << 12), 0);
-  char path[512];
-  snprintf(path, sizeof(path), "%s/shared", dir);
-  CHECK_OK(regio_file_open(env.e, path, O_RDWR | O_CREAT, 0600, &env.f));
+static void test_shared(const char *dir, struct regio_arena *a, struct regio_slab *s)
+{
+    struct shared_env env = {s, NULL, NULL};
+    struct regio_engine_opts eo = {.shared = true, .queue_depth = 8};
+    CHECK_OK(regio_engine_create(a, s, &eo, &env.e));
+    struct regio_engine_stats st;
+    CHECK_OK(regio_engine_stats(env.e, &st));
+    CHECK(st.shared);
+    /* Shared mode never asks for a single issuer. */
+    CHECK_EQ(st.setup_flags & (1u << 12), 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/shared", dir);
+    CHECK_OK(regio_file_open(env.e, path, O_RDWR | O_CREAT, 0600, &env.f));
 
-  struct worker w[2];
-  pthread_t t[2];
-  for (int i = 0; i < 2; i++) {
-    w[i].env = &env;
-    w[i].id = i;
-    atomic_init(&w[i].done, 0);
-    atomic_init(&w[i].errors, 0);
-    CHECK_EQ(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
-  }
-  for (int i = 0; i < 2; i++) {
-    CHECK_EQ(pthread_join(t[i], NULL), 0);
-    CHECK_EQ(atomic_load(&w[i].done), 2 * ROUNDS);
-    CHECK_EQ(atomic_load(&w[i].errors), 0);
-  }
-  CHECK_OK(regio_engine_stats(env.e, &st));
-  CHECK_EQ(st.completed, 4 * ROUNDS);
-  CHECK_OK(regio_engine_destroy(env.e));
+    struct worker w[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        w[i].env = &env;
+        w[i].id = i;
+        atomic_init(&w[i].done, 0);
+        atomic_init(&w[i].errors, 0);
+        CHECK_EQ(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+        CHECK_EQ(atomic_load(&w[i].done), 2 * ROUNDS);
+        CHECK_EQ(atomic_load(&w[i].errors), 0);
+    }
+    CHECK_OK(regio_engine_stats(env.e, &st));
+    CHECK_EQ(st.completed, 4 * ROUNDS);
+    CHECK_OK(regio_engine_destroy(env.e));
 }
 
 struct foreign {
-  struct regio_engine *e;
-  struct regio_file *f;
-  struct regio_buf b;
-  const char *path;
-  int rc[8];
+    struct regio_engine *e;
+    struct regio_file *f;
+    struct regio_buf b;
+    const char *path;
+    int rc[8];
 };
 
-static void *foreign_main(void *arg) {
-  struct foreign *x = arg;
-  struct regio_file *g = NULL;
-  struct regio_engine_stats st;
-  x->rc[0] = regio_read(x->e, x->f, x->b, 0, BLOCK, NULL, NULL);
-  x->rc[1] = regio_write(x->e, x->f, x->b, 0, BLOCK, NULL, NULL);
-  x->rc[2] = regio_fsync(x->e, x->f, true, NULL, NULL);
-  x->rc[3] = regio_engine_wait(x->e, 1, 0);
-  x->rc[4] = regio_engine_submit(x->e);
-  x->rc[5] = regio_file_open(x->e, x->path, O_RDWR, 0, &g);
-  x->rc[6] = regio_engine_destroy(x->e);
-  x->rc[7] = regio_engine_stats(x->e, &st);
-  return NULL;
+static void *foreign_main(void *arg)
+{
+    struct foreign *x = arg;
+    struct regio_file *g = NULL;
+    struct regio_engine_stats st;
+    x->rc[0] = regio_read(x->e, x->f, x->b, 0, BLOCK, NULL, NULL);
+    x->rc[1] = regio_write(x->e, x->f, x->b, 0, BLOCK, NULL, NULL);
+    x->rc[2] = regio_fsync(x->e, x->f, true, NULL, NULL);
+    x->rc[3] = regio_engine_wait(x->e, 1, 0);
+    x->rc[4] = regio_engine_submit(x->e);
+    x->rc[5] = regio_file_open(x->e, x->path, O_RDWR, 0, &g);
+    x->rc[6] = regio_engine_destroy(x->e);
+    x->rc[7] = regio_engine_stats(x->e, &st);
+    return NULL;
 }
 
-static void test_owned(const char *dir, struct regio_arena *a,
-                       struct regio_slab *s) {
-  struct foreign x;
-  memset(&x, 0, sizeof(x));
-  CHECK_OK(regio_engine_create(a, s, NULL, &x.e));
-  char path[512];
-  snprintf(path, sizeof(path), "%s/owned", dir);
-  x.path = path;
-  CHECK_OK(regio_file_open(x.e, path, O_RDWR | O_CREAT, 0600, &x.f));
-  CHECK_OK(regio_buf_alloc(s, BLOCK, &x.b));
-  pthread_t t;
-  CHECK_EQ(pthread_create(&t, NULL, foreign_main, &x), 0);
-  CHECK_EQ(pthread_join(t, NULL), 0);
-  for (int i = 0; i < 8; i++)
-    CHECK_EQ(x.rc[i], -EPERM);
-  CHECK_EQ(regio_engine_in_flight(x.e), 0);
-  /* The owner still works normally. */
-  CHECK_OK(regio_write(x.e, x.f, x.b, 0, BLOCK, NULL, NULL));
-  CHECK_OK(regio_engine_drain(x.e, -1));
-  CHECK_OK(regio_buf_free(s, x.b));
-  CHECK_OK(regio_engine_destroy(x.e));
+static void test_owned(const char *dir, struct regio_arena *a, struct regio_slab *s)
+{
+    struct foreign x;
+    memset(&x, 0, sizeof(x));
+    CHECK_OK(regio_engine_create(a, s, NULL, &x.e));
+    char path[512];
+    snprintf(path, sizeof(path), "%s/owned", dir);
+    x.path = path;
+    CHECK_OK(regio_file_open(x.e, path, O_RDWR | O_CREAT, 0600, &x.f));
+    CHECK_OK(regio_buf_alloc(s, BLOCK, &x.b));
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, foreign_main, &x), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    for (int i = 0; i < 7; i++)
+        CHECK_EQ(x.rc[i], -EPERM);
+    CHECK_EQ(x.rc[7], 0); /* stats are readable from any thread */
+    CHECK_EQ(regio_engine_in_flight(x.e), 0);
+    /* The owner still works normally. */
+    CHECK_OK(regio_write(x.e, x.f, x.b, 0, BLOCK, NULL, NULL));
+    CHECK_OK(regio_engine_drain(x.e, -1));
+    CHECK_OK(regio_buf_free(s, x.b));
+    CHECK_OK(regio_engine_destroy(x.e));
 }
 
-int main(void) {
-  char dir[512];
-  snprintf(dir, sizeof(dir), "%s", test_tmpdir("engine_mt"));
-  struct regio_arena *a;
-  struct regio_slab *s;
-  struct regio_arena_opts ao = {.size_bytes = 16u << 20};
-  CHECK_OK(regio_arena_create(&ao, &a));
-  struct regio_slab_opts so;
-  memset(&so, 0, sizeof(so));
-  CHECK_OK(regio_slab_create(a, &so, &s));
-  test_shared(dir, a, s);
-  test_owned(dir, a, s);
-  CHECK_OK(regio_slab_destroy(s));
-  CHECK_OK(regio_arena_destroy(a));
-  test_rmdir_all(dir);
-  return 0;
+int main(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", test_tmpdir("engine_mt"));
+    struct regio_arena *a;
+    struct regio_slab *s;
+    struct regio_arena_opts ao = {.size_bytes = 16u << 20};
+    CHECK_OK(regio_arena_create(&ao, &a));
+    struct regio_slab_opts so;
+    memset(&so, 0, sizeof(so));
+    CHECK_OK(regio_slab_create(a, &so, &s));
+    test_shared(dir, a, s);
+    test_owned(dir, a, s);
+    CHECK_OK(regio_slab_destroy(s));
+    CHECK_OK(regio_arena_destroy(a));
+    test_rmdir_all(dir);
+    return 0;
 }

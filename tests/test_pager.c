@@ -13,197 +13,199 @@
 #include "regio.h"
 
 struct env {
-  struct regio_arena *a;
-  struct regio_slab *s;
-  struct regio_engine *e;
+    struct regio_arena *a;
+    struct regio_slab *s;
+    struct regio_engine *e;
 };
 
 struct result {
-  int calls;
-  int res;
+    int calls;
+    int res;
 };
 
-static void res_cb(void *ctx, int res) {
-  struct result *r = ctx;
-  r->calls++;
-  r->res = res;
+static void res_cb(void *ctx, int res)
+{
+    struct result *r = ctx;
+    r->calls++;
+    r->res = res;
 }
 
-static void fill_payload(void *p, size_t n, uint64_t page_no) {
-  uint64_t st = page_no * 31 + 7;
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t v = test_rand(&st);
-    memcpy((char *)p + i, &v, 8);
-  }
+static void fill_payload(void *p, size_t n, uint64_t page_no)
+{
+    uint64_t st = page_no * 31 + 7;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t v = test_rand(&st);
+        memcpy((char *)p + i, &v, 8);
+    }
 }
 
-static void test_batches(struct env *v, const char *path, uint32_t page_bytes) {
-  struct regio_pager_opts po = {.page_bytes = page_bytes, .create = true};
-  struct regio_pager *p;
-  CHECK_OK(regio_pager_open(v->e, path, &po, &p));
-  CHECK_EQ(regio_pager_page_bytes(p), page_bytes);
-  size_t payload = regio_pager_payload_bytes(p);
-  CHECK_EQ(payload, page_bytes - REGIO_PAGE_TRAILER_BYTES);
+static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
+{
+    struct regio_pager_opts po = {.page_bytes = page_bytes, .create = true};
+    struct regio_pager *p;
+    CHECK_OK(regio_pager_open(v->e, path, &po, &p));
+    CHECK_EQ(regio_pager_page_bytes(p), page_bytes);
+    size_t payload = regio_pager_payload_bytes(p);
+    CHECK_EQ(payload, page_bytes - REGIO_PAGE_TRAILER_BYTES);
 
-  enum { N = 96 };
-  struct regio_buf bufs[N];
-  struct result r[N];
-  memset(r, 0, sizeof(r));
-  for (int i = 0; i < N; i++) {
-    CHECK_OK(regio_buf_alloc(v->s, page_bytes, &bufs[i]));
-    fill_payload(bufs[i].data, payload, (uint64_t)i);
-    CHECK_OK(regio_pager_write(p, (uint64_t)i, bufs[i], res_cb, &r[i]));
-  }
-  /* One submit for the batch. */
-  CHECK_EQ(regio_engine_submit(v->e), N);
-  CHECK_OK(regio_engine_drain(v->e, -1));
-  for (int i = 0; i < N; i++) {
-    CHECK_EQ(r[i].calls, 1);
-    CHECK_EQ(r[i].res, page_bytes);
-  }
-  CHECK_OK(regio_pager_sync(p));
-  uint64_t count = 0;
-  CHECK_OK(regio_pager_page_count(p, &count));
-  CHECK_EQ(count, N);
+    enum { N = 96 };
+    struct regio_buf bufs[N];
+    struct result r[N];
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < N; i++) {
+        CHECK_OK(regio_buf_alloc(v->s, page_bytes, &bufs[i]));
+        fill_payload(bufs[i].data, payload, (uint64_t)i);
+        CHECK_OK(regio_pager_write(p, (uint64_t)i, bufs[i], res_cb, &r[i]));
+    }
+    /* One submit for the batch. */
+    CHECK_EQ(regio_engine_submit(v->e), N);
+    CHECK_OK(regio_engine_drain(v->e, -1));
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(r[i].calls, 1);
+        CHECK_EQ(r[i].res, page_bytes);
+    }
+    CHECK_OK(regio_pager_sync(p));
+    uint64_t count = 0;
+    CHECK_OK(regio_pager_page_count(p, &count));
+    CHECK_EQ(count, N);
 
-  /* Read back in reverse, as one batch. */
-  memset(r, 0, sizeof(r));
-  for (int i = 0; i < N; i++) {
-    memset(bufs[i].data, 0xee, page_bytes);
-    CHECK_OK(
-        regio_pager_read(p, (uint64_t)(N - 1 - i), bufs[i], res_cb, &r[i]));
-  }
-  CHECK_EQ(regio_engine_submit(v->e), N);
-  CHECK_OK(regio_engine_drain(v->e, -1));
-  char *want = malloc(payload);
-  for (int i = 0; i < N; i++) {
-    CHECK_EQ(r[i].res, page_bytes);
-    fill_payload(want, payload, (uint64_t)(N - 1 - i));
-    CHECK(memcmp(bufs[i].data, want, payload) == 0);
-    CHECK_OK(
-        regio_page_verify(bufs[i].data, page_bytes, (uint64_t)(N - 1 - i)));
-  }
-  free(want);
+    /* Read back in reverse, as one batch. */
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < N; i++) {
+        memset(bufs[i].data, 0xee, page_bytes);
+        CHECK_OK(regio_pager_read(p, (uint64_t)(N - 1 - i), bufs[i], res_cb, &r[i]));
+    }
+    CHECK_EQ(regio_engine_submit(v->e), N);
+    CHECK_OK(regio_engine_drain(v->e, -1));
+    char *want = malloc(payload);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(r[i].res, page_bytes);
+        fill_payload(want, payload, (uint64_t)(N - 1 - i));
+        CHECK(memcmp(bufs[i].data, want, payload) == 0);
+        CHECK_OK(regio_page_verify(bufs[i].data, page_bytes, (uint64_t)(N - 1 - i)));
+    }
+    free(want);
 
-  /* Never written (inside the file after extend) and past the end. */
-  CHECK_OK(regio_pager_extend(p, N + 50));
-  CHECK_OK(regio_pager_page_count(p, &count));
-  CHECK_EQ(count, N + 50);
-  memset(bufs[0].data, 0xee, page_bytes);
-  CHECK_EQ(regio_pager_read_sync(p, N + 10, bufs[0]), -ENODATA);
-  for (uint32_t k = 0; k < page_bytes; k++)
-    CHECK(((uint8_t *)bufs[0].data)[k] == 0);
-  memset(bufs[0].data, 0xee, page_bytes);
-  CHECK_EQ(regio_pager_read_sync(p, 100000, bufs[0]), -ENODATA);
-  for (uint32_t k = 0; k < page_bytes; k++)
-    CHECK(((uint8_t *)bufs[0].data)[k] == 0);
-  CHECK_OK(regio_pager_truncate(p, N));
-  CHECK_OK(regio_pager_page_count(p, &count));
-  CHECK_EQ(count, N);
+    /* Never written (inside the file after extend) and past the end. */
+    CHECK_OK(regio_pager_extend(p, N + 50));
+    CHECK_OK(regio_pager_page_count(p, &count));
+    CHECK_EQ(count, N + 50);
+    memset(bufs[0].data, 0xee, page_bytes);
+    CHECK_EQ(regio_pager_read_sync(p, N + 10, bufs[0]), -ENODATA);
+    for (uint32_t k = 0; k < page_bytes; k++)
+        CHECK(((uint8_t *)bufs[0].data)[k] == 0);
+    memset(bufs[0].data, 0xee, page_bytes);
+    CHECK_EQ(regio_pager_read_sync(p, 100000, bufs[0]), -ENODATA);
+    for (uint32_t k = 0; k < page_bytes; k++)
+        CHECK(((uint8_t *)bufs[0].data)[k] == 0);
+    CHECK_OK(regio_pager_truncate(p, N));
+    CHECK_OK(regio_pager_page_count(p, &count));
+    CHECK_EQ(count, N);
 
-  /* A flipped byte, and a page copied to the wrong place, from outside. */
-  int fd = open(path, O_RDWR);
-  CHECK(fd >= 0);
-  uint8_t *page = malloc(page_bytes);
-  CHECK_EQ(pread(fd, page, page_bytes, 3 * (off_t)page_bytes), page_bytes);
-  page[100] ^= 0x10;
-  CHECK_EQ(pwrite(fd, page, page_bytes, 3 * (off_t)page_bytes), page_bytes);
-  CHECK_EQ(pread(fd, page, page_bytes, 5 * (off_t)page_bytes), page_bytes);
-  CHECK_EQ(pwrite(fd, page, page_bytes, 6 * (off_t)page_bytes), page_bytes);
-  /* A flip inside the trailer is caught too. */
-  CHECK_EQ(pread(fd, page, page_bytes, 7 * (off_t)page_bytes), page_bytes);
-  page[page_bytes - 3] ^= 1;
-  CHECK_EQ(pwrite(fd, page, page_bytes, 7 * (off_t)page_bytes), page_bytes);
-  CHECK_EQ(fsync(fd), 0);
-  close(fd);
-  free(page);
-  CHECK_EQ(regio_pager_read_sync(p, 3, bufs[0]), -EBADMSG);
-  CHECK_EQ(regio_pager_read_sync(p, 6, bufs[0]), -EBADMSG);
-  CHECK_EQ(regio_pager_read_sync(p, 7, bufs[0]), -EBADMSG);
-  CHECK_EQ(regio_pager_read_sync(p, 5, bufs[0]), (int)page_bytes);
-  /* Rewriting the page heals it. */
-  fill_payload(bufs[0].data, payload, 3);
-  CHECK_EQ(regio_pager_write_sync(p, 3, bufs[0]), (int)page_bytes);
-  CHECK_EQ(regio_pager_read_sync(p, 3, bufs[0]), (int)page_bytes);
+    /* A flipped byte, and a page copied to the wrong place, from outside. */
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t *page = malloc(page_bytes);
+    CHECK_EQ(pread(fd, page, page_bytes, 3 * (off_t)page_bytes), page_bytes);
+    page[100] ^= 0x10;
+    CHECK_EQ(pwrite(fd, page, page_bytes, 3 * (off_t)page_bytes), page_bytes);
+    CHECK_EQ(pread(fd, page, page_bytes, 5 * (off_t)page_bytes), page_bytes);
+    CHECK_EQ(pwrite(fd, page, page_bytes, 6 * (off_t)page_bytes), page_bytes);
+    /* A flip inside the trailer is caught too. */
+    CHECK_EQ(pread(fd, page, page_bytes, 7 * (off_t)page_bytes), page_bytes);
+    page[page_bytes - 3] ^= 1;
+    CHECK_EQ(pwrite(fd, page, page_bytes, 7 * (off_t)page_bytes), page_bytes);
+    CHECK_EQ(fsync(fd), 0);
+    close(fd);
+    free(page);
+    CHECK_EQ(regio_pager_read_sync(p, 3, bufs[0]), -EBADMSG);
+    CHECK_EQ(regio_pager_read_sync(p, 6, bufs[0]), -EBADMSG);
+    CHECK_EQ(regio_pager_read_sync(p, 7, bufs[0]), -EBADMSG);
+    CHECK_EQ(regio_pager_read_sync(p, 5, bufs[0]), (int)page_bytes);
+    /* Rewriting the page heals it. */
+    fill_payload(bufs[0].data, payload, 3);
+    CHECK_EQ(regio_pager_write_sync(p, 3, bufs[0]), (int)page_bytes);
+    CHECK_EQ(regio_pager_read_sync(p, 3, bufs[0]), (int)page_bytes);
 
-  /* Close while busy, then after the drain. */
-  struct result busy = {0, 0};
-  CHECK_OK(regio_pager_read(p, 1, bufs[1], res_cb, &busy));
-  CHECK_EQ(regio_pager_close(p), -EBUSY);
-  CHECK_EQ(regio_engine_destroy(v->e), -EBUSY); /* a pager is open */
-  CHECK_OK(regio_engine_drain(v->e, -1));
-  CHECK_EQ(busy.res, page_bytes);
-  CHECK_OK(regio_pager_close(p));
-  for (int i = 0; i < N; i++)
-    CHECK_OK(regio_buf_free(v->s, bufs[i]));
+    /* Close while busy, then after the drain. */
+    struct result busy = {0, 0};
+    CHECK_OK(regio_pager_read(p, 1, bufs[1], res_cb, &busy));
+    CHECK_EQ(regio_pager_close(p), -EBUSY);
+    CHECK_EQ(regio_engine_destroy(v->e), -EBUSY); /* a pager is open */
+    CHECK_OK(regio_engine_drain(v->e, -1));
+    CHECK_EQ(busy.res, page_bytes);
+    CHECK_OK(regio_pager_close(p));
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_buf_free(v->s, bufs[i]));
 
-  /* Reopened without create: the pages are still there. */
-  po.create = false;
-  CHECK_OK(regio_pager_open(v->e, path, &po, &p));
-  struct regio_buf b;
-  CHECK_OK(regio_buf_alloc(v->s, page_bytes, &b));
-  CHECK_EQ(regio_pager_read_sync(p, 40, b), (int)page_bytes);
-  CHECK_OK(regio_buf_free(v->s, b));
-  CHECK_OK(regio_pager_close(p));
+    /* Reopened without create: the pages are still there. */
+    po.create = false;
+    CHECK_OK(regio_pager_open(v->e, path, &po, &p));
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(v->s, page_bytes, &b));
+    CHECK_EQ(regio_pager_read_sync(p, 40, b), (int)page_bytes);
+    CHECK_OK(regio_buf_free(v->s, b));
+    CHECK_OK(regio_pager_close(p));
 }
 
-static void test_args(struct env *v, const char *dir) {
-  char path[600];
-  snprintf(path, sizeof(path), "%s/args", dir);
-  struct regio_pager *p;
-  static const uint32_t bad[] = {2048, 3 * 4096, 131072, 4097};
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    struct regio_pager_opts po = {.page_bytes = bad[i], .create = true};
-    CHECK_EQ(regio_pager_open(v->e, path, &po, &p), -EINVAL);
-  }
-  struct regio_pager_opts po = {.create = false};
-  snprintf(path, sizeof(path), "%s/does-not-exist", dir);
-  CHECK_EQ(regio_pager_open(v->e, path, &po, &p), -ENOENT);
-  snprintf(path, sizeof(path), "%s/args", dir);
-  po.create = true;
-  CHECK_OK(regio_pager_open(v->e, path, &po, &p)); /* default 4 KiB */
-  CHECK_EQ(regio_pager_page_bytes(p), 4096);
-  struct regio_buf small, big;
-  CHECK_OK(regio_buf_alloc(v->s, 4096, &big));
-  CHECK_OK(regio_buf_view(big, 0, 2048, &small));
-  struct result r = {0, 0};
-  CHECK_EQ(regio_pager_read(p, 0, small, res_cb, &r), -EINVAL);
-  CHECK_EQ(regio_pager_write(p, 0, small, res_cb, &r), -EINVAL);
-  struct regio_buf stale;
-  CHECK_OK(regio_buf_alloc(v->s, 4096, &stale));
-  CHECK_OK(regio_buf_free(v->s, stale));
-  CHECK_EQ(regio_pager_write(p, 0, stale, res_cb, &r),
-           -EALREADY); /* freed, not reused */
-  CHECK_EQ(r.calls, 0);
+static void test_args(struct env *v, const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/args", dir);
+    struct regio_pager *p;
+    static const uint32_t bad[] = {2048, 3 * 4096, 131072, 4097};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct regio_pager_opts po = {.page_bytes = bad[i], .create = true};
+        CHECK_EQ(regio_pager_open(v->e, path, &po, &p), -EINVAL);
+    }
+    struct regio_pager_opts po = {.create = false};
+    snprintf(path, sizeof(path), "%s/does-not-exist", dir);
+    CHECK_EQ(regio_pager_open(v->e, path, &po, &p), -ENOENT);
+    snprintf(path, sizeof(path), "%s/args", dir);
+    po.create = true;
+    CHECK_OK(regio_pager_open(v->e, path, &po, &p)); /* default 4 KiB */
+    CHECK_EQ(regio_pager_page_bytes(p), 4096);
+    struct regio_buf small, big;
+    CHECK_OK(regio_buf_alloc(v->s, 4096, &big));
+    CHECK_OK(regio_buf_view(big, 0, 2048, &small));
+    struct result r = {0, 0};
+    CHECK_EQ(regio_pager_read(p, 0, small, res_cb, &r), -EINVAL);
+    CHECK_EQ(regio_pager_write(p, 0, small, res_cb, &r), -EINVAL);
+    struct regio_buf stale;
+    CHECK_OK(regio_buf_alloc(v->s, 4096, &stale));
+    CHECK_OK(regio_buf_free(v->s, stale));
+    CHECK_EQ(regio_pager_write(p, 0, stale, res_cb, &r), -EALREADY); /* freed, not reused */
+    CHECK_EQ(r.calls, 0);
 
-  uint8_t zero[4096];
-  memset(zero, 0, sizeof(zero));
-  CHECK_EQ(regio_page_verify(zero, 4096, 0), -ENODATA);
-  zero[9] = 1;
-  CHECK_EQ(regio_page_verify(zero, 4096, 0), -EBADMSG);
-  CHECK_OK(regio_buf_free(v->s, big));
-  CHECK_OK(regio_pager_close(p));
+    uint8_t zero[4096];
+    memset(zero, 0, sizeof(zero));
+    CHECK_EQ(regio_page_verify(zero, 4096, 0), -ENODATA);
+    zero[9] = 1;
+    CHECK_EQ(regio_page_verify(zero, 4096, 0), -EBADMSG);
+    CHECK_OK(regio_buf_free(v->s, big));
+    CHECK_OK(regio_pager_close(p));
 }
 
-int main(void) {
-  char dir[512];
-  snprintf(dir, sizeof(dir), "%s", test_tmpdir("pager"));
-  struct env v;
-  struct regio_arena_opts ao = {.size_bytes = 32u << 20};
-  CHECK_OK(regio_arena_create(&ao, &v.a));
-  struct regio_slab_opts so;
-  memset(&so, 0, sizeof(so));
-  CHECK_OK(regio_slab_create(v.a, &so, &v.s));
-  CHECK_OK(regio_engine_create(v.a, v.s, NULL, &v.e));
-  char path[600];
-  snprintf(path, sizeof(path), "%s/pages4k", dir);
-  test_batches(&v, path, 4096);
-  snprintf(path, sizeof(path), "%s/pages16k", dir);
-  test_batches(&v, path, 16384);
-  test_args(&v, dir);
-  CHECK_OK(regio_engine_destroy(v.e));
-  CHECK_OK(regio_slab_destroy(v.s));
-  CHECK_OK(regio_arena_destroy(v.a));
-  test_rmdir_all(dir);
-  return 0;
+int main(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", test_tmpdir("pager"));
+    struct env v;
+    struct regio_arena_opts ao = {.size_bytes = 32u << 20};
+    CHECK_OK(regio_arena_create(&ao, &v.a));
+    struct regio_slab_opts so;
+    memset(&so, 0, sizeof(so));
+    CHECK_OK(regio_slab_create(v.a, &so, &v.s));
+    CHECK_OK(regio_engine_create(v.a, v.s, NULL, &v.e));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/pages4k", dir);
+    test_batches(&v, path, 4096);
+    snprintf(path, sizeof(path), "%s/pages16k", dir);
+    test_batches(&v, path, 16384);
+    test_args(&v, dir);
+    CHECK_OK(regio_engine_destroy(v.e));
+    CHECK_OK(regio_slab_destroy(v.s));
+    CHECK_OK(regio_arena_destroy(v.a));
+    test_rmdir_all(dir);
+    return 0;
 }
