@@ -122,14 +122,13 @@ void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t t
     regio__le64_put(b, XXH3_64bits_withSeed(b + 8, REGIO__WAL_REC_HDR_BYTES - 8 + body, salt));
 }
 
-int regio__wal_check_record(const struct regio__wal_seg_info *si, const void *seg, size_t seg_len,
-                            size_t off, struct regio__wal_rec_info *out, const char **reason)
+int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void *rec, size_t avail,
+                               uint64_t off, struct regio__wal_rec_info *out, const char **reason)
 {
-    const uint8_t *b = (const uint8_t *)seg + off;
+    const uint8_t *b = rec;
     const char *why = NULL;
     if (off % REGIO__WAL_REC_ALIGN != 0 || off < si->block_bytes ||
-        off + REGIO__WAL_REC_HDR_BYTES > seg_len ||
-        off + REGIO__WAL_REC_HDR_BYTES > si->segment_bytes) {
+        avail < REGIO__WAL_REC_HDR_BYTES || off + REGIO__WAL_REC_HDR_BYTES > si->segment_bytes) {
         why = "header outside the segment";
         goto bad;
     }
@@ -149,7 +148,7 @@ int regio__wal_check_record(const struct regio__wal_seg_info *si, const void *se
     }
     uint32_t len = regio__le32_get(b + 16);
     uint64_t total = regio__wal_rec_total(len);
-    if (off + total > si->segment_bytes || off + total > seg_len) {
+    if (off + total > si->segment_bytes || total > avail) {
         why = "length runs past the segment";
         goto bad;
     }
@@ -176,6 +175,18 @@ bad:
     if (reason)
         *reason = why;
     return -EBADMSG;
+}
+
+int regio__wal_check_record(const struct regio__wal_seg_info *si, const void *seg, size_t seg_len,
+                            size_t off, struct regio__wal_rec_info *out, const char **reason)
+{
+    if (off >= seg_len) {
+        if (reason)
+            *reason = "header outside the segment";
+        return -EBADMSG;
+    }
+    return regio__wal_check_record_at(si, (const uint8_t *)seg + off, seg_len - off, off, out,
+                                      reason);
 }
 
 void regio__wal_scan_init(struct regio__wal_scan *s, const struct regio__wal_seg_info *si,

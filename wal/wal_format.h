@@ -181,6 +181,11 @@ struct regio__wal_rec_info {
 int regio__wal_check_record(const struct regio__wal_seg_info *si, const void *seg, size_t seg_len,
                             size_t off, struct regio__wal_rec_info *out, const char **reason);
 
+/* As regio__wal_check_record for a record held at rec (avail bytes from its
+ * start) that lies at byte off of its segment file. */
+int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void *rec, size_t avail,
+                               uint64_t off, struct regio__wal_rec_info *out, const char **reason);
+
 /* Encode a record header with its checksum over hdr + payload (payload holds
  * regio__wal_rec_total(len) - 32 bytes, rounding zeroed by the caller). The
  * checksum is computed over the payload in place after the header, so hdr

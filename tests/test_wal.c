@@ -1,0 +1,273 @@
+/* regio-test: labels=io timeout=300 */
+/*
+ * tests/test_wal.c: the WAL on one thread: append/sync/reopen round trips,
+ * records back byte for byte through both readers, clean close and epochs,
+ * second open refused, oversized record refused, checkpoint kept across
+ * reopen, truncation recycles and ignores stale records, the live reader
+ * tails the durable end, sync_async calls back in LSN order.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "wal_internal.h"
+
+#define SEG (1024u * 1024u)
+#define BUF (64u * 1024u)
+
+static struct regio_wal_opts small_opts(void)
+{
+    struct regio_wal_opts o = {.segment_bytes = SEG, .buffer_bytes = BUF, .create = true};
+    return o;
+}
+
+/* Deterministic payload of record i: length and bytes derived from i. */
+static size_t payload(uint64_t i, uint8_t *out, size_t cap)
+{
+    uint64_t s = i * 0x9e3779b97f4a7c15ull + 1;
+    size_t len = 1 + (size_t)(test_rand(&s) % 3000);
+    if (len > cap)
+        len = cap;
+    for (size_t k = 0; k < len; k++)
+        out[k] = (uint8_t)(test_rand(&s) >> 56);
+    return len;
+}
+
+/* Read every record with a directory reader and compare with payload(i). */
+static void verify_dir(const char *dir, uint64_t first, uint64_t count)
+{
+    struct regio_wal_reader *r;
+    CHECK_OK(regio_wal_reader_open(dir, 0, &r));
+    struct regio_wal_record rec;
+    uint8_t want[4096];
+    uint64_t i = first;
+    int rc;
+    while ((rc = regio_wal_reader_next(r, &rec)) == 1) {
+        size_t len = payload(i, want, sizeof(want));
+        CHECK_EQ(rec.len, len);
+        CHECK(memcmp(rec.data, want, len) == 0);
+        i++;
+    }
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(i, first + count);
+    CHECK_OK(regio_wal_reader_close(r));
+}
+
+static void test_round_trip(void)
+{
+    const char *dir = test_tmpdir("wal-rt");
+    struct regio_wal_opts o = small_opts();
+    struct regio_wal *w;
+    struct regio_wal_recovery info;
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.end, REGIO_WAL_END_EMPTY);
+    CHECK_EQ(info.epoch, 1);
+    uint8_t buf[4096];
+    uint64_t lsn = 0, prev = 0;
+    /* Enough records to cross several 1 MiB segments. */
+    for (uint64_t i = 0; i < 3000; i++) {
+        size_t len = payload(i, buf, sizeof(buf));
+        CHECK_OK(regio_wal_append(w, buf, len, &lsn));
+        CHECK(lsn > prev);
+        prev = lsn;
+        if (i % 7 == 0)
+            CHECK_OK(regio_wal_sync(w, lsn));
+    }
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK(regio_wal_durable_lsn(w) > lsn);
+    struct regio_wal_stats st;
+    CHECK_OK(regio_wal_stats(w, &st));
+    CHECK_EQ(st.records, 3000);
+    CHECK_EQ(st.records_synced, 3000);
+    CHECK(st.syncs > 0 && st.bytes_padded > 0 && st.block_bytes >= 4096);
+    CHECK_OK(regio_wal_close(w));
+    verify_dir(dir, 0, 3000);
+
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.end, REGIO_WAL_END_CLEAN);
+    CHECK_EQ(info.records, 3000);
+    CHECK_EQ(info.epoch, 2);
+    CHECK_EQ(info.bytes_cut, 0);
+    for (uint64_t i = 3000; i < 3100; i++) {
+        size_t len = payload(i, buf, sizeof(buf));
+        CHECK_OK(regio_wal_append(w, buf, len, &lsn));
+    }
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_close(w));
+    verify_dir(dir, 0, 3100);
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.records, 3100);
+    CHECK_EQ(info.end, REGIO_WAL_END_CLEAN);
+    CHECK_OK(regio_wal_close(w));
+    test_rmdir_all(dir);
+}
+
+static void test_busy_and_too_large(void)
+{
+    const char *dir = test_tmpdir("wal-busy");
+    struct regio_wal_opts o = small_opts();
+    struct regio_wal *w, *w2;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    CHECK_EQ(regio_wal_open(dir, &o, &w2, NULL), -EBUSY);
+    size_t max = regio_wal_max_record_bytes(w);
+    CHECK_EQ(max, BUF - 32);
+    uint8_t *big = calloc(1, max + 1);
+    CHECK(big != NULL);
+    uint64_t lsn;
+    CHECK_EQ(regio_wal_append(w, big, max + 1, &lsn), -EINVAL);
+    CHECK_EQ(regio_wal_append(w, big, 0, &lsn), -EINVAL);
+    CHECK_OK(regio_wal_append(w, big, max, &lsn)); /* the largest fits */
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_append(w, "ok", 2, &lsn));
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_EQ(regio_wal_sync(w, lsn + 1000000), -EINVAL);
+    CHECK_OK(regio_wal_close(w));
+    struct regio_wal_recovery info;
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.records, 2);
+    CHECK_OK(regio_wal_close(w));
+    o.no_create_log = true;
+    const char *empty = test_tmpdir("wal-none");
+    CHECK_EQ(regio_wal_open(empty, &o, &w, NULL), -ENOENT);
+    test_rmdir_all(empty);
+    free(big);
+    test_rmdir_all(dir);
+}
+
+static void test_checkpoint_truncate(void)
+{
+    const char *dir = test_tmpdir("wal-ckpt");
+    struct regio_wal_opts o = small_opts();
+    struct regio_wal *w;
+    struct regio_wal_recovery info;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    uint8_t buf[4096];
+    uint64_t lsns[4000];
+    for (uint64_t i = 0; i < 4000; i++) {
+        size_t len = payload(i, buf, sizeof(buf));
+        CHECK_OK(regio_wal_append(w, buf, len, &lsns[i]));
+    }
+    CHECK_OK(regio_wal_sync(w, lsns[3999]));
+    CHECK(regio__wal_seg(w, lsns[3999]) >= 4);
+    /* Checkpoint at record 2000: truncation stops below its segment. */
+    CHECK_OK(regio_wal_set_checkpoint(w, lsns[2000]));
+    int n = regio_wal_truncate_before(w, lsns[3999]);
+    CHECK(n >= 1);
+    CHECK_EQ((uint64_t)n, regio__wal_seg(w, lsns[2000]));
+    CHECK_OK(regio_wal_close(w));
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.checkpoint_lsn, lsns[2000]);
+    CHECK(info.start_lsn <= lsns[2000]);
+    CHECK(info.start_lsn >= regio__wal_seg(w, lsns[2000]) * SEG);
+    /* Recycled segments are reused with new salts: write through them and
+     * make sure recovery never picks up a stale record. */
+    uint64_t base = info.records, lsn = 0;
+    for (uint64_t i = 0; i < 6000; i++) {
+        size_t len = payload(10000 + i, buf, sizeof(buf));
+        CHECK_OK(regio_wal_append(w, buf, len, &lsn));
+    }
+    CHECK_OK(regio_wal_sync(w, lsn));
+    struct regio_wal_stats st;
+    CHECK_OK(regio_wal_stats(w, &st));
+    CHECK_OK(regio_wal_close(w));
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.records, base + 6000);
+    CHECK_EQ(info.end, REGIO_WAL_END_CLEAN);
+    CHECK_OK(regio_wal_close(w));
+    test_rmdir_all(dir);
+}
+
+struct order_ctx {
+    _Atomic uint64_t last;
+    _Atomic int calls;
+    _Atomic int bad;
+    pthread_t self;
+};
+struct order_item {
+    struct order_ctx *c;
+    uint64_t lsn;
+};
+
+static void order_cb(void *ctx, int res)
+{
+    struct order_item *it = ctx;
+    if (res != 0 || it->lsn < atomic_load(&it->c->last) ||
+        pthread_equal(pthread_self(), it->c->self))
+        atomic_fetch_add(&it->c->bad, 1);
+    atomic_store(&it->c->last, it->lsn);
+    atomic_fetch_add(&it->c->calls, 1);
+}
+
+static void test_async_and_live_reader(void)
+{
+    const char *dir = test_tmpdir("wal-async");
+    struct regio_wal_opts o = small_opts();
+    struct regio_wal *w;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    struct regio_wal_reader *r;
+    CHECK_OK(regio_wal_reader_open_live(w, 0, &r));
+    struct regio_wal_record rec;
+    CHECK_EQ(regio_wal_reader_next(r, &rec), 0); /* nothing yet */
+    static struct order_item items[500];
+    struct order_ctx c = {.self = pthread_self()};
+    uint8_t buf[4096];
+    for (int i = 0; i < 500; i++) {
+        size_t len = payload((uint64_t)i, buf, sizeof(buf));
+        CHECK_OK(regio_wal_append(w, buf, len, &items[i].lsn));
+        items[i].c = &c;
+    }
+    /* Register out of order: callbacks still come in LSN order. */
+    for (int i = 499; i >= 0; i -= 2)
+        CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
+    for (int i = 0; i < 500; i += 2)
+        CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
+    for (int spin = 0; atomic_load(&c.calls) < 500 && spin < 10000; spin++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&c.calls), 500);
+    CHECK_EQ(atomic_load(&c.bad), 0);
+    /* The live reader sees exactly the durable records, then "no more yet". */
+    uint8_t want[4096];
+    for (int i = 0; i < 500; i++) {
+        CHECK_EQ(regio_wal_reader_next(r, &rec), 1);
+        CHECK_EQ(rec.lsn, items[i].lsn);
+        size_t len = payload((uint64_t)i, want, sizeof(want));
+        CHECK_EQ(rec.len, len);
+        CHECK(memcmp(rec.data, want, len) == 0);
+    }
+    CHECK_EQ(regio_wal_reader_next(r, &rec), 0);
+    uint64_t lsn;
+    CHECK_OK(regio_wal_append(w, "tail", 4, &lsn));
+    CHECK_EQ(regio_wal_reader_next(r, &rec), 0); /* appended, not durable */
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_EQ(regio_wal_reader_next(r, &rec), 1);
+    CHECK_EQ(rec.len, 4);
+    CHECK(memcmp(rec.data, "tail", 4) == 0);
+    /* A pinned reader at the start keeps truncation from recycling. */
+    CHECK_EQ(regio_wal_truncate_before(w, lsn), 0);
+    CHECK_OK(regio_wal_reader_close(r));
+    /* A reader from a record start in the middle; a non-start is refused. */
+    CHECK_OK(regio_wal_reader_open_live(w, items[250].lsn, &r));
+    CHECK_EQ(regio_wal_reader_next(r, &rec), 1);
+    CHECK_EQ(rec.lsn, items[250].lsn);
+    CHECK_OK(regio_wal_reader_close(r));
+    CHECK_EQ(regio_wal_reader_open_live(w, items[250].lsn + 8, &r), -EINVAL);
+    CHECK_OK(regio_wal_close(w));
+    CHECK_OK(regio_wal_reader_open(dir, items[100].lsn, &r));
+    CHECK_EQ(regio_wal_reader_next(r, &rec), 1);
+    CHECK_EQ(rec.lsn, items[100].lsn);
+    CHECK_OK(regio_wal_reader_close(r));
+    test_rmdir_all(dir);
+}
+
+int main(void)
+{
+    test_round_trip();
+    test_busy_and_too_large();
+    test_checkpoint_truncate();
+    test_async_and_live_reader();
+    printf("wal: ok\n");
+    return 0;
+}

@@ -1,0 +1,1076 @@
+/*
+ * wal/wal.c: appends, group commit, the flusher, sync waiters, checkpoint,
+ * truncation and close.
+ *
+ * Appenders reserve an LSN range with a compare-and-swap on insert_pos, copy
+ * their record into the ring of registered WAL buffers in parallel, and
+ * publish in an insertion slot the lowest LSN they are still writing
+ * (PostgreSQL's insertion locks). The flusher thread owns the WAL's engine:
+ * it walks the records whose copies are complete, writes whole blocks with
+ * WRITE_FIXED (+RWF_DSYNC), ends a flush that must stop mid-block with a pad
+ * record, and acknowledges flushes strictly in LSN order as they complete.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "wal_internal.h"
+
+static const uint8_t wal_zeros[REGIO__WAL_REC_ALIGN];
+
+/* ---- Ring of WAL buffers: LSN x lives at offset x % ring_bytes ---------- */
+
+static uint8_t *ring_at(const struct regio_wal *w, uint64_t lsn, uint64_t *contig)
+{
+    uint64_t r = lsn % w->ring_bytes;
+    uint64_t piece = r / w->piece_bytes, off = r % w->piece_bytes;
+    *contig = w->piece_bytes - off;
+    return (uint8_t *)w->pieces[piece].data + off;
+}
+
+static void ring_put(struct regio_wal *w, uint64_t lsn, const void *src, uint64_t len)
+{
+    const uint8_t *p = src;
+    while (len > 0) {
+        uint64_t contig;
+        uint8_t *dst = ring_at(w, lsn, &contig);
+        uint64_t n = len < contig ? len : contig;
+        memcpy(dst, p, n);
+        p += n;
+        lsn += n;
+        len -= n;
+    }
+}
+
+static void ring_get(struct regio_wal *w, uint64_t lsn, void *out, uint64_t len)
+{
+    uint8_t *p = out;
+    while (len > 0) {
+        uint64_t contig;
+        const uint8_t *src = ring_at(w, lsn, &contig);
+        uint64_t n = len < contig ? len : contig;
+        memcpy(p, src, n);
+        p += n;
+        lsn += n;
+        len -= n;
+    }
+}
+
+/* ---- Failure and wake-ups --------------------------------------------- */
+
+static void wal_fail(struct regio_wal *w, int err)
+{
+    int expect = 0;
+    REGIO_ASSERT(err < 0);
+    atomic_compare_exchange_strong(&w->failed, &expect, err);
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_broadcast(&w->done_cond);
+    pthread_cond_broadcast(&w->cb_cond);
+    pthread_cond_broadcast(&w->work_cond);
+    pthread_cond_broadcast(&w->prep_cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void atomic_max(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load(a);
+    while (cur < v && !atomic_compare_exchange_weak(a, &cur, v))
+        ;
+}
+
+/* ---- Insertion slots ---------------------------------------------------- */
+
+static _Thread_local uint32_t tl_slot_hint = UINT32_MAX;
+static _Atomic uint32_t slot_rr;
+
+static uint32_t slot_acquire(struct regio_wal *w)
+{
+    if (tl_slot_hint == UINT32_MAX)
+        tl_slot_hint = atomic_fetch_add(&slot_rr, 1) % REGIO__WAL_SLOTS;
+    for (uint32_t spin = 0;; spin++) {
+        for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++) {
+            uint32_t idx = (tl_slot_hint + i) % REGIO__WAL_SLOTS;
+            uint64_t expect = REGIO__WAL_SLOT_FREE;
+            if (atomic_compare_exchange_strong(&w->slots[idx][0], &expect, REGIO__WAL_SLOT_BUSY))
+                return idx;
+        }
+        sched_yield();
+    }
+}
+
+/* Lowest LSN an insertion is still writing, or q when none. */
+static uint64_t min_inflight(struct regio_wal *w, uint64_t q)
+{
+    uint64_t m = q;
+    for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++) {
+        uint64_t v;
+        /* BUSY lasts only across the reservation CAS loop, which never blocks. */
+        while ((v = atomic_load(&w->slots[i][0])) == REGIO__WAL_SLOT_BUSY)
+            sched_yield();
+        if (v != REGIO__WAL_SLOT_FREE && v < m)
+            m = v;
+    }
+    return m;
+}
+
+/* ---- Reservation --------------------------------------------------------- */
+
+/* Reserve total bytes for a record. A record that does not fit in the rest of
+ * its segment (leaving room for a SEGEND header) goes to the next segment, and
+ * its reserver also owns the SEGEND filler at the old position. */
+static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64_t *segend_at)
+{
+    uint64_t p = atomic_load(&w->insert_pos);
+    for (;;) {
+        uint64_t s, next, se = 0;
+        if (p + total + REGIO__WAL_REC_HDR_BYTES <= regio__wal_seg_end(w, p)) {
+            s = p;
+        } else {
+            se = p;
+            s = regio__wal_seg_first(w, regio__wal_seg(w, p) + 1);
+        }
+        next = s + total;
+        if (atomic_compare_exchange_weak(&w->insert_pos, &p, next)) {
+            *start = s;
+            *segend_at = se;
+            return;
+        }
+    }
+}
+
+/* Filler record (pad or segend) spanning [lsn, end) written into the ring. */
+static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t type)
+{
+    struct regio__wal_segslot *ss = &w->segs[regio__wal_seg(w, lsn) % w->seg_table_len];
+    uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
+    uint32_t len = (uint32_t)(end - lsn - REGIO__WAL_REC_HDR_BYTES);
+    memset(hdr, 0, sizeof(hdr));
+    regio__le64_put(hdr + 8, lsn);
+    regio__le32_put(hdr + 16, len);
+    regio__le32_put(hdr + 20, w->epoch);
+    regio__le16_put(hdr + 24, type);
+    regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
+    XXH3_state_t st;
+    XXH3_64bits_reset_withSeed(&st, ss->salt);
+    XXH3_64bits_update(&st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+    /* The payload is zero: clear it in the ring and hash it from there. */
+    for (uint64_t x = lsn + REGIO__WAL_REC_HDR_BYTES; x < end;) {
+        uint64_t contig;
+        uint8_t *p = ring_at(w, x, &contig);
+        uint64_t n = end - x < contig ? end - x : contig;
+        memset(p, 0, n);
+        XXH3_64bits_update(&st, p, n);
+        x += n;
+    }
+    regio__le64_put(hdr, XXH3_64bits_digest(&st));
+    ring_put(w, lsn, hdr, sizeof(hdr));
+}
+
+static uint64_t filler_end(struct regio_wal *w, uint64_t lsn, uint16_t *type)
+{
+    uint64_t fe = regio__wal_round_up(lsn + REGIO__WAL_REC_HDR_BYTES, w->block_bytes);
+    *type = fe >= regio__wal_seg_end(w, lsn) ? REGIO__WAL_TYPE_SEGEND : REGIO__WAL_TYPE_PAD;
+    return fe;
+}
+
+static int wait_segment(struct regio_wal *w, uint64_t segno)
+{
+    struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
+    if (atomic_load_explicit(&ss->ready, memory_order_acquire) == segno + 1)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    atomic_max(&w->max_seg_seen, segno);
+    pthread_cond_broadcast(&w->prep_cond);
+    while (atomic_load_explicit(&ss->ready, memory_order_acquire) != segno + 1 &&
+           atomic_load(&w->failed) == 0)
+        pthread_cond_wait(&w->done_cond, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return atomic_load(&w->failed);
+}
+
+static int wait_space(struct regio_wal *w, uint64_t end)
+{
+    if (end - atomic_load(&w->released) <= w->limit_bytes)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    atomic_fetch_add(&w->space_waiters, 1);
+    if (w->flusher_idle)
+        pthread_cond_signal(&w->work_cond);
+    while (end - atomic_load(&w->released) > w->limit_bytes && atomic_load(&w->failed) == 0)
+        pthread_cond_wait(&w->done_cond, &w->mu);
+    atomic_fetch_sub(&w->space_waiters, 1);
+    pthread_mutex_unlock(&w->mu);
+    return atomic_load(&w->failed);
+}
+
+/* ---- Appends -------------------------------------------------------------- */
+
+static int append_common(struct regio_wal *w, uint16_t type, const struct iovec *iov, int iovcnt,
+                         uint64_t *lsn_out, uint64_t *end_out)
+{
+    if (w == NULL || iovcnt < 0 || (iovcnt > 0 && iov == NULL))
+        return -EINVAL;
+    uint64_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > 0 && iov[i].iov_base == NULL)
+            return -EINVAL;
+        len += iov[i].iov_len;
+    }
+    if (len > regio_wal_max_record_bytes(w) || (len == 0 && type <= REGIO_WAL_TYPE_USER_MAX)) {
+        regio__set_detail("wal: record of %llu bytes (1..%zu allowed)", (unsigned long long)len,
+                          regio_wal_max_record_bytes(w));
+        return -EINVAL;
+    }
+    int err = atomic_load(&w->failed);
+    if (err != 0)
+        return err;
+    uint64_t total = regio__wal_rec_total(len), start, segend_at;
+    uint32_t slot = slot_acquire(w);
+    reserve(w, total, &start, &segend_at);
+    atomic_store(&w->slots[slot][0], segend_at != 0 ? segend_at : start);
+    err = wait_segment(w, regio__wal_seg(w, start));
+    if (err == 0)
+        err = wait_space(w, start + total);
+    if (err != 0) {
+        atomic_store(&w->slots[slot][0], REGIO__WAL_SLOT_FREE);
+        return err;
+    }
+    if (segend_at != 0) {
+        uint16_t ft;
+        uint64_t fe = filler_end(w, segend_at, &ft);
+        put_filler(w, segend_at, fe, REGIO__WAL_TYPE_SEGEND);
+        atomic_max(&w->max_seg_seen, regio__wal_seg(w, start));
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_broadcast(&w->prep_cond);
+        pthread_mutex_unlock(&w->mu);
+    }
+    struct regio__wal_segslot *ss = &w->segs[regio__wal_seg(w, start) % w->seg_table_len];
+    uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
+    memset(hdr, 0, sizeof(hdr));
+    regio__le64_put(hdr + 8, start);
+    regio__le32_put(hdr + 16, (uint32_t)len);
+    regio__le32_put(hdr + 20, w->epoch);
+    regio__le16_put(hdr + 24, type);
+    regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
+    XXH3_state_t st;
+    XXH3_64bits_reset_withSeed(&st, ss->salt);
+    XXH3_64bits_update(&st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+    uint64_t at = start + REGIO__WAL_REC_HDR_BYTES;
+    for (int i = 0; i < iovcnt; i++) {
+        XXH3_64bits_update(&st, iov[i].iov_base, iov[i].iov_len);
+        ring_put(w, at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    uint64_t rounding = start + total - at;
+    XXH3_64bits_update(&st, wal_zeros, rounding);
+    ring_put(w, at, wal_zeros, rounding);
+    regio__le64_put(hdr, XXH3_64bits_digest(&st));
+    ring_put(w, start, hdr, sizeof(hdr));
+    atomic_store(&w->slots[slot][0], REGIO__WAL_SLOT_FREE);
+    atomic_fetch_add_explicit(&w->records, 1, memory_order_relaxed);
+    if (lsn_out != NULL)
+        *lsn_out = start;
+    if (end_out != NULL)
+        *end_out = start + total;
+    return 0;
+}
+
+int regio_wal_append(struct regio_wal *w, const void *data, size_t len, uint64_t *lsn_out)
+{
+    struct iovec v = {.iov_base = (void *)data, .iov_len = len};
+    return append_common(w, 0, &v, 1, lsn_out, NULL);
+}
+
+int regio_wal_appendv(struct regio_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn_out)
+{
+    return append_common(w, 0, iov, iovcnt, lsn_out, NULL);
+}
+
+int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iovec *iov, int iovcnt,
+                            uint64_t *lsn_out, uint64_t *end_lsn_out)
+{
+    if (type > REGIO_WAL_TYPE_USER_MAX)
+        return -EINVAL;
+    return append_common(w, type, iov, iovcnt, lsn_out, end_lsn_out);
+}
+
+size_t regio_wal_max_record_bytes(const struct regio_wal *w)
+{
+    return w == NULL ? 0 : (size_t)(w->piece_bytes - REGIO__WAL_REC_HDR_BYTES);
+}
+
+/* ---- The flusher ----------------------------------------------------------- */
+
+/* Advance walk_pos over records whose copies are complete (below m). */
+static void walk(struct regio_wal *w, uint64_t m)
+{
+    while (w->walk_pos < m) {
+        uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
+        ring_get(w, w->walk_pos, hdr, sizeof(hdr));
+        REGIO_ASSERT(regio__le64_get(hdr + 8) == w->walk_pos);
+        uint64_t total = regio__wal_rec_total(regio__le32_get(hdr + 16));
+        if (regio__le16_get(hdr + 24) == REGIO__WAL_TYPE_SEGEND) {
+            w->segend_at_end = w->walk_pos + total;
+            w->walk_pos = regio__wal_seg_first(w, regio__wal_seg(w, w->walk_pos) + 1);
+            w->segend_next = w->walk_pos;
+        } else {
+            w->walk_pos += total;
+        }
+    }
+}
+
+/* The largest record boundary at or below b, counting caller records. The
+ * header of a record that straddles b is read once and remembered: its bytes
+ * below b are released with the flush and may be overwritten in the ring. */
+static uint64_t rec_end_for(struct regio_wal *w, uint64_t b, uint64_t *records)
+{
+    uint64_t x = w->last_rec_end;
+    *records = 0;
+    while (x < b) {
+        if (w->pend_at != x) {
+            uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
+            ring_get(w, x, hdr, sizeof(hdr));
+            REGIO_ASSERT(regio__le64_get(hdr + 8) == x);
+            uint64_t total = regio__wal_rec_total(regio__le32_get(hdr + 16));
+            uint16_t type = regio__le16_get(hdr + 24);
+            w->pend_at = x;
+            w->pend_end = x + total;
+            w->pend_user = type <= REGIO_WAL_TYPE_USER_MAX;
+            w->pend_next = type == REGIO__WAL_TYPE_SEGEND
+                               ? regio__wal_seg_first(w, regio__wal_seg(w, x) + 1)
+                               : x + total;
+        }
+        if (w->pend_end > b)
+            break;
+        if (w->pend_user)
+            (*records)++;
+        x = w->pend_next;
+    }
+    w->last_rec_end = x;
+    return x;
+}
+
+static struct regio_file *segment_file(struct regio_wal *w, uint64_t segno, int *err)
+{
+    struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
+    if (ss->file != NULL && ss->file_segno == segno)
+        return ss->file;
+    if (ss->file != NULL) {
+        regio_file_close(ss->file);
+        ss->file = NULL;
+    }
+    char name[32], path[4096];
+    regio__wal_segment_name(segno, name);
+    snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+    *err = regio_file_open(w->engine, path, O_RDWR, 0600, &ss->file);
+    if (*err != 0) {
+        ss->file = NULL;
+        return NULL;
+    }
+    ss->file_segno = segno;
+    return ss->file;
+}
+
+static void complete_flushes(struct regio_wal *w)
+{
+    bool progressed = false;
+    while (w->fl_count > 0) {
+        struct regio__wal_flush *f = &w->flushes[w->fl_head];
+        if (f->done < f->ops)
+            break;
+        if (f->err != 0) {
+            wal_fail(w, f->err);
+            return;
+        }
+        atomic_store(&w->durable, f->rec_end);
+        atomic_store(&w->released, f->release_to);
+        atomic_fetch_add(&w->syncs, 1);
+        atomic_fetch_add(&w->records_synced, f->records);
+        w->fl_head = (w->fl_head + 1) % REGIO__WAL_MAX_FLUSHES;
+        w->fl_count--;
+        progressed = true;
+    }
+    if (progressed) {
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_broadcast(&w->done_cond);
+        if (w->async_head != NULL)
+            pthread_cond_signal(&w->cb_cond);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static void write_done(void *ctx, int res)
+{
+    struct regio__wal_flush *f = ctx;
+    f->done++;
+    if (res < 0 && f->err == 0)
+        f->err = res;
+    complete_flushes(f->w);
+}
+
+/* Queue one write of [a, b) (inside one piece and one segment). */
+static int queue_write(struct regio_wal *w, struct regio__wal_flush *f, uint64_t a, uint64_t b)
+{
+    int err = 0;
+    struct regio_file *file = segment_file(w, regio__wal_seg(w, a), &err);
+    if (file == NULL)
+        return err;
+    uint64_t r = a % w->ring_bytes;
+    struct regio_buf v;
+    err = regio_buf_view(w->pieces[r / w->piece_bytes], r % w->piece_bytes, b - a, &v);
+    if (err != 0)
+        return err;
+    uint64_t off = a - regio__wal_seg(w, a) * w->seg_bytes;
+    for (;;) {
+        if (w->dsync_writes)
+            err = regio_write_ex(w->engine, file, v, off, (uint32_t)(b - a), REGIO_WRITE_DSYNC,
+                                 write_done, f);
+        else
+            err = regio_write_sync(w->engine, file, v, off, (uint32_t)(b - a), write_done, f);
+        if (err != -EAGAIN)
+            return err;
+        regio_engine_wait(w->engine, 1, -1);
+    }
+}
+
+/* Issue a flush of [a, b), b block aligned, in one segment. */
+static void issue_range(struct regio_wal *w, uint64_t a, uint64_t b, uint64_t release_to)
+{
+    REGIO_ASSERT(w->fl_count < REGIO__WAL_MAX_FLUSHES);
+    REGIO_ASSERT(a % w->block_bytes == 0 && b % w->block_bytes == 0 && a < b);
+    uint32_t idx = (w->fl_head + w->fl_count) % REGIO__WAL_MAX_FLUSHES;
+    struct regio__wal_flush *f = &w->flushes[idx];
+    memset(f, 0, sizeof(*f));
+    f->w = w;
+    f->start = a;
+    f->end = b;
+    f->release_to = release_to;
+    f->rec_end = rec_end_for(w, b, &f->records);
+    /* Count the write as issued until queued, so that an early completion
+     * cannot retire the flush before its last write is queued. */
+    f->ops = 1;
+    w->fl_count++;
+    for (uint64_t x = a; x < b;) {
+        uint64_t contig;
+        (void)ring_at(w, x, &contig);
+        uint64_t e = b - x < contig ? b : x + contig;
+        f->ops++;
+        int err = queue_write(w, f, x, e);
+        if (err != 0) {
+            f->ops--;
+            if (f->err == 0)
+                f->err = err;
+            break;
+        }
+        x = e;
+    }
+    atomic_fetch_add(&w->bytes_written, b - a);
+    f->done++;
+    regio_engine_submit(w->engine);
+    complete_flushes(w);
+}
+
+/* Flush [flushed, p), splitting at the segment switch the walker passed. */
+static void issue_to(struct regio_wal *w, uint64_t p)
+{
+    while (w->flushed < p && atomic_load(&w->failed) == 0) {
+        if (regio__wal_seg(w, p - 1) != regio__wal_seg(w, w->flushed)) {
+            REGIO_ASSERT(w->segend_at_end != 0);
+            uint64_t e = regio__wal_round_up(w->segend_at_end, w->block_bytes);
+            if (e > w->flushed)
+                issue_range(w, w->flushed, e, w->segend_next);
+            w->flushed = w->segend_next;
+            w->segend_at_end = 0;
+            continue;
+        }
+        issue_range(w, w->flushed, p, p);
+        w->flushed = p;
+    }
+}
+
+/* Try to end the flush at walk_pos with a pad; false when someone reserved
+ * past it meanwhile or the ring has no room for the pad yet. */
+static bool try_pad(struct regio_wal *w, uint64_t q)
+{
+    uint16_t type;
+    uint64_t fe = filler_end(w, q, &type);
+    uint64_t next =
+        type == REGIO__WAL_TYPE_SEGEND ? regio__wal_seg_first(w, regio__wal_seg(w, q) + 1) : fe;
+    if (fe - atomic_load(&w->released) > w->limit_bytes)
+        return false;
+    if (type == REGIO__WAL_TYPE_SEGEND &&
+        atomic_load(&w->segs[regio__wal_seg(w, next) % w->seg_table_len].ready) !=
+            regio__wal_seg(w, next) + 1)
+        return false; /* the successor is not prepared yet: never wait here */
+    uint64_t expect = q;
+    if (!atomic_compare_exchange_strong(&w->insert_pos, &expect, next))
+        return false;
+    put_filler(w, q, fe, type);
+    atomic_fetch_add(&w->bytes_padded, fe - q);
+    if (type == REGIO__WAL_TYPE_SEGEND)
+        atomic_max(&w->max_seg_seen, regio__wal_seg(w, next));
+    walk(w, next);
+    return true;
+}
+
+enum step { STEP_IDLE, STEP_PROGRESS, STEP_SPIN };
+
+static enum step flusher_step(struct regio_wal *w)
+{
+    if (atomic_load(&w->failed) != 0 || w->fl_count >= w->max_flushes_in_flight)
+        return STEP_IDLE;
+    uint64_t q = atomic_load(&w->insert_pos);
+    uint64_t m = min_inflight(w, q);
+    walk(w, m);
+    uint64_t want = atomic_load(&w->requested);
+    bool need = want > atomic_load(&w->durable);
+    bool stopping = w->stopping;
+    if ((need && want <= w->walk_pos) || (stopping && w->walk_pos == q && w->flushed < q)) {
+        if (w->walk_pos % w->block_bytes != 0) {
+            if (w->walk_pos != q || !try_pad(w, q)) {
+                uint64_t full = w->walk_pos / w->block_bytes * w->block_bytes;
+                if (full > w->flushed) {
+                    issue_to(w, full);
+                    return STEP_PROGRESS;
+                }
+                return STEP_SPIN;
+            }
+        }
+        if (w->walk_pos > w->flushed) {
+            issue_to(w, w->walk_pos);
+            return STEP_PROGRESS;
+        }
+        return STEP_SPIN;
+    }
+    uint64_t full = w->walk_pos / w->block_bytes * w->block_bytes;
+    bool pressure = atomic_load(&w->space_waiters) > 0 || full - w->flushed >= w->piece_bytes;
+    if (pressure && full > w->flushed) {
+        issue_to(w, full);
+        return STEP_PROGRESS;
+    }
+    return need || (stopping && w->walk_pos < q) ? STEP_SPIN : STEP_IDLE;
+}
+
+static bool has_work(struct regio_wal *w)
+{
+    return w->call_pending || w->stopping ||
+           atomic_load(&w->requested) > atomic_load(&w->durable) ||
+           atomic_load(&w->space_waiters) > 0;
+}
+
+static void run_engine_call(struct regio_wal *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->call_pending) {
+        w->call_res = w->call_fn(w->engine, w->call_arg);
+        w->call_pending = false;
+        pthread_cond_broadcast(&w->done_cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *flusher_main(void *arg)
+{
+    struct regio_wal *w = arg;
+    struct regio_engine_opts eo = {.queue_depth = 64};
+    int err = regio_engine_create(w->arena, w->slab, &eo, &w->engine);
+    pthread_mutex_lock(&w->mu);
+    w->engine_err = err;
+    w->engine_ready = true;
+    pthread_cond_broadcast(&w->done_cond);
+    pthread_mutex_unlock(&w->mu);
+    if (err != 0)
+        return NULL;
+    for (;;) {
+        run_engine_call(w);
+        enum step s = flusher_step(w);
+        bool done = w->stopping && w->fl_count == 0 &&
+                    (atomic_load(&w->failed) != 0 || (w->flushed >= atomic_load(&w->insert_pos) &&
+                                                      w->walk_pos >= atomic_load(&w->insert_pos)));
+        if (done)
+            break;
+        if (w->fl_count > 0) {
+            regio_engine_wait(w->engine, 1, s == STEP_IDLE ? 200000 : 0);
+            continue;
+        }
+        if (s == STEP_SPIN) {
+            sched_yield();
+            continue;
+        }
+        if (s == STEP_PROGRESS)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        if (!has_work(w)) {
+            w->flusher_idle = true;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 10 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&w->work_cond, &w->mu, &ts);
+            w->flusher_idle = false;
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    regio_engine_drain(w->engine, -1);
+    for (uint32_t i = 0; i < w->seg_table_len; i++)
+        if (w->segs[i].file != NULL) {
+            regio_file_close(w->segs[i].file);
+            w->segs[i].file = NULL;
+        }
+    /* Engine calls asked for during shutdown still get an answer. */
+    run_engine_call(w);
+    regio_engine_destroy(w->engine);
+    w->engine = NULL;
+    return NULL;
+}
+
+int regio__wal_engine_call(struct regio_wal *w, int (*fn)(struct regio_engine *, void *), void *arg)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->call_pending)
+        pthread_cond_wait(&w->done_cond, &w->mu);
+    w->call_fn = fn;
+    w->call_arg = arg;
+    w->call_pending = true;
+    pthread_cond_signal(&w->work_cond);
+    while (w->call_pending)
+        pthread_cond_wait(&w->done_cond, &w->mu);
+    int res = w->call_res;
+    pthread_mutex_unlock(&w->mu);
+    return res;
+}
+
+struct regio_engine *regio__wal_engine(struct regio_wal *w)
+{
+    return w->engine;
+}
+
+/* ---- Sync waiters ----------------------------------------------------------- */
+
+int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
+{
+    if (w == NULL)
+        return -EINVAL;
+    int err = atomic_load(&w->failed);
+    if (err != 0)
+        return err;
+    if (lsn >= atomic_load(&w->insert_pos))
+        return -EINVAL;
+    if (atomic_load(&w->durable) > lsn)
+        return 0;
+    atomic_max(&w->requested, lsn + 1);
+    pthread_mutex_lock(&w->mu);
+    if (w->flusher_idle)
+        pthread_cond_signal(&w->work_cond);
+    while (atomic_load(&w->durable) <= lsn && atomic_load(&w->failed) == 0)
+        pthread_cond_wait(&w->done_cond, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return atomic_load(&w->durable) > lsn ? 0 : atomic_load(&w->failed);
+}
+
+int regio_wal_sync_async(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
+{
+    if (w == NULL || cb == NULL || lsn >= atomic_load(&w->insert_pos))
+        return -EINVAL;
+    int err = atomic_load(&w->failed);
+    if (err != 0)
+        return err;
+    struct regio__wal_async *a = malloc(sizeof(*a));
+    if (a == NULL)
+        return -ENOMEM;
+    a->lsn = lsn;
+    a->cb = cb;
+    a->ctx = ctx;
+    atomic_max(&w->requested, lsn + 1);
+    pthread_mutex_lock(&w->mu);
+    struct regio__wal_async **pp = &w->async_head;
+    while (*pp != NULL && (*pp)->lsn <= lsn)
+        pp = &(*pp)->next;
+    a->next = *pp;
+    *pp = a;
+    w->async_count++;
+    pthread_cond_signal(&w->cb_cond);
+    if (w->flusher_idle)
+        pthread_cond_signal(&w->work_cond);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* Runs async callbacks in LSN order, never inside the call that registered
+ * them, and never on the flusher (a callback may append and wait for ring
+ * space, which only the flusher frees). */
+static void *cb_main(void *arg)
+{
+    struct regio_wal *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct regio__wal_async *a = w->async_head;
+        int failed = atomic_load(&w->failed);
+        if (a != NULL && (a->lsn < atomic_load(&w->durable) || failed != 0)) {
+            w->async_head = a->next;
+            w->async_count--;
+            pthread_mutex_unlock(&w->mu);
+            a->cb(a->ctx, a->lsn < atomic_load(&w->durable) ? 0 : failed);
+            free(a);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (w->cb_stop && a == NULL)
+            break;
+        pthread_cond_wait(&w->cb_cond, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Keeps spare_segments segments prepared past the newest in use. */
+static void *prep_main(void *arg)
+{
+    struct regio_wal *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        uint64_t target = atomic_load(&w->max_seg_seen) + w->opts.spare_segments;
+        if (w->prep_stop || atomic_load(&w->failed) != 0)
+            break;
+        if (w->next_prep > target) {
+            pthread_cond_wait(&w->prep_cond, &w->mu);
+            continue;
+        }
+        uint64_t segno = w->next_prep;
+        pthread_mutex_unlock(&w->mu);
+        int err = regio__wal_prepare_segment(w, segno);
+        pthread_mutex_lock(&w->mu);
+        if (err != 0) {
+            w->prep_err = err;
+            pthread_mutex_unlock(&w->mu);
+            wal_fail(w, err);
+            pthread_mutex_lock(&w->mu);
+            break;
+        }
+        w->next_prep = segno + 1;
+        atomic_fetch_add(&w->segments_used, 1);
+        pthread_cond_broadcast(&w->done_cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* ---- Checkpoint, truncation, stats ------------------------------------------ */
+
+int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
+{
+    if (w == NULL || lsn > atomic_load(&w->insert_pos))
+        return -EINVAL;
+    int err = atomic_load(&w->failed);
+    if (err != 0)
+        return err;
+    pthread_mutex_lock(&w->ctl_mu);
+    struct regio__wal_ctl_info c = w->ctl;
+    c.checkpoint_lsn = lsn;
+    err = regio__wal_write_control(w, &c);
+    if (err == 0)
+        w->ctl = c;
+    pthread_mutex_unlock(&w->ctl_mu);
+    return err;
+}
+
+uint64_t regio_wal_durable_lsn(const struct regio_wal *w)
+{
+    return w == NULL ? 0 : atomic_load(&((struct regio_wal *)w)->durable);
+}
+
+int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
+{
+    if (w == NULL)
+        return -EINVAL;
+    int err = atomic_load(&w->failed);
+    if (err != 0)
+        return err;
+    uint64_t limit = lsn, durable = atomic_load(&w->durable);
+    pthread_mutex_lock(&w->ctl_mu);
+    if (w->ctl.checkpoint_lsn != 0 && w->ctl.checkpoint_lsn < limit)
+        limit = w->ctl.checkpoint_lsn;
+    pthread_mutex_unlock(&w->ctl_mu);
+    pthread_mutex_lock(&w->mu);
+    for (struct regio__wal_pin *p = w->pins; p != NULL; p = p->next)
+        if (p->lsn < limit)
+            limit = p->lsn;
+    int count = 0;
+    while ((w->first_segno + 1) * w->seg_bytes <= limit &&
+           w->first_segno < regio__wal_seg(w, durable)) {
+        err = regio__wal_recycle_segment(w, w->first_segno);
+        if (err != 0)
+            break;
+        w->first_segno++;
+        count++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return err != 0 ? err : count;
+}
+
+int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
+{
+    if (cw == NULL || out == NULL)
+        return -EINVAL;
+    struct regio_wal *w = (struct regio_wal *)cw;
+    memset(out, 0, sizeof(*out));
+    out->appended_lsn = atomic_load(&w->insert_pos);
+    out->durable_lsn = atomic_load(&w->durable);
+    out->records = atomic_load(&w->records);
+    out->syncs = atomic_load(&w->syncs);
+    out->records_synced = atomic_load(&w->records_synced);
+    out->bytes_written = atomic_load(&w->bytes_written);
+    out->bytes_padded = atomic_load(&w->bytes_padded);
+    out->segments_used = atomic_load(&w->segments_used);
+    out->block_bytes = w->block_bytes;
+    out->failed = atomic_load(&w->failed);
+    return 0;
+}
+
+/* ---- Open and close ------------------------------------------------------------ */
+
+static int make_memory(struct regio_wal *w)
+{
+    int err = 0;
+    if (w->opts.arena != NULL) {
+        w->arena = w->opts.arena;
+    } else {
+        struct regio_arena_opts ao = {
+            .size_bytes =
+                regio__wal_round_up(w->ring_bytes, REGIO_CHUNK_BYTES) + 2 * REGIO_CHUNK_BYTES,
+            .stats_name = w->opts.stats_name,
+        };
+        err = regio_arena_create(&ao, &w->arena);
+        if (err != 0)
+            return err;
+        w->own_arena = true;
+    }
+    static const size_t one_class[] = {4096};
+    struct regio_pool_opts po = {.buf_bytes = w->piece_bytes, .count = REGIO__WAL_PIECES};
+    struct regio_slab_opts so = {
+        .class_bytes = one_class, .class_count = 1, .pools = &po, .pool_count = 1};
+    err = regio_slab_create(w->arena, &so, &w->slab);
+    if (err != 0)
+        return err;
+    for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++) {
+        err = regio_pool_alloc(w->slab, 0, 0, &w->pieces[i]);
+        if (err != 0)
+            return err;
+        memset(w->pieces[i].data, 0, w->piece_bytes);
+    }
+    return 0;
+}
+
+static void free_memory(struct regio_wal *w)
+{
+    for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++)
+        if (w->pieces[i].data != NULL)
+            regio_buf_free(w->slab, w->pieces[i]);
+    if (w->slab != NULL)
+        regio_slab_destroy(w->slab);
+    if (w->own_arena)
+        regio_arena_destroy(w->arena);
+}
+
+static void stop_threads(struct regio_wal *w)
+{
+    if (!w->threads_started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->work_cond);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->flusher, NULL);
+    pthread_mutex_lock(&w->mu);
+    w->cb_stop = true;
+    w->prep_stop = true;
+    /* Whatever was never made durable is answered with the failure, or
+     * with -ECANCELED when the log closes without one. */
+    if (atomic_load(&w->failed) == 0 && w->async_head != NULL) {
+        int expect = 0;
+        atomic_compare_exchange_strong(&w->failed, &expect, -ECANCELED);
+    }
+    pthread_cond_broadcast(&w->cb_cond);
+    pthread_cond_broadcast(&w->prep_cond);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->cbthread, NULL);
+    pthread_join(w->prepper, NULL);
+    w->threads_started = false;
+}
+
+static void destroy(struct regio_wal *w)
+{
+    stop_threads(w);
+    free_memory(w);
+    free(w->segs);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
+    if (w->dir_fd >= 0)
+        close(w->dir_fd);
+    pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->ctl_mu);
+    pthread_cond_destroy(&w->work_cond);
+    pthread_cond_destroy(&w->done_cond);
+    pthread_cond_destroy(&w->cb_cond);
+    pthread_cond_destroy(&w->prep_cond);
+    free(w->dir);
+    free(w);
+}
+
+static int check_geometry(struct regio_wal *w)
+{
+    if (w->piece_bytes % w->block_bytes != 0 || w->piece_bytes < 2ull * w->block_bytes ||
+        w->seg_bytes < 2 * w->ring_bytes + 4ull * w->block_bytes) {
+        regio__set_detail("wal: buffer_bytes %llu must be a multiple of the block (%u), and "
+                          "segment_bytes %llu at least twice 4 buffers plus 4 blocks",
+                          (unsigned long long)w->piece_bytes, w->block_bytes,
+                          (unsigned long long)w->seg_bytes);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void init_segments(struct regio_wal *w)
+{
+    uint64_t pos = atomic_load(&w->insert_pos);
+    atomic_store(&w->durable, pos);
+    atomic_store(&w->released, pos);
+    w->flushed = pos;
+    w->walk_pos = pos;
+    w->last_rec_end = pos;
+    w->limit_bytes = w->ring_bytes;
+    w->next_prep = regio__wal_seg(w, pos);
+    if (w->has_end_si) {
+        struct regio__wal_segslot *ss = &w->segs[w->end_si.segment_no % w->seg_table_len];
+        ss->salt = w->end_si.salt;
+        ss->window_bytes = w->end_si.window_bytes;
+        atomic_store(&ss->ready, w->end_si.segment_no + 1);
+        if (w->end_si.window_bytes < w->limit_bytes)
+            w->limit_bytes = w->end_si.window_bytes;
+        w->next_prep = w->end_si.segment_no + 1;
+    }
+    atomic_store(&w->max_seg_seen, regio__wal_seg(w, pos));
+    for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++)
+        atomic_store(&w->slots[i][0], REGIO__WAL_SLOT_FREE);
+}
+
+static int start_threads(struct regio_wal *w)
+{
+    if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
+        return -ENOMEM;
+    pthread_mutex_lock(&w->mu);
+    while (!w->engine_ready)
+        pthread_cond_wait(&w->done_cond, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    if (w->engine_err != 0) {
+        pthread_join(w->flusher, NULL);
+        return w->engine_err;
+    }
+    bool cb_ok = pthread_create(&w->cbthread, NULL, cb_main, w) == 0;
+    bool prep_ok = cb_ok && pthread_create(&w->prepper, NULL, prep_main, w) == 0;
+    w->threads_started = true;
+    if (!prep_ok) {
+        /* Unwind with the threads that did start. */
+        pthread_mutex_lock(&w->mu);
+        w->stopping = true;
+        w->cb_stop = true;
+        pthread_cond_broadcast(&w->work_cond);
+        pthread_cond_broadcast(&w->cb_cond);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->flusher, NULL);
+        if (cb_ok)
+            pthread_join(w->cbthread, NULL);
+        w->threads_started = false;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct regio_wal **out,
+                   struct regio_wal_recovery *info_out)
+{
+    if (dir == NULL || out == NULL)
+        return -EINVAL;
+    struct regio_wal *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    if (opts != NULL)
+        w->opts = *opts;
+    if (w->opts.spare_segments == 0)
+        w->opts.spare_segments = 2;
+    w->piece_bytes = w->opts.buffer_bytes ? w->opts.buffer_bytes : REGIO_MIB;
+    w->ring_bytes = REGIO__WAL_PIECES * w->piece_bytes;
+    w->max_flushes_in_flight = 2;
+    const char *mode = getenv("REGIO_WAL_SYNC");
+    w->dsync_writes = !(mode != NULL && strcmp(mode, "fdatasync") == 0);
+    w->lock_fd = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->ctl_mu, NULL);
+    pthread_cond_init(&w->work_cond, NULL);
+    pthread_cond_init(&w->done_cond, NULL);
+    pthread_cond_init(&w->cb_cond, NULL);
+    pthread_cond_init(&w->prep_cond, NULL);
+    w->dir = strdup(dir);
+    if (w->opts.create)
+        mkdir(dir, 0700);
+    w->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = w->dir == NULL ? -ENOMEM : w->dir_fd < 0 ? -errno : 0;
+    if (err == 0 && w->piece_bytes % 4096 != 0)
+        err = -EINVAL;
+    struct regio_wal_recovery info;
+    memset(&info, 0, sizeof(info));
+    if (err == 0)
+        err = regio__wal_recover(w, &info);
+    if (err == 0)
+        err = check_geometry(w);
+    if (err == 0) {
+        w->seg_table_len = w->opts.spare_segments + 8;
+        w->segs = calloc(w->seg_table_len, sizeof(*w->segs));
+        err = w->segs == NULL ? -ENOMEM : 0;
+    }
+    if (err == 0) {
+        init_segments(w);
+        err = make_memory(w);
+    }
+    if (err == 0)
+        err = start_threads(w);
+    if (err != 0) {
+        destroy(w);
+        return err;
+    }
+    if (info_out != NULL)
+        *info_out = info;
+    *out = w;
+    return 0;
+}
+
+int regio_wal_close(struct regio_wal *w)
+{
+    if (w == NULL)
+        return -EINVAL;
+    int err = atomic_load(&w->failed);
+    uint64_t close_lsn = 0;
+    if (err == 0) {
+        err = append_common(w, REGIO__WAL_TYPE_CLOSE, NULL, 0, &close_lsn, NULL);
+        if (err == 0)
+            err = regio_wal_sync(w, close_lsn);
+    }
+    stop_threads(w);
+    if (err == 0) {
+        struct regio__wal_ctl_info c = w->ctl;
+        c.flags |= REGIO__WAL_CTL_CLEAN;
+        c.close_lsn = close_lsn;
+        err = regio__wal_write_control(w, &c);
+    }
+    destroy(w);
+    return err;
+}

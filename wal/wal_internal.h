@@ -1,0 +1,189 @@
+/*
+ * wal/wal_internal.h: state shared by the WAL's own files (wal.c, wal_open.c,
+ * wal_reader.c) and the accessors tests use. Not installed.
+ */
+#ifndef REGIO_WAL_INTERNAL_H
+#define REGIO_WAL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "regio/wal.h"
+#include "internal.h"
+#include "wal_format.h"
+
+#define REGIO__WAL_SLOTS       64u /* insertion slots (PostgreSQL's insertion locks) */
+#define REGIO__WAL_MAX_FLUSHES 64u /* flush entries tracked at once */
+#define REGIO__WAL_SLOT_FREE   UINT64_MAX
+#define REGIO__WAL_SLOT_BUSY   0u /* taken, start LSN not yet known */
+#define REGIO__WAL_PIECES      4u /* pool buffers forming the ring */
+
+/* One segment the WAL knows: indexed by segno % seg_table_len. */
+struct regio__wal_segslot {
+    _Atomic uint64_t ready; /* segno + 1 once prepared (salt valid), else 0 */
+    uint64_t salt;
+    uint64_t window_bytes;
+    struct regio_file *file; /* flusher thread only */
+    uint64_t file_segno;
+};
+
+/* One flush: [start, end) written, durable prefix becomes rec_end. */
+struct regio__wal_flush {
+    uint64_t start;
+    uint64_t end;
+    uint64_t rec_end;    /* records starting below this are whole inside the flush */
+    uint64_t release_to; /* ring space free up to here once durable */
+    uint32_t ops;        /* writes issued */
+    uint32_t done;       /* writes completed */
+    int err;
+    uint64_t records; /* caller records made durable by it */
+    struct regio_wal *w;
+};
+
+struct regio__wal_async {
+    uint64_t lsn;
+    regio_cb cb;
+    void *ctx;
+    struct regio__wal_async *next;
+};
+
+struct regio__wal_pin {
+    uint64_t lsn;
+    struct regio__wal_pin *next;
+};
+
+struct regio_wal {
+    char *dir;
+    int dir_fd;
+    int lock_fd;
+    struct regio_wal_opts opts;
+
+    /* Geometry, fixed for the open. */
+    uint64_t seg_bytes;
+    uint32_t block_bytes;
+    uint64_t piece_bytes; /* one pool buffer */
+    uint64_t ring_bytes;  /* REGIO__WAL_PIECES * piece_bytes */
+    uint64_t limit_bytes; /* most bytes reserved beyond the released point */
+    uint32_t epoch;
+    uint32_t seg_table_len;
+    struct regio__wal_segslot *segs;
+
+    struct regio_arena *arena;
+    bool own_arena;
+    struct regio_slab *slab;
+    struct regio_buf pieces[REGIO__WAL_PIECES];
+    struct regio_engine *engine; /* created and owned by the flusher thread */
+    bool dsync_writes;           /* RWF_DSYNC (else write + linked fdatasync) */
+
+    /* Hot atomics, each on its own line. */
+    _Alignas(64) _Atomic uint64_t insert_pos; /* next free LSN */
+    _Alignas(64) _Atomic uint64_t durable;    /* records starting below are durable */
+    _Alignas(64) _Atomic uint64_t released;   /* ring free below + limit */
+    _Alignas(64) _Atomic uint64_t requested;  /* a record start someone waits for, +1 */
+    _Alignas(64) _Atomic int failed;
+    _Atomic uint64_t records;
+    _Atomic uint64_t syncs;
+    _Atomic uint64_t records_synced;
+    _Atomic uint64_t bytes_written;
+    _Atomic uint64_t bytes_padded;
+    _Atomic uint64_t segments_used;
+    _Atomic uint32_t space_waiters;
+    _Atomic uint32_t seg_waiters;
+    _Atomic uint64_t max_seg_seen; /* highest segment a reservation reached */
+    _Alignas(64) _Atomic uint64_t slots[REGIO__WAL_SLOTS][8]; /* [i][0] used; padded */
+
+    /* Flusher-thread state. */
+    uint64_t flushed;  /* end of the last issued flush (block aligned) */
+    uint64_t walk_pos; /* record boundary: every record below is complete */
+    uint64_t walk_records;
+    uint64_t last_rec_end;
+    uint64_t pend_at, pend_end, pend_next; /* record at last_rec_end, once read */
+    bool pend_user;
+    uint64_t segend_at_end; /* end of the SEGEND filler the walker passed (0: none) */
+    uint64_t segend_next;   /* where that segment's successor starts */
+    struct regio__wal_flush flushes[REGIO__WAL_MAX_FLUSHES];
+    uint32_t fl_head, fl_count;
+    uint32_t max_flushes_in_flight;
+    uint64_t prev_flush_records;
+
+    pthread_mutex_t mu;       /* guards the conditions and lists below */
+    pthread_cond_t work_cond; /* flusher sleeps here */
+    pthread_cond_t done_cond; /* sync and ring-space waiters */
+    pthread_cond_t cb_cond;   /* callback thread */
+    pthread_cond_t prep_cond; /* spare preparer */
+    bool flusher_idle;
+    bool stopping;
+    bool closing;
+    bool cb_stop;
+    bool prep_stop;
+    struct regio__wal_async *async_head;
+    uint32_t async_count;
+    struct regio__wal_pin *pins;
+    /* Engine calls run on the flusher thread (owned engine). */
+    int (*call_fn)(struct regio_engine *, void *);
+    void *call_arg;
+    int call_res;
+    bool call_pending;
+
+    pthread_t flusher;
+    pthread_t cbthread;
+    pthread_t prepper;
+    bool threads_started;
+    int engine_err;
+    bool engine_ready;
+
+    /* Preparer state (mu). */
+    uint64_t next_prep;   /* first segno not yet prepared */
+    uint64_t first_segno; /* oldest segment still in the log */
+    int prep_err;
+
+    struct regio__wal_seg_info end_si; /* recovery: the segment the log ended in */
+    bool has_end_si;
+
+    pthread_mutex_t ctl_mu; /* control file writes */
+    struct regio__wal_ctl_info ctl;
+};
+
+/* ---- Internal interfaces between the WAL's files ---------------------- */
+
+/* Segment geometry helpers. */
+static inline uint64_t regio__wal_seg(const struct regio_wal *w, uint64_t lsn)
+{
+    return lsn / w->seg_bytes;
+}
+static inline uint64_t regio__wal_seg_first(const struct regio_wal *w, uint64_t segno)
+{
+    return segno * w->seg_bytes + w->block_bytes;
+}
+static inline uint64_t regio__wal_seg_end(const struct regio_wal *w, uint64_t lsn)
+{
+    return (lsn / w->seg_bytes + 1) * w->seg_bytes;
+}
+static inline uint64_t regio__wal_round_up(uint64_t v, uint64_t unit)
+{
+    return (v + unit - 1) / unit * unit;
+}
+
+/* Recovery at open (wal_open.c): lock, control, scan, cut, new epoch. Fills
+ * w's geometry, epoch, insert position and prepared segments. */
+int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info);
+/* Write the control file durably (temp, fsync, rename, dir fsync). */
+int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_info *c);
+/* Prepare segment segno as a spare (recycled .tmp file or a new zero-filled
+ * one): header with a fresh salt, fsync, rename, dir fsync. */
+int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno);
+/* Rename the segment file segno to a recycle .tmp name, durably. */
+int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno);
+int regio__wal_fsync_dir(struct regio_wal *w);
+uint64_t regio__wal_random64(void);
+
+/* ---- For tests ---------------------------------------------------------- */
+
+/* Run fn(engine, arg) on the flusher thread, which owns the WAL's engine, and
+ * return its result (for record_start/stop and fault_arm in tests). */
+int regio__wal_engine_call(struct regio_wal *w, int (*fn)(struct regio_engine *, void *),
+                           void *arg);
+/* The WAL's engine, for calls documented as any-thread (record_seq). */
+struct regio_engine *regio__wal_engine(struct regio_wal *w);
+
+#endif

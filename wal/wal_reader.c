@@ -1,0 +1,263 @@
+/*
+ * wal/wal_reader.c: readers. A directory reader sees what is on disk (and
+ * cuts nothing: it stops at the first spot that is no valid record). A live
+ * reader over an open log stops at the durable end, answering "nothing more
+ * yet", and pins its position so that truncation keeps its segments.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wal_internal.h"
+
+struct regio_wal_reader {
+    char *dir;
+    struct regio_wal *live; /* NULL for a directory reader */
+    struct regio__wal_pin pin;
+    int fd; /* current segment file, -1 none */
+    uint64_t segno;
+    uint64_t seg_bytes; /* of the log (from the WAL or the oldest header) */
+    struct regio__wal_seg_info si;
+    uint64_t pos; /* next record start */
+    uint8_t *buf; /* holds the current record */
+    size_t buf_cap;
+    bool at_end; /* directory reader: nothing valid further */
+};
+
+static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
+{
+    if (r->fd >= 0 && r->segno == segno)
+        return 0;
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    char name[32], path[4096];
+    regio__wal_segment_name(segno, name);
+    snprintf(path, sizeof(path), "%s/%s", r->dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int err = regio__wal_read_segment_header(fd, &r->si);
+    if (err == 0 && r->si.segment_no != segno)
+        err = -EBADMSG;
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
+    r->fd = fd;
+    r->segno = segno;
+    r->seg_bytes = r->si.segment_bytes;
+    return 0;
+}
+
+/* Read and check the record at r->pos. 0 valid (in r->buf), -ENODATA/-EBADMSG
+ * no valid record there, other errors from the file. */
+static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *ri)
+{
+    uint64_t segno = r->pos / r->seg_bytes;
+    int err = reader_open_segment(r, segno);
+    if (err != 0)
+        return err;
+    uint64_t off = r->pos - segno * r->si.segment_bytes;
+    uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
+    ssize_t n = pread(r->fd, hdr, sizeof(hdr), (off_t)off);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n < sizeof(hdr))
+        return -ENODATA;
+    uint64_t total = regio__wal_rec_total(regio__le32_get(hdr + 16));
+    if (off + total > r->si.segment_bytes)
+        total = REGIO__WAL_REC_HDR_BYTES; /* let the check report it */
+    if (total > r->buf_cap) {
+        uint8_t *nb = realloc(r->buf, (size_t)total);
+        if (nb == NULL)
+            return -ENOMEM;
+        r->buf = nb;
+        r->buf_cap = (size_t)total;
+    }
+    n = pread(r->fd, r->buf, (size_t)total, (off_t)off);
+    if (n < 0)
+        return -errno;
+    /* The image handed to the checker starts at the segment's offset 0. */
+    return regio__wal_check_record_at(&r->si, r->buf, (size_t)n, off, ri, NULL);
+}
+
+static int reader_new(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
+{
+    struct regio_wal_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->dir = strdup(dir);
+    r->fd = -1;
+    if (r->dir == NULL) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->pos = from_lsn;
+    *out = r;
+    return 0;
+}
+
+/* Position at the oldest segment of the directory when from_lsn is 0. */
+static int reader_first(struct regio_wal_reader *r, uint64_t first_segno)
+{
+    int err = reader_open_segment(r, first_segno);
+    if (err != 0)
+        return err;
+    r->pos = r->si.first_lsn;
+    return 0;
+}
+
+/* A from_lsn other than 0 must be a record start. */
+static int reader_check_start(struct regio_wal_reader *r)
+{
+    struct regio__wal_rec_info ri;
+    int err = read_record(r, &ri);
+    if (err == -ENODATA || err == -EBADMSG || err == -ENOENT)
+        return -EINVAL;
+    return err;
+}
+
+static int oldest_segment(const char *dir, uint64_t *segno_out)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    bool found = false;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t s;
+        if (regio__wal_parse_segment_name(de->d_name, &s) && (!found || s < *segno_out)) {
+            *segno_out = s;
+            found = true;
+        }
+    }
+    closedir(d);
+    return found ? 0 : -ENOENT;
+}
+
+int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
+{
+    if (dir == NULL || out == NULL)
+        return -EINVAL;
+    struct regio_wal_reader *r;
+    int err = reader_new(dir, from_lsn, &r);
+    if (err != 0)
+        return err;
+    uint64_t first = 0;
+    err = oldest_segment(dir, &first);
+    if (err == 0 && from_lsn == 0)
+        err = reader_first(r, first);
+    else if (err == 0) {
+        /* The geometry comes from the oldest segment's header. */
+        err = reader_open_segment(r, first);
+        if (err == 0)
+            err = reader_check_start(r);
+    }
+    if (err != 0) {
+        regio_wal_reader_close(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
+                               struct regio_wal_reader **out)
+{
+    if (w == NULL || out == NULL)
+        return -EINVAL;
+    struct regio_wal_reader *r;
+    int err = reader_new(w->dir, from_lsn, &r);
+    if (err != 0)
+        return err;
+    r->live = w;
+    r->seg_bytes = w->seg_bytes;
+    pthread_mutex_lock(&w->mu);
+    uint64_t first = w->first_segno;
+    /* Pin before looking, so that truncation cannot recycle the segment. */
+    r->pin.lsn = from_lsn != 0 ? from_lsn : first * w->seg_bytes;
+    r->pin.next = w->pins;
+    w->pins = &r->pin;
+    pthread_mutex_unlock(&w->mu);
+    if (from_lsn == 0) {
+        /* Opened lazily: below the durable end the segment exists. */
+        r->pos = regio__wal_seg_first(w, first);
+    } else if (from_lsn < atomic_load(&w->durable)) {
+        err = reader_check_start(r);
+    } else if (from_lsn != atomic_load(&w->durable)) {
+        err = -EINVAL;
+    }
+    if (err != 0) {
+        regio_wal_reader_close(r);
+        return err == -ENOENT ? -EINVAL : err;
+    }
+    *out = r;
+    return 0;
+}
+
+int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *rec)
+{
+    if (r == NULL || rec == NULL)
+        return -EINVAL;
+    for (;;) {
+        if (r->live != NULL && r->pos >= atomic_load(&r->live->durable)) {
+            int failed = atomic_load(&r->live->failed);
+            return failed != 0 ? failed : 0;
+        }
+        if (r->at_end)
+            return 0;
+        struct regio__wal_rec_info ri;
+        int err = read_record(r, &ri);
+        if (err == -ENODATA || err == -EBADMSG) {
+            if (r->live != NULL)
+                return -EBADMSG; /* below the durable end everything is valid */
+            r->at_end = true;
+            return 0;
+        }
+        if (err != 0)
+            return err == -ENOENT && r->live == NULL ? 0 : err;
+        uint64_t start = r->pos;
+        if (ri.type == REGIO__WAL_TYPE_SEGEND)
+            r->pos = (start / r->seg_bytes + 1) * r->seg_bytes + r->si.block_bytes;
+        else
+            r->pos = start + ri.total_bytes;
+        if (r->live != NULL) {
+            pthread_mutex_lock(&r->live->mu);
+            r->pin.lsn = r->pos;
+            pthread_mutex_unlock(&r->live->mu);
+        }
+        if (ri.type > REGIO_WAL_TYPE_USER_MAX)
+            continue;
+        rec->lsn = start;
+        rec->end_lsn = start + ri.total_bytes;
+        rec->type = ri.type;
+        rec->epoch = ri.epoch;
+        rec->len = ri.len;
+        rec->data = r->buf + REGIO__WAL_REC_HDR_BYTES;
+        return 1;
+    }
+}
+
+int regio_wal_reader_close(struct regio_wal_reader *r)
+{
+    if (r == NULL)
+        return -EINVAL;
+    if (r->live != NULL) {
+        pthread_mutex_lock(&r->live->mu);
+        struct regio__wal_pin **pp = &r->live->pins;
+        while (*pp != NULL && *pp != &r->pin)
+            pp = &(*pp)->next;
+        if (*pp != NULL)
+            *pp = r->pin.next;
+        pthread_mutex_unlock(&r->live->mu);
+    }
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r->dir);
+    free(r);
+    return 0;
+}
