@@ -12,6 +12,7 @@
  * Handle generations are the slot's generation XOR the slab's salt, so that
  * a handle given to the wrong slab is unlikely to match anything there.
  */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,8 +31,7 @@ static pthread_key_t g_key;
 /* The last cache this thread used; initial-exec so that reaching it is a
  * plain %fs-relative load even inside the shared library. */
 struct tl_hint {
-    const struct regio_slab *slab;
-    uint64_t serial;
+    uint64_t serial; /* serials are never reused, and 0 is none */
     struct slab_tcache *tc;
 };
 static _Thread_local struct tl_hint tl_hint __attribute__((tls_model("initial-exec")));
@@ -103,7 +103,7 @@ static void thread_exit(void *arg)
         if (s) {
             tcache_flush(s, tc);
             for (uint32_t cid = 0; cid < s->class_count; cid++)
-                counters_fold(&s->retired[cid], &tc->counters[cid]);
+                counters_fold(&s->retired[cid], &tc->mags[cid].n);
             tcache_detach(s, tc);
         }
         free(tc);
@@ -133,7 +133,7 @@ static void tcache_prune(void)
     pthread_setspecific(g_key, tl_list);
 }
 
-static size_t round64(size_t v)
+static inline size_t round64(size_t v)
 {
     return (v + 63) & ~(size_t)63;
 }
@@ -141,18 +141,16 @@ static size_t round64(size_t v)
 static struct slab_tcache *tcache_new(struct regio_slab *s)
 {
     size_t nc = s->class_count;
-    size_t hdr = round64(sizeof(struct slab_tcache) + nc * sizeof(struct slab_mag));
-    size_t cnt = round64(nc * sizeof(struct slab_counters));
+    size_t hdr = sizeof(struct slab_tcache) + nc * sizeof(struct slab_mag);
     size_t ents = 0;
     for (uint32_t cid = 0; cid < nc; cid++)
         ents += s->classes[cid].mag_cap * sizeof(struct slab_entry);
     /* 64-byte aligned and padded, so no two threads' caches share a line. */
-    struct slab_tcache *tc = aligned_alloc(64, round64(hdr + cnt + ents));
+    struct slab_tcache *tc = aligned_alloc(64, round64(hdr + ents));
     if (tc == NULL)
         return NULL;
-    memset(tc, 0, hdr + cnt);
-    tc->counters = (struct slab_counters *)((char *)tc + hdr);
-    struct slab_entry *e = (struct slab_entry *)((char *)tc + hdr + cnt);
+    memset(tc, 0, hdr);
+    struct slab_entry *e = (struct slab_entry *)((char *)tc + hdr);
     for (uint32_t cid = 0; cid < nc; cid++) {
         tc->mags[cid].cap = s->classes[cid].mag_cap;
         tc->mags[cid].e = e;
@@ -184,7 +182,6 @@ static struct slab_tcache *tcache_slow(struct regio_slab *s)
         tl_list = tc;
         pthread_setspecific(g_key, tl_list);
     }
-    tl_hint.slab = s;
     tl_hint.serial = s->serial;
     tl_hint.tc = tc;
     return tc;
@@ -192,7 +189,7 @@ static struct slab_tcache *tcache_slow(struct regio_slab *s)
 
 static inline struct slab_tcache *tcache_get(struct regio_slab *s)
 {
-    if (REGIO_LIKELY(tl_hint.slab == s && tl_hint.serial == s->serial))
+    if (REGIO_LIKELY(tl_hint.serial == s->serial))
         return tl_hint.tc;
     return tcache_slow(s);
 }
@@ -203,7 +200,7 @@ int regio__tcache_retire_all(struct regio_slab *s)
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
         struct slab_counters sum = s->retired[cid];
         for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
-            counters_fold(&sum, &tc->counters[cid]);
+            counters_fold(&sum, &tc->mags[cid].n);
         uint64_t out = regio__counter_get(&sum.allocs) - regio__counter_get(&sum.frees);
         if (out != 0 || atomic_load(&s->classes[cid].waiters) != 0) {
             pthread_mutex_unlock(&g_registry);
@@ -231,7 +228,7 @@ int regio__tcache_retire_all(struct regio_slab *s)
     pthread_mutex_unlock(&g_registry);
     /* The calling thread frees its own detached caches now; other threads
      * free theirs on their next slow path or when they exit. */
-    if (tl_hint.slab == s)
+    if (tl_hint.serial == s->serial)
         memset(&tl_hint, 0, sizeof(tl_hint));
     tcache_prune();
     return 0;
@@ -243,28 +240,52 @@ void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_cou
     pthread_mutex_lock(&g_registry);
     counters_fold(out, &s->retired[cid]);
     for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
-        counters_fold(out, &tc->counters[cid]);
+        counters_fold(out, &tc->mags[cid].n);
     pthread_mutex_unlock(&g_registry);
 }
 
 /* ---- Allocation ---------------------------------------------------------- */
 
+/* Write a whole handle as one 16-byte and one 8-byte store. Callers copy
+ * the 24-byte handle with such wide moves to pass it by value; a wide load
+ * of several narrow stores stalls on store forwarding (about 10 ns a pair). */
+static inline void handle_store(struct regio_buf *out, char *data, uint32_t cap_bytes,
+                                uint16_t region, uint16_t class_id, uint32_t slot, uint32_t gen)
+{
+#if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    typedef uint64_t v2u64 __attribute__((vector_size(16)));
+    _Static_assert(
+        offsetof(struct regio_buf, cap_bytes) == 8 && offsetof(struct regio_buf, region) == 12 &&
+            offsetof(struct regio_buf, class_id) == 14 && offsetof(struct regio_buf, slot) == 16 &&
+            offsetof(struct regio_buf, gen) == 20 && sizeof(struct regio_buf) == 24,
+        "handle layout");
+    v2u64 lo = {(uint64_t)(uintptr_t)data,
+                cap_bytes | (uint64_t)region << 32 | (uint64_t)class_id << 48};
+    uint64_t hi = slot | (uint64_t)gen << 32;
+    memcpy(out, &lo, 16);
+    memcpy((char *)out + 16, &hi, 8);
+#else
+    out->data = data;
+    out->cap_bytes = cap_bytes;
+    out->region = region;
+    out->class_id = class_id;
+    out->slot = slot;
+    out->gen = gen;
+#endif
+}
+
 /* Take ownership of free slot e for the caller: only the thread holding a
  * free slot writes its word, so a plain store is enough. */
-static inline void slot_claim(const struct regio_slab *s, uint32_t cid, struct slab_entry e,
+static inline void slot_claim(const struct regio_slab *s, uint32_t cid, const struct slab_entry *e,
                               struct regio_buf *out)
 {
     const struct slab_class *c = &s->classes[cid];
-    _Atomic uint64_t *w = &c->words[e.slot];
+    uint32_t slot = e->slot;
+    _Atomic uint64_t *w = &c->words[slot];
     uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
     REGIO_ASSERT((v & ~(uint64_t)UINT32_MAX) == 0);
     atomic_store_explicit(w, v | SLOT_OWNED, memory_order_relaxed);
-    out->data = e.data;
-    out->cap_bytes = c->buf_bytes;
-    out->region = e.region;
-    out->class_id = (uint16_t)cid;
-    out->slot = e.slot;
-    out->gen = (uint32_t)v ^ s->salt;
+    handle_store(out, e->data, c->buf_bytes, e->region, (uint16_t)cid, slot, (uint32_t)v ^ s->salt);
 }
 
 /* Refill the empty magazine of class cid from the depot (half full, so the
@@ -283,21 +304,39 @@ static bool mag_refill(struct regio_slab *s, struct slab_tcache *tc, uint32_t ci
     return true;
 }
 
-static int alloc_class(struct regio_slab *s, uint32_t cid, struct regio_buf *out)
+/* Everything but a pop from a non-empty magazine of this thread's current
+ * cache: kept out of line so that the fast path stays small. */
+static __attribute__((noinline)) int alloc_slow(struct regio_slab *s, uint32_t cid,
+                                                struct regio_buf *out)
 {
     struct slab_tcache *tc = tcache_get(s);
-    if (REGIO_UNLIKELY(tc == NULL))
+    if (tc == NULL)
         return -ENOMEM;
     struct slab_mag *m = &tc->mags[cid];
     struct slab_entry e;
-    if (REGIO_LIKELY(m->count > 0)) {
+    if (m->count > 0) {
         e = m->e[--m->count];
     } else if (!mag_refill(s, tc, cid, &e)) {
-        counter_add(&tc->counters[cid].exhaustions, 1);
+        counter_add(&m->n.exhaustions, 1);
         return -ENOBUFS;
     }
-    slot_claim(s, cid, e, out);
-    counter_add(&tc->counters[cid].allocs, 1);
+    slot_claim(s, cid, &e, out);
+    counter_add(&m->n.allocs, 1);
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int alloc_class(struct regio_slab *s, uint32_t cid,
+                                                             struct regio_buf *out)
+{
+    if (REGIO_UNLIKELY(tl_hint.serial != s->serial))
+        return alloc_slow(s, cid, out);
+    struct slab_mag *m = &tl_hint.tc->mags[cid];
+    uint32_t n = m->count;
+    if (REGIO_UNLIKELY(n == 0))
+        return alloc_slow(s, cid, out);
+    m->count = n - 1;
+    slot_claim(s, cid, &m->e[n - 1], out);
+    counter_add(&m->n.allocs, 1);
     return 0;
 }
 
@@ -342,7 +381,7 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
     int64_t deadline = INT64_MAX;
     if (timeout_ns > 0 && timeout_ns < INT64_MAX - now)
         deadline = now + timeout_ns;
-    counter_add(&tc->counters[cid].waits, 1);
+    counter_add(&tc->mags[cid].n.waits, 1);
     struct slab_entry e;
     pthread_mutex_lock(&c->lock);
     /* While waiters is non-zero, frees of the class go to the depot. */
@@ -352,8 +391,8 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
     pthread_mutex_unlock(&c->lock);
     if (rc < 0)
         return rc;
-    slot_claim(s, cid, e, out);
-    counter_add(&tc->counters[cid].allocs, 1);
+    slot_claim(s, cid, &e, out);
+    counter_add(&tc->mags[cid].n.allocs, 1);
     return 0;
 }
 
@@ -440,15 +479,6 @@ static inline int word_state(uint64_t v, uint32_t gen)
     return 0;
 }
 
-/* The run holding slot `slot` of class cid must be carved (it is, while the
- * slot is owned) and in region `region`. */
-static inline bool region_ok(const struct regio_slab *s, const struct slab_class *c, uint32_t cid,
-                             uint32_t slot, uint32_t region)
-{
-    uint64_t ident = atomic_load_explicit(&s->runs[slot >> c->shift].ident, memory_order_relaxed);
-    return IDENT_CLASS(ident) == cid && IDENT_REGION(ident) == region;
-}
-
 int regio__slab_locate(const struct regio_slab *s, const void *p, struct regio__buf_loc *out)
 {
     uintptr_t off = (uintptr_t)p - (uintptr_t)s->base;
@@ -494,11 +524,14 @@ static int owner_check(const struct regio_slab *s, struct regio_buf b)
 
 /* ---- Free, views, in-flight state ----------------------------------------- */
 
-/* Put a freed buffer in this thread's magazine, or in the depot when the
+/* Put a freed buffer in the depot, or in this thread's magazine after
+ * making room: the slow half of release_entry. The depot is used when the
  * class bypasses caches or someone waits for it (then this thread's cached
  * buffers of the class go too, so the waiter can see them). */
-static inline void release_entry(struct regio_slab *s, uint32_t cid, struct slab_entry e)
+static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_t cid, char *data,
+                                                   uint32_t slot, uint16_t region)
 {
+    struct slab_entry e = {.data = data, .slot = slot, .region = region};
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_UNLIKELY(tc == NULL)) {
         /* No cache could be made: count the free on the slab instead. */
@@ -508,18 +541,17 @@ static inline void release_entry(struct regio_slab *s, uint32_t cid, struct slab
         regio__depot_push(s, cid, &e, 1);
         return;
     }
-    counter_add(&tc->counters[cid].frees, 1);
     struct slab_mag *m = &tc->mags[cid];
+    counter_add(&m->n.frees, 1);
     const struct slab_class *c = &s->classes[cid];
-    if (REGIO_UNLIKELY(m->cap == 0 ||
-                       atomic_load_explicit(&c->waiters, memory_order_relaxed) != 0)) {
+    if (m->cap == 0 || atomic_load_explicit(&c->waiters, memory_order_relaxed) != 0) {
         if (m->count > 0)
             regio__depot_push(s, cid, m->e, m->count);
         m->count = 0;
         regio__depot_push(s, cid, &e, 1);
         return;
     }
-    if (REGIO_UNLIKELY(m->count == m->cap)) {
+    if (m->count == m->cap) {
         /* Full: the older half goes to the depot, the recent (warm) stays. */
         uint32_t n = m->cap / 2 ? m->cap / 2 : 1;
         regio__depot_push(s, cid, m->e, n);
@@ -529,37 +561,81 @@ static inline void release_entry(struct regio_slab *s, uint32_t cid, struct slab
     m->e[m->count++] = e;
 }
 
+static inline __attribute__((always_inline)) void release_entry(struct regio_slab *s,
+                                                                const struct slab_class *c,
+                                                                uint32_t cid, char *data,
+                                                                uint32_t slot, uint16_t region)
+{
+    if (REGIO_LIKELY(tl_hint.serial == s->serial)) {
+        struct slab_mag *m = &tl_hint.tc->mags[cid];
+        uint32_t n = m->count;
+        /* n < cap also excludes classes that bypass the caches (cap 0). */
+        if (REGIO_LIKELY(n < m->cap &&
+                         atomic_load_explicit(&c->waiters, memory_order_relaxed) == 0)) {
+            /* Field by field: a struct copy through the stack would stall. */
+            struct slab_entry *d = &m->e[n];
+            d->data = data;
+            d->slot = slot;
+            d->region = region;
+            m->count = n + 1;
+            counter_add(&m->n.frees, 1);
+            return;
+        }
+    }
+    release_slow(s, cid, data, slot, region);
+}
+
+/* Why a whole-buffer handle failed the fast checks of regio_buf_free, or
+ * why its slot state refuses the free. Never touches buffer memory. */
+static __attribute__((noinline)) int free_refused(const struct regio_slab *s, struct regio_buf b)
+{
+    _Atomic uint64_t *w;
+    int rc = handle_word(s, b, true, &w);
+    if (rc < 0)
+        return rc;
+    uint64_t v = atomic_load_explicit(w, memory_order_acquire);
+    rc = word_state(v, b.gen ^ s->salt);
+    if (rc < 0)
+        return rc;
+    if (s->chunk_region[b.slot >> s->classes[b.class_id].shift] != b.region)
+        return -EINVAL;
+    /* Owned by this generation: busy, or the word changed while we looked
+     * (never report a free that did not happen as a success). */
+    return (v >> SLOT_FLIGHT_SHIFT) ? -EBUSY : -ESTALE;
+}
+
 int regio_buf_free(struct regio_slab *s, struct regio_buf b)
 {
     if (REGIO_UNLIKELY(s == NULL))
         return -EINVAL;
-    _Atomic uint64_t *w;
-    int rc = handle_word(s, b, true, &w);
-    if (REGIO_UNLIKELY(rc < 0))
-        return rc;
-    const struct slab_class *c = &s->classes[b.class_id];
-    uint32_t gen = b.gen ^ s->salt;
+    uint32_t cid = b.class_id;
+    if (REGIO_UNLIKELY(cid >= s->class_count))
+        return free_refused(s, b);
+    const struct slab_class *c = &s->classes[cid];
+    uint32_t slot = b.slot;
+    uint32_t first = slot >> c->shift;
+    uint32_t idx = slot & ((1u << c->shift) - 1);
+    /* The handle must name an existing slot and be that whole buffer, in
+     * its region; the owned state word is then the proof of ownership. */
+    if (REGIO_UNLIKELY(first >= s->nchunks || idx >= c->spr ||
+                       (char *)b.data != slab_slot_ptr(s, c, slot) || b.cap_bytes != c->buf_bytes ||
+                       s->chunk_region[first] != b.region))
+        return free_refused(s, b);
+    _Atomic uint64_t *w = &c->words[slot];
     uint64_t v = atomic_load_explicit(w, memory_order_acquire);
-    rc = word_state(v, gen);
-    if (REGIO_UNLIKELY(rc < 0))
-        return rc;
-    if (REGIO_UNLIKELY(!region_ok(s, c, b.class_id, b.slot, b.region)))
-        return -EINVAL;
-    /* The CAS makes "owned by this generation, nothing in flight" and the
-     * free one step: an io_begin cannot slip in between. */
-    for (;;) {
-        if (REGIO_UNLIKELY(v >> SLOT_FLIGHT_SHIFT))
-            return -EBUSY;
-        uint64_t next = (uint32_t)(gen + 1);
-        if (atomic_compare_exchange_weak_explicit(w, &v, next, memory_order_acq_rel,
-                                                  memory_order_acquire))
-            break;
-        rc = word_state(v, gen);
-        if (rc < 0)
-            return rc;
+    uint32_t gen = b.gen ^ s->salt;
+    /* One CAS from "owned by this generation, nothing in flight" to free:
+     * an io_begin cannot slip in between the check and the change. */
+    uint64_t owned = SLOT_OWNED | gen;
+    while (REGIO_UNLIKELY(v != owned) ||
+           REGIO_UNLIKELY(!atomic_compare_exchange_weak_explicit(
+               w, &v, (uint32_t)(gen + 1), memory_order_acq_rel, memory_order_acquire))) {
+        if ((v & (SLOT_FLIGHT_ONE - 1)) == owned)
+            return -EBUSY; /* owned by this generation, I/O in flight */
+        if (v != owned)
+            return free_refused(s, b);
     }
-    struct slab_entry e = {.data = b.data, .slot = b.slot, .region = b.region};
-    release_entry(s, b.class_id, e);
+    release_entry(s, c, cid, b.data, slot, b.region);
     return 0;
 }
 
@@ -592,7 +668,7 @@ static void count_flight(struct regio_slab *s, uint32_t cid, bool begin)
 {
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_LIKELY(tc != NULL)) {
-        counter_add(begin ? &tc->counters[cid].flight_begins : &tc->counters[cid].flight_ends, 1);
+        counter_add(begin ? &tc->mags[cid].n.flight_begins : &tc->mags[cid].n.flight_ends, 1);
         return;
     }
     pthread_mutex_lock(&g_registry);

@@ -75,7 +75,9 @@ static int class_init(struct regio_slab *s, uint32_t cid, size_t bytes, bool poo
         c->cpr = (uint32_t)((bytes + REGIO_CHUNK_BYTES - 1) >> REGIO_CHUNK_SHIFT);
         c->spr = 1;
     }
-    c->shift = ceil_log2(c->spr);
+    /* At least 8 state words (one cache line) per run, so that two threads
+     * working on buffers of different runs never share a state-word line. */
+    c->shift = ceil_log2(c->spr) < 3 ? 3 : ceil_log2(c->spr);
     c->pool = pool;
     c->pool_count = pool_count;
     c->mag_cap = mag_capacity(o, bytes, pool, pool_count);
@@ -146,7 +148,7 @@ static int run_carve(struct regio_slab *s, uint32_t cid, uint32_t nslots)
     }
     char *p = regio__arena_chunk_ptr(s->arena, first);
     int region = regio_arena_region_of(s->arena, p, (size_t)c->cpr * REGIO_CHUNK_BYTES);
-    REGIO_ASSERT(region >= 0);
+    REGIO_ASSERT(region >= 0 && (uint32_t)region == s->chunk_region[first]);
     /* Pushed in reverse so that slot 0 is handed out first. */
     for (uint32_t i = 0; i < nslots; i++)
         r->free_idx[i] = (uint16_t)(nslots - 1 - i);
@@ -325,6 +327,7 @@ static void slab_free(struct regio_slab *s)
         free(s->classes);
     }
     free(s->runs);
+    free(s->chunk_region);
     free(s->lut);
     free(s);
 }
@@ -403,6 +406,12 @@ static int slab_init(struct regio_slab *s, const struct regio_slab_opts *o, cons
     if (rc < 0)
         return rc;
     s->runs = calloc(s->nchunks, sizeof(*s->runs));
+    s->chunk_region = malloc(sizeof(*s->chunk_region) * s->nchunks);
+    if (s->chunk_region == NULL)
+        return -ENOMEM;
+    size_t per_region = regio__arena_region_bytes(s->arena) >> REGIO_CHUNK_SHIFT;
+    for (uint32_t i = 0; i < s->nchunks; i++)
+        s->chunk_region[i] = (uint16_t)(i / per_region);
     s->classes = aligned_alloc(64, sizeof(*s->classes) * s->class_count);
     if (s->runs == NULL || s->classes == NULL)
         return -ENOMEM;

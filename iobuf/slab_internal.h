@@ -107,11 +107,15 @@ struct slab_counters {
     _Atomic uint64_t flight_ends;   /* and 1 -> 0 */
 };
 
+/* One class's magazine and counters in a thread's cache: one cache line,
+ * the only one of the cache that an allocation or free of the class touches. */
 struct slab_mag {
-    uint32_t count;
+    alignas(64) uint32_t count;
     uint32_t cap;
     struct slab_entry *e;
+    struct slab_counters n;
 };
+_Static_assert(sizeof(struct slab_mag) == 64, "one cache line per magazine");
 
 /*
  * A thread's cache for one slab. Only its thread touches the magazines,
@@ -124,7 +128,6 @@ struct slab_tcache {
     struct slab_tcache *slab_prev;   /* slab's list (registry lock) */
     struct slab_tcache *slab_next;
     struct slab_tcache *thread_next; /* thread's list (owner thread) */
-    struct slab_counters *counters;  /* class_count of them */
     struct slab_mag mags[];          /* class_count of them */
 };
 
@@ -141,7 +144,8 @@ struct regio_slab {
     size_t tier_max_bytes;
     uint8_t *lut; /* (len - 1) >> 12 -> tier class */
     struct slab_class *classes;
-    struct slab_run *runs; /* nchunks of them */
+    struct slab_run *runs;  /* nchunks of them */
+    uint16_t *chunk_region; /* region of each chunk */
 
     _Atomic uint64_t chunks_held;
 
