@@ -246,46 +246,22 @@ void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_cou
 
 /* ---- Allocation ---------------------------------------------------------- */
 
-/* Write a whole handle as one 16-byte and one 8-byte store. Callers copy
- * the 24-byte handle with such wide moves to pass it by value; a wide load
- * of several narrow stores stalls on store forwarding (about 10 ns a pair). */
-static inline void handle_store(struct regio_buf *out, char *data, uint32_t cap_bytes,
-                                uint16_t region, uint16_t class_id, uint32_t slot, uint32_t gen)
-{
-#if defined(__x86_64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    typedef uint64_t v2u64 __attribute__((vector_size(16)));
-    _Static_assert(
-        offsetof(struct regio_buf, cap_bytes) == 8 && offsetof(struct regio_buf, region) == 12 &&
-            offsetof(struct regio_buf, class_id) == 14 && offsetof(struct regio_buf, slot) == 16 &&
-            offsetof(struct regio_buf, gen) == 20 && sizeof(struct regio_buf) == 24,
-        "handle layout");
-    v2u64 lo = {(uint64_t)(uintptr_t)data,
-                cap_bytes | (uint64_t)region << 32 | (uint64_t)class_id << 48};
-    uint64_t hi = slot | (uint64_t)gen << 32;
-    memcpy(out, &lo, 16);
-    memcpy((char *)out + 16, &hi, 8);
-#else
-    out->data = data;
-    out->cap_bytes = cap_bytes;
-    out->region = region;
-    out->class_id = class_id;
-    out->slot = slot;
-    out->gen = gen;
-#endif
-}
-
 /* Take ownership of free slot e for the caller: only the thread holding a
- * free slot writes its word, so a plain store is enough. */
-static inline void slot_claim(const struct regio_slab *s, uint32_t cid, const struct slab_entry *e,
-                              struct regio_buf *out)
+ * free slot writes its word, so a plain store is enough. The handle is
+ * written as one 16-byte and one 8-byte store: callers copy the 24-byte
+ * handle with such wide moves to pass it by value, and a wide load of
+ * several narrow stores stalls on store forwarding. */
+static inline void slot_claim(const struct regio_slab *s, const struct slab_class *c,
+                              const struct slab_entry *e, struct regio_buf *out)
 {
-    const struct slab_class *c = &s->classes[cid];
     uint32_t slot = e->slot;
     _Atomic uint64_t *w = &c->words[slot];
     uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
     REGIO_ASSERT((v & ~(uint64_t)UINT32_MAX) == 0);
     atomic_store_explicit(w, v | SLOT_OWNED, memory_order_relaxed);
-    handle_store(out, e->data, c->buf_bytes, e->region, (uint16_t)cid, slot, (uint32_t)v ^ s->salt);
+    uint32_t tail[2] = {slot, (uint32_t)v ^ s->salt};
+    memcpy(out, e, 16);
+    memcpy((char *)out + 16, tail, 8);
 }
 
 /* Refill the empty magazine of class cid from the depot (half full, so the
@@ -320,7 +296,7 @@ static __attribute__((noinline)) int alloc_slow(struct regio_slab *s, uint32_t c
         counter_add(&m->n.exhaustions, 1);
         return -ENOBUFS;
     }
-    slot_claim(s, cid, &e, out);
+    slot_claim(s, &s->classes[cid], &e, out);
     counter_add(&m->n.allocs, 1);
     return 0;
 }
@@ -335,7 +311,7 @@ static inline __attribute__((always_inline)) int alloc_class(struct regio_slab *
     if (REGIO_UNLIKELY(n == 0))
         return alloc_slow(s, cid, out);
     m->count = n - 1;
-    slot_claim(s, cid, &m->e[n - 1], out);
+    slot_claim(s, &s->classes[cid], &m->e[n - 1], out);
     counter_add(&m->n.allocs, 1);
     return 0;
 }
@@ -391,7 +367,7 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
     pthread_mutex_unlock(&c->lock);
     if (rc < 0)
         return rc;
-    slot_claim(s, cid, &e, out);
+    slot_claim(s, &s->classes[cid], &e, out);
     counter_add(&tc->mags[cid].n.allocs, 1);
     return 0;
 }
@@ -528,10 +504,12 @@ static int owner_check(const struct regio_slab *s, struct regio_buf b)
  * making room: the slow half of release_entry. The depot is used when the
  * class bypasses caches or someone waits for it (then this thread's cached
  * buffers of the class go too, so the waiter can see them). */
-static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_t cid, char *data,
-                                                   uint32_t slot, uint16_t region)
+static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_t cid,
+                                                   const struct regio_buf *b)
 {
-    struct slab_entry e = {.data = data, .slot = slot, .region = region};
+    struct slab_entry e;
+    memcpy(&e, b, 16);
+    e.slot = b->slot;
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_UNLIKELY(tc == NULL)) {
         /* No cache could be made: count the free on the slab instead. */
@@ -563,8 +541,8 @@ static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_
 
 static inline __attribute__((always_inline)) void release_entry(struct regio_slab *s,
                                                                 const struct slab_class *c,
-                                                                uint32_t cid, char *data,
-                                                                uint32_t slot, uint16_t region)
+                                                                uint32_t cid,
+                                                                const struct regio_buf *b)
 {
     if (REGIO_LIKELY(tl_hint.serial == s->serial)) {
         struct slab_mag *m = &tl_hint.tc->mags[cid];
@@ -572,17 +550,15 @@ static inline __attribute__((always_inline)) void release_entry(struct regio_sla
         /* n < cap also excludes classes that bypass the caches (cap 0). */
         if (REGIO_LIKELY(n < m->cap &&
                          atomic_load_explicit(&c->waiters, memory_order_relaxed) == 0)) {
-            /* Field by field: a struct copy through the stack would stall. */
             struct slab_entry *d = &m->e[n];
-            d->data = data;
-            d->slot = slot;
-            d->region = region;
+            memcpy(d, b, 16);
+            d->slot = b->slot;
             m->count = n + 1;
             counter_add(&m->n.frees, 1);
             return;
         }
     }
-    release_slow(s, cid, data, slot, region);
+    release_slow(s, cid, b);
 }
 
 /* Why a whole-buffer handle failed the fast checks of regio_buf_free, or
@@ -635,7 +611,7 @@ int regio_buf_free(struct regio_slab *s, struct regio_buf b)
         if (v != owned)
             return free_refused(s, b);
     }
-    release_entry(s, c, cid, b.data, slot, b.region);
+    release_entry(s, c, cid, &b);
     return 0;
 }
 

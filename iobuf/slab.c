@@ -243,9 +243,10 @@ uint32_t regio__depot_pop_locked(struct regio_slab *s, uint32_t cid, struct slab
         while (got < n && r->nfree > 0) {
             uint32_t idx = r->free_idx[--r->nfree];
             out[got].data = base + (size_t)idx * c->buf_bytes;
-            out[got].slot = first << c->shift | idx;
+            out[got].cap_bytes = c->buf_bytes;
             out[got].region = (uint16_t)IDENT_REGION(ident);
-            out[got].unused = 0;
+            out[got].class_id = (uint16_t)cid;
+            out[got].slot = first << c->shift | idx;
             got++;
             c->depot_free--;
         }

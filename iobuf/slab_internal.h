@@ -18,6 +18,7 @@
 #define REGIO_SLAB_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 
@@ -43,13 +44,21 @@
 #define SLAB_BUF_MAX    ((size_t)64 * REGIO_MIB)
 #define SLAB_CLASS_NONE 0xffffu
 
-/* A free buffer as the caches and the depot hand it around. */
+/* A free buffer as the caches and the depot hand it around. Its first 16
+ * bytes are laid out as a handle's, so that an allocation copies them into
+ * the handle with one 16-byte move. */
 struct slab_entry {
     char *data;
-    uint32_t slot;
+    uint32_t cap_bytes;
     uint16_t region;
-    uint16_t unused;
+    uint16_t class_id;
+    uint32_t slot;
 };
+_Static_assert(offsetof(struct slab_entry, cap_bytes) == offsetof(struct regio_buf, cap_bytes) &&
+                   offsetof(struct slab_entry, region) == offsetof(struct regio_buf, region) &&
+                   offsetof(struct slab_entry, class_id) == offsetof(struct regio_buf, class_id) &&
+                   offsetof(struct slab_entry, slot) == 16,
+               "an entry starts as a handle");
 
 /*
  * One run descriptor per arena chunk index (used only at run starts). The
