@@ -218,6 +218,9 @@ static void test_rejects(const char *dir)
     /* A file of a filesystem path that does not exist. */
     struct regio_file *none;
     CHECK_EQ(regio_file_open(v.e, file_path(dir, "missing/x"), O_RDWR, 0, &none), -ENOENT);
+    /* procfs has no direct I/O: a clear -EINVAL that says so. */
+    CHECK_EQ(regio_file_open(v.e, "/proc/self/status", O_RDONLY, 0, &none), -EINVAL);
+    CHECK(strstr(regio_error_detail(), "refuses O_DIRECT") != NULL);
 
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 0);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -104,7 +105,8 @@ static int setup_open(struct setup *s)
 {
     size_t file_bytes = s->ctx->quick ? (64u << 20) : (1024u << 20);
     s->pages = file_bytes / PAGE_BYTES;
-    snprintf(s->path, sizeof(s->path), "%s/regio-bench-pager.dat", s->ctx->dir);
+    snprintf(s->path, sizeof(s->path), "%s/regio-bench-pager-%zu.dat", s->ctx->dir,
+             file_bytes >> 20);
     struct regio_arena_opts ao = {.size_bytes = 8u << 20};
     int rc = regio_arena_create(&ao, &s->a);
     if (rc == 0)
@@ -118,7 +120,6 @@ static int setup_open(struct setup *s)
     uint64_t have = 0;
     if (rc == 0)
         rc = regio_pager_page_count(s->p, &have);
-    /* A file left by an earlier run of the same size is reused. */
     if (rc == 0 && have != s->pages) {
         bench_note(s->ctx, "pager: writing %llu pages to %s", (unsigned long long)s->pages,
                    s->path);
@@ -129,8 +130,11 @@ static int setup_open(struct setup *s)
     return rc;
 }
 
+/* The file is removed at the end: 1 GiB is not left behind in --dir. */
 static void setup_close(struct setup *s)
 {
+    if (s->path[0] != '\0')
+        unlink(s->path);
     if (s->p != NULL)
         regio_pager_close(s->p);
     if (s->e != NULL)
@@ -383,24 +387,48 @@ static int run_fio(struct setup *s, int qd, double seconds, struct measure *m)
 
 typedef int (*run_fn)(struct setup *s, int qd, double seconds, struct measure *m);
 
-/* Median of runs of fn, field by field; NAN fields when any run failed. */
-static int median_of(run_fn fn, struct setup *s, int qd, int runs, struct measure *out)
+/* Field-by-field medians of n measurements. */
+static void median_measure(struct measure *m, int n, struct measure *out)
 {
     double v[4][3];
-    for (int i = 0; i < runs; i++) {
-        struct measure m;
-        int rc = fn(s, qd, s->ctx->seconds, &m);
-        if (rc != 0)
-            return rc;
-        v[0][i] = m.iops;
-        v[1][i] = m.p50_us;
-        v[2][i] = m.p99_us;
-        v[3][i] = m.cpu_ns;
+    for (int i = 0; i < n; i++) {
+        v[0][i] = m[i].iops;
+        v[1][i] = m[i].p50_us;
+        v[2][i] = m[i].p99_us;
+        v[3][i] = m[i].cpu_ns;
     }
-    out->iops = bench_median(v[0], runs);
-    out->p50_us = bench_median(v[1], runs);
-    out->p99_us = bench_median(v[2], runs);
-    out->cpu_ns = bench_median(v[3], runs);
+    out->iops = bench_median(v[0], n);
+    out->p50_us = bench_median(v[1], n);
+    out->p99_us = bench_median(v[2], n);
+    out->cpu_ns = bench_median(v[3], n);
+}
+
+/*
+ * runs rounds of regio, pread and fio at depth qd, interleaved (regio, pread,
+ * fio, regio, ...) so that a load change on the machine during the run hits
+ * all three alike, then the median of each. A failed fio run leaves NANs.
+ */
+static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct measure out[3],
+                         bool *fio_failed)
+{
+    static const run_fn fns[3] = {run_regio, run_pread, run_fio};
+    struct measure m[3][3];
+    *fio_failed = false;
+    for (int i = 0; i < runs; i++) {
+        for (int k = 0; k < 3; k++) {
+            if (k == 2 && (!fio || *fio_failed))
+                continue;
+            int rc = fns[k](s, qd, s->ctx->seconds, &m[k][i]);
+            if (rc != 0 && k == 2)
+                *fio_failed = true;
+            else if (rc != 0)
+                return rc;
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        median_measure(m[k], runs, &out[k]);
+    if (!fio || *fio_failed)
+        out[2] = (struct measure){NAN, NAN, NAN, NAN};
     return 0;
 }
 
@@ -438,19 +466,14 @@ static int bench_pager(const struct bench_ctx *ctx)
     static const int depths[] = {1, 32, 128};
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         int qd = depths[i];
-        struct measure r, p, f = {NAN, NAN, NAN, NAN};
-        rc = median_of(run_regio, &s, qd, runs, &r);
-        if (rc == 0)
-            rc = median_of(run_pread, &s, qd, runs, &p);
+        struct measure m[3];
+        bool fio_failed = false;
+        rc = measure_depth(&s, qd, runs, fio, m, &fio_failed);
         if (rc != 0)
             break;
-        const char *fio_note = fio ? NULL : "fio not installed";
-        if (fio && median_of(run_fio, &s, qd, runs, &f) != 0) {
-            f = (struct measure){NAN, NAN, NAN, NAN};
-            fio_note = "fio run failed";
-        }
-        rows(ctx, qd, &r, "fio io_uring", &f, fio_note);
-        rows(ctx, qd, &r, "pread threads", &p, NULL);
+        const char *fio_note = !fio ? "fio not installed" : fio_failed ? "fio run failed" : NULL;
+        rows(ctx, qd, &m[0], "fio io_uring", &m[2], fio_note);
+        rows(ctx, qd, &m[0], "pread threads", &m[1], NULL);
     }
     setup_close(&s);
     return rc;
