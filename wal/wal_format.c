@@ -32,7 +32,14 @@ void regio__wal_encode_segment_header(const struct regio__wal_seg_info *in, void
 static bool all_zero(const void *p, size_t n)
 {
     const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, b + i, 8);
+        if (v != 0)
+            return false;
+    }
+    for (; i < n; i++)
         if (b[i] != 0)
             return false;
     return true;

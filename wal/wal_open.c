@@ -376,6 +376,12 @@ static int scan_beyond(struct regio_wal *w, struct scan_state *st, uint64_t *fur
         uint64_t base = s->si.segment_no * s->si.segment_bytes;
         uint64_t off = i == st->end_idx ? st->end - base + REGIO__WAL_REC_ALIGN : s->si.block_bytes;
         for (; off + REGIO__WAL_REC_HDR_BYTES <= s->len; off += REGIO__WAL_REC_ALIGN) {
+            /* Cheap filter first: only a header naming its own LSN can be a
+             * record here. */
+            const uint8_t *p = s->data + off;
+            if (regio__le32_get(p + 28) != REGIO__WAL_REC_MAGIC ||
+                regio__le64_get(p + 8) != base + off)
+                continue;
             struct regio__wal_rec_info ri;
             if (regio__wal_check_record(&s->si, s->data, s->len, (size_t)off, &ri, NULL) != 0)
                 continue;
