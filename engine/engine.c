@@ -304,8 +304,11 @@ static int finish(struct regio_engine *e, struct regio__req *r, int res)
     CTR_INC(e, completed);
     if (res < 0)
         CTR_INC(e, errors);
-    if (cb != NULL)
+    if (cb != NULL) {
+        e->cb_depth++;
         cb(ctx, res);
+        e->cb_depth--;
+    }
     return 1;
 }
 
@@ -1164,8 +1167,9 @@ int regio_engine_destroy(struct regio_engine *e)
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    if (e->pagers > 0 || e->closing) {
-        regio__set_detail("%u pagers still open on the engine", e->pagers);
+    if (e->pagers > 0 || e->closing || e->cb_depth > 0) {
+        regio__set_detail("engine busy: %u pagers open, %s", e->pagers,
+                          e->cb_depth ? "called from a callback" : "not in a callback");
         regio__engine_leave(e);
         return -EBUSY;
     }

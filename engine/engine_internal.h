@@ -69,6 +69,7 @@ struct regio_engine {
     bool wake_pending;    /* shared mode: a wake-up NOP is in the ring */
     bool self_registered; /* no_clone: the engine pinned the regions itself */
     uint32_t pagers;      /* open pagers: destroy is -EBUSY while any remain */
+    uint32_t cb_depth;    /* callbacks running now: destroy from one is -EBUSY */
 
     struct regio__req *reqs;
     uint32_t free_head; /* free list of reqs by index, UINT32_MAX = empty */

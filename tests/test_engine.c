@@ -235,6 +235,17 @@ static void test_rejects(const char *dir)
     env_down(&w);
 }
 
+struct destroyer {
+    struct regio_engine *e;
+    int rc;
+};
+
+static void destroy_cb(void *ctx, int res)
+{
+    struct destroyer *d = ctx;
+    d->rc = regio_engine_destroy(d->e);
+}
+
 static void test_in_flight(const char *dir)
 {
     struct env v;
@@ -252,6 +263,11 @@ static void test_in_flight(const char *dir)
     CHECK_EQ(regio_engine_in_flight(v.e), 1);
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 1);
+    /* A callback cannot destroy the engine that runs it. */
+    struct destroyer d = {v.e, 0};
+    CHECK_OK(regio_read(v.e, f, b, 0, BLOCK, destroy_cb, &d));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(d.rc, -EBUSY);
     CHECK_OK(regio_buf_free(v.s, b));
     CHECK_OK(regio_file_close(f));
     env_down(&v);

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "regio.h"
+#include "regio/stats.h"
 
 #define BLOCK  4096u
 #define ROUNDS 200
@@ -152,6 +153,52 @@ static void test_owned(const char *dir, struct regio_arena *a, struct regio_slab
     CHECK_OK(regio_engine_destroy(x.e));
 }
 
+/* The engine's counters appear in the arena's live stats file, filled by
+ * the publisher thread (which may read them while the owner does I/O). */
+static void test_live_stats(const char *dir)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "test-engine-%d", (int)getpid());
+    struct regio_arena_opts ao = {.size_bytes = 8u << 20, .stats_name = name};
+    struct regio_arena *a;
+    CHECK_OK(regio_arena_create(&ao, &a));
+    struct regio_slab *s;
+    CHECK_OK(regio_slab_create(a, NULL, &s));
+    struct regio_engine *e;
+    CHECK_OK(regio_engine_create(a, s, NULL, &e));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/stats", dir);
+    struct regio_file *f;
+    CHECK_OK(regio_file_open(e, path, O_RDWR | O_CREAT, 0600, &f));
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(s, BLOCK, &b));
+    memset(b.data, 'x', BLOCK);
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(regio_write(e, f, b, (uint64_t)i * BLOCK, BLOCK, NULL, NULL));
+        CHECK_OK(regio_engine_drain(e, -1));
+    }
+    struct regio_engine_stats st;
+    CHECK_OK(regio_engine_stats(e, &st));
+    snprintf(path, sizeof(path), "%s/%s%d.%s", REGIO_STATS_DIR, REGIO_STATS_PREFIX, (int)getpid(),
+             name);
+    struct regio_stats_file *sf = malloc(sizeof(*sf));
+    bool seen = false;
+    for (int tries = 0; tries < 100 && !seen; tries++) {
+        CHECK_OK(regio_stats_read(path, sf));
+        for (int i = 0; i < REGIO_STATS_MAX_ENGINES; i++)
+            if (sf->engines[i].used && sf->engines[i].completed == 10)
+                seen = sf->engines[i].setup_flags == st.setup_flags;
+        if (!seen)
+            usleep(20000);
+    }
+    CHECK(seen);
+    free(sf);
+    CHECK_OK(regio_buf_free(s, b));
+    CHECK_OK(regio_engine_destroy(e));
+    CHECK_OK(regio_slab_destroy(s));
+    CHECK_OK(regio_arena_destroy(a));
+}
+
 int main(void)
 {
     char dir[512];
@@ -165,6 +212,7 @@ int main(void)
     CHECK_OK(regio_slab_create(a, &so, &s));
     test_shared(dir, a, s);
     test_owned(dir, a, s);
+    test_live_stats(dir);
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
     test_rmdir_all(dir);
