@@ -120,6 +120,7 @@ static void key_create(void)
 /* Free this thread's caches whose slab was destroyed. */
 static void tcache_prune(void)
 {
+    pthread_once(&g_key_once, key_create);
     struct slab_tcache **pp = &tl_list;
     while (*pp) {
         struct slab_tcache *tc = *pp;
@@ -169,7 +170,6 @@ static struct slab_tcache *tcache_new(struct regio_slab *s)
 
 static struct slab_tcache *tcache_slow(struct regio_slab *s)
 {
-    pthread_once(&g_key_once, key_create);
     tcache_prune();
     struct slab_tcache *tc = tl_list;
     while (tc && !(atomic_load(&tc->slab) == s && tc->serial == s->serial))
@@ -198,7 +198,9 @@ int regio__tcache_retire_all(struct regio_slab *s)
 {
     pthread_mutex_lock(&g_registry);
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
-        struct slab_counters sum = s->retired[cid];
+        struct slab_counters sum;
+        memset(&sum, 0, sizeof(sum));
+        counters_fold(&sum, &s->retired[cid]);
         for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
             counters_fold(&sum, &tc->mags[cid].n);
         uint64_t out = regio__counter_get(&sum.allocs) - regio__counter_get(&sum.frees);
