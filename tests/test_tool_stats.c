@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,6 +159,7 @@ static void test_stale(void)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
         struct regio_arena_opts o = {
             .size_bytes = 2u << 20, .pages = REGIO_PAGES_NORMAL, .stats_name = "unit-stale"};
         struct regio_arena *a;
