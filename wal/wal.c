@@ -928,7 +928,7 @@ static void destroy(struct regio_wal *w)
 
 static int check_geometry(struct regio_wal *w)
 {
-    if (w->piece_bytes % w->block_bytes != 0 || w->piece_bytes < 2ull * w->block_bytes ||
+    if (w->piece_bytes % w->block_bytes != 0 || w->piece_bytes < w->block_bytes ||
         w->seg_bytes < 2 * w->ring_bytes + 4ull * w->block_bytes) {
         regio__set_detail("wal: buffer_bytes %llu must be a multiple of the block (%u), and "
                           "segment_bytes %llu at least twice 4 buffers plus 4 blocks",

@@ -333,8 +333,10 @@ static int walk_chain(struct regio_wal *w, struct scan_state *st)
                     st->start_lsn = ri.lsn;
                 st->records++;
             }
-            if (ri.type == REGIO__WAL_TYPE_CLOSE && ri.lsn == w->ctl.close_lsn)
-                st->saw_close_at_ctl = true;
+            /* After a clean close only fillers may follow the close record. */
+            if (ri.type != REGIO__WAL_TYPE_PAD && ri.type != REGIO__WAL_TYPE_SEGEND)
+                st->saw_close_at_ctl =
+                    ri.type == REGIO__WAL_TYPE_CLOSE && ri.lsn == w->ctl.close_lsn;
             st->last_type_lsn = ri.lsn;
             if (ri.type != REGIO__WAL_TYPE_SEGEND) {
                 off += ri.total_bytes;
@@ -506,7 +508,8 @@ static int classify(struct regio_wal *w, struct scan_state *st, struct regio_wal
         return err;
     bool salvage = w->opts.recovery == REGIO_WAL_RECOVER_SALVAGE;
     const char *corrupt = NULL;
-    if (clean && (!st->saw_close_at_ctl || st->end <= w->ctl.close_lsn))
+    if (clean &&
+        (!st->saw_close_at_ctl || st->end <= w->ctl.close_lsn || st->end % w->block_bytes != 0))
         corrupt = "invalid record before the close record of a cleanly closed log";
     else if (clean && count > 0)
         corrupt = "valid records after the close record of a cleanly closed log";
