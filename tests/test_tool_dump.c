@@ -6,8 +6,10 @@
  * wal/wal_format.h (a good, cleanly closed log; one with a flipped byte in
  * an acknowledged record; one with a torn tail; random bytes; an empty
  * file), checked through the exit status, the text and the JSON.
+ * pages: a page file written through the pager, then damaged; random bytes.
  * arena: a child process that publishes live stats, then is killed (stale).
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -219,6 +221,94 @@ static void test_wal_hostile(const char *root)
     CHECK_EQ(dump("wal", "--help", NULL, NULL), 0);
 }
 
+/* A page file of 8 KiB pages written through the pager: pages 0..5 and 8,
+ * so pages 6 and 7 were never written. */
+static void make_page_file(const char *path)
+{
+    struct regio_arena_opts ao = {.size_bytes = 16u << 20, .pages = REGIO_PAGES_NORMAL};
+    struct regio_arena *a;
+    struct regio_slab *s;
+    struct regio_engine *e;
+    struct regio_pager *p;
+    CHECK_OK(regio_arena_create(&ao, &a));
+    CHECK_OK(regio_slab_create(a, NULL, &s));
+    CHECK_OK(regio_engine_create(a, s, NULL, &e));
+    struct regio_pager_opts po = {.page_bytes = 8192, .create = true};
+    CHECK_OK(regio_pager_open(e, path, &po, &p));
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(s, 8192, &b));
+    for (uint64_t pg = 0; pg < 9; pg++) {
+        if (pg == 6 || pg == 7)
+            continue;
+        memset(b.data, (int)(0x30 + pg), regio_pager_payload_bytes(p));
+        CHECK_OK(regio_pager_write_sync(p, pg, b));
+    }
+    CHECK_OK(regio_pager_sync(p));
+    CHECK_OK(regio_pager_close(p));
+    CHECK_OK(regio_buf_free(s, b));
+    CHECK_OK(regio_engine_destroy(e));
+    CHECK_OK(regio_slab_destroy(s));
+    CHECK_OK(regio_arena_destroy(a));
+}
+
+static void test_pages(const char *root)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/pages.db", root);
+    make_page_file(path);
+    CHECK_EQ(dump("pages", path, "--page-bytes", "8K"), 0);
+    CHECK(file_contains(out_path, "pages scanned 9, valid 7, never written 2, bad checksums 0"));
+    CHECK_EQ(dump("pages", path, "--page-bytes", "8192"), 0);
+    char *json_argv[] = {
+        (char *)tool_path("dump"), "pages", path, "--page-bytes", "8192", "--json", NULL};
+    CHECK_EQ(tool_run(json_argv, out_path, err_path), 0);
+    CHECK_EQ(json_check(out_path,
+                        "d['ok'] and d['pages']==9 and d['valid']==7 and d['empty']==2"
+                        " and d['bad']==0 and d['bad_pages']==[]",
+                        false),
+             0);
+    /* The wrong page size: every page fails, and the right one is hinted. */
+    CHECK_EQ(dump("pages", path, NULL, NULL), 1);
+    CHECK(file_contains(out_path, "hint: page 0 verifies with --page-bytes 8192"));
+
+    /* A flipped byte in page 4 is found and named. */
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t c;
+    CHECK_EQ(pread(fd, &c, 1, 4 * 8192 + 100), 1);
+    c ^= 0x01;
+    CHECK_EQ(pwrite(fd, &c, 1, 4 * 8192 + 100), 1);
+    close(fd);
+    CHECK_EQ(tool_run(json_argv, out_path, err_path), 1);
+    CHECK_EQ(json_check(out_path,
+                        "not d['ok'] and d['bad']==1 and d['bad_pages'][0]['page']==4"
+                        " and d['bad_pages'][0]['offset']==32768",
+                        false),
+             0);
+    CHECK_EQ(dump("pages", path, "--page-bytes", "8192"), 1);
+    CHECK(file_contains(out_path, "page 4 (offset 32768)"));
+
+    /* Random bytes, a partial page, an empty file, no file, bad sizes. */
+    uint64_t seed = test_seed();
+    static uint8_t junk[3 * 4096 + 100];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)test_rand(&seed);
+    write_file(root, "random.db", junk, sizeof(junk));
+    snprintf(path, sizeof(path), "%s/random.db", root);
+    CHECK_EQ(dump("pages", path, NULL, NULL), 1);
+    CHECK(file_contains(out_path, "bad checksums 3"));
+    CHECK(file_contains(out_path, "not a whole page"));
+    write_file(root, "empty.db", junk, 0);
+    snprintf(path, sizeof(path), "%s/empty.db", root);
+    CHECK_EQ(dump("pages", path, NULL, NULL), 0);
+    CHECK(file_contains(out_path, "pages scanned 0"));
+    CHECK_EQ(dump("pages", "/nonexistent/regio.db", NULL, NULL), 1);
+    CHECK_EQ(dump("pages", path, "--page-bytes", "5000"), 2);
+    CHECK_EQ(dump("pages", path, "--page-bytes", "128K"), 2);
+    CHECK_EQ(dump("pages", NULL, NULL, NULL), 2);
+    CHECK_EQ(dump("pages", (char *)root, NULL, NULL), 1);
+}
+
 /* A child publishing live stats; dump sees it running, then stale. */
 static void test_arena_live_and_stale(void)
 {
@@ -288,6 +378,7 @@ int main(void)
     test_wal_corrupt(root);
     test_wal_torn(root);
     test_wal_hostile(root);
+    test_pages(root);
     test_arena_live_and_stale();
     test_rmdir_all(root);
     printf("tool_dump: ok\n");

@@ -39,6 +39,8 @@ int main(int argc, char **argv)
         return dump_arena_main(argc - 1, argv + 1);
     if (strcmp(cmd, "wal") == 0)
         return dump_wal_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "pages") == 0)
+        return dump_pages_main(argc - 1, argv + 1);
     fprintf(stderr, "regio-dump: unknown subcommand '%s' (try --help)\n", cmd);
     return DUMP_USAGE;
 }
