@@ -118,6 +118,8 @@ static void test_bad_opts(void)
     bad_pool.count = 5000;
     CHECK_EQ(regio_slab_create(a, &o, &s), -ENOMEM);
     CHECK(s == NULL);
+    struct regio_slab_opts big_mag = {.magazine_size = 100000};
+    CHECK_EQ(regio_slab_create(a, &big_mag, &s), -EINVAL);
     CHECK_EQ(regio_slab_create(NULL, NULL, &s), -EINVAL);
     CHECK_EQ(regio_slab_create(a, NULL, NULL), -EINVAL);
     /* Nothing was left behind by the failures. */

@@ -4,6 +4,7 @@
  * a free from another thread (pool and tier class), a thread's cache going
  * back to the depot when the thread exits, destroy while other threads still
  * hold (empty-handed) caches, and a soak of 4+ threads with mixed classes,
+ * a free racing io_begin/io_end on one buffer (never freed while in flight),
  * cross-thread frees through a shared queue and random in-flight views,
  * ending with every buffer accounted for.
  */
@@ -186,6 +187,69 @@ static void test_thread_exit_flush(void)
     pthread_barrier_wait(&park);
     CHECK_EQ(pthread_join(t, NULL), 0);
     pthread_barrier_destroy(&park);
+    CHECK_OK(regio_arena_destroy(a));
+}
+
+/* ---- Free racing io_begin/io_end ---------------------------------------- */
+
+struct racer {
+    struct regio_slab *s;
+    struct regio_buf b;
+    atomic_int go;
+    atomic_uint_fast64_t begins;
+};
+
+/* Mark I/O in flight and done on views of b until the buffer is freed
+ * under us. A successful begin must always be matched by a successful end:
+ * the free can never slip in while the I/O is in flight. */
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    while (atomic_load(&r->go) == 0)
+        ;
+    for (;;) {
+        struct regio_buf v;
+        CHECK_OK(regio_buf_view(r->b, atomic_load(&r->begins) % 4096, 1, &v));
+        int rc = regio_buf_io_begin(r->s, v);
+        if (rc < 0) {
+            CHECK_EQ(rc, -EALREADY);
+            break;
+        }
+        atomic_fetch_add(&r->begins, 1);
+        CHECK_OK(regio_buf_io_end(r->s, v));
+    }
+    return NULL;
+}
+
+static void test_free_races_io(void)
+{
+    struct regio_arena *a = make_arena(4 * MIB);
+    struct regio_slab *s = NULL;
+    CHECK_OK(regio_slab_create(a, NULL, &s));
+    uint64_t busy_total = 0;
+    for (int round = 0; round < 50; round++) {
+        struct racer r = {.s = s};
+        CHECK_OK(regio_buf_alloc(s, 4096, &r.b));
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, racer_main, &r), 0);
+        atomic_store(&r.go, 1);
+        /* Let the racer get going, then free until the free wins. */
+        while (atomic_load(&r.begins) < 1000)
+            CHECK_EQ(regio_buf_check(s, r.b), r.b.region);
+        int rc;
+        while ((rc = regio_buf_free(s, r.b)) == -EBUSY)
+            busy_total++;
+        CHECK_OK(rc);
+        CHECK_EQ(pthread_join(t, NULL), 0);
+        CHECK_EQ(regio_buf_free(s, r.b), -EALREADY);
+    }
+    struct regio_slab_stats st;
+    CHECK_OK(regio_slab_stats(s, &st));
+    CHECK_EQ(st.classes[0].in_use, 0);
+    CHECK_EQ(st.classes[0].in_flight, 0);
+    fprintf(stderr, "free vs io race: %llu frees refused with -EBUSY\n",
+            (unsigned long long)busy_total);
+    CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
 }
 
@@ -389,6 +453,7 @@ int main(void)
 {
     test_wait_woken();
     test_thread_exit_flush();
+    test_free_races_io();
     test_soak();
     printf("iobuf_mt: ok\n");
     return 0;
