@@ -384,9 +384,13 @@ static void complete_flushes(struct regio_wal *w)
         struct regio__wal_flush *f = &w->flushes[w->fl_head];
         if (f->done < f->ops)
             break;
-        if (f->err != 0) {
+        if (f->err != 0)
             wal_fail(w, f->err);
-            return;
+        if (atomic_load(&w->failed) != 0) {
+            /* Nothing written at or after a failed flush is acknowledged. */
+            w->fl_head = (w->fl_head + 1) % REGIO__WAL_MAX_FLUSHES;
+            w->fl_count--;
+            continue;
         }
         atomic_store(&w->durable, f->rec_end);
         atomic_store(&w->released, f->release_to);
