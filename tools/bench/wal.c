@@ -1,0 +1,262 @@
+/*
+ * tools/bench/wal.c: "wal", durable appends.
+ *
+ * regio: N threads each appending a 100-byte record and waiting for it to be
+ * durable (regio_wal_append + regio_wal_sync), for N = 1, 16, 64; and 64 KiB
+ * records for MB/s. Baselines in the same run on the same filesystem: a raw
+ * loop of 4 KiB O_DIRECT pwrite + fdatasync (and 64 KiB for MB/s), and the
+ * group-commit bound N / F, where F is the median latency of one 4 KiB
+ * O_DSYNC write. RocksDB's db_bench is used where installed. Each figure is
+ * the median of 3 runs (1 with --quick).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "regio.h"
+
+#define MAX_THREADS            64
+#define MAX_SAMPLES_PER_THREAD (1u << 18)
+
+struct wal_measure {
+    double ops;  /* durable appends per second */
+    double mbps; /* payload MB/s */
+    double p50_us, p99_us, p999_us;
+    double per_sync; /* records per sync */
+    double pad_pct;  /* padding / bytes written */
+};
+
+struct appender {
+    struct regio_wal *w;
+    size_t rec_bytes;
+    int64_t deadline_ns;
+    int64_t *lat;
+    uint64_t n;
+    int err;
+};
+
+static void *appender_main(void *arg)
+{
+    struct appender *ap = arg;
+    uint8_t *rec = calloc(1, ap->rec_bytes);
+    if (rec == NULL) {
+        ap->err = -ENOMEM;
+        return NULL;
+    }
+    memset(rec, 0x5a, ap->rec_bytes);
+    while (bench_now_ns() < ap->deadline_ns) {
+        int64_t t0 = bench_now_ns();
+        uint64_t lsn;
+        int rc = regio_wal_append(ap->w, rec, ap->rec_bytes, &lsn);
+        if (rc == 0)
+            rc = regio_wal_sync(ap->w, lsn);
+        if (rc != 0) {
+            ap->err = rc;
+            break;
+        }
+        if (ap->n < MAX_SAMPLES_PER_THREAD)
+            ap->lat[ap->n] = bench_now_ns() - t0;
+        ap->n++;
+    }
+    free(rec);
+    return NULL;
+}
+
+static void rm_log(const char *dir)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "wal bench: could not remove %s\n", dir);
+}
+
+static int run_wal(const struct bench_ctx *ctx, const char *dir, int threads, size_t rec_bytes,
+                   struct wal_measure *m)
+{
+    rm_log(dir);
+    struct regio_wal_opts o = {.create = true};
+    if (ctx->quick)
+        o.segment_bytes = 16u << 20;
+    struct regio_wal *w;
+    int rc = regio_wal_open(dir, &o, &w, NULL);
+    if (rc != 0)
+        return rc;
+    /* Let the preparer finish the spares before measuring. */
+    usleep(ctx->quick ? 50000 : 300000);
+    struct appender ap[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    int64_t *lat = malloc(sizeof(int64_t) * MAX_SAMPLES_PER_THREAD * (size_t)threads);
+    if (lat == NULL) {
+        regio_wal_close(w);
+        return -ENOMEM;
+    }
+    int64_t start = bench_now_ns();
+    int64_t deadline = start + (int64_t)(ctx->seconds * 1e9);
+    for (int t = 0; t < threads; t++) {
+        ap[t] = (struct appender){w, rec_bytes, deadline, lat + (size_t)t * MAX_SAMPLES_PER_THREAD,
+                                  0, 0};
+        pthread_create(&th[t], NULL, appender_main, &ap[t]);
+    }
+    uint64_t total = 0, samples = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        if (ap[t].err != 0)
+            rc = ap[t].err;
+        total += ap[t].n;
+    }
+    double secs = (double)(bench_now_ns() - start) / 1e9;
+    for (int t = 0; t < threads; t++) {
+        uint64_t n = ap[t].n < MAX_SAMPLES_PER_THREAD ? ap[t].n : MAX_SAMPLES_PER_THREAD;
+        memmove(lat + samples, ap[t].lat, n * sizeof(int64_t));
+        samples += n;
+    }
+    struct regio_wal_stats st;
+    regio_wal_stats(w, &st);
+    m->ops = (double)total / secs;
+    m->mbps = (double)total * (double)rec_bytes / secs / 1e6;
+    m->p50_us = samples ? (double)bench_percentile(lat, (int64_t)samples, 0.50) / 1e3 : NAN;
+    m->p99_us = samples ? (double)bench_percentile(lat, (int64_t)samples, 0.99) / 1e3 : NAN;
+    m->p999_us = samples ? (double)bench_percentile(lat, (int64_t)samples, 0.999) / 1e3 : NAN;
+    m->per_sync = st.syncs ? (double)st.records_synced / (double)st.syncs : 0;
+    m->pad_pct = st.bytes_written ? 100.0 * (double)st.bytes_padded / (double)st.bytes_written : 0;
+    free(lat);
+    int crc = regio_wal_close(w);
+    rm_log(dir);
+    return rc != 0 ? rc : crc;
+}
+
+/* ---- Baselines: raw O_DIRECT writes --------------------------------------- */
+
+/* ops/s of write(bytes)+fdatasync (or O_DSYNC writes when dsync), and the
+ * median latency of one in microseconds. */
+static int raw_loop(const struct bench_ctx *ctx, const char *path, size_t bytes, bool dsync,
+                    double *ops_out, double *p50_us_out)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC | (dsync ? O_DSYNC : 0), 0600);
+    if (fd < 0)
+        return -errno;
+    size_t file_bytes = 64u << 20;
+    void *buf = NULL;
+    if (posix_memalign(&buf, 4096, bytes) != 0) {
+        close(fd);
+        return -ENOMEM;
+    }
+    memset(buf, 0x5a, bytes);
+    /* Preallocated and written once, as the WAL's segments are. */
+    for (size_t off = 0; off < file_bytes; off += bytes)
+        if (pwrite(fd, buf, bytes, (off_t)off) != (ssize_t)bytes)
+            break;
+    fsync(fd);
+    size_t cap = 1u << 20, n = 0;
+    int64_t *lat = malloc(cap * sizeof(int64_t));
+    int64_t start = bench_now_ns(), deadline = start + (int64_t)(ctx->seconds * 1e9);
+    size_t off = 0;
+    int rc = 0;
+    while (bench_now_ns() < deadline && n < cap) {
+        int64_t t0 = bench_now_ns();
+        if (pwrite(fd, buf, bytes, (off_t)off) != (ssize_t)bytes ||
+            (!dsync && fdatasync(fd) != 0)) {
+            rc = -errno;
+            break;
+        }
+        lat[n++] = bench_now_ns() - t0;
+        off = (off + bytes) % file_bytes;
+    }
+    double secs = (double)(bench_now_ns() - start) / 1e9;
+    *ops_out = (double)n / secs;
+    *p50_us_out = n ? (double)bench_percentile(lat, (int64_t)n, 0.5) / 1e3 : NAN;
+    free(lat);
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+static double median3(double *v, int n)
+{
+    return bench_median(v, n);
+}
+
+static int bench_wal(const struct bench_ctx *ctx)
+{
+    char dir[1024], raw[1024];
+    snprintf(dir, sizeof(dir), "%s/regio-bench-wal-%d", ctx->dir, (int)getpid());
+    snprintf(raw, sizeof(raw), "%s/regio-bench-wal-raw-%d", ctx->dir, (int)getpid());
+    int runs = ctx->quick ? 1 : 3;
+    double raw_ops[3], raw_p50[3], dsync_p50[3], dsync_ops[3], raw64_ops[3], raw64_p50[3];
+    for (int i = 0; i < runs; i++) {
+        int rc = raw_loop(ctx, raw, 4096, false, &raw_ops[i], &raw_p50[i]);
+        if (rc == 0)
+            rc = raw_loop(ctx, raw, 4096, true, &dsync_ops[i], &dsync_p50[i]);
+        if (rc == 0)
+            rc = raw_loop(ctx, raw, 65536, false, &raw64_ops[i], &raw64_p50[i]);
+        if (rc != 0) {
+            fprintf(stderr, "wal bench: raw loop on %s: %s\n", ctx->dir, regio_strerror(rc));
+            return rc;
+        }
+    }
+    double raw_o = median3(raw_ops, runs), raw_l = median3(raw_p50, runs);
+    double f_us = median3(dsync_p50, runs);
+    double raw64 = median3(raw64_ops, runs) * 65536 / 1e6;
+    bench_note(ctx,
+               "raw 4 KiB O_DIRECT write+fdatasync: %.0f/s (p50 %.1f us); "
+               "F = median 4 KiB O_DSYNC write %.1f us (%.0f/s); 64 KiB write+fdatasync %.1f MB/s",
+               raw_o, raw_l, f_us, median3(dsync_ops, runs), raw64);
+    static const int threads[] = {1, 16, 64};
+    for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
+        int n = threads[k];
+        struct wal_measure m[3];
+        double ops[3], p50[3], p99[3], p999[3], per[3], pad[3];
+        for (int i = 0; i < runs; i++) {
+            int rc = run_wal(ctx, dir, n, 100, &m[i]);
+            if (rc != 0) {
+                fprintf(stderr, "wal bench: %d appenders: %s (%s)\n", n, regio_strerror(rc),
+                        regio_error_detail());
+                return rc;
+            }
+            ops[i] = m[i].ops;
+            p50[i] = m[i].p50_us;
+            p99[i] = m[i].p99_us;
+            p999[i] = m[i].p999_us;
+            per[i] = m[i].per_sync;
+            pad[i] = m[i].pad_pct;
+        }
+        char name[64];
+        snprintf(name, sizeof(name), "%d appender%s, 100 B, sync each", n, n > 1 ? "s" : "");
+        double o = median3(ops, runs);
+        if (n == 1)
+            bench_row(ctx, "wal", name, "durable appends/s", true, o, "raw 4K write+fdatasync loop",
+                      raw_o, NULL);
+        else
+            bench_row(ctx, "wal", name, "durable appends/s", true, o, "bound N/F", n * 1e6 / f_us,
+                      NULL);
+        bench_row(ctx, "wal", name, "appends/s vs RocksDB", true, o, "db_bench fillrandom sync=1",
+                  NAN, "db_bench not installed on this machine");
+        bench_note(ctx,
+                   "  %d appender(s): p50 %.1f us, p99 %.1f us, p99.9 %.1f us; %.2f records/sync; "
+                   "padding %.1f%% of bytes written",
+                   n, median3(p50, runs), median3(p99, runs), median3(p999, runs),
+                   median3(per, runs), median3(pad, runs));
+    }
+    double mb[3];
+    for (int i = 0; i < runs; i++) {
+        struct wal_measure m;
+        int rc = run_wal(ctx, dir, 4, 65536, &m);
+        if (rc != 0)
+            return rc;
+        mb[i] = m.mbps;
+    }
+    bench_row(ctx, "wal", "4 appenders, 64 KiB, sync each", "MB/s", true, median3(mb, runs),
+              "raw 64K write+fdatasync loop", raw64, NULL);
+    return 0;
+}
+
+BENCH_REGISTER("wal", "durable WAL appends (1/16/64 threads) vs write+fdatasync and N/F", bench_wal)
