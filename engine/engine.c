@@ -9,6 +9,12 @@
  * is the fdatasync linked behind a write (regio_write_sync). The generation
  * lets a completion that does not belong to the live request be caught as
  * an invariant violation rather than run someone else's callback.
+ *
+ * Threads: in owned mode only the creating thread may call in (else -EPERM);
+ * in shared mode a recursive mutex is held by every call and also while
+ * callbacks run, so a callback sees consistent state and may queue new
+ * requests; it is dropped only while a thread sleeps in the kernel.
+ * Callbacks run on whichever thread reaps (wait, drain, destroy).
  */
 #include <fcntl.h>
 #include <linux/fs.h>
