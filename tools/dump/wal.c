@@ -51,10 +51,10 @@ struct wal_state {
     uint64_t user_records, user_payload_bytes;
     struct type_count types[64];
     uint32_t type_count;
-    bool have_end;    /* a valid record was seen */
-    uint64_t end_lsn; /* end of the last valid record */
-    uint16_t last_type;
-    bool have_invalid; /* first invalid spot */
+    bool have_end;      /* a valid record was seen */
+    uint64_t end_lsn;   /* end of the last valid record */
+    uint16_t last_type; /* of the last valid record other than padding */
+    bool have_invalid;  /* first invalid spot */
     uint64_t invalid_lsn;
     const char *invalid_reason;
     uint64_t invalid_window;   /* window of the segment that holds it */
@@ -213,7 +213,9 @@ static void note_record(struct wal_state *s, const struct regio__wal_seg_info *s
     }
     s->have_end = true;
     s->end_lsn = r->lsn + r->total_bytes;
-    s->last_type = r->type;
+    /* Padding after a close record (to the block end) still ends cleanly. */
+    if (r->type != REGIO__WAL_TYPE_PAD)
+        s->last_type = r->type;
     if (s->o.stats || r->lsn < s->o.from_lsn)
         return;
     if (s->o.json) {
