@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "slab_internal.h"
+#include "stats_internal.h"
 
 static _Atomic uint64_t g_slab_serial;
 
@@ -435,6 +436,14 @@ static int slab_init(struct regio_slab *s, const struct regio_slab_opts *o, cons
     return 0;
 }
 
+/* The live stats provider: runs on the arena's publisher thread. */
+static void stats_fill(void *ctx, void *section)
+{
+    struct regio_slab_stats st;
+    if (regio_slab_stats(ctx, &st) == 0)
+        regio__stats_put_slab(section, &st);
+}
+
 int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
                       struct regio_slab **out)
 {
@@ -467,6 +476,9 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
         return rc;
     }
     regio__arena_user_get(a);
+    /* Publish in the arena's live stats file when it has one (-ENOENT when
+     * not; a full table is not an error for the slab either). */
+    s->stats_handle = regio__stats_attach(a, REGIO_STATS_SLAB, NULL, stats_fill, s);
     *out = s;
     return 0;
 }
@@ -479,6 +491,7 @@ int regio_slab_destroy(struct regio_slab *s)
     if (rc < 0)
         return rc;
     struct regio_arena *a = s->arena;
+    regio__stats_detach(a, s->stats_handle);
     slab_free(s);
     regio__arena_user_put(a);
     return 0;

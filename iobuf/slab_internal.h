@@ -157,6 +157,7 @@ struct regio_slab {
     uint16_t *chunk_region; /* region of each chunk */
 
     _Atomic uint64_t chunks_held;
+    int stats_handle; /* provider in the arena's live stats, or negative */
 
     /* Under the registry lock (buf.c). */
     struct slab_tcache *caches;

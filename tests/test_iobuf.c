@@ -3,11 +3,13 @@
  * tests/test_iobuf.c: the slab allocator on one thread: classes and their
  * lookup table, alignment, every misuse with its exact code, pointer lookup
  * at the first and last byte of buffers in every class, pools, exhaustion
- * and timed waits, chunk return, stats and destroy refusal.
+ * and timed waits, chunk return, stats (also in the arena's live stats
+ * file) and destroy refusal.
  */
 #include <unistd.h>
 
 #include "check.h"
+#include "regio/stats.h"
 #include "slab_internal.h"
 
 #define KIB ((size_t)1 << 10)
@@ -524,6 +526,45 @@ static void test_stale_after_chunk_reuse(void)
     CHECK_OK(regio_arena_destroy(a));
 }
 
+/* The slab publishes its counters in the arena's live stats file. */
+static void test_live_stats(void)
+{
+    char name[32], path[96];
+    snprintf(name, sizeof(name), "iobuf-test-%d", (int)getpid());
+    snprintf(path, sizeof(path), "/dev/shm/regio.%d.%s", (int)getpid(), name);
+    struct regio_arena_opts o = {
+        .size_bytes = 8 * MIB, .pages = REGIO_PAGES_NORMAL, .stats_name = name};
+    struct regio_arena *a = NULL;
+    CHECK_OK(regio_arena_create(&o, &a));
+    struct regio_slab *s = make_slab(a, NULL);
+    struct regio_buf b[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(regio_buf_alloc(s, 4096, &b[i]));
+    CHECK_EQ(regio_buf_io_begin(s, b[0]), b[0].region);
+    static struct regio_stats_file f;
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+        CHECK_OK(regio_stats_read(path, &f));
+        seen = f.slabs[0].used && f.slabs[0].classes[0].in_use == 3 &&
+               f.slabs[0].classes[0].in_flight == 1;
+        if (!seen)
+            usleep(10000);
+    }
+    CHECK(seen);
+    CHECK_EQ(f.slabs[0].tier_count, 28);
+    CHECK_EQ(f.slabs[0].classes[0].buf_bytes, 4096);
+    CHECK_EQ(f.slabs[0].classes[0].allocs, 3);
+    CHECK_EQ(f.slabs[0].chunks, 1);
+    CHECK_OK(regio_buf_io_end(s, b[0]));
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(regio_buf_free(s, b[i]));
+    CHECK_OK(regio_slab_destroy(s));
+    /* Detached at destroy: the section is cleared at once. */
+    CHECK_OK(regio_stats_read(path, &f));
+    CHECK_EQ(f.slabs[0].used, 0);
+    CHECK_OK(regio_arena_destroy(a));
+}
+
 int main(void)
 {
     test_default_classes();
@@ -534,6 +575,7 @@ int main(void)
     test_exhaustion_and_return();
     test_chunk_hysteresis();
     test_stale_after_chunk_reuse();
+    test_live_stats();
     printf("iobuf: ok\n");
     return 0;
 }
