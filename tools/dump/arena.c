@@ -474,8 +474,9 @@ int dump_arena_main(int argc, char **argv)
             printf("\033[H\033[2J");
         size_t live = show_once(&o);
         seen_live |= live > 0;
-        /* Watching one process ends with it. */
-        if (o.pid != 0 && live == 0 && k > 0)
+        /* Watching one process ends with it (once it has been seen: a
+         * process that is still starting up is waited for). */
+        if (o.pid != 0 && live == 0 && seen_live)
             break;
         if (!clear && !o.json)
             printf("\n");
