@@ -27,27 +27,27 @@
 #include "stats_internal.h"
 
 struct stats_provider {
-  bool used;
-  regio_stats_fill_fn fill;
-  void *ctx;
-  char name[REGIO_STATS_NAME_BYTES];
+    bool used;
+    regio_stats_fill_fn fill;
+    void *ctx;
+    char name[REGIO_STATS_NAME_BYTES];
 };
 
 struct stats_publisher {
-  struct regio_arena *arena;
-  struct stats_publisher *next;
-  char path[PATH_MAX];
-  int fd;
-  struct regio_stats_file *map;
-  uint64_t seq; /* last value stored in map->header.seq (even between writes) */
-  bool stop;
-  bool thread_started;
-  pthread_t thread;
-  pthread_mutex_t lock; /* providers, stop, and the file while it is written */
-  pthread_cond_t cond;
-  struct stats_provider slabs[REGIO_STATS_MAX_SLABS];
-  struct stats_provider engines[REGIO_STATS_MAX_ENGINES];
-  struct stats_provider wals[REGIO_STATS_MAX_WALS];
+    struct regio_arena *arena;
+    struct stats_publisher *next;
+    char path[PATH_MAX];
+    int fd;
+    struct regio_stats_file *map;
+    uint64_t seq; /* last value stored in map->header.seq (even between writes) */
+    bool stop;
+    bool thread_started;
+    pthread_t thread;
+    pthread_mutex_t lock; /* providers, stop, and the file while it is written */
+    pthread_cond_t cond;
+    struct stats_provider slabs[REGIO_STATS_MAX_SLABS];
+    struct stats_provider engines[REGIO_STATS_MAX_ENGINES];
+    struct stats_provider wals[REGIO_STATS_MAX_WALS];
 };
 
 /* Handles encode kind * HANDLE_KIND_STRIDE + index. */
@@ -59,37 +59,40 @@ static struct stats_publisher *publishers;
 /* ---- Small helpers ---------------------------------------------------------
  */
 
-static uint64_t realtime_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void copy_name(char *dst, const char *src) {
-  if (src == NULL) {
-    dst[0] = '\0';
-    return;
-  }
-  /* Keep the tail of a long name (a WAL directory's last components say
-   * more than its first ones). */
-  size_t len = strlen(src);
-  if (len >= REGIO_STATS_NAME_BYTES)
-    src += len - (REGIO_STATS_NAME_BYTES - 1);
-  snprintf(dst, REGIO_STATS_NAME_BYTES, "%s", src);
+static void copy_name(char *dst, const char *src)
+{
+    if (src == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+    /* Keep the tail of a long name (a WAL directory's last components say
+     * more than its first ones). */
+    size_t len = strlen(src);
+    if (len >= REGIO_STATS_NAME_BYTES)
+        src += len - (REGIO_STATS_NAME_BYTES - 1);
+    snprintf(dst, REGIO_STATS_NAME_BYTES, "%s", src);
 }
 
-static bool name_valid(const char *name) {
-  size_t len = strlen(name);
-  if (len == 0 || len >= REGIO_STATS_NAME_BYTES)
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    if (!ok)
-      return false;
-  }
-  return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+static bool name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= REGIO_STATS_NAME_BYTES)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 /*
@@ -97,419 +100,430 @@ static bool name_valid(const char *name) {
  * /proc/<pid>/stat. The command name (field 2) may hold spaces and
  * parentheses, so fields are counted from the last ')'. 0 when unknown.
  */
-static uint64_t process_start_ticks(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')');
-  if (p == NULL)
-    return 0;
-  p++;
-  /* Field 3 is the first token after ')'; field 22 is the 20th. */
-  for (int field = 3; field < 22; field++) {
-    while (*p == ' ')
-      p++;
-    while (*p != ' ' && *p != '\0')
-      p++;
-  }
-  return strtoull(p, NULL, 10);
+static uint64_t process_start_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return 0;
+    p++;
+    /* Field 3 is the first token after ')'; field 22 is the 20th. */
+    for (int field = 3; field < 22; field++) {
+        while (*p == ' ')
+            p++;
+        while (*p != ' ' && *p != '\0')
+            p++;
+    }
+    return strtoull(p, NULL, 10);
 }
 
-static struct stats_publisher *
-publisher_find_locked(const struct regio_arena *a) {
-  for (struct stats_publisher *p = publishers; p != NULL; p = p->next)
-    if (p->arena == a)
-      return p;
-  return NULL;
+static struct stats_publisher *publisher_find_locked(const struct regio_arena *a)
+{
+    for (struct stats_publisher *p = publishers; p != NULL; p = p->next)
+        if (p->arena == a)
+            return p;
+    return NULL;
 }
 
-static struct stats_provider *kind_table(struct stats_publisher *p,
-                                         enum regio_stats_kind kind,
-                                         uint32_t *count_out) {
-  switch (kind) {
-  case REGIO_STATS_SLAB:
-    *count_out = REGIO_STATS_MAX_SLABS;
-    return p->slabs;
-  case REGIO_STATS_ENGINE:
-    *count_out = REGIO_STATS_MAX_ENGINES;
-    return p->engines;
-  case REGIO_STATS_WAL:
-    *count_out = REGIO_STATS_MAX_WALS;
-    return p->wals;
-  }
-  *count_out = 0;
-  return NULL;
+static struct stats_provider *kind_table(struct stats_publisher *p, enum regio_stats_kind kind,
+                                         uint32_t *count_out)
+{
+    switch (kind) {
+    case REGIO_STATS_SLAB:
+        *count_out = REGIO_STATS_MAX_SLABS;
+        return p->slabs;
+    case REGIO_STATS_ENGINE:
+        *count_out = REGIO_STATS_MAX_ENGINES;
+        return p->engines;
+    case REGIO_STATS_WAL:
+        *count_out = REGIO_STATS_MAX_WALS;
+        return p->wals;
+    }
+    *count_out = 0;
+    return NULL;
 }
 
 /* ---- Writing the file ------------------------------------------------------
  */
 
-static void fill_arena_section(struct stats_publisher *p) {
-  struct regio_arena_stats st;
-  struct regio_stats_arena *s = &p->map->arena;
-  if (regio_arena_stats(p->arena, &st) != 0)
-    return;
-  s->size_bytes = st.size_bytes;
-  s->region_bytes = st.region_bytes;
-  s->region_count = st.region_count;
-  s->pages = (uint32_t)st.pages;
-  s->kernel_page_bytes = st.kernel_page_bytes;
-  s->anon_huge_bytes = st.anon_huge_bytes;
-  s->chunks_total = st.chunks_total;
-  s->chunks_used = st.chunks_used;
-  s->registrations = st.registrations;
-  s->clones = st.clones;
-  s->users = st.users;
-  s->pinned_bytes = st.pinned_bytes;
-  _Static_assert(REGIO_STATS_REASON_BYTES == REGIO_ARENA_REASON_BYTES,
-                 "reason size");
-  memcpy(s->fallback_reason, st.fallback_reason, sizeof(s->fallback_reason));
-  s->fallback_reason[sizeof(s->fallback_reason) - 1] = '\0';
+static void fill_arena_section(struct stats_publisher *p)
+{
+    struct regio_arena_stats st;
+    struct regio_stats_arena *s = &p->map->arena;
+    if (regio_arena_stats(p->arena, &st) != 0)
+        return;
+    s->size_bytes = st.size_bytes;
+    s->region_bytes = st.region_bytes;
+    s->region_count = st.region_count;
+    s->pages = (uint32_t)st.pages;
+    s->kernel_page_bytes = st.kernel_page_bytes;
+    s->anon_huge_bytes = st.anon_huge_bytes;
+    s->chunks_total = st.chunks_total;
+    s->chunks_used = st.chunks_used;
+    s->registrations = st.registrations;
+    s->clones = st.clones;
+    s->users = st.users;
+    s->pinned_bytes = st.pinned_bytes;
+    _Static_assert(REGIO_STATS_REASON_BYTES == REGIO_ARENA_REASON_BYTES, "reason size");
+    memcpy(s->fallback_reason, st.fallback_reason, sizeof(s->fallback_reason));
+    s->fallback_reason[sizeof(s->fallback_reason) - 1] = '\0';
 }
 
 /* Each section begins with `uint32_t used` and ends with the name; the fill
  * callback writes the counters in between. */
-static void fill_sections(struct stats_provider *table, uint32_t count,
-                          void *sections, size_t section_bytes,
-                          size_t name_offset) {
-  for (uint32_t i = 0; i < count; i++) {
-    char *sec = (char *)sections + i * section_bytes;
-    if (!table[i].used) {
-      memset(sec, 0, section_bytes);
-      continue;
+static void fill_sections(struct stats_provider *table, uint32_t count, void *sections,
+                          size_t section_bytes, size_t name_offset)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        char *sec = (char *)sections + i * section_bytes;
+        if (!table[i].used) {
+            memset(sec, 0, section_bytes);
+            continue;
+        }
+        table[i].fill(table[i].ctx, sec);
+        *(uint32_t *)sec = 1;
+        memcpy(sec + name_offset, table[i].name, REGIO_STATS_NAME_BYTES);
     }
-    table[i].fill(table[i].ctx, sec);
-    *(uint32_t *)sec = 1;
-    memcpy(sec + name_offset, table[i].name, REGIO_STATS_NAME_BYTES);
-  }
 }
 
 /* The body of one refresh; the caller holds p->lock and the seqlock. */
-static void refresh_body(struct stats_publisher *p) {
-  struct regio_stats_file *f = p->map;
-  fill_arena_section(p);
-  fill_sections(p->slabs, REGIO_STATS_MAX_SLABS, f->slabs, sizeof(f->slabs[0]),
-                offsetof(struct regio_stats_slab, name));
-  fill_sections(p->engines, REGIO_STATS_MAX_ENGINES, f->engines,
-                sizeof(f->engines[0]),
-                offsetof(struct regio_stats_engine, name));
-  fill_sections(p->wals, REGIO_STATS_MAX_WALS, f->wals, sizeof(f->wals[0]),
-                offsetof(struct regio_stats_wal, name));
-  f->header.updates++;
-  f->header.updated_realtime_ns = realtime_ns();
+static void refresh_body(struct stats_publisher *p)
+{
+    struct regio_stats_file *f = p->map;
+    fill_arena_section(p);
+    fill_sections(p->slabs, REGIO_STATS_MAX_SLABS, f->slabs, sizeof(f->slabs[0]),
+                  offsetof(struct regio_stats_slab, name));
+    fill_sections(p->engines, REGIO_STATS_MAX_ENGINES, f->engines, sizeof(f->engines[0]),
+                  offsetof(struct regio_stats_engine, name));
+    fill_sections(p->wals, REGIO_STATS_MAX_WALS, f->wals, sizeof(f->wals[0]),
+                  offsetof(struct regio_stats_wal, name));
+    f->header.updates++;
+    f->header.updated_realtime_ns = realtime_ns();
 }
 
 /* Seqlock write side: seq odd while the body runs, even (and higher) after. */
-static void write_begin(struct stats_publisher *p) {
-  REGIO_ASSERT((p->seq & 1) == 0);
-  __atomic_store_n(&p->map->header.seq, p->seq + 1, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+static void write_begin(struct stats_publisher *p)
+{
+    REGIO_ASSERT((p->seq & 1) == 0);
+    /* An acquire exchange keeps the data stores that follow from moving
+     * before the odd value (a release fence would too, but TSan does not
+     * model fences). */
+    (void)__atomic_exchange_n(&p->map->header.seq, p->seq + 1, __ATOMIC_ACQUIRE);
 }
 
-static void write_end(struct stats_publisher *p) {
-  p->seq += 2;
-  __atomic_store_n(&p->map->header.seq, p->seq, __ATOMIC_RELEASE);
+static void write_end(struct stats_publisher *p)
+{
+    p->seq += 2;
+    __atomic_store_n(&p->map->header.seq, p->seq, __ATOMIC_RELEASE);
 }
 
-static void refresh_locked(struct stats_publisher *p) {
-  write_begin(p);
-  refresh_body(p);
-  write_end(p);
+static void refresh_locked(struct stats_publisher *p)
+{
+    write_begin(p);
+    refresh_body(p);
+    write_end(p);
 }
 
-static void *publisher_main(void *arg) {
-  struct stats_publisher *p = arg;
-  pthread_mutex_lock(&p->lock);
-  while (!p->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)REGIO_STATS_INTERVAL_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
+static void *publisher_main(void *arg)
+{
+    struct stats_publisher *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)REGIO_STATS_INTERVAL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        /* Spurious wake-ups only refresh early, which is harmless. */
+        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        if (!p->stop)
+            refresh_locked(p);
     }
-    /* Spurious wake-ups only refresh early, which is harmless. */
-    pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-    if (!p->stop)
-      refresh_locked(p);
-  }
-  pthread_mutex_unlock(&p->lock);
-  return NULL;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
 /* ---- Start and stop --------------------------------------------------------
  */
 
-static int publisher_file_create(struct stats_publisher *p, const char *name) {
-  snprintf(p->path, sizeof(p->path), "%s/%s%d.%s", REGIO_STATS_DIR,
-           REGIO_STATS_PREFIX, (int)getpid(), name);
-  /* O_EXCL and O_NOFOLLOW: never adopt a file (or a symlink) someone else
-   * put there; the counters of this process are nobody else's business. */
-  p->fd =
-      open(p->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (p->fd < 0) {
-    int err = -errno;
-    regio__set_detail("cannot create stats file %s: %s", p->path,
-                      strerror(-err));
+static int publisher_file_create(struct stats_publisher *p, const char *name)
+{
+    snprintf(p->path, sizeof(p->path), "%s/%s%d.%s", REGIO_STATS_DIR, REGIO_STATS_PREFIX,
+             (int)getpid(), name);
+    /* O_EXCL and O_NOFOLLOW: never adopt a file (or a symlink) someone else
+     * put there; the counters of this process are nobody else's business. */
+    p->fd = open(p->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (p->fd < 0) {
+        int err = -errno;
+        regio__set_detail("cannot create stats file %s: %s", p->path, strerror(-err));
+        return err;
+    }
+    int err = 0;
+    if (fchmod(p->fd, 0600) != 0 || ftruncate(p->fd, sizeof(struct regio_stats_file)) != 0)
+        err = -errno;
+    if (err == 0) {
+        void *m = mmap(NULL, sizeof(struct regio_stats_file), PROT_READ | PROT_WRITE, MAP_SHARED,
+                       p->fd, 0);
+        if (m == MAP_FAILED)
+            err = -errno;
+        else
+            p->map = m;
+    }
+    if (err != 0) {
+        regio__set_detail("cannot size or map stats file %s: %s", p->path, strerror(-err));
+        unlink(p->path);
+        close(p->fd);
+        p->fd = -1;
+    }
     return err;
-  }
-  int err = 0;
-  if (fchmod(p->fd, 0600) != 0 ||
-      ftruncate(p->fd, sizeof(struct regio_stats_file)) != 0)
-    err = -errno;
-  if (err == 0) {
-    void *m = mmap(NULL, sizeof(struct regio_stats_file),
-                   PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
-    if (m == MAP_FAILED)
-      err = -errno;
-    else
-      p->map = m;
-  }
-  if (err != 0) {
-    regio__set_detail("cannot size or map stats file %s: %s", p->path,
-                      strerror(-err));
-    unlink(p->path);
-    close(p->fd);
-    p->fd = -1;
-  }
-  return err;
 }
 
-static void publisher_file_init(struct stats_publisher *p, const char *name) {
-  struct regio_stats_header *h = &p->map->header;
-  /* The file is all zeros: seq 0 with magic 0 is "not ready" to readers;
-   * make it odd before writing anything else. */
-  p->seq = 0;
-  write_begin(p);
-  h->magic = REGIO_STATS_MAGIC;
-  h->version = REGIO_STATS_VERSION;
-  h->file_bytes = (uint32_t)sizeof(struct regio_stats_file);
-  h->pid = (int32_t)getpid();
-  h->state = REGIO_STATS_STATE_RUNNING;
-  h->start_time_ticks = process_start_ticks(getpid());
-  h->created_realtime_ns = realtime_ns();
-  h->interval_ms = REGIO_STATS_INTERVAL_MS;
-  copy_name(h->name, name);
-  refresh_body(p);
-  write_end(p);
+static void publisher_file_init(struct stats_publisher *p, const char *name)
+{
+    struct regio_stats_header *h = &p->map->header;
+    /* The file is all zeros: seq 0 with magic 0 is "not ready" to readers;
+     * make it odd before writing anything else. */
+    p->seq = 0;
+    write_begin(p);
+    h->magic = REGIO_STATS_MAGIC;
+    h->version = REGIO_STATS_VERSION;
+    h->file_bytes = (uint32_t)sizeof(struct regio_stats_file);
+    h->pid = (int32_t)getpid();
+    h->state = REGIO_STATS_STATE_RUNNING;
+    h->start_time_ticks = process_start_ticks(getpid());
+    h->created_realtime_ns = realtime_ns();
+    h->interval_ms = REGIO_STATS_INTERVAL_MS;
+    copy_name(h->name, name);
+    refresh_body(p);
+    write_end(p);
 }
 
-static void publisher_free(struct stats_publisher *p) {
-  if (p->map != NULL) {
-    unlink(p->path);
-    munmap(p->map, sizeof(struct regio_stats_file));
-  }
-  if (p->fd >= 0)
-    close(p->fd);
-  pthread_cond_destroy(&p->cond);
-  pthread_mutex_destroy(&p->lock);
-  free(p);
+static void publisher_free(struct stats_publisher *p)
+{
+    if (p->map != NULL) {
+        unlink(p->path);
+        munmap(p->map, sizeof(struct regio_stats_file));
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
 }
 
 /* The publisher thread takes no signals: they belong to the application. */
-static int publisher_thread_start(struct stats_publisher *p) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&p->thread, NULL, publisher_main, p);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (rc != 0) {
-    regio__set_detail("cannot start the stats publisher thread: %s",
-                      strerror(rc));
-    return -rc;
-  }
-  p->thread_started = true;
-  return 0;
+static int publisher_thread_start(struct stats_publisher *p)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&p->thread, NULL, publisher_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        regio__set_detail("cannot start the stats publisher thread: %s", strerror(rc));
+        return -rc;
+    }
+    p->thread_started = true;
+    return 0;
 }
 
-int regio__stats_start(struct regio_arena *a, const char *name) {
-  if (a == NULL || name == NULL || !name_valid(name)) {
-    regio__set_detail("stats_name must be 1..%d characters of [A-Za-z0-9_.-]",
-                      REGIO_STATS_NAME_BYTES - 1);
-    return -EINVAL;
-  }
-  struct stats_publisher *p = calloc(1, sizeof(*p));
-  if (p == NULL)
-    return -ENOMEM;
-  p->arena = a;
-  p->fd = -1;
-  pthread_mutex_init(&p->lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&p->cond, &ca);
-  pthread_condattr_destroy(&ca);
+int regio__stats_start(struct regio_arena *a, const char *name)
+{
+    if (a == NULL || name == NULL || !name_valid(name)) {
+        regio__set_detail("stats_name must be 1..%d characters of [A-Za-z0-9_.-]",
+                          REGIO_STATS_NAME_BYTES - 1);
+        return -EINVAL;
+    }
+    struct stats_publisher *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    p->arena = a;
+    p->fd = -1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
 
-  int err = publisher_file_create(p, name);
-  if (err != 0) {
+    int err = publisher_file_create(p, name);
+    if (err != 0) {
+        publisher_free(p);
+        return err;
+    }
+    publisher_file_init(p, name);
+    /* Listed before the thread starts, so that a provider attaching right
+     * after arena create finds it. */
+    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(publisher_find_locked(a) == NULL);
+    p->next = publishers;
+    publishers = p;
+    pthread_mutex_unlock(&publishers_lock);
+    err = publisher_thread_start(p);
+    if (err != 0) {
+        regio__stats_stop(a);
+        return err;
+    }
+    return 0;
+}
+
+void regio__stats_stop(struct regio_arena *a)
+{
+    pthread_mutex_lock(&publishers_lock);
+    struct stats_publisher **pp = &publishers;
+    while (*pp != NULL && (*pp)->arena != a)
+        pp = &(*pp)->next;
+    struct stats_publisher *p = *pp;
+    if (p != NULL)
+        *pp = p->next;
+    pthread_mutex_unlock(&publishers_lock);
+    if (p == NULL)
+        return;
+
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    write_begin(p);
+    p->map->header.state = REGIO_STATS_STATE_CLOSING;
+    write_end(p);
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (p->thread_started)
+        pthread_join(p->thread, NULL);
     publisher_free(p);
-    return err;
-  }
-  publisher_file_init(p, name);
-  /* Listed before the thread starts, so that a provider attaching right
-   * after arena create finds it. */
-  pthread_mutex_lock(&publishers_lock);
-  REGIO_ASSERT(publisher_find_locked(a) == NULL);
-  p->next = publishers;
-  publishers = p;
-  pthread_mutex_unlock(&publishers_lock);
-  err = publisher_thread_start(p);
-  if (err != 0) {
-    regio__stats_stop(a);
-    return err;
-  }
-  return 0;
-}
-
-void regio__stats_stop(struct regio_arena *a) {
-  pthread_mutex_lock(&publishers_lock);
-  struct stats_publisher **pp = &publishers;
-  while (*pp != NULL && (*pp)->arena != a)
-    pp = &(*pp)->next;
-  struct stats_publisher *p = *pp;
-  if (p != NULL)
-    *pp = p->next;
-  pthread_mutex_unlock(&publishers_lock);
-  if (p == NULL)
-    return;
-
-  pthread_mutex_lock(&p->lock);
-  p->stop = true;
-  write_begin(p);
-  p->map->header.state = REGIO_STATS_STATE_CLOSING;
-  write_end(p);
-  pthread_cond_signal(&p->cond);
-  pthread_mutex_unlock(&p->lock);
-  if (p->thread_started)
-    pthread_join(p->thread, NULL);
-  publisher_free(p);
 }
 
 /* ---- Providers -------------------------------------------------------------
  */
 
-int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind,
-                        const char *name, regio_stats_fill_fn fill, void *ctx) {
-  if (a == NULL || fill == NULL)
-    return -EINVAL;
-  int handle = -ENOENT;
-  pthread_mutex_lock(&publishers_lock);
-  struct stats_publisher *p = publisher_find_locked(a);
-  if (p != NULL) {
-    uint32_t count;
-    pthread_mutex_lock(&p->lock);
-    struct stats_provider *t = kind_table(p, kind, &count);
-    handle = t == NULL ? -EINVAL : -ENOSPC;
-    for (uint32_t i = 0; t != NULL && i < count; i++) {
-      if (!t[i].used) {
-        t[i] = (struct stats_provider){.used = true, .fill = fill, .ctx = ctx};
-        copy_name(t[i].name, name);
-        handle = (int)kind * HANDLE_KIND_STRIDE + (int)i;
-        break;
-      }
+int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind, const char *name,
+                        regio_stats_fill_fn fill, void *ctx)
+{
+    if (a == NULL || fill == NULL)
+        return -EINVAL;
+    int handle = -ENOENT;
+    pthread_mutex_lock(&publishers_lock);
+    struct stats_publisher *p = publisher_find_locked(a);
+    if (p != NULL) {
+        uint32_t count;
+        pthread_mutex_lock(&p->lock);
+        struct stats_provider *t = kind_table(p, kind, &count);
+        handle = t == NULL ? -EINVAL : -ENOSPC;
+        for (uint32_t i = 0; t != NULL && i < count; i++) {
+            if (!t[i].used) {
+                t[i] = (struct stats_provider){.used = true, .fill = fill, .ctx = ctx};
+                copy_name(t[i].name, name);
+                handle = (int)kind * HANDLE_KIND_STRIDE + (int)i;
+                break;
+            }
+        }
+        if (handle == -ENOSPC) {
+            write_begin(p);
+            p->map->header.dropped_sections++;
+            write_end(p);
+        }
+        pthread_mutex_unlock(&p->lock);
     }
-    if (handle == -ENOSPC) {
-      write_begin(p);
-      p->map->header.dropped_sections++;
-      write_end(p);
-    }
-    pthread_mutex_unlock(&p->lock);
-  }
-  pthread_mutex_unlock(&publishers_lock);
-  return handle;
+    pthread_mutex_unlock(&publishers_lock);
+    return handle;
 }
 
-void regio__stats_detach(struct regio_arena *a, int handle) {
-  if (a == NULL || handle < 0)
-    return;
-  pthread_mutex_lock(&publishers_lock);
-  struct stats_publisher *p = publisher_find_locked(a);
-  if (p != NULL) {
-    uint32_t count;
-    pthread_mutex_lock(&p->lock);
-    struct stats_provider *t = kind_table(
-        p, (enum regio_stats_kind)(handle / HANDLE_KIND_STRIDE), &count);
-    uint32_t i = (uint32_t)(handle % HANDLE_KIND_STRIDE);
-    REGIO_ASSERT(t != NULL && i < count && t[i].used);
-    t[i].used = false;
-    /* Clear the section now rather than at the next refresh, so that a
-     * reader never sees a destroyed object for 100 ms. */
-    refresh_locked(p);
-    pthread_mutex_unlock(&p->lock);
-  }
-  pthread_mutex_unlock(&publishers_lock);
+void regio__stats_detach(struct regio_arena *a, int handle)
+{
+    if (a == NULL || handle < 0)
+        return;
+    pthread_mutex_lock(&publishers_lock);
+    struct stats_publisher *p = publisher_find_locked(a);
+    if (p != NULL) {
+        uint32_t count;
+        pthread_mutex_lock(&p->lock);
+        struct stats_provider *t =
+            kind_table(p, (enum regio_stats_kind)(handle / HANDLE_KIND_STRIDE), &count);
+        uint32_t i = (uint32_t)(handle % HANDLE_KIND_STRIDE);
+        REGIO_ASSERT(t != NULL && i < count && t[i].used);
+        t[i].used = false;
+        /* Clear the section now rather than at the next refresh, so that a
+         * reader never sees a destroyed object for 100 ms. */
+        refresh_locked(p);
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&publishers_lock);
 }
 
 /* ---- Converters ------------------------------------------------------------
  */
 
-void regio__stats_put_slab(void *section, const struct regio_slab_stats *st) {
-  struct regio_stats_slab *s = section;
-  uint32_t n = st->class_count < REGIO_STATS_CLASSES ? st->class_count
-                                                     : REGIO_STATS_CLASSES;
-  s->class_count = n;
-  s->tier_count = st->tier_count;
-  s->chunks = st->chunks;
-  memset(s->classes, 0, sizeof(s->classes));
-  for (uint32_t i = 0; i < n; i++) {
-    const struct regio_slab_class_stats *c = &st->classes[i];
-    s->classes[i] = (struct regio_stats_class){
-        .buf_bytes = c->buf_bytes,
-        .pool = c->pool ? 1u : 0u,
-        .capacity = c->capacity,
-        .in_use = c->in_use,
-        .in_flight = c->in_flight,
-        .high_water = c->high_water,
-        .allocs = c->allocs,
-        .exhaustions = c->exhaustions,
-        .waits = c->waits,
-    };
-  }
+void regio__stats_put_slab(void *section, const struct regio_slab_stats *st)
+{
+    struct regio_stats_slab *s = section;
+    uint32_t n = st->class_count < REGIO_STATS_CLASSES ? st->class_count : REGIO_STATS_CLASSES;
+    s->class_count = n;
+    s->tier_count = st->tier_count;
+    s->chunks = st->chunks;
+    memset(s->classes, 0, sizeof(s->classes));
+    for (uint32_t i = 0; i < n; i++) {
+        const struct regio_slab_class_stats *c = &st->classes[i];
+        s->classes[i] = (struct regio_stats_class){
+            .buf_bytes = c->buf_bytes,
+            .pool = c->pool ? 1u : 0u,
+            .capacity = c->capacity,
+            .in_use = c->in_use,
+            .in_flight = c->in_flight,
+            .high_water = c->high_water,
+            .allocs = c->allocs,
+            .exhaustions = c->exhaustions,
+            .waits = c->waits,
+        };
+    }
 }
 
-void regio__stats_put_engine(void *section,
-                             const struct regio_engine_stats *st) {
-  struct regio_stats_engine *s = section;
-  s->flags = (st->cloned ? REGIO_STATS_ENGINE_CLONED : 0u) |
-             (st->shared ? REGIO_STATS_ENGINE_SHARED : 0u);
-  s->setup_flags = st->setup_flags;
-  s->in_flight = st->in_flight;
-  s->submitted = st->submitted;
-  s->completed = st->completed;
-  s->errors = st->errors;
-  s->retries = st->retries;
-  s->short_resubmits = st->short_resubmits;
-  s->enters = st->enters;
+void regio__stats_put_engine(void *section, const struct regio_engine_stats *st)
+{
+    struct regio_stats_engine *s = section;
+    s->flags = (st->cloned ? REGIO_STATS_ENGINE_CLONED : 0u) |
+               (st->shared ? REGIO_STATS_ENGINE_SHARED : 0u);
+    s->setup_flags = st->setup_flags;
+    s->in_flight = st->in_flight;
+    s->submitted = st->submitted;
+    s->completed = st->completed;
+    s->errors = st->errors;
+    s->retries = st->retries;
+    s->short_resubmits = st->short_resubmits;
+    s->enters = st->enters;
 }
 
-void regio__stats_put_wal(void *section, const struct regio_wal_stats *st) {
-  struct regio_stats_wal *s = section;
-  s->block_bytes = st->block_bytes;
-  s->failed = st->failed;
-  s->appended_lsn = st->appended_lsn;
-  s->durable_lsn = st->durable_lsn;
-  s->records = st->records;
-  s->syncs = st->syncs;
-  s->records_synced = st->records_synced;
-  s->bytes_written = st->bytes_written;
-  s->bytes_padded = st->bytes_padded;
-  s->segments_used = st->segments_used;
+void regio__stats_put_wal(void *section, const struct regio_wal_stats *st)
+{
+    struct regio_stats_wal *s = section;
+    s->block_bytes = st->block_bytes;
+    s->failed = st->failed;
+    s->appended_lsn = st->appended_lsn;
+    s->durable_lsn = st->durable_lsn;
+    s->records = st->records;
+    s->syncs = st->syncs;
+    s->records_synced = st->records_synced;
+    s->bytes_written = st->bytes_written;
+    s->bytes_padded = st->bytes_padded;
+    s->segments_used = st->segments_used;
 }
 
 /* ---- Readers ---------------------------------------------------------------
  */
 
-static int read_seq(int fd, uint64_t *out) {
-  ssize_t n =
-      pread(fd, out, sizeof(*out), offsetof(struct regio_stats_header, seq));
-  return n == (ssize_t)sizeof(*out) ? 0 : -EBADMSG;
+static int read_seq(int fd, uint64_t *out)
+{
+    ssize_t n = pread(fd, out, sizeof(*out), offsetof(struct regio_stats_header, seq));
+    return n == (ssize_t)sizeof(*out) ? 0 : -EBADMSG;
 }
 
 /*
@@ -517,76 +531,79 @@ static int read_seq(int fd, uint64_t *out) {
  * hostile or dying process truncates then gives a short read, not SIGBUS.
  * Each pread is a system call, which orders it against the other two.
  */
-static int snapshot_once(int fd, struct regio_stats_file *out) {
-  uint64_t s1, s2;
-  if (read_seq(fd, &s1) != 0)
-    return -EBADMSG;
-  if (s1 & 1)
-    return -EAGAIN;
-  ssize_t n = pread(fd, out, sizeof(*out), 0);
-  if (n != (ssize_t)sizeof(*out))
-    return -EBADMSG;
-  if (read_seq(fd, &s2) != 0)
-    return -EBADMSG;
-  if (s1 != s2 || out->header.seq != s1)
-    return -EAGAIN;
-  if (out->header.magic == 0 && s1 == 0)
-    return -EAGAIN; /* created, not yet initialised */
-  return 0;
-}
-
-static int snapshot_validate(struct regio_stats_file *out) {
-  if (out->header.magic != REGIO_STATS_MAGIC ||
-      out->header.version != REGIO_STATS_VERSION ||
-      out->header.file_bytes != sizeof(*out))
-    return -EBADMSG;
-  /* Strings come from another process: never trust their terminators. */
-  out->header.name[REGIO_STATS_NAME_BYTES - 1] = '\0';
-  out->arena.fallback_reason[REGIO_STATS_REASON_BYTES - 1] = '\0';
-  for (int i = 0; i < REGIO_STATS_MAX_SLABS; i++) {
-    out->slabs[i].name[REGIO_STATS_NAME_BYTES - 1] = '\0';
-    if (out->slabs[i].class_count > REGIO_STATS_CLASSES)
-      out->slabs[i].class_count = REGIO_STATS_CLASSES;
-  }
-  for (int i = 0; i < REGIO_STATS_MAX_ENGINES; i++)
-    out->engines[i].name[REGIO_STATS_NAME_BYTES - 1] = '\0';
-  for (int i = 0; i < REGIO_STATS_MAX_WALS; i++)
-    out->wals[i].name[REGIO_STATS_NAME_BYTES - 1] = '\0';
-  return 0;
-}
-
-int regio_stats_read(const char *path, struct regio_stats_file *out) {
-  if (path == NULL || out == NULL)
-    return -EINVAL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return -errno;
-  struct stat st;
-  int err = fstat(fd, &st) != 0 ? -errno : 0;
-  if (err == 0 && (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*out)))
-    err = -EBADMSG;
-  for (int tries = 0; err == 0 || err == -EAGAIN; tries++) {
-    err = snapshot_once(fd, out);
-    if (err != -EAGAIN || tries >= 200)
-      break;
-    struct timespec ts = {0, 1000000}; /* a refresh takes microseconds */
-    nanosleep(&ts, NULL);
-  }
-  close(fd);
-  if (err != 0)
-    return err;
-  return snapshot_validate(out);
-}
-
-int regio_stats_alive(const struct regio_stats_file *st) {
-  if (st == NULL || st->header.pid <= 0)
+static int snapshot_once(int fd, struct regio_stats_file *out)
+{
+    uint64_t s1, s2;
+    if (read_seq(fd, &s1) != 0)
+        return -EBADMSG;
+    if (s1 & 1)
+        return -EAGAIN;
+    ssize_t n = pread(fd, out, sizeof(*out), 0);
+    if (n != (ssize_t)sizeof(*out))
+        return -EBADMSG;
+    if (read_seq(fd, &s2) != 0)
+        return -EBADMSG;
+    if (s1 != s2 || out->header.seq != s1)
+        return -EAGAIN;
+    if (out->header.magic == 0 && s1 == 0)
+        return -EAGAIN; /* created, not yet initialised */
     return 0;
-  pid_t pid = (pid_t)st->header.pid;
-  if (kill(pid, 0) != 0 && errno == ESRCH)
+}
+
+static int snapshot_validate(struct regio_stats_file *out)
+{
+    if (out->header.magic != REGIO_STATS_MAGIC || out->header.version != REGIO_STATS_VERSION ||
+        out->header.file_bytes != sizeof(*out))
+        return -EBADMSG;
+    /* Strings come from another process: never trust their terminators. */
+    out->header.name[REGIO_STATS_NAME_BYTES - 1] = '\0';
+    out->arena.fallback_reason[REGIO_STATS_REASON_BYTES - 1] = '\0';
+    for (int i = 0; i < REGIO_STATS_MAX_SLABS; i++) {
+        out->slabs[i].name[REGIO_STATS_NAME_BYTES - 1] = '\0';
+        if (out->slabs[i].class_count > REGIO_STATS_CLASSES)
+            out->slabs[i].class_count = REGIO_STATS_CLASSES;
+    }
+    for (int i = 0; i < REGIO_STATS_MAX_ENGINES; i++)
+        out->engines[i].name[REGIO_STATS_NAME_BYTES - 1] = '\0';
+    for (int i = 0; i < REGIO_STATS_MAX_WALS; i++)
+        out->wals[i].name[REGIO_STATS_NAME_BYTES - 1] = '\0';
     return 0;
-  uint64_t ticks = process_start_ticks(pid);
-  /* Without /proc the pid is all we can go by. */
-  if (ticks == 0 || st->header.start_time_ticks == 0)
-    return 1;
-  return ticks == st->header.start_time_ticks ? 1 : 0;
+}
+
+int regio_stats_read(const char *path, struct regio_stats_file *out)
+{
+    if (path == NULL || out == NULL)
+        return -EINVAL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? -errno : 0;
+    if (err == 0 && (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*out)))
+        err = -EBADMSG;
+    for (int tries = 0; err == 0 || err == -EAGAIN; tries++) {
+        err = snapshot_once(fd, out);
+        if (err != -EAGAIN || tries >= 200)
+            break;
+        struct timespec ts = {0, 1000000}; /* a refresh takes microseconds */
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    if (err != 0)
+        return err;
+    return snapshot_validate(out);
+}
+
+int regio_stats_alive(const struct regio_stats_file *st)
+{
+    if (st == NULL || st->header.pid <= 0)
+        return 0;
+    pid_t pid = (pid_t)st->header.pid;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    uint64_t ticks = process_start_ticks(pid);
+    /* Without /proc the pid is all we can go by. */
+    if (ticks == 0 || st->header.start_time_ticks == 0)
+        return 1;
+    return ticks == st->header.start_time_ticks ? 1 : 0;
 }

@@ -20,9 +20,9 @@
 #include "regio/wal.h"
 
 enum regio_stats_kind {
-  REGIO_STATS_SLAB = 0,   /* section: struct regio_stats_slab */
-  REGIO_STATS_ENGINE = 1, /* section: struct regio_stats_engine */
-  REGIO_STATS_WAL = 2,    /* section: struct regio_stats_wal */
+    REGIO_STATS_SLAB = 0,   /* section: struct regio_stats_slab */
+    REGIO_STATS_ENGINE = 1, /* section: struct regio_stats_engine */
+    REGIO_STATS_WAL = 2,    /* section: struct regio_stats_wal */
 };
 
 /* Fill `section` (of the kind attached) from ctx's object. Runs on the
@@ -49,8 +49,8 @@ void regio__stats_stop(struct regio_arena *a);
  * not an error for the object: keep the handle (negative) and pass it to
  * detach, which ignores it. name may be NULL.
  */
-int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind,
-                        const char *name, regio_stats_fill_fn fill, void *ctx);
+int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind, const char *name,
+                        regio_stats_fill_fn fill, void *ctx);
 
 /* Withdraw a provider: after return, fill is never called again for it. A
  * negative handle is ignored. Call before the object is torn down. */
@@ -59,8 +59,7 @@ void regio__stats_detach(struct regio_arena *a, int handle);
 /* Converters from the modules' public stats structs to the file's sections,
  * for use inside fill callbacks. */
 void regio__stats_put_slab(void *section, const struct regio_slab_stats *st);
-void regio__stats_put_engine(void *section,
-                             const struct regio_engine_stats *st);
+void regio__stats_put_engine(void *section, const struct regio_engine_stats *st);
 void regio__stats_put_wal(void *section, const struct regio_wal_stats *st);
 
 #endif
