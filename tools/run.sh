@@ -24,10 +24,11 @@ if [ -x "$build_dir/regio-walstress" ]; then
     "$build_dir/regio-walstress" --seconds 5 --threads 4 --verify --stats-name run &
     pid=$!
     dump_rc=0
-    sleep 2
     if [ -x "$build_dir/regio-dump" ]; then
-        echo "run.sh: regio-dump arena --pid $pid"
-        "$build_dir/regio-dump" arena --pid "$pid" || dump_rc=$?
+        # --watch waits for the process to publish, then shows its live
+        # stats three times, 1.5 s apart (fewer if it ends first).
+        echo "run.sh: regio-dump arena --pid $pid --watch --interval 1.5 --count 3"
+        "$build_dir/regio-dump" arena --pid "$pid" --watch --interval 1.5 --count 3 || dump_rc=$?
     fi
     stress_rc=0
     wait "$pid" || stress_rc=$?
