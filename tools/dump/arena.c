@@ -334,10 +334,11 @@ static void text_list(const struct found *v, size_t n)
     }
 }
 
-static void text_slab(const struct regio_stats_slab *s)
+static void text_slab(int idx, const struct regio_stats_slab *s)
 {
-    printf("slab \"%s\": %" PRIu64 " chunks of 2 MiB, %u classes (%u tiers)\n", s->name, s->chunks,
-           s->class_count, s->tier_count);
+    printf("slab %d%s%s%s: %" PRIu64 " chunks of 2 MiB, %u classes (%u tiers)\n", idx,
+           s->name[0] ? " \"" : "", s->name, s->name[0] ? "\"" : "", s->chunks, s->class_count,
+           s->tier_count);
     printf("  %5s %9s %4s %9s %9s %9s %10s %12s %8s %8s\n", "class", "buf_bytes", "kind",
            "capacity", "in_use", "in_flight", "high_water", "allocs", "exhaust", "waits");
     for (uint32_t c = 0; c < s->class_count; c++) {
@@ -351,14 +352,14 @@ static void text_slab(const struct regio_stats_slab *s)
     }
 }
 
-static void text_engine(const struct regio_stats_engine *e)
+static void text_engine(int idx, const struct regio_stats_engine *e)
 {
-    printf("engine \"%s\": in flight %u, submitted %" PRIu64 ", completed %" PRIu64
+    printf("engine %d%s%s%s: in flight %u, submitted %" PRIu64 ", completed %" PRIu64
            ", errors %" PRIu64 ", retries %" PRIu64 ", short resubmits %" PRIu64 ", enters %" PRIu64
            "; setup flags 0x%x%s%s\n",
-           e->name, e->in_flight, e->submitted, e->completed, e->errors, e->retries,
-           e->short_resubmits, e->enters, e->setup_flags,
-           (e->flags & REGIO_STATS_ENGINE_CLONED) ? ", registration cloned" : "",
+           idx, e->name[0] ? " \"" : "", e->name, e->name[0] ? "\"" : "", e->in_flight,
+           e->submitted, e->completed, e->errors, e->retries, e->short_resubmits, e->enters,
+           e->setup_flags, (e->flags & REGIO_STATS_ENGINE_CLONED) ? ", registration cloned" : "",
            (e->flags & REGIO_STATS_ENGINE_SHARED) ? ", shared" : ", owned");
 }
 
@@ -403,10 +404,10 @@ static void text_detail(const struct found *f)
            a->pinned_bytes >> 20);
     for (int i = 0; i < REGIO_STATS_MAX_SLABS; i++)
         if (st->slabs[i].used)
-            text_slab(&st->slabs[i]);
+            text_slab(i, &st->slabs[i]);
     for (int i = 0; i < REGIO_STATS_MAX_ENGINES; i++)
         if (st->engines[i].used)
-            text_engine(&st->engines[i]);
+            text_engine(i, &st->engines[i]);
     for (int i = 0; i < REGIO_STATS_MAX_WALS; i++)
         if (st->wals[i].used)
             text_wal(&st->wals[i]);
