@@ -32,6 +32,9 @@
 #include "stats_internal.h"
 
 #define REQ_NONE UINT32_MAX
+/* Largest request table: two CQEs each plus a wake-up NOP must fit the
+ * kernel's largest CQ (65536 entries). */
+#define REGIO_ENGINE_MAX_IN_FLIGHT 32767u
 /* One writer at a time (the engine's owner or lock holder): a relaxed load
  * and store, no locked instruction on the I/O path. */
 #define CTR_INC(e, field)                                                                          \
@@ -1137,8 +1140,13 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
         return -EINVAL;
     }
     struct regio_engine_opts o = opts != NULL ? *opts : (struct regio_engine_opts){0};
-    if (o.queue_depth > 32768 || o.max_in_flight > (1u << 24) || o.max_files > (1u << 20))
+    /* The CQ holds two entries per request (the kernel allows 65536). */
+    if (o.queue_depth > 32768 || o.max_in_flight > REGIO_ENGINE_MAX_IN_FLIGHT ||
+        o.max_files > (1u << 20)) {
+        regio__set_detail("queue_depth <= 32768, max_in_flight <= %u, max_files <= %u",
+                          REGIO_ENGINE_MAX_IN_FLIGHT, 1u << 20);
         return -EINVAL;
+    }
     struct regio_engine *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -ENOMEM;
@@ -1148,6 +1156,8 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
     e->owner = pthread_self();
     e->queue_depth = o.queue_depth ? o.queue_depth : 256;
     e->max_in_flight = o.max_in_flight ? o.max_in_flight : 4 * e->queue_depth;
+    if (e->max_in_flight > REGIO_ENGINE_MAX_IN_FLIGHT)
+        e->max_in_flight = REGIO_ENGINE_MAX_IN_FLIGHT;
     e->max_files = o.max_files ? o.max_files : 64;
     e->retry_limit = o.retry_limit ? o.retry_limit : 16;
     int rc = engine_init(e, &o);

@@ -389,9 +389,17 @@ static void test_limits_and_clone(const char *dir)
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 7);
 
+    /* Sizes beyond what the kernel's rings allow are refused up front; a
+     * deep queue alone gets a request table the CQ can hold. */
+    struct regio_engine *e2;
+    struct regio_engine_opts huge = {.max_in_flight = 40000};
+    CHECK_EQ(regio_engine_create(v.a, v.s, &huge, &e2), -EINVAL);
+    huge = (struct regio_engine_opts){.queue_depth = 32768};
+    CHECK_OK(regio_engine_create(v.a, v.s, &huge, &e2));
+    CHECK_OK(regio_engine_destroy(e2));
+
     /* A second engine on the same arena shares the registration where the
      * kernel can clone it, and does I/O from the same buffers. */
-    struct regio_engine *e2;
     CHECK_OK(regio_engine_create(v.a, v.s, NULL, &e2));
     struct regio_engine_stats st;
     CHECK_OK(regio_engine_stats(e2, &st));
