@@ -70,8 +70,7 @@ struct regio__req {
     void *ctx;
 };
 
-/* ---- Entering and leaving a call ------------------------------------------
- */
+/* ---- Entering and leaving a call ----------------------------------------------- */
 
 int regio__engine_enter(const struct regio_engine *e)
 {
@@ -92,8 +91,7 @@ void regio__engine_leave(const struct regio_engine *e)
         pthread_mutex_unlock((pthread_mutex_t *)&e->lock);
 }
 
-/* ---- Request table --------------------------------------------------------
- */
+/* ---- Request table ------------------------------------------------------------- */
 
 static uint64_t req_user_data(const struct regio_engine *e, const struct regio__req *r,
                               unsigned part)
@@ -124,8 +122,7 @@ static void req_free(struct regio_engine *e, struct regio__req *r)
     e->free_head = (uint32_t)(r - e->reqs);
 }
 
-/* ---- Submission queue -----------------------------------------------------
- */
+/* ---- Submission queue ---------------------------------------------------------- */
 
 /* Submit what is queued. The CQ is sized for every SQE the table can have
  * outstanding, so the kernel never refuses a submission for CQ overflow. */
@@ -150,8 +147,7 @@ static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n)
     return sqe;
 }
 
-/* ---- Fault injection ------------------------------------------------------
- */
+/* ---- Fault injection ----------------------------------------------------------- */
 
 /* Decide the fault, if any, for the next SQE of kind op (len bytes, align:
  * the file's offset alignment, which a short transfer must keep). */
@@ -200,8 +196,7 @@ void regio_engine_fault_clear(struct regio_engine *e)
     regio__engine_leave(e);
 }
 
-/* ---- Preparing SQEs -------------------------------------------------------
- */
+/* ---- Preparing SQEs ------------------------------------------------------------ */
 
 static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_flags)
 {
@@ -287,8 +282,7 @@ static void issue(struct regio_engine *e, struct regio__req *r)
     }
 }
 
-/* ---- Completions ----------------------------------------------------------
- */
+/* ---- Completions --------------------------------------------------------------- */
 
 static bool retryable(int res)
 {
@@ -455,8 +449,7 @@ static int reap(struct regio_engine *e)
     return ran;
 }
 
-/* ---- Waiting --------------------------------------------------------------
- */
+/* ---- Waiting ------------------------------------------------------------------- */
 
 /* Shared mode: other threads may be blocked in the kernel waiting for CQEs
  * this thread has just consumed. A NOP completion wakes them so they can
@@ -628,8 +621,7 @@ static void stats_fill(void *ctx, void *section)
     regio__stats_put_engine(section, &st);
 }
 
-/* ---- Accepting requests ---------------------------------------------------
- */
+/* ---- Accepting requests -------------------------------------------------------- */
 
 static int check_file(const struct regio_engine *e, const struct regio_file *f)
 {
@@ -797,8 +789,7 @@ int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync, reg
     return rc;
 }
 
-/* ---- Files ----------------------------------------------------------------
- */
+/* ---- Files --------------------------------------------------------------------- */
 
 /* The device's logical block size from sysfs (the partition's parent holds
  * the queue directory), or 0. */
@@ -991,8 +982,7 @@ int regio_file_fd(const struct regio_file *f)
     return f->fd;
 }
 
-/* ---- Create and destroy ---------------------------------------------------
- */
+/* ---- Create and destroy -------------------------------------------------------- */
 
 static uint32_t pow2_at_least(uint32_t v)
 {

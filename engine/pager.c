@@ -99,8 +99,7 @@ int regio_page_verify(const void *page, uint32_t page_bytes, uint64_t page_no)
     return all_zero(page, page_bytes) ? -ENODATA : -EBADMSG;
 }
 
-/* ---- Operation contexts ---------------------------------------------------
- */
+/* ---- Operation contexts -------------------------------------------------------- */
 
 static struct pager_op *op_get(struct regio_pager *p)
 {
@@ -211,8 +210,7 @@ int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct regio_buf 
     return page_io(p, page_no, b, true, cb, ctx);
 }
 
-/* ---- Synchronous helpers --------------------------------------------------
- */
+/* ---- Synchronous helpers ------------------------------------------------------- */
 
 struct sync_wait {
     bool done;
@@ -289,8 +287,7 @@ int regio_pager_sync(struct regio_pager *p)
     return rc != 0 ? rc : wait_for(e, &w);
 }
 
-/* ---- Open, size, close ----------------------------------------------------
- */
+/* ---- Open, size, close --------------------------------------------------------- */
 
 static int pager_check_align(struct regio_pager *p, const char *path)
 {

@@ -219,8 +219,7 @@ void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t wr
         s->start_seq = w->comp_seq;
 }
 
-/* ---- Public recording calls -----------------------------------------------
- */
+/* ---- Public recording calls ---------------------------------------------------- */
 
 int regio_engine_record_start(struct regio_engine *e)
 {
@@ -293,8 +292,7 @@ uint64_t regio_recording_last_seq(const struct regio_recording *r)
     return r == NULL ? 0 : r->last_seq;
 }
 
-/* ---- Simulation -----------------------------------------------------------
- */
+/* ---- Simulation ---------------------------------------------------------------- */
 
 static bool sync_covers(const struct rec_op *s, const struct rec_op *w, uint64_t crash_seq)
 {
