@@ -460,6 +460,32 @@ void regio__stats_detach(struct regio_arena *a, int handle)
     pthread_mutex_unlock(&publishers_lock);
 }
 
+void regio__stats_detach_ctx(struct regio_arena *a, const void *ctx)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&publishers_lock);
+    struct stats_publisher *p = publisher_find_locked(a);
+    if (p != NULL) {
+        pthread_mutex_lock(&p->lock);
+        bool changed = false;
+        for (int kind = REGIO_STATS_SLAB; kind <= REGIO_STATS_WAL; kind++) {
+            uint32_t count;
+            struct stats_provider *t = kind_table(p, (enum regio_stats_kind)kind, &count);
+            for (uint32_t i = 0; i < count; i++) {
+                if (t[i].used && t[i].ctx == ctx) {
+                    t[i].used = false;
+                    changed = true;
+                }
+            }
+        }
+        if (changed)
+            refresh_locked(p);
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&publishers_lock);
+}
+
 /* ---- Converters ------------------------------------------------------------
  */
 

@@ -56,6 +56,10 @@ int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind, const
  * negative handle is ignored. Call before the object is torn down. */
 void regio__stats_detach(struct regio_arena *a, int handle);
 
+/* Withdraw every provider of arena a whose ctx is ctx (for objects that keep
+ * no handle); same guarantee as regio__stats_detach. No-op when none. */
+void regio__stats_detach_ctx(struct regio_arena *a, const void *ctx);
+
 /* Converters from the modules' public stats structs to the file's sections,
  * for use inside fill callbacks. */
 void regio__stats_put_slab(void *section, const struct regio_slab_stats *st);

@@ -101,6 +101,20 @@ static void test_publish_and_remove(void)
     sleep_ms(250);
     CHECK_EQ(atomic_load(&w.fills), fills); /* never called after detach */
 
+    /* Detach by context, for objects that keep no handle. */
+    CHECK(regio__stats_attach(a, REGIO_STATS_WAL, "by-ctx", fake_wal_fill, &w) >= 0);
+    for (int i = 0; i < 100 && !f.wals[0].used; i++) {
+        sleep_ms(20);
+        CHECK_OK(regio_stats_read(path, &f));
+    }
+    CHECK_EQ(f.wals[0].used, 1);
+    regio__stats_detach_ctx(a, &w);
+    CHECK_OK(regio_stats_read(path, &f));
+    CHECK_EQ(f.wals[0].used, 0);
+    fills = atomic_load(&w.fills);
+    sleep_ms(250);
+    CHECK_EQ(atomic_load(&w.fills), fills);
+
     /* A second arena with the same name in the same process is refused. */
     struct regio_arena *b;
     CHECK_EQ(regio_arena_create(&o, &b), -EEXIST);
