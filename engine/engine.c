@@ -32,6 +32,8 @@
 #include "stats_internal.h"
 
 #define REQ_NONE UINT32_MAX
+/* Longest a shared-mode thread sleeps in the kernel before re-checking. */
+#define SHARED_WAIT_SLICE_NS 5000000
 /* Largest request table: two CQEs each plus a wake-up NOP must fit the
  * kernel's largest CQ (65536 entries). */
 #define REGIO_ENGINE_MAX_IN_FLIGHT 32767u
@@ -477,7 +479,13 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts)
     if (rc < 0)
         return rc;
     /* Wait without the lock, through the raw syscall, which touches no
-     * user-space ring state that another thread may be changing. */
+     * user-space ring state that another thread may be changing. The wait
+     * is sliced: between our unlock and our entering the kernel, another
+     * thread may reap our completion and even the wake-up NOP it posted
+     * for us, and the kernel would then sleep on an empty CQ. */
+    struct __kernel_timespec slice = {0, SHARED_WAIT_SLICE_NS};
+    if (ts == NULL || ts->tv_sec > 0 || ts->tv_nsec > SHARED_WAIT_SLICE_NS)
+        ts = &slice;
     struct io_uring_getevents_arg arg;
     memset(&arg, 0, sizeof(arg));
     arg.sigmask_sz = _NSIG / 8;
