@@ -129,6 +129,14 @@ static void test_busy_and_too_large(void)
     CHECK_OK(regio_wal_open(dir, &o, &w, &info));
     CHECK_EQ(info.records, 2);
     CHECK_OK(regio_wal_close(w));
+    /* A buffer ring that does not fit the segment is refused, and leaves
+     * nothing behind that would stop a correct open. */
+    const char *geo = test_tmpdir("wal-geo");
+    struct regio_wal_opts bad = {.segment_bytes = 64 * 1024, .buffer_bytes = BUF, .create = true};
+    CHECK_EQ(regio_wal_open(geo, &bad, &w2, NULL), -EINVAL);
+    CHECK_OK(regio_wal_open(geo, &o, &w2, NULL));
+    CHECK_OK(regio_wal_close(w2));
+    test_rmdir_all(geo);
     o.no_create_log = true;
     const char *empty = test_tmpdir("wal-none");
     CHECK_EQ(regio_wal_open(empty, &o, &w, NULL), -ENOENT);
@@ -201,6 +209,30 @@ static void order_cb(void *ctx, int res)
     atomic_fetch_add(&it->c->calls, 1);
 }
 
+/* Keeps the flusher (which runs engine calls) busy until released. */
+struct hold {
+    struct regio_wal *w;
+    _Atomic bool holding;
+    _Atomic bool release;
+};
+
+static int hold_fn(struct regio_engine *e, void *arg)
+{
+    struct hold *h = arg;
+    (void)e;
+    atomic_store(&h->holding, true);
+    while (!atomic_load(&h->release))
+        usleep(100);
+    return 0;
+}
+
+static void *hold_main(void *arg)
+{
+    struct hold *h = arg;
+    CHECK_OK(regio__wal_engine_call(h->w, hold_fn, h));
+    return NULL;
+}
+
 static void test_async_and_live_reader(void)
 {
     const char *dir = test_tmpdir("wal-async");
@@ -214,16 +246,25 @@ static void test_async_and_live_reader(void)
     static struct order_item items[500];
     struct order_ctx c = {.self = pthread_self()};
     uint8_t buf[4096];
+    /* Hold the flusher so that nothing becomes durable while callbacks are
+     * registered out of order: they must still come in LSN order. */
+    struct hold h = {.w = w};
+    pthread_t holder;
+    CHECK(pthread_create(&holder, NULL, hold_main, &h) == 0);
+    while (!atomic_load(&h.holding))
+        usleep(100);
     for (int i = 0; i < 500; i++) {
-        size_t len = payload((uint64_t)i, buf, sizeof(buf));
+        size_t len = payload((uint64_t)i, buf, sizeof(buf)) % 200 + 1;
         CHECK_OK(regio_wal_append(w, buf, len, &items[i].lsn));
         items[i].c = &c;
     }
-    /* Register out of order: callbacks still come in LSN order. */
     for (int i = 499; i >= 0; i -= 2)
         CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
     for (int i = 0; i < 500; i += 2)
         CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
+    CHECK_EQ(atomic_load(&c.calls), 0);
+    atomic_store(&h.release, true);
+    pthread_join(holder, NULL);
     for (int spin = 0; atomic_load(&c.calls) < 500 && spin < 10000; spin++)
         usleep(1000);
     CHECK_EQ(atomic_load(&c.calls), 500);
@@ -233,7 +274,7 @@ static void test_async_and_live_reader(void)
     for (int i = 0; i < 500; i++) {
         CHECK_EQ(regio_wal_reader_next(r, &rec), 1);
         CHECK_EQ(rec.lsn, items[i].lsn);
-        size_t len = payload((uint64_t)i, want, sizeof(want));
+        size_t len = payload((uint64_t)i, want, sizeof(want)) % 200 + 1;
         CHECK_EQ(rec.len, len);
         CHECK(memcmp(rec.data, want, len) == 0);
     }

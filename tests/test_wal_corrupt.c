@@ -296,6 +296,8 @@ static void truncations(const char *dir, bool crashed)
             crashed ? "crashed" : "closed", bad, ok);
     if (!crashed)
         CHECK_EQ(ok, 0);
+    for (int i = 0; i < img.nfiles; i++)
+        free(img.files[i].data);
 }
 
 int main(void)

@@ -47,6 +47,13 @@ struct regio__wal_async {
     struct regio__wal_async *next;
 };
 
+struct regio__wal_call {
+    int (*fn)(struct regio_engine *, void *);
+    void *arg;
+    int res;
+    bool done;
+};
+
 struct regio__wal_pin {
     uint64_t lsn;
     struct regio__wal_pin *next;
@@ -112,18 +119,15 @@ struct regio_wal {
     pthread_cond_t cb_cond;   /* callback thread */
     pthread_cond_t prep_cond; /* spare preparer */
     bool flusher_idle;
-    bool stopping;
+    _Atomic bool stopping; /* read by the flusher without mu */
     bool closing;
     bool cb_stop;
     bool prep_stop;
     struct regio__wal_async *async_head;
     uint32_t async_count;
     struct regio__wal_pin *pins;
-    /* Engine calls run on the flusher thread (owned engine). */
-    int (*call_fn)(struct regio_engine *, void *);
-    void *call_arg;
-    int call_res;
-    bool call_pending;
+    /* An engine call waiting to run on the flusher thread (owned engine). */
+    struct regio__wal_call *call;
 
     pthread_t flusher;
     pthread_t cbthread;

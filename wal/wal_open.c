@@ -636,6 +636,21 @@ static int existing_log(struct regio_wal *w, struct scan_state *st, struct regio
     return 0;
 }
 
+/* The buffer ring must fit a segment twice over, so that every record
+ * fits and at most one segment switch is in flight. */
+static int check_geometry(struct regio_wal *w)
+{
+    if (w->piece_bytes % w->block_bytes != 0 || w->piece_bytes < w->block_bytes ||
+        w->seg_bytes < 2 * w->ring_bytes + 4ull * w->block_bytes) {
+        regio__set_detail("wal: buffer_bytes %llu must be a multiple of the block (%u), and "
+                          "segment_bytes %llu at least twice 4 buffers plus 4 blocks",
+                          (unsigned long long)w->piece_bytes, w->block_bytes,
+                          (unsigned long long)w->seg_bytes);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Segments after the end become spares: they are renamed to recycle names,
  * and the preparer gives each a fresh salt before use, so nothing they held
  * can be taken for a record of this log again. */
@@ -676,6 +691,8 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     } else {
         err = existing_log(w, &st, info, &cp);
     }
+    if (err == 0)
+        err = check_geometry(w);
     if (err == 0) {
         w->epoch = w->ctl.epoch + 1;
         w->ctl.epoch = w->epoch;
