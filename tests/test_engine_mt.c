@@ -153,6 +153,66 @@ static void test_owned(const char *dir, struct regio_arena *a, struct regio_slab
     CHECK_OK(regio_engine_destroy(x.e));
 }
 
+/* A pager on a shared engine, used from two threads with the synchronous
+ * helpers: each thread's completions may be reaped by the other. */
+struct pager_worker {
+    struct regio_pager *p;
+    struct regio_slab *s;
+    int id;
+    int bad;
+};
+
+static void *pager_main(void *arg)
+{
+    struct pager_worker *pw = arg;
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(pw->s, BLOCK, &b));
+    size_t payload = regio_pager_payload_bytes(pw->p);
+    for (int i = 0; i < 100; i++) {
+        uint64_t pg = (uint64_t)i * 2 + (uint64_t)pw->id;
+        memset(b.data, 'a' + (int)(pg % 26), payload);
+        if (regio_pager_write_sync(pw->p, pg, b) != (int)BLOCK)
+            pw->bad++;
+        memset(b.data, 0, BLOCK);
+        if (regio_pager_read_sync(pw->p, pg, b) != (int)BLOCK)
+            pw->bad++;
+        for (size_t k = 0; k < payload; k++)
+            if (((char *)b.data)[k] != 'a' + (int)(pg % 26)) {
+                pw->bad++;
+                break;
+            }
+    }
+    if (regio_pager_sync(pw->p) != 0)
+        pw->bad++;
+    CHECK_OK(regio_buf_free(pw->s, b));
+    return NULL;
+}
+
+static void test_shared_pager(const char *dir, struct regio_arena *a, struct regio_slab *s)
+{
+    struct regio_engine *e;
+    struct regio_engine_opts eo = {.shared = true};
+    CHECK_OK(regio_engine_create(a, s, &eo, &e));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/pages", dir);
+    struct regio_pager_opts po = {.page_bytes = BLOCK, .create = true};
+    struct regio_pager *p;
+    CHECK_OK(regio_pager_open(e, path, &po, &p));
+    struct pager_worker pw[2] = {{p, s, 0, 0}, {p, s, 1, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(pthread_create(&t[i], NULL, pager_main, &pw[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+        CHECK_EQ(pw[i].bad, 0);
+    }
+    uint64_t count = 0;
+    CHECK_OK(regio_pager_page_count(p, &count));
+    CHECK_EQ(count, 200);
+    CHECK_OK(regio_pager_close(p));
+    CHECK_OK(regio_engine_destroy(e));
+}
+
 /* The engine's counters appear in the arena's live stats file, filled by
  * the publisher thread (which may read them while the owner does I/O). */
 static void test_live_stats(const char *dir)
@@ -212,6 +272,7 @@ int main(void)
     CHECK_OK(regio_slab_create(a, &so, &s));
     test_shared(dir, a, s);
     test_owned(dir, a, s);
+    test_shared_pager(dir, a, s);
     test_live_stats(dir);
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
