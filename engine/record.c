@@ -115,9 +115,12 @@ static int file_index(struct regio_recording *r, const struct regio_file *f)
     rf->dev = f->dev;
     rf->ino = f->ino;
     rf->path = strdup(f->path);
-    if (rf->path == NULL || capture(f->fd, &rf->init, &rf->init_bytes) != 0) {
+    int rc = rf->path == NULL ? -ENOMEM : capture(f->fd, &rf->init, &rf->init_bytes);
+    if (rc != 0) {
+        fprintf(stderr, "regio: cannot capture %s for power-loss simulation: %s\n", f->path,
+                strerror(-rc));
         free(rf->path);
-        return -ENOMEM;
+        return rc;
     }
     return (int)r->nfiles++;
 }
@@ -152,11 +155,12 @@ static struct rec_op *op_of(struct regio_engine *e, int64_t id)
     return &e->rec->ops[i];
 }
 
-/* A recording that cannot grow is a test harness failure, not a condition
- * the I/O path can report through its callback: stop at once. */
-static void rec_oom(void)
+/* A recording that cannot grow (or capture a file) is a test harness
+ * failure, not a condition the I/O path can report through its callback:
+ * a simulation built from an incomplete log would be wrong, so stop. */
+static void rec_fail(void)
 {
-    fprintf(stderr, "regio: out of memory while recording I/O for power-loss simulation\n");
+    fprintf(stderr, "regio: power-loss recording failed (see above or out of memory)\n");
     abort();
 }
 
@@ -170,7 +174,7 @@ int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const voi
     struct rec_op *op = fi < 0 ? NULL : op_append(r);
     uint8_t *copy = malloc(len);
     if (op == NULL || copy == NULL)
-        rec_oom();
+        rec_fail();
     memcpy(copy, data, len);
     op->file = (uint32_t)fi;
     op->off = off;
@@ -190,7 +194,7 @@ int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linke
     int fi = file_index(r, f);
     struct rec_op *op = fi < 0 ? NULL : op_append(r);
     if (op == NULL)
-        rec_oom();
+        rec_fail();
     op->is_sync = true;
     op->file = (uint32_t)fi;
     op->sub_seq = next_seq(e);
