@@ -38,7 +38,7 @@ static void env_down(struct env *v)
     CHECK_OK(regio_arena_destroy(v->a));
 }
 
-static char path_buf[512];
+static char path_buf[1100];
 static const char *file_path(const char *dir, const char *name)
 {
     snprintf(path_buf, sizeof(path_buf), "%s/%s", dir, name);

@@ -82,7 +82,7 @@ static void test_shared(const char *dir, struct regio_arena *a, struct regio_sla
     CHECK(st.shared);
     /* Shared mode never asks for a single issuer. */
     CHECK_EQ(st.setup_flags & (1u << 12), 0);
-    char path[512];
+    char path[600];
     snprintf(path, sizeof(path), "%s/shared", dir);
     CHECK_OK(regio_file_open(env.e, path, O_RDWR | O_CREAT, 0600, &env.f));
 
@@ -134,7 +134,7 @@ static void test_owned(const char *dir, struct regio_arena *a, struct regio_slab
     struct foreign x;
     memset(&x, 0, sizeof(x));
     CHECK_OK(regio_engine_create(a, s, NULL, &x.e));
-    char path[512];
+    char path[600];
     snprintf(path, sizeof(path), "%s/owned", dir);
     x.path = path;
     CHECK_OK(regio_file_open(x.e, path, O_RDWR | O_CREAT, 0600, &x.f));
