@@ -333,8 +333,14 @@ static int single_run(const struct ws_opts *o)
     }
     fflush(stdout);
     int err = ws_run(o, 0, &sh, &r);
-    if (err != 0 && r.records == 0)
+    if (err != 0 && r.records == 0) {
+        /* Nothing ran (the log could not be opened): say so, in JSON too. */
+        if (o->json)
+            printf("{\"tool\": \"regio-walstress\", \"error\": %d, \"message\": \"%s\", "
+                   "\"ok\": false}\n",
+                   err, regio_strerror(err));
         return 1;
+    }
     struct ws_verify_result v = {0};
     uint64_t acked[WS_MAX_THREADS];
     for (uint32_t t = 0; t < o->threads; t++)
