@@ -559,9 +559,13 @@ static int read_seq(int fd, uint64_t *out)
  */
 static int snapshot_once(int fd, struct regio_stats_file *out)
 {
-    uint64_t s1, s2;
-    if (read_seq(fd, &s1) != 0)
+    uint64_t s1, s2, magic;
+    if (read_seq(fd, &s1) != 0 || pread(fd, &magic, sizeof(magic), 0) != sizeof(magic))
         return -EBADMSG;
+    /* The magic never changes once written: a file without it is not ours
+     * (or not initialised yet, when it is all zeros), whatever its seq. */
+    if (magic != REGIO_STATS_MAGIC)
+        return (magic == 0 && s1 <= 1) ? -EAGAIN : -EBADMSG;
     if (s1 & 1)
         return -EAGAIN;
     ssize_t n = pread(fd, out, sizeof(*out), 0);
