@@ -70,7 +70,7 @@ static void write_file(const char *dir, const char *name, const void *data, size
     CHECK_EQ(fclose(f), 0);
 }
 
-enum log_kind { LOG_GOOD, LOG_CORRUPT, LOG_TORN };
+enum log_kind { LOG_GOOD, LOG_CORRUPT, LOG_TORN, LOG_HOLE };
 
 /* Two segments: 20 records + segend, then 10 records (+ close when clean).
  * Returns the LSN of record 5, the one LOG_CORRUPT damages. */
@@ -95,6 +95,8 @@ static uint64_t make_log(const char *dir, enum log_kind kind)
         memset(s1.data + s1.off, 0xA5, 700); /* a torn flush after the last record */
     if (kind == LOG_CORRUPT)
         s0.data[lsn5 + REGIO__WAL_REC_HDR_BYTES + 3] ^= 0x10;
+    if (kind == LOG_HOLE) /* a zeroed record: the scan must not stop there */
+        memset(s0.data + lsn5, 0, regio__wal_rec_total(150));
     char name[32];
     regio__wal_segment_name(0, name);
     write_file(dir, name, s0.data, SEGSZ);
@@ -170,6 +172,20 @@ static void test_wal_corrupt(const char *root)
              "not d['ok'] and d['end']['kind']=='corrupt' and d['end']['lsn']==%llu and "
              "any((not i['checksum_ok']) and i['lsn']==%llu for i in d['segments'][0]['items'])",
              (unsigned long long)lsn5, (unsigned long long)lsn5);
+    CHECK_EQ(json_check(out_path, expr, false), 0);
+}
+
+static void test_wal_hole(const char *root)
+{
+    char *dir = sub(root, "hole");
+    uint64_t lsn5 = make_log(dir, LOG_HOLE);
+    CHECK_EQ(dump("wal", dir, NULL, NULL), 1);
+    CHECK(file_contains(out_path, "a hole"));
+    CHECK(file_contains(out_path, "end of log: corrupt"));
+    CHECK_EQ(dump("wal", dir, "--json", NULL), 1);
+    char expr[256];
+    snprintf(expr, sizeof(expr), "d['end']['kind']=='corrupt' and d['end']['lsn']==%llu",
+             (unsigned long long)lsn5);
     CHECK_EQ(json_check(out_path, expr, false), 0);
 }
 
@@ -377,6 +393,7 @@ int main(void)
     test_wal_good(root);
     test_wal_corrupt(root);
     test_wal_torn(root);
+    test_wal_hole(root);
     test_wal_hostile(root);
     test_pages(root);
     test_arena_live_and_stale();
