@@ -4,6 +4,7 @@
  * on the fdatasync of the write+fdatasync mode, fails the log: the waiter
  * gets the error, every later call and every other waiter too, nothing more
  * is acknowledged; reopening recovers every record acknowledged before.
+ * Both durability modes are covered (RWF_DSYNC writes, write + fdatasync).
  * A short write is completed by the engine and is no failure.
  */
 #include <pthread.h>
@@ -62,10 +63,7 @@ static void check_failed_everywhere(struct regio_wal *w, int err)
 static void fault_case(enum regio_op_kind op, int err, bool fdatasync_mode)
 {
     const char *dir = test_tmpdir("walfault");
-    if (fdatasync_mode)
-        setenv("REGIO_WAL_SYNC", "fdatasync", 1);
-    else
-        unsetenv("REGIO_WAL_SYNC");
+    setenv("REGIO_WAL_SYNC", fdatasync_mode ? "fdatasync" : "dsync", 1);
     struct regio_wal_opts o = {.segment_bytes = SEG, .buffer_bytes = BUF, .create = true};
     struct regio_wal *w;
     CHECK_OK(regio_wal_open(dir, &o, &w, NULL));

@@ -81,6 +81,7 @@ struct regio_wal {
     struct regio_buf pieces[REGIO__WAL_PIECES];
     struct regio_engine *engine; /* created and owned by the flusher thread */
     bool dsync_writes;           /* RWF_DSYNC (else write + linked fdatasync) */
+    int64_t poll_ns;             /* flusher polls this long before sleeping */
 
     /* Hot atomics, each on its own line. */
     _Alignas(64) _Atomic uint64_t insert_pos; /* next free LSN */

@@ -89,8 +89,15 @@ static int run_wal(const struct bench_ctx *ctx, const char *dir, int threads, si
     int rc = regio_wal_open(dir, &o, &w, NULL);
     if (rc != 0)
         return rc;
-    /* Let the preparer finish the spares before measuring. */
-    usleep(ctx->quick ? 50000 : 300000);
+    /* Let the preparer finish the spares (zero-filled in the background)
+     * before measuring: a long-running log has them ready. */
+    for (int i = 0; i < 2000; i++) {
+        struct regio_wal_stats st;
+        regio_wal_stats(w, &st);
+        if (st.segments_used >= 3)
+            break;
+        usleep(5000);
+    }
     struct appender ap[MAX_THREADS];
     pthread_t th[MAX_THREADS];
     int64_t *lat = malloc(sizeof(int64_t) * MAX_SAMPLES_PER_THREAD * (size_t)threads);
