@@ -89,17 +89,22 @@ static void atomic_max(_Atomic uint64_t *a, uint64_t v)
 static _Thread_local uint32_t tl_slot_hint = UINT32_MAX;
 static _Atomic uint32_t slot_rr;
 
-static uint32_t slot_acquire(struct regio_wal *w)
+static int slot_acquire(struct regio_wal *w, uint32_t *slot_out)
 {
     if (tl_slot_hint == UINT32_MAX)
         tl_slot_hint = atomic_fetch_add(&slot_rr, 1) % REGIO__WAL_SLOTS;
-    for (uint32_t spin = 0;; spin++) {
+    for (;;) {
         for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++) {
             uint32_t idx = (tl_slot_hint + i) % REGIO__WAL_SLOTS;
             uint64_t expect = REGIO__WAL_SLOT_FREE;
-            if (atomic_compare_exchange_strong(&w->slots[idx][0], &expect, REGIO__WAL_SLOT_BUSY))
-                return idx;
+            if (atomic_compare_exchange_strong(&w->slots[idx][0], &expect, REGIO__WAL_SLOT_BUSY)) {
+                *slot_out = idx;
+                return 0;
+            }
         }
+        int err = atomic_load(&w->failed);
+        if (err != 0)
+            return err; /* failed appenders keep their slots */
         sched_yield();
     }
 }
@@ -231,14 +236,19 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     if (err != 0)
         return err;
     uint64_t total = regio__wal_rec_total(len), start, segend_at;
-    uint32_t slot = slot_acquire(w);
+    uint32_t slot;
+    err = slot_acquire(w, &slot);
+    if (err != 0)
+        return err;
     reserve(w, total, &start, &segend_at);
     atomic_store(&w->slots[slot][0], segend_at != 0 ? segend_at : start);
     err = wait_segment(w, regio__wal_seg(w, start));
     if (err == 0)
         err = wait_space(w, start + total);
     if (err != 0) {
-        atomic_store(&w->slots[slot][0], REGIO__WAL_SLOT_FREE);
+        /* The log failed while we waited. The reserved range stays empty, so
+         * the slot stays held at its start: the flusher must never walk
+         * into bytes nobody wrote. */
         return err;
     }
     if (segend_at != 0) {
