@@ -4,7 +4,8 @@
  * records back byte for byte through both readers, clean close and epochs,
  * second open refused, oversized record refused, checkpoint kept across
  * reopen, truncation recycles and ignores stale records, the live reader
- * tails the durable end, sync_async calls back in LSN order.
+ * tails the durable end, sync_async calls back in LSN order, salvage mode
+ * keeps the prefix before a damaged record.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -303,12 +304,63 @@ static void test_async_and_live_reader(void)
     test_rmdir_all(dir);
 }
 
+/* A damaged record in the middle: strict open refuses, salvage keeps the
+ * prefix, reports the drop, and leaves a log that opens strictly after. */
+static void test_salvage(void)
+{
+    const char *dir = test_tmpdir("wal-salvage");
+    struct regio_wal_opts o = small_opts();
+    struct regio_wal *w;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    uint8_t buf[4096];
+    uint64_t lsns[50];
+    for (uint64_t i = 0; i < 50; i++) {
+        size_t len = payload(i, buf, sizeof(buf));
+        CHECK_OK(regio_wal_append(w, buf, len, &lsns[i]));
+        CHECK_OK(regio_wal_sync(w, lsns[i]));
+    }
+    CHECK_OK(regio_wal_close(w));
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/0000000000000000.wal", dir);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t byte;
+    CHECK(pread(fd, &byte, 1, (off_t)lsns[10] + 40) == 1);
+    byte ^= 0x10;
+    CHECK(pwrite(fd, &byte, 1, (off_t)lsns[10] + 40) == 1);
+    close(fd);
+    struct regio_wal_recovery info;
+    CHECK_EQ(regio_wal_open(dir, &o, &w, &info), -EBADMSG);
+    CHECK(strstr(regio_error_detail(), "corrupt") != NULL);
+    o.recovery = REGIO_WAL_RECOVER_SALVAGE;
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.end, REGIO_WAL_END_SALVAGED);
+    CHECK_EQ(info.records, 10);
+    CHECK(info.records_dropped >= 40);
+    CHECK_EQ(info.end_lsn % 4096, 0);
+    for (uint64_t i = 10; i < 20; i++) {
+        size_t len = payload(i, buf, sizeof(buf));
+        uint64_t lsn;
+        CHECK_OK(regio_wal_append(w, buf, len, &lsn));
+        CHECK_OK(regio_wal_sync(w, lsn));
+    }
+    CHECK_OK(regio_wal_close(w));
+    o.recovery = REGIO_WAL_RECOVER_STRICT;
+    CHECK_OK(regio_wal_open(dir, &o, &w, &info));
+    CHECK_EQ(info.end, REGIO_WAL_END_CLEAN);
+    CHECK_EQ(info.records, 20);
+    CHECK_OK(regio_wal_close(w));
+    verify_dir(dir, 0, 20);
+    test_rmdir_all(dir);
+}
+
 int main(void)
 {
     test_round_trip();
     test_busy_and_too_large();
     test_checkpoint_truncate();
     test_async_and_live_reader();
+    test_salvage();
     printf("wal: ok\n");
     return 0;
 }

@@ -133,7 +133,7 @@ static void run_trial(const char *tmpl, const char *dir, const struct regio_reco
     test_rmdir_all(dir);
     snapshot(tmpl, dir);
     for (uint32_t i = 0; i < regio_recording_file_count(rec); i++) {
-        char path[4096], copy[4096];
+        char path[4096], copy[8200];
         snprintf(path, sizeof(path), "%s", regio_recording_file_path(rec, i));
         snprintf(copy, sizeof(copy), "%s/%s", dir, basename(path));
         int fd = open(copy, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
