@@ -119,7 +119,11 @@ static bool find_recycled(struct regio_wal *w, char *out, size_t n)
     bool found = false;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, "recycle-", 8) == 0 && strstr(de->d_name, ".tmp") != NULL) {
+        /* A prep file left by a crash mid-preparation is reused the same way
+         * (it is fully rewritten unless it already has the segment size). */
+        bool reusable =
+            strncmp(de->d_name, "recycle-", 8) == 0 || strncmp(de->d_name, "prep-", 5) == 0;
+        if (reusable && strstr(de->d_name, ".tmp") != NULL) {
             found = path_of(w, de->d_name, out, n) == 0;
             break;
         }
