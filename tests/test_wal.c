@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "regio/stats.h"
 #include "wal_internal.h"
 
 #define SEG (1024u * 1024u)
@@ -354,6 +355,37 @@ static void test_salvage(void)
     test_rmdir_all(dir);
 }
 
+/* An arena the WAL makes with a stats name publishes the WAL's counters. */
+static void test_live_stats(void)
+{
+    const char *dir = test_tmpdir("wal-stats");
+    struct regio_wal_opts o = small_opts();
+    char name[64];
+    snprintf(name, sizeof(name), "waltest%d", (int)getpid());
+    o.stats_name = name;
+    struct regio_wal *w;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    uint64_t lsn;
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(regio_wal_append(w, "stats", 5, &lsn));
+    CHECK_OK(regio_wal_sync(w, lsn));
+    char path[256];
+    snprintf(path, sizeof(path), "/dev/shm/regio.%d.%s", (int)getpid(), name);
+    static struct regio_stats_file sf;
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        usleep(20000);
+        CHECK_OK(regio_stats_read(path, &sf));
+        for (int k = 0; k < REGIO_STATS_MAX_WALS; k++)
+            if (sf.wals[k].used && sf.wals[k].records == 10 && sf.wals[k].records_synced == 10 &&
+                sf.wals[k].durable_lsn == regio_wal_durable_lsn(w))
+                seen = true;
+    }
+    CHECK(seen);
+    CHECK_OK(regio_wal_close(w));
+    test_rmdir_all(dir);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -361,6 +393,7 @@ int main(void)
     test_checkpoint_truncate();
     test_async_and_live_reader();
     test_salvage();
+    test_live_stats();
     printf("wal: ok\n");
     return 0;
 }

@@ -20,6 +20,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "stats_internal.h"
 #include "wal_internal.h"
 
 static const uint8_t wal_zeros[REGIO__WAL_REC_ALIGN];
@@ -891,6 +892,14 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
 
 /* ---- Open and close ------------------------------------------------------------ */
 
+/* Live stats: the arena's publisher thread calls this about every 100 ms. */
+static void wal_stats_fill(void *ctx, void *section)
+{
+    struct regio_wal_stats st;
+    regio_wal_stats(ctx, &st);
+    regio__stats_put_wal(section, &st);
+}
+
 static int make_memory(struct regio_wal *w)
 {
     int err = 0;
@@ -914,6 +923,8 @@ static int make_memory(struct regio_wal *w)
     err = regio_slab_create(w->arena, &so, &w->slab);
     if (err != 0)
         return err;
+    /* A publishing failure is not an error for the log (see stats_internal.h). */
+    w->stats_handle = regio__stats_attach(w->arena, REGIO_STATS_WAL, w->dir, wal_stats_fill, w);
     for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++) {
         err = regio_pool_alloc(w->slab, 0, 0, &w->pieces[i]);
         if (err != 0)
@@ -925,6 +936,8 @@ static int make_memory(struct regio_wal *w)
 
 static void free_memory(struct regio_wal *w)
 {
+    if (w->arena != NULL)
+        regio__stats_detach(w->arena, w->stats_handle);
     for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++)
         if (w->pieces[i].data != NULL)
             regio_buf_free(w->slab, w->pieces[i]);
@@ -1059,6 +1072,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     const char *poll = getenv("REGIO_WAL_POLL_NS");
     w->poll_ns = poll != NULL ? strtoll(poll, NULL, 10) : FLUSHER_POLL_NS;
     w->lock_fd = -1;
+    w->stats_handle = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->ctl_mu, NULL);
     pthread_cond_init(&w->work_cond, NULL);

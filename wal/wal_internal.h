@@ -77,6 +77,7 @@ struct regio_wal {
 
     struct regio_arena *arena;
     bool own_arena;
+    int stats_handle; /* live stats provider, negative when not published */
     struct regio_slab *slab;
     struct regio_buf pieces[REGIO__WAL_PIECES];
     struct regio_engine *engine; /* created and owned by the flusher thread */
