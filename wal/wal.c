@@ -548,7 +548,9 @@ static enum step flusher_step(struct regio_wal *w)
     uint64_t m = min_inflight(w, q);
     walk(w, m);
     uint64_t want = atomic_load(&w->requested);
-    bool need = want > atomic_load(&w->durable);
+    /* Wanted and not yet in any issued flush (last_rec_end covers those):
+     * otherwise the flusher only has to wait for completions, in the kernel. */
+    bool need = want > atomic_load(&w->durable) && want > w->last_rec_end;
     bool stopping = w->stopping;
     if ((need && want <= w->walk_pos) || (stopping && w->walk_pos == q && w->flushed < q)) {
         if (w->walk_pos % w->block_bytes != 0) {
