@@ -648,7 +648,12 @@ static void *flusher_main(void *arg)
         if (done)
             break;
         if (w->fl_count > 0) {
-            regio_engine_wait(w->engine, 1, s == STEP_IDLE ? 200000 : 0);
+            /* Block in the kernel for a completion; re-check soon when an
+             * insertion was about to finish (SPIN), at once after progress. */
+            regio_engine_wait(w->engine, 1,
+                              s == STEP_PROGRESS ? 0
+                              : s == STEP_SPIN   ? 20000
+                                                 : 200000);
             continue;
         }
         if (s == STEP_SPIN) {
