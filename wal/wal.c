@@ -1072,9 +1072,9 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     const char *mf = getenv("REGIO_WAL_MAX_FLUSHES"); /* tuning knob, see decisions */
     w->max_flushes_in_flight = mf != NULL && atoi(mf) > 0 && atoi(mf) < 32 ? (uint32_t)atoi(mf) : 2;
     const char *mode = getenv("REGIO_WAL_SYNC");
-    /* Write + linked fdatasync by default; RWF_DSYNC writes on request
+    /* RWF_DSYNC writes by default; write + linked fdatasync on request
      * (measured in docs/decisions.md). */
-    w->dsync_writes = mode != NULL && strcmp(mode, "dsync") == 0;
+    w->dsync_writes = !(mode != NULL && strcmp(mode, "fdatasync") == 0);
     /* Tuning knob for the measurements in docs/decisions.md. */
     const char *poll = getenv("REGIO_WAL_POLL_NS");
     w->poll_ns = poll != NULL ? strtoll(poll, NULL, 10) : FLUSHER_POLL_NS;

@@ -97,17 +97,27 @@ int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_in
 }
 
 /* A zero-filled file of seg_bytes: written (not only allocated) so that later
- * O_DIRECT writes into it need no extent conversion at sync time. */
-static int zero_fill(int fd, uint64_t bytes)
+ * O_DIRECT writes into it need no extent conversion at sync time. Written
+ * through a second O_DIRECT descriptor where the filesystem allows it, so
+ * that preparing a spare does not fill the page cache with pages the commit
+ * path's O_DIRECT writes would then have to invalidate. */
+static int zero_fill(const char *path, int fd, uint64_t bytes)
 {
-    static const uint8_t zeros[65536];
-    for (uint64_t off = 0; off < bytes; off += sizeof(zeros)) {
+    static const uint8_t zeros[65536] __attribute__((aligned(4096)));
+    int dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    int wfd = dfd >= 0 ? dfd : fd;
+    int err = 0;
+    for (uint64_t off = 0; off < bytes && err == 0; off += sizeof(zeros)) {
         size_t n = bytes - off < sizeof(zeros) ? (size_t)(bytes - off) : sizeof(zeros);
-        int err = pwrite_all(fd, zeros, n, off);
-        if (err != 0)
-            return err;
+        err = pwrite_all(wfd, zeros, n, off);
+        if (err == -EINVAL && wfd == dfd) {
+            wfd = fd; /* O_DIRECT refused this write: fall back to buffered */
+            err = pwrite_all(wfd, zeros, n, off);
+        }
     }
-    return 0;
+    if (dfd >= 0)
+        close(dfd);
+    return err;
 }
 
 /* Find a recycled file to reuse (its name into out); false when none. */
@@ -152,7 +162,7 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
     /* A recycled file keeps its old records: the new salt makes them fail
      * their checksums, so only a short or new file needs zero-filling. */
     if (err == 0 && (uint64_t)st.st_size != w->seg_bytes)
-        err = zero_fill(fd, w->seg_bytes);
+        err = zero_fill(tmp, fd, w->seg_bytes);
     struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
     uint64_t salt = regio__wal_random64();
     if (err == 0) {
