@@ -151,20 +151,25 @@ static void test_live_dump(const char *root)
     CHECK_EQ(tool_run(dargv, dump_out, NULL), 0);
     tool_show("regio-dump arena --json", dump_out, 3000);
     char expr[1024];
-    snprintf(expr, sizeof(expr),
-             "d['pid']==%d and d['live']==1 and d['arenas'][0]['name']=='wstest'"
-             " and d['arenas'][0]['state']=='running' and d['arenas'][0]['updates']>0"
-             " and d['arenas'][0]['arena']['size_bytes']>0"
-             " and d['arenas'][0]['arena']['pages'] in ('huge-2m','thp','normal')"
-             " and len(d['arenas'][0]['engines'])>=1"
-             " and d['arenas'][0]['engines'][0]['completed']>0"
-             " and all(w['durable_lsn']<=w['appended_lsn'] for w in d['arenas'][0]['wals'])",
-             (int)pid);
+    snprintf(
+        expr, sizeof(expr),
+        "d['pid']==%d and d['live']==1 and d['arenas'][0]['name']=='wstest'"
+        " and d['arenas'][0]['state']=='running' and d['arenas'][0]['updates']>0"
+        " and d['arenas'][0]['arena']['size_bytes']>0"
+        " and d['arenas'][0]['arena']['pages'] in ('huge-2m','thp','normal')"
+        " and len(d['arenas'][0]['engines'])>=1"
+        " and d['arenas'][0]['engines'][0]['completed']>0"
+        " and len(d['arenas'][0]['slabs'])>=1"
+        " and len(d['arenas'][0]['wals'])==1 and d['arenas'][0]['wals'][0]['records']>0"
+        " and d['arenas'][0]['wals'][0]['name'].endswith('/live')"
+        " and d['arenas'][0]['wals'][0]['durable_lsn']<=d['arenas'][0]['wals'][0]['appended_lsn']",
+        (int)pid);
     CHECK_EQ(json_check(dump_out, expr, false), 0);
     char *targv[] = {(char *)tool_path("dump"), "arena", "--pid", pidstr, NULL};
     CHECK_EQ(tool_run(targv, dump_out, NULL), 0);
     CHECK(file_contains(dump_out, "running"));
     CHECK(file_contains(dump_out, "arena: "));
+    CHECK(file_contains(dump_out, "records per sync"));
     CHECK_EQ(wait_bounded(pid, 120), 0);
     CHECK(access(path, F_OK) != 0);              /* removed when the arena was destroyed */
     CHECK(file_contains(out_path, "[ "));        /* progress lines */
