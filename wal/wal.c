@@ -1106,6 +1106,13 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
         init_segments(w);
         err = make_memory(w);
     }
+    if (err == 0 && w->fresh_log) {
+        err = regio__wal_create_first_segment(w);
+        if (err == 0) {
+            w->next_prep = 1;
+            atomic_fetch_add(&w->segments_used, 1);
+        }
+    }
     if (err == 0)
         err = start_threads(w);
     if (err != 0) {

@@ -145,6 +145,7 @@ struct regio_wal {
 
     struct regio__wal_seg_info end_si; /* recovery: the segment the log ended in */
     bool has_end_si;
+    bool fresh_log; /* recovery found no log: open creates segment 0, then the control file */
 
     pthread_mutex_t ctl_mu; /* control file writes */
     struct regio__wal_ctl_info ctl;
@@ -178,6 +179,7 @@ int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_in
 /* Prepare segment segno as a spare (recycled .tmp file or a new zero-filled
  * one): header with a fresh salt, fsync, rename, dir fsync. */
 int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno);
+int regio__wal_create_first_segment(struct regio_wal *w);
 /* Rename the segment file segno to a recycle .tmp name, durably. */
 int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno);
 int regio__wal_fsync_dir(struct regio_wal *w);

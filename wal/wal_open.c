@@ -680,6 +680,40 @@ static int recycle_after(struct regio_wal *w, struct scan_state *st, uint64_t en
     return 0;
 }
 
+/* True when the only segment file is segment 0 with a valid header and no
+ * record in its first block: a creation that crashed between installing the
+ * segment and writing the control file. */
+static bool crashed_creation(struct regio_wal *w, const struct seg_image *s)
+{
+    char name[32], path[4096];
+    if (s->segno != 0)
+        return false;
+    regio__wal_segment_name(0, name);
+    if (path_of(w, name, path, sizeof(path)) != 0)
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct regio__wal_seg_info si;
+    uint8_t first[64];
+    bool empty = regio__wal_read_segment_header(fd, &si) == 0 && si.segment_no == 0 &&
+                 pread(fd, first, sizeof(first), (off_t)si.block_bytes) == (ssize_t)sizeof(first);
+    for (size_t i = 0; empty && i < sizeof(first); i++)
+        empty = first[i] == 0;
+    close(fd);
+    return empty;
+}
+
+/* A new log: segment 0 prepared and installed, then the control file with
+ * the first epoch; both durable before any record can be written. */
+int regio__wal_create_first_segment(struct regio_wal *w)
+{
+    int err = regio__wal_prepare_segment(w, 0);
+    if (err == 0)
+        err = regio__wal_write_control(w, &w->ctl);
+    return err;
+}
+
 /* Recover or create, take the new epoch (durably, before any record of it is
  * written), cut the torn tail. */
 int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
@@ -696,6 +730,17 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     uint64_t next = 0;
     struct cut_plan cp = {0};
     bool fresh = false;
+    if (cerr == -ENOENT && st.nsegs == 1 && crashed_creation(w, &st.segs[0])) {
+        /* Segment 0 was installed but the control file never written: open
+         * returns only after both, so no record can exist. Start afresh,
+         * reusing the file as a spare. */
+        err = regio__wal_recycle_segment(w, 0);
+        if (err != 0) {
+            free_images(&st);
+            return err;
+        }
+        st.nsegs = 0;
+    }
     if (cerr == -ENOENT && st.nsegs == 0) {
         fresh = true;
         err = new_log(w, info, &next);
@@ -712,8 +757,13 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
         w->ctl.epoch = w->epoch;
         w->ctl.flags = 0;
         w->ctl.close_lsn = 0;
-        err = regio__wal_write_control(w, &w->ctl);
+        /* A new log writes its control file only after segment 0 is in
+         * place (regio__wal_create_first_segment), so that a control file
+         * without a valid segment always means damage. */
+        if (!fresh)
+            err = regio__wal_write_control(w, &w->ctl);
     }
+    w->fresh_log = fresh;
     if (err == 0 && !fresh)
         err = apply_cut(w, &st, &cp, &next);
     if (err == 0 && !fresh)

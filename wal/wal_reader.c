@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ struct regio_wal_reader {
     uint8_t *buf; /* holds the current record */
     size_t buf_cap;
     bool at_end; /* directory reader: nothing valid further */
+    int end_err; /* at_end: 0 for the end of the log, -EBADMSG for corruption */
 };
 
 static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
@@ -82,6 +84,69 @@ static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *r
         return -errno;
     /* The image handed to the checker starts at the segment's offset 0. */
     return regio__wal_check_record_at(&r->si, r->buf, (size_t)n, off, ri, NULL);
+}
+
+/* Offset in segment segno's file of the first valid record at or after
+ * from_off, or UINT64_MAX when none (or the file cannot be read). */
+static uint64_t next_valid_in(struct regio_wal_reader *r, uint64_t segno, uint64_t from_off)
+{
+    char name[32], path[4096];
+    regio__wal_segment_name(segno, name);
+    snprintf(path, sizeof(path), "%s/%s", r->dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return UINT64_MAX;
+    struct regio__wal_seg_info si;
+    uint64_t found = UINT64_MAX;
+    uint8_t *img = NULL;
+    if (regio__wal_read_segment_header(fd, &si) == 0 && si.segment_no == segno &&
+        (img = malloc(si.segment_bytes)) != NULL) {
+        ssize_t n = pread(fd, img, si.segment_bytes, 0);
+        uint64_t off = from_off < si.block_bytes ? si.block_bytes : (from_off + 7) & ~7ull;
+        struct regio__wal_rec_info ri;
+        for (; n > 0 && off + REGIO__WAL_REC_HDR_BYTES <= (uint64_t)n; off += 8) {
+            if (regio__wal_check_record(&si, img, (size_t)n, off, &ri, NULL) == 0) {
+                found = off;
+                break;
+            }
+        }
+    }
+    free(img);
+    close(fd);
+    return found;
+}
+
+/*
+ * A directory reader found no valid record at r->pos. That is the end of
+ * the log unless a valid record follows where none may: anywhere in a
+ * cleanly closed log, or beyond the in-flight window of a crashed or open
+ * one (the window rule of recovery, docs/format.md). Then it is corruption,
+ * reported rather than hidden as an early end.
+ */
+static int reader_at_invalid(struct regio_wal_reader *r)
+{
+    struct regio__wal_ctl_info ctl;
+    bool clean = regio__wal_read_control(r->dir, &ctl) == 0 && (ctl.flags & REGIO__WAL_CTL_CLEAN);
+    uint64_t segno = r->pos / r->seg_bytes;
+    uint64_t window = r->si.window_bytes;
+    uint64_t off = next_valid_in(r, segno, r->pos - segno * r->seg_bytes + 8);
+    uint64_t next_lsn = UINT64_MAX;
+    if (off != UINT64_MAX) {
+        next_lsn = segno * r->seg_bytes + off;
+    } else {
+        off = next_valid_in(r, segno + 1, 0);
+        if (off != UINT64_MAX)
+            next_lsn = (segno + 1) * r->seg_bytes + off;
+    }
+    if (next_lsn == UINT64_MAX)
+        return 0;
+    if (clean || next_lsn - r->pos > window) {
+        regio__set_detail("wal reader: no valid record at LSN %llu, but a valid one at %llu%s",
+                          (unsigned long long)r->pos, (unsigned long long)next_lsn,
+                          clean ? " in a cleanly closed log" : ", beyond the in-flight window");
+        return -EBADMSG;
+    }
+    return 0;
 }
 
 static int reader_new(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
@@ -208,14 +273,15 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
             return failed != 0 ? failed : 0;
         }
         if (r->at_end)
-            return 0;
+            return r->end_err;
         struct regio__wal_rec_info ri;
         int err = read_record(r, &ri);
         if (err == -ENODATA || err == -EBADMSG) {
             if (r->live != NULL)
                 return -EBADMSG; /* below the durable end everything is valid */
             r->at_end = true;
-            return 0;
+            r->end_err = reader_at_invalid(r);
+            return r->end_err;
         }
         if (err != 0)
             return err == -ENOENT && r->live == NULL ? 0 : err;
