@@ -2,8 +2,7 @@
 # tools/run.sh: THE run command. Installs what is missing, reserves hugetlb
 # pages when root, builds, then runs the main job: regio-walstress appending
 # with verification for a few seconds while regio-dump reads its live stats
-# from outside the process. Until the WAL stress tool exists it runs the
-# arena demo (map an arena, report the page kind the kernel gave, unmap).
+# from outside the process.
 #
 # Environment: REGIO_BUILD_DIR (default build/), REGIO_HUGEPAGES (default 64).
 set -euo pipefail
@@ -19,24 +18,18 @@ build_dir=${REGIO_BUILD_DIR:-build}
 echo "run.sh: building in $build_dir"
 regio_build "$build_dir" "" "${REGIO_BUILD_TYPE:-RelWithDebInfo}"
 
-if [ -x "$build_dir/regio-walstress" ]; then
-    echo "run.sh: regio-walstress --seconds 5 --threads 4 --verify --stats-name run"
-    "$build_dir/regio-walstress" --seconds 5 --threads 4 --verify --stats-name run &
-    pid=$!
-    dump_rc=0
-    if [ -x "$build_dir/regio-dump" ]; then
-        # --watch waits for the process to publish, then shows its live
-        # stats three times, 1.5 s apart (fewer if it ends first).
-        echo "run.sh: regio-dump arena --pid $pid --watch --interval 1.5 --count 3"
-        "$build_dir/regio-dump" arena --pid "$pid" --watch --interval 1.5 --count 3 || dump_rc=$?
-    fi
-    stress_rc=0
-    wait "$pid" || stress_rc=$?
-    if [ "$stress_rc" -ne 0 ] || [ "$dump_rc" -ne 0 ]; then
-        echo "run.sh: FAILED (regio-walstress exit $stress_rc, regio-dump exit $dump_rc)" >&2
-        exit 1
-    fi
-else
-    echo "run.sh: regio-walstress not built yet: arena demo"
-    "$build_dir/regio-arena-demo" 8
+echo "run.sh: regio-walstress --seconds 5 --threads 4 --verify --stats-name run"
+"$build_dir/regio-walstress" --seconds 5 --threads 4 --verify --stats-name run &
+pid=$!
+# --watch waits for the process to publish, then shows its live stats three
+# times, 1.5 s apart (fewer if it ends first).
+echo "run.sh: regio-dump arena --pid $pid --watch --interval 1.5 --count 3"
+dump_rc=0
+"$build_dir/regio-dump" arena --pid "$pid" --watch --interval 1.5 --count 3 || dump_rc=$?
+stress_rc=0
+wait "$pid" || stress_rc=$?
+if [ "$stress_rc" -ne 0 ] || [ "$dump_rc" -ne 0 ]; then
+    echo "run.sh: FAILED (regio-walstress exit $stress_rc, regio-dump exit $dump_rc)" >&2
+    exit 1
 fi
+echo "run.sh: done: every acknowledged record verified, live stats read from outside"
