@@ -803,19 +803,20 @@ static int register_locked(struct regio_arena *a, int ring_fd)
     int err = reg_reserve(a);
     if (err != 0)
         return err;
-    if (a->reg_count > 0 && !atomic_load(&a->clone_unsupported)) {
-        const struct regio_arena_reg *src = &a->regs[0];
+    /* Clone from any ring that allows it. The kernel refuses (-EEXIST) to
+     * clone from a SINGLE_ISSUER ring owned by another thread, so a refusal
+     * from one source is no reason to fail: try the others, then pin anew. */
+    for (uint32_t i = 0; i < a->reg_count && !atomic_load(&a->clone_unsupported); i++) {
+        const struct regio_arena_reg *src = &a->regs[i];
         err = register_clone(src->ring_fd, ring_fd);
         if (err == 0) {
             reg_append(a, ring_fd, src->group, true);
             return 0;
         }
-        if (err != -EINVAL && err != -EOPNOTSUPP) {
-            regio__set_detail("IORING_REGISTER_CLONE_BUFFERS from ring fd %d failed: %s",
-                              src->ring_fd, strerror(-err));
-            return err;
-        }
-        atomic_store(&a->clone_unsupported, true);
+        if (err == -EINVAL || err == -EOPNOTSUPP)
+            atomic_store(&a->clone_unsupported, true);
+        else if (err != -EEXIST && err != -EBADF && err != -EBUSY)
+            break;
     }
     err = register_fresh(a, ring_fd);
     if (err != 0)

@@ -50,11 +50,9 @@ static void db_open(struct db *db, const char *dir, struct regio_wal_recovery *i
         .arena = db->arena, .create = true, .segment_bytes = 1u << 20, .buffer_bytes = 64u << 10};
     CHECK_OK(regio_wal_open(path, &wo, &db->wal, info));
     CHECK_OK(regio_slab_create(db->arena, NULL, &db->slab));
-    /* no_clone: the WAL's ring is owned by its flusher thread, and the
-     * kernel refuses to clone a registration from another thread's
-     * SINGLE_ISSUER ring (EEXIST), which regio 0.1 returns instead of
-     * falling back; our ring pins the arena itself (docs/embedding.md). */
-    struct regio_engine_opts eo = {.no_clone = true};
+    /* Our engine shares the arena with the WAL's: it clones the WAL ring's
+     * registration where the kernel allows it, else pins the arena anew. */
+    struct regio_engine_opts eo = {0};
     CHECK_OK(regio_engine_create(db->arena, db->slab, &eo, &db->engine));
     snprintf(path, sizeof(path), "%s/pages", dir);
     struct regio_pager_opts po = {.page_bytes = PAGE_BYTES, .create = true};

@@ -1129,6 +1129,16 @@ int regio_wal_close(struct regio_wal *w)
 {
     if (w == NULL)
         return -EINVAL;
+    /* A live reader points into the WAL; closing under it would leave the
+     * reader with freed memory. Nothing is changed: close the readers and
+     * call again. */
+    pthread_mutex_lock(&w->mu);
+    bool readers = w->pins != NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (readers) {
+        regio__set_detail("wal: live readers are still open; close them first");
+        return -EBUSY;
+    }
     int err = atomic_load(&w->failed);
     uint64_t close_lsn = 0;
     if (err == 0) {

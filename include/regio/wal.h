@@ -113,6 +113,9 @@ REGIO_API size_t regio_wal_max_record_bytes(const struct regio_wal *w);
  * returns how many. */
 REGIO_API int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn);
 REGIO_API int regio_wal_stats(const struct regio_wal *w, struct regio_wal_stats *out);
+/* Write and sync a close record, stop the WAL's threads, free w. -EBUSY
+ * (and nothing changes) while a live reader is open. Returns the error that
+ * failed the log, if any (w is freed then too). */
 REGIO_API int regio_wal_close(struct regio_wal *w);
 
 REGIO_API int regio_wal_reader_open(const char *dir, uint64_t from_lsn,

@@ -36,8 +36,11 @@ echo "== find_package(regio)"
 LD_LIBRARY_PATH=$libdir "$work/cmake-build/consumer_cmake"
 "$work/cmake-build/consumer_static"
 # The CMake-built program must use the installed library, not the build tree.
-LD_LIBRARY_PATH=$libdir ldd "$work/cmake-build/consumer_cmake" | grep -q "$libdir/libregio.so" ||
-    { echo "consumer_cmake is not linked to $libdir/libregio.so"; exit 1; }
+# (ldd's output is captured first: with pipefail, grep -q closing the pipe
+# early would fail the pipeline through ldd's SIGPIPE.)
+linked=$(LD_LIBRARY_PATH=$libdir ldd "$work/cmake-build/consumer_cmake")
+grep -q "$libdir/libregio.so" <<<"$linked" ||
+    { echo "consumer_cmake is not linked to $libdir/libregio.so:"; echo "$linked"; exit 1; }
 
 echo "== pkg-config regio"
 export PKG_CONFIG_PATH=$libdir/pkgconfig
