@@ -163,6 +163,10 @@ static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t
     regio__le16_put(hdr + 24, type);
     regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
     XXH3_state_t st;
+    /* A stack state must be initialised before a seeded reset: the reset
+     * skips deriving the secret when the garbage seed field happens to equal
+     * the seed, and would then hash with whatever secret the stack held. */
+    XXH3_INITSTATE(&st);
     XXH3_64bits_reset_withSeed(&st, ss->salt);
     XXH3_64bits_update(&st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
     /* The payload is zero: clear it in the ring and hash it from there. */
@@ -270,6 +274,10 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     regio__le16_put(hdr + 24, type);
     regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
     XXH3_state_t st;
+    /* A stack state must be initialised before a seeded reset: the reset
+     * skips deriving the secret when the garbage seed field happens to equal
+     * the seed, and would then hash with whatever secret the stack held. */
+    XXH3_INITSTATE(&st);
     XXH3_64bits_reset_withSeed(&st, ss->salt);
     XXH3_64bits_update(&st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
     uint64_t at = start + REGIO__WAL_REC_HDR_BYTES;

@@ -104,6 +104,10 @@ uint64_t regio__wal_record_checksum(uint64_t salt, const void *hdr, const void *
                                     size_t len1, const void *payload2, size_t len2)
 {
     XXH3_state_t st;
+    /* A stack state must be initialised before a seeded reset: the reset
+     * skips deriving the secret when the garbage seed field happens to equal
+     * the seed, and would then hash with whatever secret the stack held. */
+    XXH3_INITSTATE(&st);
     XXH3_64bits_reset_withSeed(&st, salt);
     XXH3_64bits_update(&st, (const uint8_t *)hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
     if (len1 > 0)
