@@ -150,25 +150,35 @@ static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64
     }
 }
 
-/* Filler record (pad or segend) spanning [lsn, end) written into the ring. */
-static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t type)
+/*
+ * Fill hdr (checksum field left for the caller) for a record at lsn and
+ * start the checksum over the header, seeded with its segment's salt. The
+ * caller hashes the payload and puts the digest in bytes 0..7.
+ */
+static void record_begin(struct regio_wal *w, uint8_t hdr[REGIO__WAL_REC_HDR_BYTES], uint64_t lsn,
+                         uint32_t len, uint16_t type, XXH3_state_t *st)
 {
     struct regio__wal_segslot *ss = &w->segs[regio__wal_seg(w, lsn) % w->seg_table_len];
-    uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
-    uint32_t len = (uint32_t)(end - lsn - REGIO__WAL_REC_HDR_BYTES);
-    memset(hdr, 0, sizeof(hdr));
+    memset(hdr, 0, REGIO__WAL_REC_HDR_BYTES);
     regio__le64_put(hdr + 8, lsn);
     regio__le32_put(hdr + 16, len);
     regio__le32_put(hdr + 20, w->epoch);
     regio__le16_put(hdr + 24, type);
     regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
-    XXH3_state_t st;
     /* A stack state must be initialised before a seeded reset: the reset
      * skips deriving the secret when the garbage seed field happens to equal
      * the seed, and would then hash with whatever secret the stack held. */
-    XXH3_INITSTATE(&st);
-    XXH3_64bits_reset_withSeed(&st, ss->salt);
-    XXH3_64bits_update(&st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+    XXH3_INITSTATE(st);
+    XXH3_64bits_reset_withSeed(st, ss->salt);
+    XXH3_64bits_update(st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+}
+
+/* Filler record (pad or segend) spanning [lsn, end) written into the ring. */
+static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t type)
+{
+    uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
+    XXH3_state_t st;
+    record_begin(w, hdr, lsn, (uint32_t)(end - lsn - REGIO__WAL_REC_HDR_BYTES), type, &st);
     /* The payload is zero: clear it in the ring and hash it from there. */
     for (uint64_t x = lsn + REGIO__WAL_REC_HDR_BYTES; x < end;) {
         uint64_t contig;
@@ -265,21 +275,9 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
         pthread_cond_broadcast(&w->prep_cond);
         pthread_mutex_unlock(&w->mu);
     }
-    struct regio__wal_segslot *ss = &w->segs[regio__wal_seg(w, start) % w->seg_table_len];
     uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
-    memset(hdr, 0, sizeof(hdr));
-    regio__le64_put(hdr + 8, start);
-    regio__le32_put(hdr + 16, (uint32_t)len);
-    regio__le32_put(hdr + 20, w->epoch);
-    regio__le16_put(hdr + 24, type);
-    regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
     XXH3_state_t st;
-    /* A stack state must be initialised before a seeded reset: the reset
-     * skips deriving the secret when the garbage seed field happens to equal
-     * the seed, and would then hash with whatever secret the stack held. */
-    XXH3_INITSTATE(&st);
-    XXH3_64bits_reset_withSeed(&st, ss->salt);
-    XXH3_64bits_update(&st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+    record_begin(w, hdr, start, (uint32_t)len, type, &st);
     uint64_t at = start + REGIO__WAL_REC_HDR_BYTES;
     for (int i = 0; i < iovcnt; i++) {
         XXH3_64bits_update(&st, iov[i].iov_base, iov[i].iov_len);

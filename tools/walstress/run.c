@@ -273,7 +273,8 @@ static void progress_line(struct ws_run *r, struct progress *prev, int64_t start
     now.syncs = ws.syncs;
     now.records_synced = ws.records_synced;
     double dt = (double)(now.t_ns - prev->t_ns) / 1e9;
-    qsort(v, n, sizeof(*v), cmp_i64);
+    if (n > 0) /* qsort must not be given NULL, even for 0 items */
+        qsort(v, n, sizeof(*v), cmp_i64);
     uint64_t dsync = now.syncs - prev->syncs;
     FILE *out = o->json ? stderr : stdout;
     fprintf(out,
@@ -302,7 +303,8 @@ static void run_summary(struct ws_run *r, int64_t t0, int64_t t1, struct ws_run_
         out->bytes += atomic_load(&w->bytes);
         samples_collect(&w->lat, 0, atomic_load(&w->lat.count), &v, &n, &cap);
     }
-    qsort(v, n, sizeof(*v), cmp_i64);
+    if (n > 0) /* qsort must not be given NULL, even for 0 items */
+        qsort(v, n, sizeof(*v), cmp_i64);
     out->lat_count = n;
     out->lat_p50_ns = pct(v, n, 0.5);
     out->lat_p99_ns = pct(v, n, 0.99);
