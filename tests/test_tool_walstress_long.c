@@ -44,6 +44,8 @@ int main(void)
                         "--seed",          seed,
                         "--verify",        NULL};
         run(args);
+        /* Each verified log is gigabytes; on tmpfs that is memory. */
+        test_rmdir_all(dir);
     }
     snprintf(dir, sizeof(dir), "%s/crash", root);
     char *args[] = {"--dir",     dir, "--crash-cycles",  "50",  "--seconds", "1",

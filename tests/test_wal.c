@@ -109,7 +109,9 @@ static void test_round_trip(void)
 
 static void test_busy_and_too_large(void)
 {
-    const char *dir = test_tmpdir("wal-busy");
+    /* test_tmpdir returns a static buffer that the next call reuses. */
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", test_tmpdir("wal-busy"));
     struct regio_wal_opts o = small_opts();
     struct regio_wal *w, *w2;
     CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
