@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "regio/stats.h"
+#include "wal_hold.h"
 #include "wal_internal.h"
 
 #define SEG (1024u * 1024u)
@@ -213,30 +214,6 @@ static void order_cb(void *ctx, int res)
     atomic_fetch_add(&it->c->calls, 1);
 }
 
-/* Keeps the flusher (which runs engine calls) busy until released. */
-struct hold {
-    struct regio_wal *w;
-    _Atomic bool holding;
-    _Atomic bool release;
-};
-
-static int hold_fn(struct regio_engine *e, void *arg)
-{
-    struct hold *h = arg;
-    (void)e;
-    atomic_store(&h->holding, true);
-    while (!atomic_load(&h->release))
-        usleep(100);
-    return 0;
-}
-
-static void *hold_main(void *arg)
-{
-    struct hold *h = arg;
-    CHECK_OK(regio__wal_engine_call(h->w, hold_fn, h));
-    return NULL;
-}
-
 static void test_async_and_live_reader(void)
 {
     const char *dir = test_tmpdir("wal-async");
@@ -252,11 +229,8 @@ static void test_async_and_live_reader(void)
     uint8_t buf[4096];
     /* Hold the flusher so that nothing becomes durable while callbacks are
      * registered out of order: they must still come in LSN order. */
-    struct hold h = {.w = w};
-    pthread_t holder;
-    CHECK(pthread_create(&holder, NULL, hold_main, &h) == 0);
-    while (!atomic_load(&h.holding))
-        usleep(100);
+    struct wal_hold h;
+    wal_hold_start(&h, w);
     for (int i = 0; i < 500; i++) {
         size_t len = payload((uint64_t)i, buf, sizeof(buf)) % 200 + 1;
         CHECK_OK(regio_wal_append(w, buf, len, &items[i].lsn));
@@ -267,8 +241,7 @@ static void test_async_and_live_reader(void)
     for (int i = 0; i < 500; i += 2)
         CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
     CHECK_EQ(atomic_load(&c.calls), 0);
-    atomic_store(&h.release, true);
-    pthread_join(holder, NULL);
+    wal_hold_release(&h);
     for (int spin = 0; atomic_load(&c.calls) < 500 && spin < 10000; spin++)
         usleep(1000);
     CHECK_EQ(atomic_load(&c.calls), 500);

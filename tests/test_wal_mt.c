@@ -12,6 +12,7 @@
 #include <sys/vfs.h>
 
 #include "check.h"
+#include "wal_hold.h"
 #include "wal_internal.h"
 
 #define SEG  (1024u * 1024u)
@@ -121,30 +122,6 @@ static void test_threads_reopen(void)
     test_rmdir_all(dir);
 }
 
-/* Keeps the flusher (which runs engine calls) busy until released. */
-struct hold {
-    struct regio_wal *w;
-    _Atomic bool holding;
-    _Atomic bool release;
-};
-
-static int hold_fn(struct regio_engine *e, void *arg)
-{
-    struct hold *h = arg;
-    (void)e;
-    atomic_store(&h->holding, true);
-    while (!atomic_load(&h->release))
-        usleep(100);
-    return 0;
-}
-
-static void *hold_main(void *arg)
-{
-    struct hold *h = arg;
-    CHECK_OK(regio__wal_engine_call(h->w, hold_fn, h));
-    return NULL;
-}
-
 static bool on_tmpfs(const char *dir)
 {
     struct statfs sf;
@@ -162,12 +139,10 @@ static void group_round(struct regio_wal *w, uint32_t round)
 {
     struct regio_wal_stats before, after;
     CHECK_OK(regio_wal_stats(w, &before));
-    struct hold h = {.w = w};
-    pthread_t holder, th[8];
+    struct wal_hold h;
+    pthread_t th[8];
     struct worker wk[8];
-    CHECK(pthread_create(&holder, NULL, hold_main, &h) == 0);
-    while (!atomic_load(&h.holding))
-        usleep(100);
+    wal_hold_start(&h, w);
     for (uint32_t t = 0; t < 8; t++) {
         wk[t] = (struct worker){w, t, 1, true, 100, 0};
         CHECK(pthread_create(&th[t], NULL, worker_main, &wk[t]) == 0);
@@ -179,8 +154,7 @@ static void group_round(struct regio_wal *w, uint32_t round)
         CHECK_OK(regio_wal_stats(w, &mid));
     } while (mid.records < before.records + 8);
     usleep(2000);
-    atomic_store(&h.release, true);
-    pthread_join(holder, NULL);
+    wal_hold_release(&h);
     for (uint32_t t = 0; t < 8; t++) {
         pthread_join(th[t], NULL);
         CHECK_OK(wk[t].err);
