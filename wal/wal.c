@@ -5,16 +5,23 @@
  * Appenders reserve an LSN range with a compare-and-swap on insert_pos, copy
  * their record into the ring of registered WAL buffers in parallel, and
  * publish in an insertion slot the lowest LSN they are still writing
- * (PostgreSQL's insertion locks). The flusher thread owns the WAL's engine:
- * it walks the records whose copies are complete, writes whole blocks with
- * WRITE_FIXED (+RWF_DSYNC), ends a flush that must stop mid-block with a pad
- * record, and acknowledges flushes strictly in LSN order as they complete.
+ * (PostgreSQL's insertion locks). Whoever holds flush_mu flushes: it walks
+ * the records whose copies are complete, writes whole blocks with
+ * WRITE_FIXED (+RWF_DSYNC) on the WAL's shared-mode engine, ends a flush
+ * that must stop mid-block with a pad record, and acknowledges flushes
+ * strictly in LSN order as they complete. A sync caller that finds flush_mu
+ * free leads its own flush and waits for it in the kernel (a lone appender
+ * involves no other thread); otherwise the flusher thread holds it, and each
+ * sync waiter sleeps on the futex bucket of the flush that covers its record,
+ * woken once per acknowledged flush.
  */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
@@ -65,11 +72,41 @@ static void ring_get(struct regio_wal *w, uint64_t lsn, void *out, uint64_t len)
 
 /* ---- Failure and wake-ups --------------------------------------------- */
 
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns)
+{
+    struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Wake the sync waiters sleeping on the bucket of flush seq (they re-check
+ * the durable LSN themselves). Only a bucket with sleepers costs a syscall. */
+static void wake_bucket(struct regio_wal *w, uint64_t seq)
+{
+    _Atomic uint32_t *b = w->ack_words[seq % REGIO__WAL_ACK_BUCKETS];
+    atomic_store(&b[0], (uint32_t)seq);
+    if (atomic_load(&b[1]) > 0)
+        futex_wake_all(&b[0]);
+}
+
+static void wake_all_buckets(struct regio_wal *w)
+{
+    for (uint32_t i = 0; i < REGIO__WAL_ACK_BUCKETS; i++) {
+        atomic_fetch_add(&w->ack_words[i][0], 1);
+        futex_wake_all(&w->ack_words[i][0]);
+    }
+}
+
 static void wal_fail(struct regio_wal *w, int err)
 {
     int expect = 0;
     REGIO_ASSERT(err < 0);
     atomic_compare_exchange_strong(&w->failed, &expect, err);
+    wake_all_buckets(w);
     pthread_mutex_lock(&w->mu);
     pthread_cond_broadcast(&w->done_cond);
     pthread_cond_broadcast(&w->cb_cond);
@@ -397,6 +434,7 @@ static struct regio_file *segment_file(struct regio_wal *w, uint64_t segno, int 
 static void complete_flushes(struct regio_wal *w)
 {
     bool progressed = false;
+    uint64_t acked_from = atomic_load(&w->acked_seq);
     while (w->fl_count > 0) {
         struct regio__wal_flush *f = &w->flushes[w->fl_head];
         if (f->done < f->ops)
@@ -413,11 +451,20 @@ static void complete_flushes(struct regio_wal *w)
         atomic_store(&w->released, f->release_to);
         atomic_fetch_add(&w->syncs, 1);
         atomic_fetch_add(&w->records_synced, f->records);
+        atomic_store(&w->acked_seq, f->seq);
         w->fl_head = (w->fl_head + 1) % REGIO__WAL_MAX_FLUSHES;
         w->fl_count--;
         progressed = true;
     }
-    if (progressed) {
+    if (!progressed)
+        return;
+    /* One wake-up per acknowledged flush, for the waiters of that flush
+     * only: a waiter whose record is in a later flush sleeps on. */
+    uint64_t acked_to = atomic_load(&w->acked_seq);
+    for (uint64_t q = acked_from + 1; q <= acked_to; q++)
+        wake_bucket(w, q);
+    /* Ring-space waiters and the callback thread wait on conditions. */
+    if (atomic_load(&w->space_waiters) > 0 || atomic_load(&w->async_count) > 0) {
         pthread_mutex_lock(&w->mu);
         pthread_cond_broadcast(&w->done_cond);
         if (w->async_head != NULL)
@@ -473,6 +520,9 @@ static void issue_range(struct regio_wal *w, uint64_t a, uint64_t b, uint64_t re
     f->end = b;
     f->release_to = release_to;
     f->rec_end = rec_end_for(w, b, &f->records);
+    f->seq = atomic_load(&w->issue_seq) + 1;
+    atomic_store(&w->issued_end, f->rec_end);
+    atomic_store(&w->issue_seq, f->seq);
     /* Count the write as issued until queued, so that an early completion
      * cannot retire the flush before its last write is queued. */
     f->ops = 1;
@@ -546,14 +596,17 @@ static bool try_pad(struct regio_wal *w, uint64_t q)
 
 enum step { STEP_IDLE, STEP_PROGRESS, STEP_SPIN };
 
-static enum step flusher_step(struct regio_wal *w)
+/* One round of flushing under flush_mu. want_own is the record start + 1 a
+ * leading appender flushes for (0 on the flusher thread, which serves the
+ * highest LSN anyone asked for). */
+static enum step flusher_step(struct regio_wal *w, uint64_t want_own)
 {
     if (atomic_load(&w->failed) != 0 || w->fl_count >= w->max_flushes_in_flight)
         return STEP_IDLE;
     uint64_t q = atomic_load(&w->insert_pos);
     uint64_t m = min_inflight(w, q);
     walk(w, m);
-    uint64_t want = atomic_load(&w->requested);
+    uint64_t want = want_own != 0 ? want_own : atomic_load(&w->requested);
     /* Wanted and not yet in any issued flush (last_rec_end covers those):
      * otherwise the flusher only has to wait for completions, in the kernel. */
     bool need = want > atomic_load(&w->durable) && want > w->last_rec_end;
@@ -586,11 +639,16 @@ static enum step flusher_step(struct regio_wal *w)
     return waiting || (stopping && w->walk_pos < q) ? STEP_SPIN : STEP_IDLE;
 }
 
+/* Durability someone asked for and nobody is flushing for: a leading
+ * appender serves itself, and hands the rest to the flusher on release. */
+static bool sync_work(struct regio_wal *w)
+{
+    return atomic_load(&w->requested) > atomic_load(&w->durable) && !atomic_load(&w->leader);
+}
+
 static bool has_work(struct regio_wal *w)
 {
-    return w->call != NULL || w->stopping ||
-           atomic_load(&w->requested) > atomic_load(&w->durable) ||
-           atomic_load(&w->space_waiters) > 0;
+    return w->call != NULL || w->stopping || sync_work(w) || atomic_load(&w->space_waiters) > 0;
 }
 
 #define FLUSHER_POLL_NS 50000
@@ -608,14 +666,15 @@ static bool poll_for_work(struct regio_wal *w)
 {
     int64_t until = regio__now_ns() + w->poll_ns;
     do {
-        if (atomic_load(&w->requested) > atomic_load(&w->durable) ||
-            atomic_load(&w->space_waiters) > 0 || atomic_load(&w->stopping))
+        if (sync_work(w) || atomic_load(&w->space_waiters) > 0 || atomic_load(&w->stopping))
             return true;
         cpu_relax();
     } while (regio__now_ns() < until);
     return false;
 }
 
+/* Runs with flush_mu held, so that no appender flushes while a test holds
+ * the flusher in a call or records and arms faults. */
 static void run_engine_call(struct regio_wal *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -636,7 +695,8 @@ static void run_engine_call(struct regio_wal *w)
 static void *flusher_main(void *arg)
 {
     struct regio_wal *w = arg;
-    struct regio_engine_opts eo = {.queue_depth = 64};
+    /* Shared mode: an appender holding flush_mu issues and reaps too. */
+    struct regio_engine_opts eo = {.queue_depth = 64, .shared = true};
     int err = regio_engine_create(w->arena, w->slab, &eo, &w->engine);
     pthread_mutex_lock(&w->mu);
     w->engine_err = err;
@@ -645,9 +705,10 @@ static void *flusher_main(void *arg)
     pthread_mutex_unlock(&w->mu);
     if (err != 0)
         return NULL;
+    pthread_mutex_lock(&w->flush_mu);
     for (;;) {
         run_engine_call(w);
-        enum step s = flusher_step(w);
+        enum step s = flusher_step(w, 0);
         bool done = w->stopping && w->fl_count == 0 &&
                     (atomic_load(&w->failed) != 0 || (w->flushed >= atomic_load(&w->insert_pos) &&
                                                       w->walk_pos >= atomic_load(&w->insert_pos)));
@@ -668,26 +729,35 @@ static void *flusher_main(void *arg)
         }
         if (s == STEP_PROGRESS)
             continue;
+        /* Nothing in flight and nothing to do: let a lone appender lead its
+         * own flush while the flusher polls or sleeps. */
+        pthread_mutex_unlock(&w->flush_mu);
         /* A lone appender comes back with its next sync within a few
          * microseconds of being acknowledged: poll briefly before sleeping,
          * which saves a wake-up on its commit path (measured in
          * docs/decisions.md). */
-        if (poll_for_work(w))
+        if (poll_for_work(w) && pthread_mutex_trylock(&w->flush_mu) == 0)
             continue;
-        pthread_mutex_lock(&w->mu);
-        if (!has_work(w)) {
-            w->flusher_idle = true;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 10 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
+        /* Nothing asked for, or an appender took flush_mu first: sleep.
+         * The flag goes up before the check for work: a sync caller stores
+         * its request before it reads the flag (see regio_wal_sync). */
+        {
+            pthread_mutex_lock(&w->mu);
+            atomic_store(&w->flusher_idle, true);
+            if (!has_work(w)) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 10 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&w->work_cond, &w->mu, &ts);
             }
-            pthread_cond_timedwait(&w->work_cond, &w->mu, &ts);
-            w->flusher_idle = false;
+            atomic_store(&w->flusher_idle, false);
+            pthread_mutex_unlock(&w->mu);
         }
-        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_lock(&w->flush_mu);
     }
     regio_engine_drain(w->engine, -1);
     for (uint32_t i = 0; i < w->seg_table_len; i++)
@@ -699,6 +769,7 @@ static void *flusher_main(void *arg)
     run_engine_call(w);
     regio_engine_destroy(w->engine);
     w->engine = NULL;
+    pthread_mutex_unlock(&w->flush_mu);
     return NULL;
 }
 
@@ -723,6 +794,62 @@ struct regio_engine *regio__wal_engine(struct regio_wal *w)
 
 /* ---- Sync waiters ----------------------------------------------------------- */
 
+/* Signal the flusher thread if it sleeps (mu only then). */
+static void wake_flusher(struct regio_wal *w)
+{
+    if (!atomic_load(&w->flusher_idle))
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (atomic_load(&w->flusher_idle))
+        pthread_cond_signal(&w->work_cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * The caller holds flush_mu with nothing in flight: flush for lsn on this
+ * thread and wait for it in the kernel, so a lone appender's commit involves
+ * no other thread (measured in docs/decisions.md). Ends with nothing in
+ * flight (completions are reaped by the thread that submitted them) and
+ * hands whatever others asked for meanwhile to the flusher thread.
+ */
+static void lead_flush(struct regio_wal *w, uint64_t lsn)
+{
+    atomic_store(&w->leader, true);
+    for (;;) {
+        enum step s = flusher_step(w, lsn + 1);
+        if (w->fl_count > 0) {
+            regio_engine_wait(w->engine, 1, s == STEP_SPIN ? 20000 : -1);
+            continue;
+        }
+        if (atomic_load(&w->durable) > lsn || atomic_load(&w->failed) != 0)
+            break;
+        if (s == STEP_SPIN)
+            sched_yield(); /* an earlier record's copy is finishing */
+        else if (s != STEP_PROGRESS)
+            break; /* nothing this thread can flush; the flusher takes over */
+    }
+    atomic_store(&w->leader, false);
+    pthread_mutex_unlock(&w->flush_mu);
+    if (has_work(w))
+        wake_flusher(w);
+}
+
+/* Sleep until the flush expected to cover lsn is acknowledged (or 1 ms, a
+ * bound for the case that it did not cover lsn after all). */
+static void wait_ack(struct regio_wal *w, uint64_t lsn)
+{
+    uint64_t seq = atomic_load(&w->issue_seq);
+    if (lsn >= atomic_load(&w->issued_end))
+        seq++; /* not in any issued flush: the next one */
+    _Atomic uint32_t *b = w->ack_words[seq % REGIO__WAL_ACK_BUCKETS];
+    atomic_fetch_add(&b[1], 1);
+    uint32_t v = atomic_load(&b[0]);
+    if (atomic_load(&w->acked_seq) < seq && atomic_load(&w->durable) <= lsn &&
+        atomic_load(&w->failed) == 0)
+        futex_wait(&b[0], v, 1000000);
+    atomic_fetch_sub(&b[1], 1);
+}
+
 int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
 {
     if (w == NULL)
@@ -734,13 +861,24 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
         return -EINVAL;
     if (atomic_load(&w->durable) > lsn)
         return 0;
-    atomic_max(&w->requested, lsn + 1);
-    pthread_mutex_lock(&w->mu);
-    if (w->flusher_idle)
-        pthread_cond_signal(&w->work_cond);
-    while (atomic_load(&w->durable) <= lsn && atomic_load(&w->failed) == 0)
-        pthread_cond_wait(&w->done_cond, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+    /* Lead when nobody is flushing: no hand-off to the flusher thread. */
+    if (pthread_mutex_trylock(&w->flush_mu) == 0)
+        lead_flush(w, lsn);
+    if (atomic_load(&w->durable) <= lsn && atomic_load(&w->failed) == 0) {
+        atomic_max(&w->requested, lsn + 1);
+        /* The holder of flush_mu, if any, sees the request; else the
+         * flusher may be asleep. It sets flusher_idle before it checks for
+         * work, and we stored the request before reading the flag, so one
+         * of us sees the other (both sequentially consistent). */
+        wake_flusher(w);
+        while (atomic_load(&w->durable) <= lsn && atomic_load(&w->failed) == 0) {
+            wait_ack(w, lsn);
+            /* Woken unsatisfied: whoever flushed has let go, or the wait
+             * timed out; lead if nobody else does. */
+            if (atomic_load(&w->durable) <= lsn && pthread_mutex_trylock(&w->flush_mu) == 0)
+                lead_flush(w, lsn);
+        }
+    }
     return atomic_load(&w->durable) > lsn ? 0 : atomic_load(&w->failed);
 }
 
@@ -764,7 +902,7 @@ int regio_wal_sync_async(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *c
         pp = &(*pp)->next;
     a->next = *pp;
     *pp = a;
-    w->async_count++;
+    atomic_fetch_add(&w->async_count, 1);
     pthread_cond_signal(&w->cb_cond);
     if (w->flusher_idle)
         pthread_cond_signal(&w->work_cond);
@@ -784,7 +922,7 @@ static void *cb_main(void *arg)
         int failed = atomic_load(&w->failed);
         if (a != NULL && (a->lsn < atomic_load(&w->durable) || failed != 0)) {
             w->async_head = a->next;
-            w->async_count--;
+            atomic_fetch_sub(&w->async_count, 1);
             pthread_mutex_unlock(&w->mu);
             a->cb(a->ctx, a->lsn < atomic_load(&w->durable) ? 0 : failed);
             free(a);
@@ -997,6 +1135,7 @@ static void destroy(struct regio_wal *w)
         close(w->dir_fd);
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->ctl_mu);
+    pthread_mutex_destroy(&w->flush_mu);
     pthread_cond_destroy(&w->work_cond);
     pthread_cond_destroy(&w->done_cond);
     pthread_cond_destroy(&w->cb_cond);
@@ -1088,6 +1227,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     w->stats_handle = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->ctl_mu, NULL);
+    pthread_mutex_init(&w->flush_mu, NULL);
     pthread_cond_init(&w->work_cond, NULL);
     pthread_cond_init(&w->done_cond, NULL);
     pthread_cond_init(&w->cb_cond, NULL);

@@ -15,8 +15,9 @@
 #define REGIO__WAL_SLOTS       64u /* insertion slots (PostgreSQL's insertion locks) */
 #define REGIO__WAL_MAX_FLUSHES 64u /* flush entries tracked at once */
 #define REGIO__WAL_SLOT_FREE   UINT64_MAX
-#define REGIO__WAL_SLOT_BUSY   0u /* taken, start LSN not yet known */
-#define REGIO__WAL_PIECES      4u /* pool buffers forming the ring */
+#define REGIO__WAL_SLOT_BUSY   0u  /* taken, start LSN not yet known */
+#define REGIO__WAL_PIECES      4u  /* pool buffers forming the ring */
+#define REGIO__WAL_ACK_BUCKETS 64u /* futex words sync waiters sleep on, by flush sequence */
 
 /* One segment the WAL knows: indexed by segno % seg_table_len. */
 struct regio__wal_segslot {
@@ -37,6 +38,7 @@ struct regio__wal_flush {
     uint32_t done;       /* writes completed */
     int err;
     uint64_t records; /* caller records made durable by it */
+    uint64_t seq;     /* flush sequence number (1, 2, ...) */
     struct regio_wal *w;
 };
 
@@ -80,7 +82,7 @@ struct regio_wal {
     int stats_handle; /* live stats provider, negative when not published */
     struct regio_slab *slab;
     struct regio_buf pieces[REGIO__WAL_PIECES];
-    struct regio_engine *engine; /* created and owned by the flusher thread */
+    struct regio_engine *engine; /* shared mode; used only under flush_mu */
     bool dsync_writes;           /* RWF_DSYNC (else write + linked fdatasync) */
     int64_t poll_ns;             /* flusher polls this long before sleeping */
 
@@ -90,6 +92,14 @@ struct regio_wal {
     _Alignas(64) _Atomic uint64_t released;   /* ring free below + limit */
     _Alignas(64) _Atomic uint64_t requested;  /* a record start someone waits for, +1 */
     _Alignas(64) _Atomic int failed;
+    /* Flush sequence numbers: issue_seq counts flushes issued, acked_seq
+     * flushes acknowledged (in order); issued_end is the rec_end of the
+     * newest issued flush. A sync waiter sleeps on the bucket of the flush
+     * that will cover its record and is woken when that flush is acked. */
+    _Alignas(64) _Atomic uint64_t issue_seq;
+    _Atomic uint64_t issued_end;
+    _Alignas(64) _Atomic uint64_t acked_seq;
+    _Atomic bool leader; /* an appender holds flush_mu and flushes for itself */
     _Atomic uint64_t records;
     _Atomic uint64_t syncs;
     _Atomic uint64_t records_synced;
@@ -100,8 +110,15 @@ struct regio_wal {
     _Atomic uint32_t seg_waiters;
     _Atomic uint64_t max_seg_seen; /* highest segment a reservation reached */
     _Alignas(64) _Atomic uint64_t slots[REGIO__WAL_SLOTS][8]; /* [i][0] used; padded */
+    /* [i][0]: futex word (low bits of the last acked seq in bucket i);
+     * [i][1]: sleepers on it. Padded to a cache line each. */
+    _Alignas(64) _Atomic uint32_t ack_words[REGIO__WAL_ACK_BUCKETS][16];
 
-    /* Flusher-thread state. */
+    /* Flushing state, guarded by flush_mu: whoever holds it (the flusher
+     * thread, or an appender leading its own flush) issues flushes and reaps
+     * the engine, so completions run under it too. It is released only with
+     * no flush in flight. */
+    pthread_mutex_t flush_mu;
     uint64_t flushed;  /* end of the last issued flush (block aligned) */
     uint64_t walk_pos; /* record boundary: every record below is complete */
     uint64_t walk_records;
@@ -115,18 +132,18 @@ struct regio_wal {
     uint32_t max_flushes_in_flight;
     uint64_t prev_flush_records;
 
-    pthread_mutex_t mu;       /* guards the conditions and lists below */
-    pthread_cond_t work_cond; /* flusher sleeps here */
-    pthread_cond_t done_cond; /* sync and ring-space waiters */
-    pthread_cond_t cb_cond;   /* callback thread */
-    pthread_cond_t prep_cond; /* spare preparer */
-    bool flusher_idle;
-    _Atomic bool stopping; /* read by the flusher without mu */
+    pthread_mutex_t mu;        /* guards the conditions and lists below */
+    pthread_cond_t work_cond;  /* flusher sleeps here */
+    pthread_cond_t done_cond;  /* sync and ring-space waiters */
+    pthread_cond_t cb_cond;    /* callback thread */
+    pthread_cond_t prep_cond;  /* spare preparer */
+    _Atomic bool flusher_idle; /* set and cleared under mu; read without it */
+    _Atomic bool stopping;     /* read by the flusher without mu */
     bool closing;
     bool cb_stop;
     bool prep_stop;
     struct regio__wal_async *async_head;
-    uint32_t async_count;
+    _Atomic uint32_t async_count; /* changed under mu, read without it */
     struct regio__wal_pin *pins;
     /* An engine call waiting to run on the flusher thread (owned engine). */
     struct regio__wal_call *call;
