@@ -360,6 +360,31 @@ static void early_cb(void *ctx, int res)
     }
 }
 
+/* A wait whose timeout passes before any completion returns -ETIMEDOUT and
+ * runs nothing; the request stays in flight and a later drain completes it. */
+static void test_wait_timeout(const char *dir)
+{
+    struct env v;
+    env_up(&v, NULL);
+    struct regio_file *f;
+    CHECK_OK(regio_file_open(v.e, file_path(dir, "timeout"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_buf bufs[1];
+    struct counter c = {0, 0, 0};
+    write_blocks(&v, f, bufs, 1, &c);
+    /* A timeout of 1 ns ends before the queued write can complete. */
+    CHECK_EQ(regio_engine_wait(v.e, 1, 1), -ETIMEDOUT);
+    CHECK_EQ(c.calls, 0);
+    CHECK_EQ(regio_engine_in_flight(v.e), 1);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(c.calls, 1);
+    CHECK_EQ(c.last_res, BLOCK);
+    CHECK_EQ(regio_engine_in_flight(v.e), 0);
+    /* Nothing in flight: a timed wait returns at once with nothing run. */
+    CHECK_EQ(regio_engine_wait(v.e, 1, 1000000), 0);
+    check_blocks_and_free(&v, bufs, 1);
+    env_down(&v);
+}
+
 static void test_early_submit(const char *dir)
 {
     struct env v;
@@ -524,6 +549,7 @@ int main(void)
     test_in_flight(keep);
     test_drain_many(keep);
     test_early_submit(keep);
+    test_wait_timeout(keep);
     test_destroy_in_flight(keep);
     test_limits_and_clone(keep);
     test_rmdir_all(keep);
