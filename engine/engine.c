@@ -456,9 +456,10 @@ static int reap(struct regio_engine *e)
         int res = cqe->res;
         io_uring_cqe_seen(&e->ring, cqe);
         ran += handle_cqe(e, ud, res);
-        /* A failed early submit leaves the SQEs queued; the wait's own
-         * submit that follows reports the error. */
-        if (io_uring_sq_ready(&e->ring) >= early_submit_at) {
+        /* After the batch's last completion the wait's own submit follows
+         * at once, so an early one would only add a system call. A failed
+         * early submit leaves the SQEs queued; that submit reports it. */
+        if (io_uring_sq_ready(&e->ring) >= early_submit_at && io_uring_cq_ready(&e->ring) > 0) {
             (void)flush_sq(e);
             early_submit_at *= 2;
         }
