@@ -183,9 +183,9 @@ static void flip_case(const char *dir, struct log_img *img, struct file_img *f, 
     t->trials++;
     bool is_seg = strcmp(f->name, "0000000000000000.wal") == 0;
     uint64_t lsn = byte; /* segment 0: LSN == file offset */
-    /* The header block beyond the 96-byte header is unused (zero). */
-    bool used = !is_seg || byte < sizeof(struct regio__wal_seg_hdr) ||
-                (byte >= 4096 && lsn < img->used_end);
+    /* The header block beyond the 96-byte header must be zero: a flip
+     * there is damage too. */
+    bool used = !is_seg || lsn < img->used_end;
     if (n == -EBADMSG) {
         t->badmsg++;
         if (!used) {
