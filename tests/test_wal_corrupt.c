@@ -34,9 +34,9 @@
  * is damage for every k below the file's size: segment 0 cut at each byte
  * up to the end of the last written block and at each 512-byte sector after
  * it, and the control file cut at each byte 0..4095, give -EBADMSG in both
- * states. What a power cut does leave, the log's end lost from byte k (zeros
- * from k, as preallocated space reads), is swept at every 8-byte boundary
- * of the written records (so at every record boundary) and a byte either
+ * states (and a directory reader over the cut segment ends in -EBADMSG). What a power cut does
+ * leave, the log's end lost from byte k (zeros from k, as preallocated space reads), is swept at
+ * every 8-byte boundary of the written records (so at every record boundary) and a byte either
  * side: -EBADMSG for the closed log (its close record is gone); for the
  * crashed log a cut exactly at the first record that lost a byte (a lost
  * tail cannot be told from a crash there: the window rule only catches
@@ -248,18 +248,18 @@ static void check_unchanged(const struct state *s)
     CHECK(memcmp(seg, s->seg, seg_len) == 0 && memcmp(ctl, s->ctl, ctl_len) == 0);
 }
 
-/* Records from r must be those before the cut, byte for byte; returns how many. */
-static int check_records(struct regio_wal_reader *r)
+/* Records from r must be the first ones written, byte for byte; returns
+ * how many, and in *end what the reader said after the last. */
+static int read_records(struct regio_wal_reader *r, int *end)
 {
     struct regio_wal_record rec;
-    int n = 0, rc;
-    while ((rc = regio_wal_reader_next(r, &rec)) == 1) {
+    int n = 0;
+    while ((*end = regio_wal_reader_next(r, &rec)) == 1) {
         CHECK(n < NREC);
         CHECK_EQ(rec.len, recs[n].len);
         CHECK(memcmp(rec.data, payload[n], rec.len) == 0);
         n++;
     }
-    CHECK_EQ(rc, 0);
     return n;
 }
 
@@ -326,7 +326,9 @@ static int open_full(struct regio_wal_recovery *info, int *records)
         return rc;
     struct regio_wal_reader *r;
     CHECK_OK(regio_wal_reader_open_live(w, 0, &r));
-    *records = check_records(r);
+    int end;
+    *records = read_records(r, &end);
+    CHECK_EQ(end, 0);
     CHECK_OK(regio_wal_reader_close(r));
     CHECK_OK(regio_wal_close(w));
     return 0;
@@ -496,6 +498,22 @@ static void flips(struct state *s)
     report(s, "unused-space flips", &t, t0);
 }
 
+/* A directory reader over a cut segment: the records before the cut, then
+ * -EBADMSG, not the end of the log; and it writes nothing. */
+static void reader_refuses(const struct state *s, size_t k)
+{
+    dir_changed();
+    struct regio_wal_reader *r;
+    int rc = regio_wal_reader_open(dir, 0, &r);
+    if (rc == 0) {
+        read_records(r, &rc);
+        CHECK_OK(regio_wal_reader_close(r));
+    }
+    if (rc != -EBADMSG)
+        fail_trial(s, "directory reader, segment cut at", k, -1, rc, "want -EBADMSG");
+    CHECK(!dir_changed());
+}
+
 static void truncations(struct state *s)
 {
     struct tally t = {0};
@@ -504,6 +522,7 @@ static void truncations(struct state *s)
         if (!mine(k / (k < s->used_end ? 1 : 512)))
             continue;
         cut_file(false, k);
+        reader_refuses(s, k);
         trial(s, &t, EXPECT_BADMSG, 0, "segment cut at", k, -1);
     }
     for (size_t k = 0; k < CTL; k++) {
