@@ -295,24 +295,30 @@ static int recover_only(struct regio_wal_recovery *info)
  * at to next when at is mid-block, zeros follow up to at + window, and the
  * rest is untouched; the control file keeps the checkpoint, under the new
  * epoch, not clean. A reader then finds exactly the records before at.
+ * Returns what is wrong, or NULL.
  */
-static void check_cut(const struct state *s, uint64_t at, uint64_t next, uint32_t epoch)
+static const char *check_cut(const struct state *s, uint64_t at, uint64_t next, uint32_t epoch)
 {
     static uint8_t got[SEG];
+    static const uint8_t zeros[WINDOW];
     CHECK(pread(seg_fd, got, SEG, 0) == SEG);
     uint64_t zero_end = at + WINDOW < SEG ? at + WINDOW : SEG;
-    CHECK(memcmp(got, s->seg, at) == 0);
-    if (next > at) {
-        struct regio__wal_rec_info ri;
-        CHECK_OK(regio__wal_check_record(&s->si, got, SEG, at, &ri, NULL));
-        CHECK(ri.type == REGIO__WAL_TYPE_PAD && ri.epoch == epoch && at + ri.total_bytes == next);
-    }
-    static const uint8_t zeros[WINDOW];
-    CHECK(memcmp(got + next, zeros, zero_end - next) == 0);
-    CHECK(memcmp(got + zero_end, s->seg + zero_end, SEG - zero_end) == 0);
+    struct regio__wal_rec_info ri;
     struct regio__wal_ctl_info c;
-    CHECK_OK(regio__wal_read_control(dir, &c));
-    CHECK(c.epoch == epoch && c.flags == 0 && c.checkpoint_lsn == s->rec_lsn[CKPT]);
+    if (memcmp(got, s->seg, at) != 0)
+        return "bytes before the cut changed";
+    if (next > at &&
+        (regio__wal_check_record(&s->si, got, SEG, at, &ri, NULL) != 0 ||
+         ri.type != REGIO__WAL_TYPE_PAD || ri.epoch != epoch || at + ri.total_bytes != next))
+        return "no pad of the new epoch from the cut to the next block";
+    if (memcmp(got + next, zeros, zero_end - next) != 0)
+        return "the window after the cut is not zeroed";
+    if (memcmp(got + zero_end, s->seg + zero_end, SEG - zero_end) != 0)
+        return "bytes beyond the window changed";
+    if (regio__wal_read_control(dir, &c) != 0 || c.epoch != epoch || c.flags != 0 ||
+        c.checkpoint_lsn != s->rec_lsn[CKPT])
+        return "control file not the new epoch with the checkpoint kept";
+    return NULL;
 }
 
 /* The full open, with a live reader over what it recovered. */
@@ -383,10 +389,11 @@ static void trial(struct state *s, struct tally *t, enum expect e, uint64_t cut_
         fail_trial(s, what, byte, bit, rc, "damage accepted, want -EBADMSG");
     /* New records start after the pad written at a mid-block cut. */
     uint64_t next = cut_at % BLOCK ? regio__wal_round_up(cut_at + 32, BLOCK) : cut_at;
-    if (!full) {
-        check_cut(s, cut_at, next, info.epoch);
+    const char *bad = full ? NULL : check_cut(s, cut_at, next, info.epoch);
+    if (bad != NULL)
+        fail_trial(s, what, byte, bit, rc, bad);
+    if (!full)
         n = (int)info.records;
-    }
     int want = 0;
     for (int i = 0; i < NREC; i++)
         if (s->rec_lsn[i] < cut_at)
