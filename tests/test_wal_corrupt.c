@@ -58,6 +58,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -637,6 +638,17 @@ static void build(const char *live, struct state *crashed, struct state *closed)
     CHECK_EQ(closed->used_end, crashed->used_end + BLOCK);
 }
 
+/* The other workers, while they run: a failed check in the first one
+ * stops them rather than leave them holding the test's output open. */
+static pid_t pids[2];
+
+static void stop_workers(void)
+{
+    for (int i = 1; i < nworkers && worker == 0; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGKILL);
+}
+
 int main(void)
 {
     char base[256];
@@ -654,13 +666,14 @@ int main(void)
     build(live, &crashed, &closed);
     /* The log is built and closed (no thread left): fork the workers. */
     nworkers = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
-    pid_t pids[2] = {0};
     for (int i = 1; i < nworkers && worker == 0; i++) {
         pids[i] = fork();
         CHECK(pids[i] >= 0);
         if (pids[i] == 0)
             worker = i;
     }
+    if (worker == 0)
+        atexit(stop_workers);
     snprintf(dir, sizeof(dir), "%s/log-%d", base, worker);
     snprintf(ctl_path, sizeof(ctl_path), "%s/%s", dir, REGIO__WAL_CTL_NAME);
     snprintf(seg_path, sizeof(seg_path), "%s/%s", dir, SEG0);
@@ -692,6 +705,7 @@ int main(void)
     for (int i = 1; i < nworkers; i++) {
         int status;
         CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+        pids[i] = 0;
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     test_rmdir_all(base);
