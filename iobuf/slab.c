@@ -248,6 +248,10 @@ uint32_t regio__depot_pop_locked(struct regio_slab *s, uint32_t cid, struct slab
             out[got].region = (uint16_t)IDENT_REGION(ident);
             out[got].class_id = (uint16_t)cid;
             out[got].slot = first << c->shift | idx;
+            /* A slot in the depot is free, and nobody writes a free word. */
+            uint64_t v = atomic_load_explicit(&c->words[out[got].slot], memory_order_relaxed);
+            REGIO_ASSERT((v & ~(uint64_t)UINT32_MAX) == 0);
+            out[got].gen = (uint32_t)v ^ s->salt;
             got++;
             c->depot_free--;
         }
