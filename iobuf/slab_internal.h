@@ -158,8 +158,6 @@ struct regio_slab {
     uint32_t tier_count;
     uint32_t class_count;
     size_t tier_max_bytes;
-    uint8_t *lut; /* (len - 1) >> 12 -> tier class */
-    struct slab_class *classes;
     struct slab_run *runs;  /* nchunks of them */
     uint16_t *chunk_region; /* region of each chunk */
 
@@ -169,6 +167,12 @@ struct regio_slab {
     /* Under the registry lock (buf.c). */
     struct slab_tcache *caches;
     struct slab_counters retired[REGIO_SLAB_MAX_CLASSES]; /* of exited threads */
+
+    /* The classes and the length table are part of the slab itself, so the
+     * fast paths reach them at a fixed offset from s, without loading a
+     * pointer first. class_count of the classes are in use. */
+    struct slab_class classes[REGIO_SLAB_MAX_CLASSES];
+    uint8_t lut[]; /* (len - 1) >> 12 -> tier class, tier_max_bytes >> 12 of them */
 };
 
 /* Address of slot `slot` of class c (no checks). */
