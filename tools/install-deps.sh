@@ -8,9 +8,10 @@ set -euo pipefail
 # Build: cmake, make, pkg-config, a C17 compiler, liburing, xxhash.
 # Tests: cmocka, binutils (nm, for the exported-symbol check), util-linux
 # (setarch, for ThreadSanitizer runs). Later issues: clang (fuzzing),
-# clang-format (style), fio (benchmark baseline).
+# clang-format (style), fio (benchmark baseline), rocksdb-tools (db_bench,
+# the WAL benchmark's RocksDB baseline).
 packages=(cmake make pkg-config gcc clang clang-format binutils util-linux
-          liburing-dev libxxhash-dev libcmocka-dev fio)
+          liburing-dev libxxhash-dev libcmocka-dev fio rocksdb-tools)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,8 +6,10 @@
  * records for MB/s. Baselines in the same run on the same filesystem: a raw
  * loop of 4 KiB O_DIRECT pwrite + fdatasync (and 64 KiB for MB/s), and the
  * group-commit bound N / F, where F is the median latency of one 4 KiB
- * O_DSYNC write. RocksDB's db_bench is used where installed. Each figure is
- * the median of 3 runs (1 with --quick).
+ * O_DSYNC write. RocksDB's db_bench (Debian's rocksdb-tools) runs the same
+ * shape where installed: fillrandom, sync=1, N threads, 100-byte values, a
+ * database directory beside the log. Each figure is the median of 3 runs
+ * (1 with --quick).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +74,7 @@ static void *appender_main(void *arg)
 
 static void rm_log(const char *dir)
 {
-    char cmd[1024];
+    char cmd[1040]; /* rm -rf and quotes around a path of up to 1023 bytes */
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "wal bench: could not remove %s\n", dir);
@@ -187,6 +189,51 @@ static int raw_loop(const struct bench_ctx *ctx, const char *path, size_t bytes,
     return rc;
 }
 
+/* ---- Baseline: RocksDB's db_bench ------------------------------------------ */
+
+static bool have_db_bench(void)
+{
+    return system("db_bench --version >/dev/null 2>&1") == 0;
+}
+
+/*
+ * Synced writes per second of db_bench fillrandom with `threads` threads and
+ * 100-byte values, in a fresh database under dir (same filesystem as the
+ * log). --duration bounds the run by time; --num only has to be large enough
+ * never to end it first. Compression is off so that the value bytes are
+ * what reaches the WAL, as in regio's run. NAN when the run fails or prints
+ * no "fillrandom ... ops/sec" line.
+ */
+static double run_db_bench(const struct bench_ctx *ctx, const char *dir, int threads)
+{
+    char cmd[2048];
+    int secs = ctx->seconds < 1 ? 1 : (int)(ctx->seconds + 0.5);
+    rm_log(dir);
+    snprintf(cmd, sizeof(cmd),
+             "db_bench --benchmarks=fillrandom --sync=1 --disable_wal=0 --threads=%d "
+             "--value_size=100 --num=100000000 --duration=%d --compression_type=none "
+             "--use_existing_db=0 --db='%s' 2>&1",
+             threads, secs, dir);
+    FILE *fp = popen(cmd, "r");
+    if (fp == NULL)
+        return NAN;
+    double ops = NAN;
+    char line[1024];
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        /* "fillrandom   :    1047.128 micros/op 954 ops/sec 2.093 seconds ..." */
+        const char *o = strstr(line, " ops/sec");
+        if (strncmp(line, "fillrandom", 10) != 0 || o == NULL)
+            continue;
+        const char *p = o;
+        while (p > line && p[-1] != ' ')
+            p--;
+        ops = strtod(p, NULL);
+    }
+    int st = pclose(fp);
+    rm_log(dir);
+    return st == 0 ? ops : NAN;
+}
+
 static double median3(double *v, int n)
 {
     return bench_median(v, n);
@@ -194,8 +241,10 @@ static double median3(double *v, int n)
 
 static int bench_wal(const struct bench_ctx *ctx)
 {
-    char dir[1024], raw[1024];
+    char dir[1024], raw[1024], rdb[1024];
     snprintf(dir, sizeof(dir), "%s/regio-bench-wal-%d", ctx->dir, (int)getpid());
+    snprintf(rdb, sizeof(rdb), "%s/regio-bench-wal-rocksdb-%d", ctx->dir, (int)getpid());
+    bool rocks = have_db_bench();
     snprintf(raw, sizeof(raw), "%s/regio-bench-wal-raw-%d", ctx->dir, (int)getpid());
     int runs = ctx->quick ? 1 : 3;
     double raw_ops[3], raw_p50[3], dsync_p50[3], dsync_ops[3], raw64_ops[3], raw64_p50[3];
@@ -221,8 +270,14 @@ static int bench_wal(const struct bench_ctx *ctx)
     for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
         int n = threads[k];
         struct wal_measure m[3];
-        double ops[3], p50[3], p99[3], p999[3], per[3], pad[3];
+        double ops[3], p50[3], p99[3], p999[3], per[3], pad[3], rdb_ops[3];
+        bool rdb_failed = false;
         for (int i = 0; i < runs; i++) {
+            /* Interleaved with regio's runs, so both see the same load. */
+            if (rocks) {
+                rdb_ops[i] = run_db_bench(ctx, rdb, n);
+                rdb_failed = rdb_failed || isnan(rdb_ops[i]);
+            }
             int rc = run_wal(ctx, dir, n, 100, &m[i]);
             if (rc != 0) {
                 fprintf(stderr, "wal bench: %d appenders: %s (%s)\n", n, regio_strerror(rc),
@@ -245,8 +300,11 @@ static int bench_wal(const struct bench_ctx *ctx)
         else
             bench_row(ctx, "wal", name, "durable appends/s", true, o, "bound N/F", n * 1e6 / f_us,
                       NULL);
+        const char *rnote = !rocks       ? "db_bench not installed (Debian package rocksdb-tools)"
+                            : rdb_failed ? "db_bench run failed"
+                                         : NULL;
         bench_row(ctx, "wal", name, "appends/s vs RocksDB", true, o, "db_bench fillrandom sync=1",
-                  NAN, "db_bench not installed on this machine");
+                  rocks && !rdb_failed ? median3(rdb_ops, runs) : NAN, rnote);
         bench_note(ctx,
                    "  %d appender(s): p50 %.1f us, p99 %.1f us, p99.9 %.1f us; %.2f records/sync; "
                    "padding %.1f%% of bytes written",
