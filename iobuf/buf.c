@@ -249,21 +249,27 @@ void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_cou
 /* ---- Allocation ---------------------------------------------------------- */
 
 /* Take ownership of free slot e for the caller: only the thread holding a
- * free slot writes its word, so a plain store is enough. The handle is
- * written as one 16-byte and one 8-byte store: callers copy the 24-byte
- * handle with such wide moves to pass it by value, and a wide load of
- * several narrow stores stalls on store forwarding. */
+ * free slot's entry writes its word, and the entry carries the word's
+ * generation, so a plain store is enough and the word is never loaded. The
+ * entry is the handle: copied as one 16-byte and one 8-byte move (callers
+ * copy the 24-byte handle with such wide moves to pass it by value, and a
+ * wide load of several narrow stores stalls on store forwarding). */
 static inline void slot_claim(const struct regio_slab *s, const struct slab_class *c,
                               const struct slab_entry *e, struct regio_buf *out)
 {
-    uint32_t slot = e->slot;
-    _Atomic uint64_t *w = &c->words[slot];
-    uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
-    REGIO_ASSERT((v & ~(uint64_t)UINT32_MAX) == 0);
-    atomic_store_explicit(w, v | SLOT_OWNED, memory_order_relaxed);
-    uint32_t tail[2] = {slot, (uint32_t)v ^ s->salt};
-    memcpy(out, e, 16);
-    memcpy((char *)out + 16, tail, 8);
+    atomic_store_explicit(&c->words[e->slot], SLOT_OWNED | (e->gen ^ s->salt),
+                          memory_order_relaxed);
+    memcpy(out, e, sizeof(*out));
+}
+
+/* The entry of a buffer just freed through handle b: b with the slot's new
+ * generation gen (unsalted), written as one 16-byte and one 8-byte store. */
+static inline void entry_of(const struct regio_slab *s, const struct regio_buf *b, uint32_t gen,
+                            struct slab_entry *e)
+{
+    uint64_t tail = (uint64_t)b->slot | (uint64_t)(gen ^ s->salt) << 32;
+    memcpy(e, b, 16);
+    memcpy((char *)e + 16, &tail, 8);
 }
 
 /* Refill the empty magazine of class cid from the depot (half full, so the
@@ -507,11 +513,10 @@ static int owner_check(const struct regio_slab *s, struct regio_buf b)
  * class bypasses caches or someone waits for it (then this thread's cached
  * buffers of the class go too, so the waiter can see them). */
 static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_t cid,
-                                                   const struct regio_buf *b)
+                                                   const struct regio_buf *b, uint32_t gen)
 {
     struct slab_entry e;
-    memcpy(&e, b, 16);
-    e.slot = b->slot;
+    entry_of(s, b, gen, &e);
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_UNLIKELY(tc == NULL)) {
         /* No cache could be made: count the free on the slab instead. */
@@ -541,10 +546,9 @@ static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_
     m->e[m->count++] = e;
 }
 
-static inline __attribute__((always_inline)) void release_entry(struct regio_slab *s,
-                                                                const struct slab_class *c,
-                                                                uint32_t cid,
-                                                                const struct regio_buf *b)
+static inline __attribute__((always_inline)) void
+release_entry(struct regio_slab *s, const struct slab_class *c, uint32_t cid,
+              const struct regio_buf *b, uint32_t gen)
 {
     if (REGIO_LIKELY(tl_hint.serial == s->serial)) {
         struct slab_mag *m = &tl_hint.tc->mags[cid];
@@ -552,15 +556,13 @@ static inline __attribute__((always_inline)) void release_entry(struct regio_sla
         /* n < cap also excludes classes that bypass the caches (cap 0). */
         if (REGIO_LIKELY(n < m->cap &&
                          atomic_load_explicit(&c->waiters, memory_order_relaxed) == 0)) {
-            struct slab_entry *d = &m->e[n];
-            memcpy(d, b, 16);
-            d->slot = b->slot;
+            entry_of(s, b, gen, &m->e[n]);
             m->count = n + 1;
             counter_add(&m->n.frees, 1);
             return;
         }
     }
-    release_slow(s, cid, b);
+    release_slow(s, cid, b, gen);
 }
 
 /* Why a whole-buffer handle failed the fast checks of regio_buf_free, or
@@ -599,21 +601,17 @@ int regio_buf_free(struct regio_slab *s, struct regio_buf b)
                        (char *)b.data != slab_slot_ptr(s, c, slot) || b.cap_bytes != c->buf_bytes ||
                        s->chunk_region[first] != b.region))
         return free_refused(s, b);
-    _Atomic uint64_t *w = &c->words[slot];
-    uint64_t v = atomic_load_explicit(w, memory_order_acquire);
     uint32_t gen = b.gen ^ s->salt;
     /* One CAS from "owned by this generation, nothing in flight" to free:
-     * an io_begin cannot slip in between the check and the change. */
-    uint64_t owned = SLOT_OWNED | gen;
-    while (REGIO_UNLIKELY(v != owned) ||
-           REGIO_UNLIKELY(!atomic_compare_exchange_weak_explicit(
-               w, &v, (uint32_t)(gen + 1), memory_order_acq_rel, memory_order_acquire))) {
-        if ((v & (SLOT_FLIGHT_ONE - 1)) == owned)
-            return -EBUSY; /* owned by this generation, I/O in flight */
-        if (v != owned)
-            return free_refused(s, b);
-    }
-    release_entry(s, c, cid, &b);
+     * an io_begin cannot slip in between the check and the change. Its
+     * expected value comes from the handle, so the word is not loaded
+     * first; on failure v is the word as the CAS saw it. */
+    uint64_t owned = SLOT_OWNED | gen, v = owned;
+    if (REGIO_UNLIKELY(!atomic_compare_exchange_strong_explicit(
+            &c->words[slot], &v, (uint32_t)(gen + 1), memory_order_acq_rel, memory_order_acquire)))
+        /* Owned by this generation with I/O in flight, or not ours. */
+        return (v & (SLOT_FLIGHT_ONE - 1)) == owned ? -EBUSY : free_refused(s, b);
+    release_entry(s, c, cid, &b, gen + 1);
     return 0;
 }
 

@@ -248,6 +248,10 @@ uint32_t regio__depot_pop_locked(struct regio_slab *s, uint32_t cid, struct slab
             out[got].region = (uint16_t)IDENT_REGION(ident);
             out[got].class_id = (uint16_t)cid;
             out[got].slot = first << c->shift | idx;
+            /* A slot in the depot is free, and nobody writes a free word. */
+            uint64_t v = atomic_load_explicit(&c->words[out[got].slot], memory_order_relaxed);
+            REGIO_ASSERT((v & ~(uint64_t)UINT32_MAX) == 0);
+            out[got].gen = (uint32_t)v ^ s->salt;
             got++;
             c->depot_free--;
         }
@@ -310,27 +314,23 @@ void regio__depot_push(struct regio_slab *s, uint32_t cid, const struct slab_ent
 
 static void slab_free(struct regio_slab *s)
 {
-    if (s->classes) {
-        for (uint32_t cid = 0; cid < s->class_count; cid++) {
-            struct slab_class *c = &s->classes[cid];
-            if (c->words == NULL)
-                continue;
-            while (c->partial) {
-                struct slab_run *r = c->partial;
-                run_unlink(c, r);
-                uint32_t first = (uint32_t)(r - s->runs);
-                atomic_store(&r->ident, slab_ident(SLAB_CLASS_NONE, 0, 0));
-                free(r->free_idx);
-                r->free_idx = NULL;
-                regio__arena_chunks_free(s->arena, first, c->cpr);
-            }
-            class_fini(c);
+    for (uint32_t cid = 0; cid < s->class_count; cid++) {
+        struct slab_class *c = &s->classes[cid];
+        if (c->words == NULL)
+            continue;
+        while (c->partial) {
+            struct slab_run *r = c->partial;
+            run_unlink(c, r);
+            uint32_t first = (uint32_t)(r - s->runs);
+            atomic_store(&r->ident, slab_ident(SLAB_CLASS_NONE, 0, 0));
+            free(r->free_idx);
+            r->free_idx = NULL;
+            regio__arena_chunks_free(s->arena, first, c->cpr);
         }
-        free(s->classes);
+        class_fini(c);
     }
     free(s->runs);
     free(s->chunk_region);
-    free(s->lut);
     free(s);
 }
 
@@ -365,13 +365,11 @@ static int check_opts(const struct regio_slab_opts *o, size_t region_bytes, size
     return 0;
 }
 
-static int build_lut(struct regio_slab *s, const size_t *tiers)
+/* The length table (its space comes with the slab, see regio_slab_create). */
+static void build_lut(struct regio_slab *s, const size_t *tiers)
 {
     s->tier_max_bytes = tiers[s->tier_count - 1];
     size_t n = s->tier_max_bytes >> 12;
-    s->lut = malloc(n);
-    if (s->lut == NULL)
-        return -ENOMEM;
     uint32_t cid = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = (i + 1) << 12; /* the largest len that maps to entry i */
@@ -379,7 +377,6 @@ static int build_lut(struct regio_slab *s, const size_t *tiers)
             cid++;
         s->lut[i] = (uint8_t)cid;
     }
-    return 0;
 }
 
 /* Reserve a pool's buffers now: whole runs, the last one holding only the
@@ -404,9 +401,8 @@ static int pool_reserve(struct regio_slab *s, uint32_t cid)
 
 static int slab_init(struct regio_slab *s, const struct regio_slab_opts *o, const size_t *tiers)
 {
-    int rc = build_lut(s, tiers);
-    if (rc < 0)
-        return rc;
+    build_lut(s, tiers);
+    int rc;
     s->runs = calloc(s->nchunks, sizeof(*s->runs));
     s->chunk_region = malloc(sizeof(*s->chunk_region) * s->nchunks);
     if (s->chunk_region == NULL)
@@ -414,10 +410,8 @@ static int slab_init(struct regio_slab *s, const struct regio_slab_opts *o, cons
     size_t per_region = regio__arena_region_bytes(s->arena) >> REGIO_CHUNK_SHIFT;
     for (uint32_t i = 0; i < s->nchunks; i++)
         s->chunk_region[i] = (uint16_t)(i / per_region);
-    s->classes = aligned_alloc(64, sizeof(*s->classes) * s->class_count);
-    if (s->runs == NULL || s->classes == NULL)
+    if (s->runs == NULL)
         return -ENOMEM;
-    memset(s->classes, 0, sizeof(*s->classes) * s->class_count);
     for (uint32_t i = 0; i < s->nchunks; i++)
         atomic_init(&s->runs[i].ident, slab_ident(SLAB_CLASS_NONE, 0, 0));
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
@@ -456,9 +450,13 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
     int rc = check_opts(o, regio__arena_region_bytes(a), tiers, &tier_count);
     if (rc < 0)
         return rc;
-    struct regio_slab *s = calloc(1, sizeof(*s));
+    /* 64-byte aligned for the classes' cache lines; the length table follows
+     * the structure. */
+    size_t bytes = sizeof(struct regio_slab) + (tiers[tier_count - 1] >> 12);
+    struct regio_slab *s = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (s == NULL)
         return -ENOMEM;
+    memset(s, 0, bytes);
     s->arena = a;
     s->base = regio__arena_base(a);
     s->size = regio__arena_size(a);
@@ -518,7 +516,9 @@ int regio_slab_stats(const struct regio_slab *s, struct regio_slab_stats *out)
     out->tier_count = s->tier_count;
     out->chunks = atomic_load(&s->chunks_held);
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
-        struct slab_class *c = &s->classes[cid];
+        /* The class lock is taken through a const slab: the slab is never a
+         * const object, only this interface is. */
+        struct slab_class *c = (struct slab_class *)&s->classes[cid];
         struct regio_slab_class_stats *cs = &out->classes[cid];
         struct slab_counters sum;
         regio__tcache_sum(s, cid, &sum);

@@ -28,8 +28,9 @@
 /*
  * The slot state word: bits 0-31 the generation, bit 32 set while owned,
  * bits 33-63 the number of I/Os in flight. Changed by CAS except for the
- * FREE -> OWNED step, which only the thread holding the slot in its cache
- * can take (nobody else writes a FREE word).
+ * FREE -> OWNED step, a plain store by the thread holding the slot's entry
+ * (nobody else writes a FREE word, so the entry's generation is the
+ * word's).
  */
 #define SLOT_OWNED        ((uint64_t)1 << 32)
 #define SLOT_FLIGHT_SHIFT 33
@@ -44,21 +45,27 @@
 #define SLAB_BUF_MAX    ((size_t)64 * REGIO_MIB)
 #define SLAB_CLASS_NONE 0xffffu
 
-/* A free buffer as the caches and the depot hand it around. Its first 16
- * bytes are laid out as a handle's, so that an allocation copies them into
- * the handle with one 16-byte move. */
+/* A free buffer as the caches and the depot hand it around: laid out as
+ * the handle that its next allocation gives out, generation included (the
+ * slot's generation XOR the slab's salt), so that an allocation copies it
+ * into the handle with one 16-byte and one 8-byte move and never has to
+ * load the slot's state word. */
 struct slab_entry {
     char *data;
     uint32_t cap_bytes;
     uint16_t region;
     uint16_t class_id;
     uint32_t slot;
+    uint32_t gen;
 };
-_Static_assert(offsetof(struct slab_entry, cap_bytes) == offsetof(struct regio_buf, cap_bytes) &&
+_Static_assert(sizeof(struct slab_entry) == sizeof(struct regio_buf) &&
+                   offsetof(struct slab_entry, cap_bytes) ==
+                       offsetof(struct regio_buf, cap_bytes) &&
                    offsetof(struct slab_entry, region) == offsetof(struct regio_buf, region) &&
                    offsetof(struct slab_entry, class_id) == offsetof(struct regio_buf, class_id) &&
-                   offsetof(struct slab_entry, slot) == 16,
-               "an entry starts as a handle");
+                   offsetof(struct slab_entry, slot) == offsetof(struct regio_buf, slot) &&
+                   offsetof(struct slab_entry, gen) == offsetof(struct regio_buf, gen),
+               "an entry is laid out as a handle");
 
 /*
  * One run descriptor per arena chunk index (used only at run starts). The
@@ -151,8 +158,6 @@ struct regio_slab {
     uint32_t tier_count;
     uint32_t class_count;
     size_t tier_max_bytes;
-    uint8_t *lut; /* (len - 1) >> 12 -> tier class */
-    struct slab_class *classes;
     struct slab_run *runs;  /* nchunks of them */
     uint16_t *chunk_region; /* region of each chunk */
 
@@ -162,6 +167,12 @@ struct regio_slab {
     /* Under the registry lock (buf.c). */
     struct slab_tcache *caches;
     struct slab_counters retired[REGIO_SLAB_MAX_CLASSES]; /* of exited threads */
+
+    /* The classes and the length table are part of the slab itself, so the
+     * fast paths reach them at a fixed offset from s, without loading a
+     * pointer first. class_count of the classes are in use. */
+    struct slab_class classes[REGIO_SLAB_MAX_CLASSES];
+    uint8_t lut[]; /* (len - 1) >> 12 -> tier class, tier_max_bytes >> 12 of them */
 };
 
 /* Address of slot `slot` of class c (no checks). */

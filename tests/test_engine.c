@@ -273,6 +273,29 @@ static void test_in_flight(const char *dir)
     env_down(&v);
 }
 
+/* n buffers allocated, each filled with the pattern of its block number and
+ * written to block i of f; returns with the writes not yet drained. */
+static void write_blocks(struct env *v, struct regio_file *f, struct regio_buf *bufs, int n,
+                         struct counter *c)
+{
+    for (int i = 0; i < n; i++) {
+        CHECK_OK(regio_buf_alloc(v->s, BLOCK, &bufs[i]));
+        fill(bufs[i].data, BLOCK, (uint64_t)i);
+        CHECK_OK(regio_write(v->e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, c));
+    }
+}
+
+/* Every buffer holds the pattern of its block number; all are freed. */
+static void check_blocks_and_free(struct env *v, struct regio_buf *bufs, int n)
+{
+    char want[BLOCK];
+    for (int i = 0; i < n; i++) {
+        fill(want, BLOCK, (uint64_t)i);
+        CHECK(memcmp(bufs[i].data, want, BLOCK) == 0);
+        CHECK_OK(regio_buf_free(v->s, bufs[i]));
+    }
+}
+
 static void test_drain_many(const char *dir)
 {
     struct env v;
@@ -282,11 +305,7 @@ static void test_drain_many(const char *dir)
     enum { N = 160 };
     struct regio_buf bufs[N];
     struct counter c = {0, 0, 0};
-    for (int i = 0; i < N; i++) {
-        CHECK_OK(regio_buf_alloc(v.s, BLOCK, &bufs[i]));
-        fill(bufs[i].data, BLOCK, (uint64_t)i);
-        CHECK_OK(regio_write(v.e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, &c));
-    }
+    write_blocks(&v, f, bufs, N, &c);
     CHECK_EQ(regio_engine_in_flight(v.e), N);
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, N);
@@ -296,13 +315,104 @@ static void test_drain_many(const char *dir)
         CHECK_OK(regio_read(v.e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, &c));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 2 * N);
-    char want[BLOCK];
-    for (int i = 0; i < N; i++) {
-        fill(want, BLOCK, (uint64_t)i);
-        CHECK(memcmp(bufs[i].data, want, BLOCK) == 0);
-        CHECK_OK(regio_buf_free(v.s, bufs[i]));
-    }
+    check_blocks_and_free(&v, bufs, N);
     env_down(&v); /* also closes f */
+}
+
+/* Reads queued by completion callbacks reach the kernel during the batch of
+ * completions, not after its last callback: a device that completed a burst
+ * would otherwise idle while the whole burst's callbacks run. */
+struct early {
+    struct regio_engine *e;
+    struct regio_file *f;
+    struct regio_buf *bufs;
+    uint64_t enters_first; /* the engine's io_uring_enter count at the first callback */
+    int calls;
+    int requeued;
+    int late; /* 1 when the second callback ran before the first requeue was submitted */
+    int errors;
+};
+
+struct early_slot {
+    struct early *x;
+    int i;
+};
+
+static void early_cb(void *ctx, int res)
+{
+    struct early_slot *sl = ctx;
+    struct early *x = sl->x;
+    struct regio_engine_stats st;
+    CHECK_OK(regio_engine_stats(x->e, &st));
+    /* The first callback's read must have been handed to the kernel (an
+     * io_uring_enter since then) before the second callback runs. */
+    if (x->calls == 0)
+        x->enters_first = st.enters;
+    else if (x->calls == 1 && st.enters == x->enters_first)
+        x->late = 1;
+    x->calls++;
+    if (res != (int)BLOCK)
+        x->errors++;
+    if (x->requeued < 8) {
+        x->requeued++;
+        CHECK_OK(
+            regio_read(x->e, x->f, x->bufs[sl->i], (uint64_t)sl->i * BLOCK, BLOCK, early_cb, sl));
+    }
+}
+
+/* A wait whose timeout passes before any completion returns -ETIMEDOUT and
+ * runs nothing; the request stays in flight and a later drain completes it. */
+static void test_wait_timeout(const char *dir)
+{
+    struct env v;
+    env_up(&v, NULL);
+    struct regio_file *f;
+    CHECK_OK(regio_file_open(v.e, file_path(dir, "timeout"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_buf bufs[1];
+    struct counter c = {0, 0, 0};
+    write_blocks(&v, f, bufs, 1, &c);
+    /* A timeout of 1 ns ends before the queued write can complete. */
+    CHECK_EQ(regio_engine_wait(v.e, 1, 1), -ETIMEDOUT);
+    CHECK_EQ(c.calls, 0);
+    CHECK_EQ(regio_engine_in_flight(v.e), 1);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(c.calls, 1);
+    CHECK_EQ(c.last_res, BLOCK);
+    CHECK_EQ(regio_engine_in_flight(v.e), 0);
+    /* Nothing in flight: a timed wait returns at once with nothing run. */
+    CHECK_EQ(regio_engine_wait(v.e, 1, 1000000), 0);
+    check_blocks_and_free(&v, bufs, 1);
+    env_down(&v);
+}
+
+static void test_early_submit(const char *dir)
+{
+    struct env v;
+    env_up(&v, NULL);
+    struct regio_file *f;
+    CHECK_OK(regio_file_open(v.e, file_path(dir, "early"), O_RDWR | O_CREAT, 0600, &f));
+    enum { N = 8 };
+    struct regio_buf bufs[N];
+    struct counter c = {0, 0, 0};
+    write_blocks(&v, f, bufs, N, &c);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(c.errors, 0);
+
+    struct early x = {v.e, f, bufs, 0, 0, 0, 0, 0};
+    struct early_slot slots[N];
+    for (int i = 0; i < N; i++) {
+        slots[i] = (struct early_slot){&x, i};
+        CHECK_OK(regio_read(v.e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, early_cb, &slots[i]));
+    }
+    CHECK_EQ(regio_engine_submit(v.e), N);
+    /* Let all eight complete, so that one reap sees them together. */
+    usleep(200 * 1000);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(x.calls, 2 * N);
+    CHECK_EQ(x.errors, 0);
+    CHECK_EQ(x.late, 0);
+    check_blocks_and_free(&v, bufs, N);
+    env_down(&v);
 }
 
 /* A callback that tries to queue more work while the engine is destroyed. */
@@ -330,11 +440,7 @@ static void test_destroy_in_flight(const char *dir)
     enum { N = 120 };
     struct regio_buf bufs[N];
     struct counter c = {0, 0, 0};
-    for (int i = 0; i < N; i++) {
-        CHECK_OK(regio_buf_alloc(v.s, BLOCK, &bufs[i]));
-        fill(bufs[i].data, BLOCK, (uint64_t)i);
-        CHECK_OK(regio_write(v.e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, &c));
-    }
+    write_blocks(&v, f, bufs, N, &c);
     struct regio_buf qb;
     CHECK_OK(regio_buf_alloc(v.s, BLOCK, &qb));
     struct requeue q = {v.e, f, qb, 0, 0};
@@ -442,6 +548,8 @@ int main(void)
     test_rejects(keep);
     test_in_flight(keep);
     test_drain_many(keep);
+    test_early_submit(keep);
+    test_wait_timeout(keep);
     test_destroy_in_flight(keep);
     test_limits_and_clone(keep);
     test_rmdir_all(keep);

@@ -87,6 +87,13 @@ int regio__wal_decode_segment_header(const void *block, size_t len, struct regio
         regio__set_detail("segment header: inconsistent geometry");
         return -EBADMSG;
     }
+    /* Bytes 96..4095 are zero; no checksum covers them, so check them. */
+    size_t rest = len < 4096 ? len : 4096;
+    if (!all_zero(b + sizeof(struct regio__wal_seg_hdr),
+                  rest - sizeof(struct regio__wal_seg_hdr))) {
+        regio__set_detail("segment header: nonzero bytes after the header in block 0");
+        return -EBADMSG;
+    }
     return 0;
 }
 
@@ -270,8 +277,9 @@ void regio__wal_encode_control(const struct regio__wal_ctl_info *in, void *out_4
 int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl_info *out)
 {
     const uint8_t *b = buf;
-    if (len < sizeof(struct regio__wal_ctl)) {
-        regio__set_detail("control file: shorter than its header");
+    if (len < REGIO__WAL_CTL_FILE_BYTES) {
+        regio__set_detail("control file: shorter than %u bytes (truncated)",
+                          REGIO__WAL_CTL_FILE_BYTES);
         return -EBADMSG;
     }
     if (regio__le64_get(b) != REGIO__WAL_CTL_MAGIC ||
@@ -288,6 +296,12 @@ int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl
     out->close_lsn = regio__le64_get(b + 40);
     if (out->version != REGIO__WAL_VERSION) {
         regio__set_detail("control file: unknown version %u", out->version);
+        return -EBADMSG;
+    }
+    /* No checksum covers bytes 72..4095: they must be zero. */
+    if (!all_zero(b + sizeof(struct regio__wal_ctl),
+                  REGIO__WAL_CTL_FILE_BYTES - sizeof(struct regio__wal_ctl))) {
+        regio__set_detail("control file: nonzero bytes after its 72-byte header");
         return -EBADMSG;
     }
     return 0;

@@ -522,8 +522,14 @@ static int classify(struct regio_wal *w, struct scan_state *st, struct regio_wal
         return err;
     bool salvage = w->opts.recovery == REGIO_WAL_RECOVER_SALVAGE;
     const char *corrupt = NULL;
-    if (clean &&
-        (!st->saw_close_at_ctl || st->end <= w->ctl.close_lsn || st->end % w->block_bytes != 0))
+    const struct seg_image *es = &st->segs[st->end_idx];
+    /* Segments are zero-filled to full size before they are named, and
+     * writes never change a file's size: a short one was cut afterwards, and
+     * what it lost cannot be told from a torn tail. */
+    if (es->len < es->si.segment_bytes)
+        corrupt = "segment file shorter than segment_bytes (truncated)";
+    else if (clean && (!st->saw_close_at_ctl || st->end <= w->ctl.close_lsn ||
+                       st->end % w->block_bytes != 0))
         corrupt = "invalid record before the close record of a cleanly closed log";
     else if (clean && count > 0)
         corrupt = "valid records after the close record of a cleanly closed log";

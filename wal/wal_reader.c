@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wal_internal.h"
@@ -129,6 +130,14 @@ static int reader_at_invalid(struct regio_wal_reader *r)
     bool clean = regio__wal_read_control(r->dir, &ctl) == 0 && (ctl.flags & REGIO__WAL_CTL_CLEAN);
     uint64_t segno = r->pos / r->seg_bytes;
     uint64_t window = r->si.window_bytes;
+    /* As in recovery: a segment file is never shorter than segment_bytes
+     * unless it was cut, and what it lost cannot be told from a torn tail. */
+    struct stat st;
+    if (r->fd >= 0 && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size < r->si.segment_bytes) {
+        regio__set_detail("wal reader: segment %llu is shorter than segment_bytes (truncated)",
+                          (unsigned long long)segno);
+        return -EBADMSG;
+    }
     uint64_t off = next_valid_in(r, segno, r->pos - segno * r->seg_bytes + 8);
     uint64_t next_lsn = UINT64_MAX;
     if (off != UINT64_MAX) {

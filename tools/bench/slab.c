@@ -11,6 +11,11 @@
  * which the best is reported: on a shared machine the other load only ever
  * slows a trial down, so the best trial is the least disturbed one. The load
  * average is printed with the results.
+ *
+ * A last row sets the 4 KiB figure against the floor of the interface on
+ * this machine (slab_floor.c: one buffer, one store and one compare-and-swap
+ * of its state word per pair, the same 24-byte handle by value, nothing
+ * else), measured in the same way.
  */
 #include <errno.h>
 #include <math.h>
@@ -22,13 +27,18 @@
 
 #include "bench.h"
 #include "regio.h"
+#include "slab_floor.h"
 
 #define ARENA_BYTES  ((size_t)128 << 20)
 #define WARMUP_PAIRS 256
 
+/* Who a pair loop measures. */
+enum pair_kind { PAIRS_REGIO, PAIRS_GLIBC, PAIRS_FLOOR };
+
 /* Aligned so that the two threads' loops never share a cache line. */
 struct pair_loop {
-    alignas(64) struct regio_slab *s; /* NULL: glibc */
+    alignas(64) enum pair_kind kind;
+    struct regio_slab *s; /* PAIRS_REGIO */
     size_t size;
     int64_t budget_ns;
     pthread_barrier_t *start;
@@ -64,9 +74,32 @@ static int glibc_pairs(size_t size, uint32_t n)
     return 0;
 }
 
+/* The same loop over the floor allocator (one thread only: one buffer). */
+static int floor_pairs(uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct regio_buf b;
+        int rc = slab_floor_alloc(&b);
+        if (rc < 0)
+            return rc;
+        ((volatile char *)b.data)[0] = 1;
+        rc = slab_floor_free(b);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int run_pairs(const struct pair_loop *l, uint32_t n)
 {
-    return l->s ? regio_pairs(l->s, l->size, n) : glibc_pairs(l->size, n);
+    switch (l->kind) {
+    case PAIRS_REGIO:
+        return regio_pairs(l->s, l->size, n);
+    case PAIRS_GLIBC:
+        return glibc_pairs(l->size, n);
+    default:
+        return floor_pairs(n);
+    }
 }
 
 /* Pairs in batches until the budget is spent; the batch shrinks for slow
@@ -92,15 +125,19 @@ static void *pair_main(void *arg)
 }
 
 /* Pairs per second over nthreads threads (1 or 2), NAN on failure. */
-static double measure_once(struct regio_slab *s, size_t size, int nthreads, int64_t budget_ns)
+static double measure_once(enum pair_kind kind, struct regio_slab *s, size_t size, int nthreads,
+                           int64_t budget_ns)
 {
     struct pair_loop l[2];
     pthread_barrier_t start;
     pthread_t t[2];
     pthread_barrier_init(&start, NULL, (unsigned)nthreads);
     for (int i = 0; i < nthreads; i++) {
-        l[i] = (struct pair_loop){
-            .s = s, .size = size, .budget_ns = budget_ns, .start = nthreads > 1 ? &start : NULL};
+        l[i] = (struct pair_loop){.kind = kind,
+                                  .s = s,
+                                  .size = size,
+                                  .budget_ns = budget_ns,
+                                  .start = nthreads > 1 ? &start : NULL};
     }
     if (nthreads == 1) {
         pair_main(&l[0]);
@@ -124,12 +161,12 @@ static double measure_once(struct regio_slab *s, size_t size, int nthreads, int6
 }
 
 /* The best of `trials` measurements, each of budget_ns / trials. */
-static double measure(struct regio_slab *s, size_t size, int nthreads, int64_t budget_ns,
-                      int trials)
+static double measure(enum pair_kind kind, struct regio_slab *s, size_t size, int nthreads,
+                      int64_t budget_ns, int trials)
 {
     double best = NAN;
     for (int i = 0; i < trials; i++) {
-        double r = measure_once(s, size, nthreads, budget_ns / trials);
+        double r = measure_once(kind, s, size, nthreads, budget_ns / trials);
         if (isnan(r))
             return NAN;
         if (isnan(best) || r > best)
@@ -152,10 +189,10 @@ static void bench_class(const struct bench_ctx *ctx, struct regio_slab *s, size_
     int n = ctx->quick ? 1 : 3;
     static const char *glibc = "glibc aligned_alloc+free";
     char name[64];
-    double r1 = measure(s, bytes, 1, budget_ns, n);
-    double g1 = measure(NULL, bytes, 1, budget_ns, n);
-    double r2 = measure(s, bytes, 2, budget_ns, n);
-    double g2 = measure(NULL, bytes, 2, budget_ns, n);
+    double r1 = measure(PAIRS_REGIO, s, bytes, 1, budget_ns, n);
+    double g1 = measure(PAIRS_GLIBC, NULL, bytes, 1, budget_ns, n);
+    double r2 = measure(PAIRS_REGIO, s, bytes, 2, budget_ns, n);
+    double g2 = measure(PAIRS_GLIBC, NULL, bytes, 2, budget_ns, n);
     size_name(name, sizeof(name), "1 thread,", bytes);
     bench_row(ctx, "slab", name, "ns/pair", false, 1e9 / r1, glibc, 1e9 / g1, NULL);
     size_name(name, sizeof(name), "2 threads,", bytes);
@@ -198,6 +235,12 @@ static int bench_slab(const struct bench_ctx *ctx)
             continue;
         bench_class(ctx, s, bytes, budget_ns);
     }
+    /* regio against the interface's floor, measured back to back. */
+    int n = ctx->quick ? 1 : 3;
+    double r4k = measure(PAIRS_REGIO, s, 4096, 1, budget_ns, n);
+    double fl = measure(PAIRS_FLOOR, NULL, 4096, 1, budget_ns, n);
+    bench_row(ctx, "slab", "1 thread, 4 KiB vs floor", "ns/pair", false, 1e9 / r4k,
+              "floor: 1 store + 1 CAS a pair", 1e9 / fl, NULL);
     rc = regio_slab_destroy(s);
     if (rc == 0)
         rc = regio_arena_destroy(a);
