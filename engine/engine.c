@@ -525,7 +525,12 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
         bool need = (unsigned)ran < min_complete && atomic_load(&e->in_flight) > 0 &&
                     io_uring_cq_ready(&e->ring) == 0;
         int rc;
-        if (!need || timeout_ns == 0) {
+        if (!need && io_uring_cq_ready(&e->ring) > 0 && io_uring_sq_ready(&e->ring) == 0) {
+            /* Completions are posted and nothing waits to be submitted: reap
+             * them without entering the kernel (an RWF_DSYNC write often
+             * completes inside its own submit). */
+            rc = 0;
+        } else if (!need || timeout_ns == 0) {
             CTR_INC(e, enters);
             rc = io_uring_submit_and_get_events(&e->ring);
         } else if (timeout_ns < 0) {

@@ -692,6 +692,44 @@ static void run_engine_call(struct regio_wal *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* The flusher sleeps until there is work (with a 10 ms bound), then takes
+ * flush_mu only if it is free. It never blocks on flush_mu: a leading
+ * appender holds it for every one of its syncs, and a flusher queued on the
+ * mutex was woken by each release (a futex wake and a context switch per
+ * commit, measured in docs/decisions.md). A leader that leaves work behind
+ * wakes the flusher after letting go (lead_flush). */
+static void flusher_reacquire(struct regio_wal *w)
+{
+    for (;;) {
+        /* A lone appender comes back with its next sync within a few
+         * microseconds of being acknowledged: poll briefly before sleeping,
+         * which saves a wake-up on its commit path. */
+        if (poll_for_work(w) && pthread_mutex_trylock(&w->flush_mu) == 0)
+            return;
+        /* The flag goes up before the check for work: a sync caller stores
+         * its request before it reads the flag (see regio_wal_sync). */
+        pthread_mutex_lock(&w->mu);
+        atomic_store(&w->flusher_idle, true);
+        if (!has_work(w)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 10 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&w->work_cond, &w->mu, &ts);
+        }
+        atomic_store(&w->flusher_idle, false);
+        pthread_mutex_unlock(&w->mu);
+        if (pthread_mutex_trylock(&w->flush_mu) == 0)
+            return;
+        /* Someone leads: yield so that a sync caller between its trylock
+         * and its leader flag does not meet a spinning flusher. */
+        sched_yield();
+    }
+}
+
 static void *flusher_main(void *arg)
 {
     struct regio_wal *w = arg;
@@ -732,32 +770,7 @@ static void *flusher_main(void *arg)
         /* Nothing in flight and nothing to do: let a lone appender lead its
          * own flush while the flusher polls or sleeps. */
         pthread_mutex_unlock(&w->flush_mu);
-        /* A lone appender comes back with its next sync within a few
-         * microseconds of being acknowledged: poll briefly before sleeping,
-         * which saves a wake-up on its commit path (measured in
-         * docs/decisions.md). */
-        if (poll_for_work(w) && pthread_mutex_trylock(&w->flush_mu) == 0)
-            continue;
-        /* Nothing asked for, or an appender took flush_mu first: sleep.
-         * The flag goes up before the check for work: a sync caller stores
-         * its request before it reads the flag (see regio_wal_sync). */
-        {
-            pthread_mutex_lock(&w->mu);
-            atomic_store(&w->flusher_idle, true);
-            if (!has_work(w)) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 10 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&w->work_cond, &w->mu, &ts);
-            }
-            atomic_store(&w->flusher_idle, false);
-            pthread_mutex_unlock(&w->mu);
-        }
-        pthread_mutex_lock(&w->flush_mu);
+        flusher_reacquire(w);
     }
     regio_engine_drain(w->engine, -1);
     for (uint32_t i = 0; i < w->seg_table_len; i++)

@@ -32,8 +32,9 @@ struct wal_measure {
     double ops;  /* durable appends per second */
     double mbps; /* payload MB/s */
     double p50_us, p99_us, p999_us;
-    double per_sync; /* records per sync */
-    double pad_pct;  /* padding / bytes written */
+    double per_sync;                /* records per sync */
+    double pad_pct;                 /* padding / bytes written */
+    uint64_t checkpoints, recycled; /* by the checkpointer during the run */
 };
 
 struct appender {
@@ -72,6 +73,43 @@ static void *appender_main(void *arg)
     return NULL;
 }
 
+/* The database's checkpointer: each time half a segment more is durable it
+ * checkpoints at the durable end and truncates before it, so segments are
+ * recycled (renamed and reused without zero-filling) as in a long-running
+ * database. Without it every segment would be a new file zero-filled in the
+ * background, which at one appender doubles what the device writes. */
+struct checkpointer {
+    struct regio_wal *w;
+    uint64_t every_bytes;
+    _Atomic bool stop;
+    uint64_t checkpoints;
+    uint64_t recycled;
+    int err;
+};
+
+static void *checkpointer_main(void *arg)
+{
+    struct checkpointer *c = arg;
+    uint64_t last = 0;
+    while (!atomic_load(&c->stop)) {
+        usleep(2000);
+        uint64_t d = regio_wal_durable_lsn(c->w);
+        if (d < last + c->every_bytes)
+            continue;
+        int rc = regio_wal_set_checkpoint(c->w, d);
+        if (rc == 0)
+            rc = regio_wal_truncate_before(c->w, d);
+        if (rc < 0) {
+            c->err = rc;
+            return NULL;
+        }
+        c->checkpoints++;
+        c->recycled += (uint64_t)rc;
+        last = d;
+    }
+    return NULL;
+}
+
 static void rm_log(const char *dir)
 {
     char cmd[1040]; /* rm -rf and quotes around a path of up to 1023 bytes */
@@ -107,6 +145,10 @@ static int run_wal(const struct bench_ctx *ctx, const char *dir, int threads, si
         regio_wal_close(w);
         return -ENOMEM;
     }
+    struct checkpointer ck = {.w = w,
+                              .every_bytes = (o.segment_bytes ? o.segment_bytes : 64u << 20) / 2};
+    pthread_t ck_th;
+    pthread_create(&ck_th, NULL, checkpointer_main, &ck);
     int64_t start = bench_now_ns();
     int64_t deadline = start + (int64_t)(ctx->seconds * 1e9);
     for (int t = 0; t < threads; t++) {
@@ -122,6 +164,12 @@ static int run_wal(const struct bench_ctx *ctx, const char *dir, int threads, si
         total += ap[t].n;
     }
     double secs = (double)(bench_now_ns() - start) / 1e9;
+    atomic_store(&ck.stop, true);
+    pthread_join(ck_th, NULL);
+    if (ck.err != 0 && rc == 0)
+        rc = ck.err;
+    m->checkpoints = ck.checkpoints;
+    m->recycled = ck.recycled;
     for (int t = 0; t < threads; t++) {
         uint64_t n = ap[t].n < MAX_SAMPLES_PER_THREAD ? ap[t].n : MAX_SAMPLES_PER_THREAD;
         memmove(lat + samples, ap[t].lat, n * sizeof(int64_t));
@@ -307,9 +355,12 @@ static int bench_wal(const struct bench_ctx *ctx)
                   rocks && !rdb_failed ? median3(rdb_ops, runs) : NAN, rnote);
         bench_note(ctx,
                    "  %d appender(s): p50 %.1f us, p99 %.1f us, p99.9 %.1f us; %.2f records/sync; "
-                   "padding %.1f%% of bytes written",
+                   "padding %.1f%% of bytes written; last run: %llu checkpoints, %llu segments "
+                   "recycled",
                    n, median3(p50, runs), median3(p99, runs), median3(p999, runs),
-                   median3(per, runs), median3(pad, runs));
+                   median3(per, runs), median3(pad, runs),
+                   (unsigned long long)m[runs - 1].checkpoints,
+                   (unsigned long long)m[runs - 1].recycled);
     }
     double mb[3], pad64[3];
     for (int i = 0; i < runs; i++) {
