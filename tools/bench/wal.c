@@ -15,11 +15,14 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -282,6 +285,72 @@ static double run_db_bench(const struct bench_ctx *ctx, const char *dir, int thr
     return st == 0 ? ops : NAN;
 }
 
+/* ---- Baseline: the machine's sleep/wake ceiling ------------------------ */
+
+/*
+ * A group commit in which every committer sleeps until its flush is
+ * acknowledged cannot acknowledge more commits per second than the machine
+ * can put threads to sleep and wake them. This measures that ceiling with no
+ * I/O and no copying at all: `threads` threads sleep on one futex word, and a
+ * "flusher" bumps it and wakes them all as fast as it can; each wake-up is
+ * one commit. On few cores it, not the device, bounds N/F.
+ */
+struct wake_floor {
+    _Atomic uint32_t gen;
+    _Atomic uint32_t sleeping;
+    _Atomic bool stop;
+    _Atomic uint64_t commits;
+};
+
+static void *wake_floor_main(void *arg)
+{
+    struct wake_floor *f = arg;
+    while (!atomic_load(&f->stop)) {
+        uint32_t g = atomic_load(&f->gen);
+        atomic_fetch_add(&f->sleeping, 1);
+        syscall(SYS_futex, (uint32_t *)&f->gen, FUTEX_WAIT_PRIVATE, g, NULL, NULL, 0);
+        atomic_fetch_add(&f->commits, 1);
+    }
+    return NULL;
+}
+
+static double wake_ceiling(const struct bench_ctx *ctx, int threads)
+{
+    struct wake_floor f = {0};
+    pthread_t th[MAX_THREADS];
+    for (int t = 0; t < threads; t++)
+        pthread_create(&th[t], NULL, wake_floor_main, &f);
+    int64_t start = bench_now_ns(), deadline = start + (int64_t)(ctx->seconds * 1e9);
+    uint64_t c0 = 0;
+    bool counting = false;
+    while (bench_now_ns() < deadline) {
+        /* Let the threads start before counting. */
+        if (!counting && bench_now_ns() - start > (int64_t)(ctx->seconds * 1e8)) {
+            counting = true;
+            c0 = atomic_load(&f.commits);
+            start = bench_now_ns();
+        }
+        if (atomic_exchange(&f.sleeping, 0) == 0) {
+            sched_yield();
+            continue;
+        }
+        atomic_fetch_add(&f.gen, 1);
+        syscall(SYS_futex, (uint32_t *)&f.gen, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    }
+    double rate = (double)(atomic_load(&f.commits) - c0) / ((double)(bench_now_ns() - start) / 1e9);
+    atomic_store(&f.stop, true);
+    for (int t = 0; t < threads; t++) {
+        /* Wake until each has seen stop (a thread may be about to sleep). */
+        void *ret;
+        while (pthread_tryjoin_np(th[t], &ret) != 0) {
+            atomic_fetch_add(&f.gen, 1);
+            syscall(SYS_futex, (uint32_t *)&f.gen, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+            sched_yield();
+        }
+    }
+    return rate;
+}
+
 static double median3(double *v, int n)
 {
     return bench_median(v, n);
@@ -345,9 +414,15 @@ static int bench_wal(const struct bench_ctx *ctx)
         if (n == 1)
             bench_row(ctx, "wal", name, "durable appends/s", true, o, "raw 4K write+fdatasync loop",
                       raw_o, NULL);
-        else
+        else {
             bench_row(ctx, "wal", name, "durable appends/s", true, o, "bound N/F", n * 1e6 / f_us,
                       NULL);
+            double ceil_ops[3];
+            for (int i = 0; i < runs; i++)
+                ceil_ops[i] = wake_ceiling(ctx, n);
+            bench_row(ctx, "wal", name, "appends/s vs wake ceiling", true, o,
+                      "sleep/wake ceiling, no I/O", median3(ceil_ops, runs), NULL);
+        }
         const char *rnote = !rocks       ? "db_bench not installed (Debian package rocksdb-tools)"
                             : rdb_failed ? "db_bench run failed"
                                          : NULL;
