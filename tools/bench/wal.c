@@ -240,6 +240,82 @@ static int raw_loop(const struct bench_ctx *ctx, const char *path, size_t bytes,
     return rc;
 }
 
+/* ---- Baseline: do concurrent O_DSYNC writes overlap? ------------------- */
+
+/*
+ * N/F assumes that N synchronous writes in flight take F each, all at once.
+ * This measures what the device really does with two: two threads, each
+ * writing 4 KiB O_DSYNC blocks into its own half of one preallocated file.
+ * Their total rate beside one writer's says whether the device overlaps
+ * synchronous writes at all.
+ */
+struct dsync_writer {
+    int fd;
+    void *buf;
+    size_t base, span;
+    int64_t deadline_ns;
+    uint64_t n;
+    int err;
+};
+
+static void *dsync_writer_main(void *arg)
+{
+    struct dsync_writer *d = arg;
+    size_t off = 0;
+    while (bench_now_ns() < d->deadline_ns) {
+        if (pwrite(d->fd, d->buf, 4096, (off_t)(d->base + off)) != 4096) {
+            d->err = -errno;
+            break;
+        }
+        d->n++;
+        off = (off + 4096) % d->span;
+    }
+    return NULL;
+}
+
+static int dsync_pair(const struct bench_ctx *ctx, const char *path, double *ops_out)
+{
+    const size_t file_bytes = 64u << 20;
+    int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_DSYNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    void *buf = NULL;
+    if (posix_memalign(&buf, 4096, 65536) != 0) {
+        close(fd);
+        return -ENOMEM;
+    }
+    memset(buf, 0x5a, 65536);
+    int rc = 0;
+    for (size_t off = 0; off < file_bytes && rc == 0; off += 65536)
+        if (pwrite(fd, buf, 65536, (off_t)off) != 65536)
+            rc = -errno;
+    struct dsync_writer d[2];
+    pthread_t th[2];
+    int64_t start = bench_now_ns();
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        d[i] = (struct dsync_writer){fd,
+                                     buf,
+                                     (size_t)i * file_bytes / 2,
+                                     file_bytes / 2,
+                                     start + (int64_t)(ctx->seconds * 1e9),
+                                     0,
+                                     0};
+        pthread_create(&th[i], NULL, dsync_writer_main, &d[i]);
+    }
+    if (rc == 0) {
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            if (d[i].err != 0)
+                rc = d[i].err;
+        }
+        *ops_out = (double)(d[0].n + d[1].n) / ((double)(bench_now_ns() - start) / 1e9);
+    }
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
 /* ---- Baseline: RocksDB's db_bench ------------------------------------------ */
 
 static bool have_db_bench(void)
@@ -364,11 +440,14 @@ static int bench_wal(const struct bench_ctx *ctx)
     bool rocks = have_db_bench();
     snprintf(raw, sizeof(raw), "%s/regio-bench-wal-raw-%d", ctx->dir, (int)getpid());
     int runs = ctx->quick ? 1 : 3;
-    double raw_ops[3], raw_p50[3], dsync_p50[3], dsync_ops[3], raw64_ops[3], raw64_p50[3];
+    double raw_ops[3], raw_p50[3], dsync_p50[3], dsync_ops[3], dsync2_ops[3], raw64_ops[3],
+        raw64_p50[3];
     for (int i = 0; i < runs; i++) {
         int rc = raw_loop(ctx, raw, 4096, false, &raw_ops[i], &raw_p50[i]);
         if (rc == 0)
             rc = raw_loop(ctx, raw, 4096, true, &dsync_ops[i], &dsync_p50[i]);
+        if (rc == 0)
+            rc = dsync_pair(ctx, raw, &dsync2_ops[i]);
         if (rc == 0)
             rc = raw_loop(ctx, raw, 65536, false, &raw64_ops[i], &raw64_p50[i]);
         if (rc != 0) {
@@ -383,6 +462,10 @@ static int bench_wal(const struct bench_ctx *ctx)
                "raw 4 KiB O_DIRECT write+fdatasync: %.0f/s (p50 %.1f us); "
                "F = median 4 KiB O_DSYNC write %.1f us (%.0f/s); 64 KiB write+fdatasync %.1f MB/s",
                raw_o, raw_l, f_us, median3(dsync_ops, runs), raw64);
+    bench_note(ctx,
+               "2 concurrent 4 KiB O_DSYNC writers: %.0f/s in all (%.2fx one writer; N/F "
+               "assumes %dx for N writers)",
+               median3(dsync2_ops, runs), median3(dsync2_ops, runs) / median3(dsync_ops, runs), 2);
     static const int threads[] = {1, 16, 64};
     for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
         int n = threads[k];
