@@ -794,7 +794,7 @@ static void reg_append(struct regio_arena *a, int ring_fd, uint32_t group, bool 
     a->regs[a->reg_count++] = (struct regio_arena_reg){ring_fd, group, cloned};
 }
 
-static int register_locked(struct regio_arena *a, int ring_fd)
+static int register_locked(struct regio_arena *a, int ring_fd, bool may_clone)
 {
     if (reg_find(a, ring_fd) != NULL) {
         regio__set_detail("ring fd %d already holds this arena's regions", ring_fd);
@@ -806,7 +806,8 @@ static int register_locked(struct regio_arena *a, int ring_fd)
     /* Clone from any ring that allows it. The kernel refuses (-EEXIST) to
      * clone from a SINGLE_ISSUER ring owned by another thread, so a refusal
      * from one source is no reason to fail: try the others, then pin anew. */
-    for (uint32_t i = 0; i < a->reg_count && !atomic_load(&a->clone_unsupported); i++) {
+    for (uint32_t i = 0; may_clone && i < a->reg_count && !atomic_load(&a->clone_unsupported);
+         i++) {
         const struct regio_arena_reg *src = &a->regs[i];
         err = register_clone(src->ring_fd, ring_fd);
         if (err == 0) {
@@ -825,7 +826,7 @@ static int register_locked(struct regio_arena *a, int ring_fd)
     return 0;
 }
 
-int regio_arena_register_ring(struct regio_arena *a, int ring_fd)
+static int register_ring(struct regio_arena *a, int ring_fd, bool may_clone)
 {
     regio__clear_detail();
     if (a == NULL)
@@ -833,9 +834,19 @@ int regio_arena_register_ring(struct regio_arena *a, int ring_fd)
     if (ring_fd < 0)
         return -EBADF;
     pthread_mutex_lock(&a->lock);
-    int err = register_locked(a, ring_fd);
+    int err = register_locked(a, ring_fd, may_clone);
     pthread_mutex_unlock(&a->lock);
     return err;
+}
+
+int regio_arena_register_ring(struct regio_arena *a, int ring_fd)
+{
+    return register_ring(a, ring_fd, true);
+}
+
+int regio__arena_register_ring_fresh(struct regio_arena *a, int ring_fd)
+{
+    return register_ring(a, ring_fd, false);
 }
 
 int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd)

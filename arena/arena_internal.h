@@ -14,6 +14,11 @@ void *regio__arena_base(const struct regio_arena *a);
 size_t regio__arena_size(const struct regio_arena *a);
 size_t regio__arena_region_bytes(const struct regio_arena *a);
 uint32_t regio__arena_region_count(const struct regio_arena *a);
+/* Register the regions on ring_fd with a pin of its own (never a clone),
+ * recorded like any registration: counted in pinned_bytes, checked against
+ * RLIMIT_MEMLOCK first, undone by regio_arena_unregister_ring, and keeping
+ * regio_arena_destroy at -EBUSY while it lasts. For an engine's no_clone. */
+int regio__arena_register_ring_fresh(struct regio_arena *a, int ring_fd);
 
 /*
  * Chunks: the arena is cut in 2 MiB chunks. Allocate n contiguous chunks that

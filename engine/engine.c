@@ -1055,36 +1055,12 @@ static int ring_setup(struct regio_engine *e, const struct regio_engine_opts *o)
     return rc;
 }
 
-/* no_clone: pin the regions for this ring alone, bypassing the arena's
- * clone-first registration. */
-static int register_own(struct regio_engine *e)
-{
-    uint32_t n = regio__arena_region_count(e->arena);
-    size_t rb = regio__arena_region_bytes(e->arena);
-    size_t size = regio__arena_size(e->arena);
-    char *base = regio__arena_base(e->arena);
-    struct iovec *iov = calloc(n, sizeof(*iov));
-    if (iov == NULL)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        size_t off = (size_t)i * rb;
-        iov[i].iov_base = base + off;
-        iov[i].iov_len = size - off < rb ? size - off : rb;
-    }
-    int rc = io_uring_register_buffers(&e->ring, iov, n);
-    free(iov);
-    if (rc < 0)
-        regio__set_detail("registering %u regions: %s", n, strerror(-rc));
-    return rc;
-}
-
 static int register_buffers(struct regio_engine *e, bool no_clone)
 {
-    if (no_clone) {
-        int rc = register_own(e);
-        e->self_registered = rc == 0;
-        return rc;
-    }
+    /* no_clone: a pin of this ring's own, still recorded by the arena, so
+     * that it is counted, memlock-checked and blocks arena destroy. */
+    if (no_clone)
+        return regio__arena_register_ring_fresh(e->arena, e->ring.ring_fd);
     struct regio_arena_stats before, after;
     int rc = regio_arena_stats(e->arena, &before);
     if (rc != 0)
@@ -1099,10 +1075,6 @@ static int register_buffers(struct regio_engine *e, bool no_clone)
 
 static void unregister_buffers(struct regio_engine *e)
 {
-    if (e->self_registered) {
-        io_uring_unregister_buffers(&e->ring);
-        return;
-    }
     int rc = regio_arena_unregister_ring(e->arena, e->ring.ring_fd);
     REGIO_ASSERT(rc == 0);
 }

@@ -65,11 +65,10 @@ struct regio_engine {
     uint32_t retry_limit;
     uint32_t max_files;
     _Atomic uint32_t in_flight;
-    uint32_t waiters;     /* shared mode: threads blocked in the kernel */
-    bool wake_pending;    /* shared mode: a wake-up NOP is in the ring */
-    bool self_registered; /* no_clone: the engine pinned the regions itself */
-    uint32_t pagers;      /* open pagers: destroy is -EBUSY while any remain */
-    uint32_t cb_depth;    /* callbacks running now: destroy from one is -EBUSY */
+    uint32_t waiters;  /* shared mode: threads blocked in the kernel */
+    bool wake_pending; /* shared mode: a wake-up NOP is in the ring */
+    uint32_t pagers;   /* open pagers: destroy is -EBUSY while any remain */
+    uint32_t cb_depth; /* callbacks running now: destroy from one is -EBUSY */
 
     struct regio__req *reqs;
     uint32_t free_head; /* free list of reqs by index, UINT32_MAX = empty */

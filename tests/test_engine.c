@@ -522,17 +522,28 @@ static void test_limits_and_clone(const char *dir)
     CHECK(memcmp(b[0].data, b[6].data, BLOCK) == 0);
     CHECK_OK(regio_engine_destroy(e2));
 
-    /* no_clone pins its own registration; plain setup flags on request. */
+    /* no_clone pins its own registration; plain setup flags on request.
+     * The arena records that pin like any other: it is counted in
+     * pinned_bytes and keeps the arena from being destroyed. */
+    struct regio_arena_stats before;
+    CHECK_OK(regio_arena_stats(v.a, &before));
     struct regio_engine_opts plain = {.no_clone = true, .no_setup_flags = true};
     CHECK_OK(regio_engine_create(v.a, v.s, &plain, &e2));
     CHECK_OK(regio_engine_stats(e2, &st));
     CHECK(!st.cloned);
+    CHECK_OK(regio_arena_stats(v.a, &as));
+    CHECK_EQ(as.registrations, before.registrations + 1);
+    CHECK_EQ(as.clones, before.clones);
+    CHECK_EQ(as.pinned_bytes, before.pinned_bytes + as.size_bytes);
     CHECK_EQ(st.setup_flags & ~(uint32_t)(1u << 3), 0); /* only CQSIZE */
     CHECK_OK(regio_file_open(e2, file_path(dir, "lim"), O_RDONLY, 0, &h));
     CHECK_OK(regio_read(e2, h, b[1], 6 * BLOCK, BLOCK, count_cb, &c));
     CHECK_OK(regio_engine_drain(e2, -1));
     CHECK(memcmp(b[1].data, b[6].data, BLOCK) == 0);
     CHECK_OK(regio_engine_destroy(e2));
+    CHECK_OK(regio_arena_stats(v.a, &as));
+    CHECK_EQ(as.registrations, before.registrations);
+    CHECK_EQ(as.pinned_bytes, before.pinned_bytes);
 
     for (int i = 0; i < 7; i++)
         CHECK_OK(regio_buf_free(v.s, b[i]));
