@@ -45,6 +45,14 @@ static const char *file_path(const char *dir, const char *name)
     return path_buf;
 }
 
+/* Create (or open) a test file for reading and writing on v's engine. */
+static struct regio_file *open_rw(struct env *v, const char *dir, const char *name)
+{
+    struct regio_file *f = NULL;
+    CHECK_OK(regio_file_open(v->e, file_path(dir, name), O_RDWR | O_CREAT, 0600, &f));
+    return f;
+}
+
 static void fill(void *p, uint32_t n, uint64_t tag)
 {
     uint64_t st = tag * 7919 + 1;
@@ -78,8 +86,7 @@ static void test_round_trip(const char *dir)
     fprintf(stderr, "ring setup flags 0x%x cloned %d\n", st.setup_flags, (int)st.cloned);
     CHECK(!st.shared);
 
-    struct regio_file *f;
-    CHECK_OK(regio_file_open(v.e, file_path(dir, "rt"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_file *f = open_rw(&v, dir, "rt");
     uint32_t mem = 0, off = 0;
     CHECK_OK(regio_file_dio_align(f, &mem, &off));
     fprintf(stderr, "dio alignment: memory %u, offset %u\n", mem, off);
@@ -250,8 +257,7 @@ static void test_in_flight(const char *dir)
 {
     struct env v;
     env_up(&v, NULL);
-    struct regio_file *f;
-    CHECK_OK(regio_file_open(v.e, file_path(dir, "busy"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_file *f = open_rw(&v, dir, "busy");
     struct regio_buf b;
     CHECK_OK(regio_buf_alloc(v.s, BLOCK, &b));
     fill(b.data, BLOCK, 1);
@@ -300,8 +306,7 @@ static void test_drain_many(const char *dir)
 {
     struct env v;
     env_up(&v, NULL);
-    struct regio_file *f;
-    CHECK_OK(regio_file_open(v.e, file_path(dir, "drain"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_file *f = open_rw(&v, dir, "drain");
     enum { N = 160 };
     struct regio_buf bufs[N];
     struct counter c = {0, 0, 0};
@@ -366,8 +371,7 @@ static void test_wait_timeout(const char *dir)
 {
     struct env v;
     env_up(&v, NULL);
-    struct regio_file *f;
-    CHECK_OK(regio_file_open(v.e, file_path(dir, "timeout"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_file *f = open_rw(&v, dir, "timeout");
     struct regio_buf bufs[1];
     struct counter c = {0, 0, 0};
     write_blocks(&v, f, bufs, 1, &c);
@@ -389,8 +393,7 @@ static void test_early_submit(const char *dir)
 {
     struct env v;
     env_up(&v, NULL);
-    struct regio_file *f;
-    CHECK_OK(regio_file_open(v.e, file_path(dir, "early"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_file *f = open_rw(&v, dir, "early");
     enum { N = 8 };
     struct regio_buf bufs[N];
     struct counter c = {0, 0, 0};
@@ -435,8 +438,7 @@ static void test_destroy_in_flight(const char *dir)
 {
     struct env v;
     env_up(&v, NULL);
-    struct regio_file *f;
-    CHECK_OK(regio_file_open(v.e, file_path(dir, "destroy"), O_RDWR | O_CREAT, 0600, &f));
+    struct regio_file *f = open_rw(&v, dir, "destroy");
     enum { N = 120 };
     struct regio_buf bufs[N];
     struct counter c = {0, 0, 0};
