@@ -210,23 +210,54 @@ static void record_begin(struct regio_wal *w, uint8_t hdr[REGIO__WAL_REC_HDR_BYT
     XXH3_64bits_update(st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
 }
 
-/* Filler record (pad or segend) spanning [lsn, end) written into the ring. */
-static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t type)
+/* Filler record (pad or segend) spanning [lsn, end) written into the ring.
+ * Its checksum covers the header only and its payload must be zero (format
+ * version 2); the payload bytes are cleared here unless the caller knows
+ * they are zero already (zero_ahead cleared them in the shadow of a write). */
+static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t type,
+                       bool known_zero)
 {
     uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
     XXH3_state_t st;
     record_begin(w, hdr, lsn, (uint32_t)(end - lsn - REGIO__WAL_REC_HDR_BYTES), type, &st);
-    /* The payload is zero: clear it in the ring and hash it from there. */
-    for (uint64_t x = lsn + REGIO__WAL_REC_HDR_BYTES; x < end;) {
+    for (uint64_t x = lsn + REGIO__WAL_REC_HDR_BYTES; x < end && !known_zero;) {
         uint64_t contig;
         uint8_t *p = ring_at(w, x, &contig);
         uint64_t n = end - x < contig ? end - x : contig;
         memset(p, 0, n);
-        XXH3_64bits_update(&st, p, n);
         x += n;
     }
     regio__le64_put(hdr, XXH3_64bits_digest(&st));
     ring_put(w, lsn, hdr, sizeof(hdr));
+}
+
+/*
+ * Clear ring bytes ahead of the reservable range, so that a pad finds its
+ * payload zero and a lone appender's commit does not pay for clearing it.
+ * Called under flush_mu right after a flush is submitted, while the device
+ * works. The bytes of LSNs [released + limit, released + ring) are safe to
+ * clear: no appender can reserve them yet (reservations end at or below
+ * released + limit) and the data they held one lap earlier is released.
+ * Known zero afterwards: [zero_lo, zero_hi), minus records written since.
+ */
+static void zero_ahead(struct regio_wal *w)
+{
+    uint64_t r = atomic_load(&w->released);
+    uint64_t lo = r + w->limit_bytes, hi = r + w->ring_bytes;
+    if (lo >= hi)
+        return; /* no slack: pads clear their own payload */
+    if (w->zero_hi < lo)
+        w->zero_lo = w->zero_hi = lo; /* released jumped past the cleared part */
+    uint64_t to =
+        w->zero_hi + REGIO__WAL_ZERO_STEP_BYTES < hi ? w->zero_hi + REGIO__WAL_ZERO_STEP_BYTES : hi;
+    for (uint64_t x = w->zero_hi; x < to;) {
+        uint64_t contig;
+        uint8_t *p = ring_at(w, x, &contig);
+        uint64_t n = to - x < contig ? to - x : contig;
+        memset(p, 0, n);
+        x += n;
+    }
+    w->zero_hi = to;
 }
 
 static uint64_t filler_end(struct regio_wal *w, uint64_t lsn, uint16_t *type)
@@ -306,7 +337,7 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     if (segend_at != 0) {
         uint16_t ft;
         uint64_t fe = filler_end(w, segend_at, &ft);
-        put_filler(w, segend_at, fe, REGIO__WAL_TYPE_SEGEND);
+        put_filler(w, segend_at, fe, REGIO__WAL_TYPE_SEGEND, false);
         atomic_max(&w->max_seg_seen, regio__wal_seg(w, start));
         pthread_mutex_lock(&w->mu);
         pthread_cond_broadcast(&w->prep_cond);
@@ -544,6 +575,7 @@ static void issue_range(struct regio_wal *w, uint64_t a, uint64_t b, uint64_t re
     atomic_fetch_add(&w->bytes_written, b - a);
     f->done++;
     regio_engine_submit(w->engine);
+    zero_ahead(w);
     complete_flushes(w);
 }
 
@@ -582,7 +614,11 @@ static bool try_pad(struct regio_wal *w, uint64_t q)
     uint64_t expect = q;
     if (!atomic_compare_exchange_strong(&w->insert_pos, &expect, next))
         return false;
-    put_filler(w, q, fe, type);
+    /* Nobody reserved past q, so [q, fe) holds what zero_ahead left. */
+    bool known_zero = q >= w->zero_lo && fe <= w->zero_hi;
+    if (known_zero)
+        atomic_fetch_add_explicit(&w->pads_prezeroed, 1, memory_order_relaxed);
+    put_filler(w, q, fe, type, known_zero);
     atomic_fetch_add(&w->bytes_padded, fe - q);
     if (type == REGIO__WAL_TYPE_SEGEND) {
         atomic_max(&w->max_seg_seen, regio__wal_seg(w, next));
@@ -1049,6 +1085,7 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
     out->bytes_written = atomic_load(&w->bytes_written);
     out->bytes_padded = atomic_load(&w->bytes_padded);
     out->segments_used = atomic_load(&w->segments_used);
+    out->segments_zero_filled = atomic_load(&w->segments_zero_filled);
     out->block_bytes = w->block_bytes;
     out->failed = atomic_load(&w->failed);
     return 0;
@@ -1165,7 +1202,11 @@ static void init_segments(struct regio_wal *w)
     w->flushed = pos;
     w->walk_pos = pos;
     w->last_rec_end = pos;
-    w->limit_bytes = w->ring_bytes;
+    /* A slack of 1/16 of the ring between what appenders may reserve and
+     * what the ring holds lets zero_ahead clear bytes before they are
+     * reserved (none when the ring is too small to spare a block). */
+    uint64_t slack = w->ring_bytes / 16 / w->block_bytes * w->block_bytes;
+    w->limit_bytes = w->ring_bytes - slack;
     w->next_prep = regio__wal_seg(w, pos);
     if (w->has_end_si) {
         struct regio__wal_segslot *ss = &w->segs[w->end_si.segment_no % w->seg_table_len];
@@ -1177,6 +1218,9 @@ static void init_segments(struct regio_wal *w)
         w->next_prep = w->end_si.segment_no + 1;
     }
     atomic_store(&w->max_seg_seen, regio__wal_seg(w, pos));
+    /* make_memory clears the whole ring, and nothing is in flight yet. */
+    w->zero_lo = pos;
+    w->zero_hi = pos + w->ring_bytes;
     for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++)
         atomic_store(&w->slots[i][0], REGIO__WAL_SLOT_FREE);
 }

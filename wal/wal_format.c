@@ -134,7 +134,9 @@ void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t t
     regio__le16_put(b + 24, type);
     regio__le16_put(b + 26, 0);
     regio__le32_put(b + 28, REGIO__WAL_REC_MAGIC);
-    size_t body = (size_t)(regio__wal_rec_total(len) - REGIO__WAL_REC_HDR_BYTES);
+    size_t body = regio__wal_is_filler(type)
+                      ? 0
+                      : (size_t)(regio__wal_rec_total(len) - REGIO__WAL_REC_HDR_BYTES);
     /* One-shot hash of the contiguous bytes 8..end gives the same value as
      * the streaming form used for wrapped records. */
     regio__le64_put(b, XXH3_64bits_withSeed(b + 8, REGIO__WAL_REC_HDR_BYTES - 8 + body, salt));
@@ -174,9 +176,18 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
         why = "nonzero flags";
         goto bad;
     }
-    uint64_t sum = XXH3_64bits_withSeed(b + 8, (size_t)total - 8, si->salt);
+    /* A filler's payload is zero by rule, so it is checked as it is and only
+     * its header is hashed (version 2; see docs/format.md). */
+    bool filler = regio__wal_is_filler(regio__le16_get(b + 24));
+    size_t hashed = filler ? REGIO__WAL_REC_HDR_BYTES - 8 : (size_t)total - 8;
+    uint64_t sum = XXH3_64bits_withSeed(b + 8, hashed, si->salt);
     if (sum != regio__le64_get(b)) {
         why = "checksum mismatch (torn, corrupt, or stale from a recycled segment)";
+        goto bad;
+    }
+    if (filler &&
+        !all_zero(b + REGIO__WAL_REC_HDR_BYTES, (size_t)total - REGIO__WAL_REC_HDR_BYTES)) {
+        why = "nonzero filler payload (torn or corrupt)";
         goto bad;
     }
     if (out != NULL) {

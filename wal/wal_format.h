@@ -26,7 +26,9 @@
 #define REGIO__WAL_SEG_MAGIC 0x4c41574f49474552ull /* "REGIOWAL" read as LE u64 */
 #define REGIO__WAL_CTL_MAGIC 0x4c54434f49474552ull /* "REGIOCTL" read as LE u64 */
 #define REGIO__WAL_REC_MAGIC 0x52574c52u           /* "RLWR" read as LE u32 */
-#define REGIO__WAL_VERSION   1u
+/* 2: a filler's checksum covers its header only and its payload must be
+ * zero (docs/format.md, docs/decisions.md). Version 1 hashed the payload. */
+#define REGIO__WAL_VERSION 2u
 
 #define REGIO__WAL_CTL_NAME   "wal.ctl"
 #define REGIO__WAL_CTL_TMP    "wal.ctl.tmp"
@@ -189,9 +191,16 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
 /* Encode a record header with its checksum over hdr + payload (payload holds
  * regio__wal_rec_total(len) - 32 bytes, rounding zeroed by the caller). The
  * checksum is computed over the payload in place after the header, so hdr
- * must be followed in memory by the payload. */
+ * must be followed in memory by the payload. A filler's (pad, segend)
+ * checksum covers the header alone; its payload must be zero. */
 void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
                               uint32_t len);
+
+/* True for the types whose payload is all zero and not hashed. */
+static inline bool regio__wal_is_filler(uint16_t type)
+{
+    return type == REGIO__WAL_TYPE_PAD || type == REGIO__WAL_TYPE_SEGEND;
+}
 
 /* The checksum of a record whose header (32 bytes) and rounded payload are
  * given separately; for records that wrap in a ring buffer. */

@@ -12,12 +12,13 @@
 #include "internal.h"
 #include "wal_format.h"
 
-#define REGIO__WAL_SLOTS       64u /* insertion slots (PostgreSQL's insertion locks) */
-#define REGIO__WAL_MAX_FLUSHES 64u /* flush entries tracked at once */
-#define REGIO__WAL_SLOT_FREE   UINT64_MAX
-#define REGIO__WAL_SLOT_BUSY   0u  /* taken, start LSN not yet known */
-#define REGIO__WAL_PIECES      4u  /* pool buffers forming the ring */
-#define REGIO__WAL_ACK_BUCKETS 64u /* futex words sync waiters sleep on, by flush sequence */
+#define REGIO__WAL_SLOTS           64u /* insertion slots (PostgreSQL's insertion locks) */
+#define REGIO__WAL_MAX_FLUSHES     64u /* flush entries tracked at once */
+#define REGIO__WAL_SLOT_FREE       UINT64_MAX
+#define REGIO__WAL_SLOT_BUSY       0u            /* taken, start LSN not yet known */
+#define REGIO__WAL_PIECES          4u            /* pool buffers forming the ring */
+#define REGIO__WAL_ZERO_STEP_BYTES (64u * 1024u) /* most zero_ahead clears at once */
+#define REGIO__WAL_ACK_BUCKETS     64u /* futex words sync waiters sleep on, by flush sequence */
 
 /* One segment the WAL knows: indexed by segno % seg_table_len. */
 struct regio__wal_segslot {
@@ -106,6 +107,7 @@ struct regio_wal {
     _Atomic uint64_t bytes_written;
     _Atomic uint64_t bytes_padded;
     _Atomic uint64_t segments_used;
+    _Atomic uint64_t segments_zero_filled;
     _Atomic uint32_t space_waiters;
     _Atomic uint32_t seg_waiters;
     _Atomic uint64_t max_seg_seen; /* highest segment a reservation reached */
@@ -125,8 +127,10 @@ struct regio_wal {
     uint64_t last_rec_end;
     uint64_t pend_at, pend_end, pend_next; /* record at last_rec_end, once read */
     bool pend_user;
-    uint64_t segend_at_end; /* end of the SEGEND filler the walker passed (0: none) */
-    uint64_t segend_next;   /* where that segment's successor starts */
+    uint64_t zero_lo, zero_hi;       /* ring bytes of these LSNs are zero (zero_ahead) */
+    _Atomic uint64_t pads_prezeroed; /* pads whose payload zero_ahead had cleared (tests) */
+    uint64_t segend_at_end;          /* end of the SEGEND filler the walker passed (0: none) */
+    uint64_t segend_next;            /* where that segment's successor starts */
     struct regio__wal_flush flushes[REGIO__WAL_MAX_FLUSHES];
     uint32_t fl_head, fl_count;
     uint32_t max_flushes_in_flight;

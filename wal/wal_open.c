@@ -53,6 +53,15 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Drop what buffered reads and writes left of fd's file in the page cache
+ * (clean pages only: callers have synced what they wrote). While a segment
+ * has cached pages, every O_DIRECT write into it also invalidates the page
+ * cache over its range, on the commit path (docs/decisions.md). */
+static void drop_cache(int fd)
+{
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 static int pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
     uint8_t *p = buf;
@@ -161,8 +170,10 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
         err = -errno;
     /* A recycled file keeps its old records: the new salt makes them fail
      * their checksums, so only a short or new file needs zero-filling. */
-    if (err == 0 && (uint64_t)st.st_size != w->seg_bytes)
+    if (err == 0 && (uint64_t)st.st_size != w->seg_bytes) {
         err = zero_fill(tmp, fd, w->seg_bytes);
+        atomic_fetch_add(&w->segments_zero_filled, 1);
+    }
     struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
     uint64_t salt = regio__wal_random64();
     if (err == 0) {
@@ -181,6 +192,8 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
     }
     if (err == 0 && fsync(fd) != 0)
         err = -errno;
+    if (err == 0)
+        drop_cache(fd);
     close(fd);
     if (err == 0 && rename(tmp, fin) != 0)
         err = -errno;
@@ -291,6 +304,7 @@ static int load_segment(struct regio_wal *w, struct seg_image *s, bool whole)
         s->hdr_err = regio__wal_read_segment_header(fd, &s->si);
         if (s->hdr_err == 0 && s->si.segment_no != s->segno)
             s->hdr_err = -EBADMSG;
+        drop_cache(fd);
         close(fd);
         return 0;
     }
@@ -309,6 +323,7 @@ static int load_segment(struct regio_wal *w, struct seg_image *s, bool whole)
         return -ENOMEM;
     }
     err = pread_all(fd, s->data, want, 0, &s->len);
+    drop_cache(fd);
     close(fd);
     return err;
 }
@@ -494,6 +509,8 @@ static int apply_cut(struct regio_wal *w, struct scan_state *st, const struct cu
     }
     if (err == 0 && fsync(fd) != 0)
         err = -errno;
+    if (err == 0)
+        drop_cache(fd);
     close(fd);
     *next_out = next;
     return err;

@@ -28,14 +28,14 @@ enum regio_wal_recovery_mode {
 };
 
 struct regio_wal_opts {
-    struct regio_arena *arena;     /* share this arena (else the WAL makes one) */
-    size_t segment_bytes;          /* 0 = 64 MiB; multiple of the block size */
-    size_t buffer_bytes;           /* WAL buffer; 0 = 1 MiB */
-    uint32_t spare_segments;       /* prepared ahead; 0 = 2 */
+    struct regio_arena *arena; /* share this arena (else the WAL makes one) */
+    size_t segment_bytes;      /* 0 = 64 MiB; multiple of the block size */
+    size_t buffer_bytes;       /* WAL buffer; 0 = 1 MiB */
+    uint32_t spare_segments;   /* prepared ahead; 0 = 2 */
     enum regio_wal_recovery_mode recovery;
-    bool create;                   /* create the directory when missing */
-    bool no_create_log;            /* fail with -ENOENT when no log exists */
-    const char *stats_name;        /* live stats name for an arena the WAL makes */
+    bool create;            /* create the directory when missing */
+    bool no_create_log;     /* fail with -ENOENT when no log exists */
+    const char *stats_name; /* live stats name for an arena the WAL makes */
 };
 
 enum regio_wal_end {
@@ -46,38 +46,42 @@ enum regio_wal_end {
 };
 
 struct regio_wal_recovery {
-    uint32_t segments;          /* segments holding records */
-    uint64_t records;           /* valid caller records found */
-    uint64_t start_lsn;         /* oldest record kept */
-    uint64_t end_lsn;           /* where the next record goes */
-    uint64_t checkpoint_lsn;    /* from the control file (0: none) */
-    uint64_t bytes_cut;         /* torn tail bytes cut and zeroed */
-    uint64_t records_dropped;   /* salvage: invalid records dropped */
-    uint32_t epoch;             /* epoch of this open */
+    uint32_t segments;        /* segments holding records */
+    uint64_t records;         /* valid caller records found */
+    uint64_t start_lsn;       /* oldest record kept */
+    uint64_t end_lsn;         /* where the next record goes */
+    uint64_t checkpoint_lsn;  /* from the control file (0: none) */
+    uint64_t bytes_cut;       /* torn tail bytes cut and zeroed */
+    uint64_t records_dropped; /* salvage: invalid records dropped */
+    uint32_t epoch;           /* epoch of this open */
     enum regio_wal_end end;
-    char detail[160];           /* what was found at the end, in words */
+    char detail[160]; /* what was found at the end, in words */
 };
 
 struct regio_wal_record {
-    uint64_t lsn;      /* start of the record */
-    uint64_t end_lsn;  /* first byte after it */
+    uint64_t lsn;     /* start of the record */
+    uint64_t end_lsn; /* first byte after it */
     uint16_t type;
     uint32_t epoch;
-    uint32_t len;      /* payload bytes */
-    const void *data;  /* valid until the next reader call */
+    uint32_t len;     /* payload bytes */
+    const void *data; /* valid until the next reader call */
 };
 
 struct regio_wal_stats {
-    uint64_t appended_lsn;   /* end of the last reserved record */
+    uint64_t appended_lsn; /* end of the last reserved record */
     uint64_t durable_lsn;
     uint64_t records;        /* records appended */
     uint64_t syncs;          /* flushes made durable */
     uint64_t records_synced; /* records made durable (records/sync = this / syncs) */
     uint64_t bytes_written;
-    uint64_t bytes_padded;   /* padding written to end flushes on a block */
+    uint64_t bytes_padded; /* padding written to end flushes on a block */
     uint64_t segments_used;
-    uint32_t block_bytes;    /* padding unit */
-    int failed;              /* 0, or the error that failed the log */
+    /* Segments prepared as new zero-filled files (the rest of segments_used
+     * reused recycled files, which needs no zero-filling). Zero-filling
+     * writes a whole segment in the background, competing with commits. */
+    uint64_t segments_zero_filled;
+    uint32_t block_bytes; /* padding unit */
+    int failed;           /* 0, or the error that failed the log */
 };
 
 struct regio_wal;
@@ -96,9 +100,8 @@ REGIO_API int regio_wal_append(struct regio_wal *w, const void *data, size_t len
                                uint64_t *lsn_out);
 REGIO_API int regio_wal_appendv(struct regio_wal *w, const struct iovec *iov, int iovcnt,
                                 uint64_t *lsn_out);
-REGIO_API int regio_wal_append_record(struct regio_wal *w, uint16_t type,
-                                      const struct iovec *iov, int iovcnt, uint64_t *lsn_out,
-                                      uint64_t *end_lsn_out);
+REGIO_API int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iovec *iov,
+                                      int iovcnt, uint64_t *lsn_out, uint64_t *end_lsn_out);
 
 /* Return when the record starting at lsn and all before it are durable. */
 REGIO_API int regio_wal_sync(struct regio_wal *w, uint64_t lsn);
