@@ -5,7 +5,8 @@
  * second open refused, oversized record refused, checkpoint kept across
  * reopen, truncation recycles and ignores stale records, the live reader
  * tails the durable end, sync_async calls back in LSN order, salvage mode
- * keeps the prefix before a damaged record, pads verify over a lapped ring.
+ * keeps the prefix before a damaged record, pads verify over a lapped ring,
+ * a log of an older format version is refused.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,6 +18,8 @@
 #include "regio/stats.h"
 #include "wal_hold.h"
 #include "wal_internal.h"
+
+#include <xxhash.h>
 
 #define SEG (1024u * 1024u)
 #define BUF (64u * 1024u)
@@ -163,6 +166,34 @@ static void test_pads_over_lapped_ring(void)
 {
     pads_over_lapped_ring(BUF, true);   /* 256 KiB ring: 16 KiB slack */
     pads_over_lapped_ring(4096, false); /* 16 KiB ring: no slack */
+}
+
+/* A log of an older format version is refused with a clear error, not read
+ * under the new checksum rule (docs/format.md, version 2). */
+static void test_old_version_refused(void)
+{
+    const char *dir = test_tmpdir("wal-ver");
+    struct regio_wal_opts o = small_opts();
+    struct regio_wal *w;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    uint64_t lsn;
+    CHECK_OK(regio_wal_append(w, "x", 1, &lsn));
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_close(w));
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, REGIO__WAL_CTL_NAME);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t b[72];
+    CHECK_EQ(pread(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+    CHECK_EQ(regio__le32_get(b + 8), REGIO__WAL_VERSION);
+    regio__le32_put(b + 8, 1); /* as written by version 1, checksum valid */
+    regio__le64_put(b + 64, XXH3_64bits(b, 64));
+    CHECK_EQ(pwrite(fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+    close(fd);
+    CHECK_EQ(regio_wal_open(dir, &o, &w, NULL), -EBADMSG);
+    CHECK(strstr(regio_error_detail(), "unknown version 1") != NULL);
+    test_rmdir_all(dir);
 }
 
 static void test_busy_and_too_large(void)
@@ -422,6 +453,7 @@ int main(void)
 {
     test_round_trip();
     test_pads_over_lapped_ring();
+    test_old_version_refused();
     test_busy_and_too_large();
     test_checkpoint_truncate();
     test_async_and_live_reader();

@@ -768,7 +768,10 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
         fresh = true;
         err = new_log(w, info, &next);
     } else if (cerr != 0) {
-        regio__set_detail("wal: control file of %s: %s", w->dir, regio_strerror(cerr));
+        /* Keep what the decoder found (unknown version, bad checksum, ...). */
+        char why[256];
+        snprintf(why, sizeof(why), "%s", regio_error_detail());
+        regio__set_detail("wal: control file of %s: %s (%s)", w->dir, why, regio_strerror(cerr));
         err = cerr == -ENOENT ? -EBADMSG : cerr;
     } else {
         err = existing_log(w, &st, info, &cp);
