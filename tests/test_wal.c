@@ -6,7 +6,8 @@
  * reopen, truncation recycles and ignores stale records, the live reader
  * tails the durable end, sync_async calls back in LSN order, salvage mode
  * keeps the prefix before a damaged record, pads verify over a lapped ring,
- * a log of an older format version is refused.
+ * a log of an older format version is refused, a reopen with a larger buffer
+ * caps its record size instead of hanging.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -193,6 +194,37 @@ static void test_old_version_refused(void)
     close(fd);
     CHECK_EQ(regio_wal_open(dir, &o, &w, NULL), -EBADMSG);
     CHECK(strstr(regio_error_detail(), "unknown version 1") != NULL);
+    test_rmdir_all(dir);
+}
+
+/* Reopening with a larger buffer than the open that last wrote the log: the
+ * old in-flight window bounds this open, so the largest record shrinks to
+ * fit it (a bigger one once waited for ring space forever) and a record of
+ * exactly that size is appended and made durable. */
+static void test_reopen_larger_buffer(void)
+{
+    const char *dir = test_tmpdir("wal-grow");
+    /* 64 KiB buffers: a 256 KiB window. */
+    struct regio_wal_opts o = {.segment_bytes = 16u << 20, .buffer_bytes = BUF, .create = true};
+    struct regio_wal *w;
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    uint64_t lsn;
+    CHECK_OK(regio_wal_append(w, "x", 1, &lsn));
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_close(w));
+    struct regio_wal_opts big = {.segment_bytes = 16u << 20, .buffer_bytes = 1u << 20};
+    struct regio_wal_recovery info;
+    CHECK_OK(regio_wal_open(dir, &big, &w, &info));
+    size_t max = regio_wal_max_record_bytes(w);
+    CHECK(max < (1u << 20) - 32 && max >= 4 * BUF - 32 - 4 * BUF / 16);
+    size_t len = max + 1;
+    uint8_t *rec = calloc(1, len);
+    CHECK(rec != NULL);
+    CHECK_EQ(regio_wal_append(w, rec, len, &lsn), -EINVAL);
+    CHECK_OK(regio_wal_append(w, rec, max, &lsn));
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_close(w));
+    free(rec);
     test_rmdir_all(dir);
 }
 
@@ -454,6 +486,7 @@ int main(void)
     test_round_trip();
     test_pads_over_lapped_ring();
     test_old_version_refused();
+    test_reopen_larger_buffer();
     test_busy_and_too_large();
     test_checkpoint_truncate();
     test_async_and_live_reader();

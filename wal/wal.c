@@ -387,7 +387,14 @@ int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iov
 
 size_t regio_wal_max_record_bytes(const struct regio_wal *w)
 {
-    return w == NULL ? 0 : (size_t)(w->piece_bytes - REGIO__WAL_REC_HDR_BYTES);
+    if (w == NULL)
+        return 0;
+    /* A record must fit in one buffer and in what may be in flight: after a
+     * reopen with a larger buffer, the last segment's recorded window (the
+     * old ring) bounds that for this open, and a bigger record would wait for
+     * ring space forever. */
+    uint64_t cap = w->piece_bytes < w->limit_bytes ? w->piece_bytes : w->limit_bytes;
+    return (size_t)(cap - REGIO__WAL_REC_HDR_BYTES);
 }
 
 /* ---- The flusher ----------------------------------------------------------- */
