@@ -169,18 +169,25 @@ static void test_pads_over_lapped_ring(void)
     pads_over_lapped_ring(4096, false); /* 16 KiB ring: no slack */
 }
 
+/* Create a log in dir with opts o holding one durable record, and close it. */
+static void one_record_log(const char *dir, const struct regio_wal_opts *o)
+{
+    struct regio_wal *w;
+    CHECK_OK(regio_wal_open(dir, o, &w, NULL));
+    uint64_t lsn;
+    CHECK_OK(regio_wal_append(w, "x", 1, &lsn));
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_close(w));
+}
+
 /* A log of an older format version is refused with a clear error, not read
  * under the new checksum rule (docs/format.md, version 2). */
 static void test_old_version_refused(void)
 {
     const char *dir = test_tmpdir("wal-ver");
     struct regio_wal_opts o = small_opts();
+    one_record_log(dir, &o);
     struct regio_wal *w;
-    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
-    uint64_t lsn;
-    CHECK_OK(regio_wal_append(w, "x", 1, &lsn));
-    CHECK_OK(regio_wal_sync(w, lsn));
-    CHECK_OK(regio_wal_close(w));
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, REGIO__WAL_CTL_NAME);
     int fd = open(path, O_RDWR);
@@ -206,12 +213,9 @@ static void test_reopen_larger_buffer(void)
     const char *dir = test_tmpdir("wal-grow");
     /* 64 KiB buffers: a 256 KiB window. */
     struct regio_wal_opts o = {.segment_bytes = 16u << 20, .buffer_bytes = BUF, .create = true};
+    one_record_log(dir, &o);
     struct regio_wal *w;
-    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
     uint64_t lsn;
-    CHECK_OK(regio_wal_append(w, "x", 1, &lsn));
-    CHECK_OK(regio_wal_sync(w, lsn));
-    CHECK_OK(regio_wal_close(w));
     struct regio_wal_opts big = {.segment_bytes = 16u << 20, .buffer_bytes = 1u << 20};
     struct regio_wal_recovery info;
     CHECK_OK(regio_wal_open(dir, &big, &w, &info));
