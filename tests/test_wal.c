@@ -7,7 +7,7 @@
  * tails the durable end, sync_async calls back in LSN order, salvage mode
  * keeps the prefix before a damaged record, pads verify over a lapped ring,
  * a log of an older format version is refused, a reopen with a larger buffer
- * caps its record size instead of hanging.
+ * takes records bigger than the old window (in the next segment).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -205,29 +205,51 @@ static void test_old_version_refused(void)
 }
 
 /* Reopening with a larger buffer than the open that last wrote the log: the
- * old in-flight window bounds this open, so the largest record shrinks to
- * fit it (a bigger one once waited for ring space forever) and a record of
- * exactly that size is appended and made durable. */
+ * old in-flight window bounds this open while it writes in that segment, so
+ * a record bigger than the window starts the next segment early (it once
+ * waited for ring space forever), and everything reads back after reopen. */
 static void test_reopen_larger_buffer(void)
 {
     const char *dir = test_tmpdir("wal-grow");
+    const uint64_t seg = 16u << 20;
     /* 64 KiB buffers: a 256 KiB window. */
-    struct regio_wal_opts o = {.segment_bytes = 16u << 20, .buffer_bytes = BUF, .create = true};
+    struct regio_wal_opts o = {.segment_bytes = seg, .buffer_bytes = BUF, .create = true};
     one_record_log(dir, &o);
     struct regio_wal *w;
     uint64_t lsn;
-    struct regio_wal_opts big = {.segment_bytes = 16u << 20, .buffer_bytes = 1u << 20};
+    struct regio_wal_opts big = {.segment_bytes = seg, .buffer_bytes = 1u << 20};
     struct regio_wal_recovery info;
     CHECK_OK(regio_wal_open(dir, &big, &w, &info));
     size_t max = regio_wal_max_record_bytes(w);
-    CHECK(max < (1u << 20) - 32 && max >= 4 * BUF - 32 - 4 * BUF / 16);
-    size_t len = max + 1;
-    uint8_t *rec = calloc(1, len);
+    CHECK_EQ(max, (1u << 20) - 32);
+    uint8_t *rec = malloc(max);
     CHECK(rec != NULL);
-    CHECK_EQ(regio_wal_append(w, rec, len, &lsn), -EINVAL);
+    for (size_t k = 0; k < max; k++)
+        rec[k] = (uint8_t)(k * 7 + 1);
+    CHECK_OK(regio_wal_append(w, "small", 5, &lsn));
+    CHECK(lsn < seg); /* small records stay in the old segment */
     CHECK_OK(regio_wal_append(w, rec, max, &lsn));
+    CHECK_EQ(lsn / seg, 1); /* the big one starts segment 1 */
+    CHECK_OK(regio_wal_sync(w, lsn));
+    CHECK_OK(regio_wal_append(w, rec, max, &lsn)); /* full window from now on */
     CHECK_OK(regio_wal_sync(w, lsn));
     CHECK_OK(regio_wal_close(w));
+    CHECK_OK(regio_wal_open(dir, &big, &w, &info));
+    CHECK_EQ(info.records, 4);
+    CHECK_EQ(info.end, REGIO_WAL_END_CLEAN);
+    CHECK_OK(regio_wal_close(w));
+    struct regio_wal_reader *r;
+    CHECK_OK(regio_wal_reader_open(dir, 0, &r));
+    struct regio_wal_record got;
+    size_t want_len[] = {1, 5, max, max};
+    for (int k = 0; k < 4; k++) {
+        CHECK_EQ(regio_wal_reader_next(r, &got), 1);
+        CHECK_EQ(got.len, want_len[k]);
+        if (k >= 2)
+            CHECK(memcmp(got.data, rec, max) == 0);
+    }
+    CHECK_EQ(regio_wal_reader_next(r, &got), 0);
+    CHECK_OK(regio_wal_reader_close(r));
     free(rec);
     test_rmdir_all(dir);
 }

@@ -167,12 +167,23 @@ static uint64_t min_inflight(struct regio_wal *w, uint64_t q)
 /* Reserve total bytes for a record. A record that does not fit in the rest of
  * its segment (leaving room for a SEGEND header) goes to the next segment, and
  * its reserver also owns the SEGEND filler at the old position. */
+/* Reservations have reached segment seg: past narrow_seg, the full limit
+ * applies (recovery takes the largest window of the segments involved). */
+static void leave_narrow_segment(struct regio_wal *w, uint64_t seg)
+{
+    if (seg > w->narrow_seg && atomic_load(&w->limit_bytes) < w->full_limit_bytes)
+        atomic_store(&w->limit_bytes, w->full_limit_bytes);
+}
+
 static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64_t *segend_at)
 {
     uint64_t p = atomic_load(&w->insert_pos);
     for (;;) {
         uint64_t s, next, se = 0;
-        if (p + total + REGIO__WAL_REC_HDR_BYTES <= regio__wal_seg_end(w, p)) {
+        /* A record bigger than the narrow segment's window could never be in
+         * flight there: it starts the next segment early instead. */
+        bool narrow = regio__wal_seg(w, p) == w->narrow_seg && total > atomic_load(&w->limit_bytes);
+        if (!narrow && p + total + REGIO__WAL_REC_HDR_BYTES <= regio__wal_seg_end(w, p)) {
             s = p;
         } else {
             se = p;
@@ -182,6 +193,8 @@ static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64
         if (atomic_compare_exchange_weak(&w->insert_pos, &p, next)) {
             *start = s;
             *segend_at = se;
+            if (se != 0)
+                leave_narrow_segment(w, regio__wal_seg(w, s));
             return;
         }
     }
@@ -243,7 +256,7 @@ static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t
 static void zero_ahead(struct regio_wal *w)
 {
     uint64_t r = atomic_load(&w->released);
-    uint64_t lo = r + w->limit_bytes, hi = r + w->ring_bytes;
+    uint64_t lo = r + atomic_load(&w->limit_bytes), hi = r + w->ring_bytes;
     if (lo >= hi)
         return; /* no slack: pads clear their own payload */
     if (w->zero_hi < lo)
@@ -284,13 +297,14 @@ static int wait_segment(struct regio_wal *w, uint64_t segno)
 
 static int wait_space(struct regio_wal *w, uint64_t end)
 {
-    if (end - atomic_load(&w->released) <= w->limit_bytes)
+    if (end - atomic_load(&w->released) <= atomic_load(&w->limit_bytes))
         return 0;
     pthread_mutex_lock(&w->mu);
     atomic_fetch_add(&w->space_waiters, 1);
     if (w->flusher_idle)
         pthread_cond_signal(&w->work_cond);
-    while (end - atomic_load(&w->released) > w->limit_bytes && atomic_load(&w->failed) == 0)
+    while (end - atomic_load(&w->released) > atomic_load(&w->limit_bytes) &&
+           atomic_load(&w->failed) == 0)
         pthread_cond_wait(&w->done_cond, &w->mu);
     atomic_fetch_sub(&w->space_waiters, 1);
     pthread_mutex_unlock(&w->mu);
@@ -326,6 +340,22 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     reserve(w, total, &start, &segend_at);
     atomic_store(&w->slots[slot][0], segend_at != 0 ? segend_at : start);
     err = wait_segment(w, regio__wal_seg(w, start));
+    if (err == 0 && segend_at != 0) {
+        /* The segend goes in first: the ring space the record needs may be
+         * released only by the flush that carries it (after an early switch
+         * the rest of the old segment lies between them in LSNs). */
+        uint16_t ft;
+        uint64_t fe = filler_end(w, segend_at, &ft);
+        err = wait_space(w, fe);
+        if (err == 0) {
+            put_filler(w, segend_at, fe, REGIO__WAL_TYPE_SEGEND, false);
+            atomic_store(&w->slots[slot][0], start);
+            atomic_max(&w->max_seg_seen, regio__wal_seg(w, start));
+            pthread_mutex_lock(&w->mu);
+            pthread_cond_broadcast(&w->prep_cond);
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
     if (err == 0)
         err = wait_space(w, start + total);
     if (err != 0) {
@@ -333,15 +363,6 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
          * the slot stays held at its start: the flusher must never walk
          * into bytes nobody wrote. */
         return err;
-    }
-    if (segend_at != 0) {
-        uint16_t ft;
-        uint64_t fe = filler_end(w, segend_at, &ft);
-        put_filler(w, segend_at, fe, REGIO__WAL_TYPE_SEGEND, false);
-        atomic_max(&w->max_seg_seen, regio__wal_seg(w, start));
-        pthread_mutex_lock(&w->mu);
-        pthread_cond_broadcast(&w->prep_cond);
-        pthread_mutex_unlock(&w->mu);
     }
     uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
     XXH3_state_t st;
@@ -387,14 +408,7 @@ int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iov
 
 size_t regio_wal_max_record_bytes(const struct regio_wal *w)
 {
-    if (w == NULL)
-        return 0;
-    /* A record must fit in one buffer and in what may be in flight: after a
-     * reopen with a larger buffer, the last segment's recorded window (the
-     * old ring) bounds that for this open, and a bigger record would wait for
-     * ring space forever. */
-    uint64_t cap = w->piece_bytes < w->limit_bytes ? w->piece_bytes : w->limit_bytes;
-    return (size_t)(cap - REGIO__WAL_REC_HDR_BYTES);
+    return w == NULL ? 0 : (size_t)(w->piece_bytes - REGIO__WAL_REC_HDR_BYTES);
 }
 
 /* ---- The flusher ----------------------------------------------------------- */
@@ -612,7 +626,7 @@ static bool try_pad(struct regio_wal *w, uint64_t q)
     uint64_t fe = filler_end(w, q, &type);
     uint64_t next =
         type == REGIO__WAL_TYPE_SEGEND ? regio__wal_seg_first(w, regio__wal_seg(w, q) + 1) : fe;
-    if (fe - atomic_load(&w->released) > w->limit_bytes)
+    if (fe - atomic_load(&w->released) > atomic_load(&w->limit_bytes))
         return false;
     if (type == REGIO__WAL_TYPE_SEGEND &&
         atomic_load(&w->segs[regio__wal_seg(w, next) % w->seg_table_len].ready) !=
@@ -628,6 +642,7 @@ static bool try_pad(struct regio_wal *w, uint64_t q)
     put_filler(w, q, fe, type, known_zero);
     atomic_fetch_add(&w->bytes_padded, fe - q);
     if (type == REGIO__WAL_TYPE_SEGEND) {
+        leave_narrow_segment(w, regio__wal_seg(w, next));
         atomic_max(&w->max_seg_seen, regio__wal_seg(w, next));
         pthread_mutex_lock(&w->mu);
         pthread_cond_broadcast(&w->prep_cond);
@@ -1213,15 +1228,21 @@ static void init_segments(struct regio_wal *w)
      * what the ring holds lets zero_ahead clear bytes before they are
      * reserved (none when the ring is too small to spare a block). */
     uint64_t slack = w->ring_bytes / 16 / w->block_bytes * w->block_bytes;
-    w->limit_bytes = w->ring_bytes - slack;
+    w->full_limit_bytes = w->ring_bytes - slack;
+    atomic_store(&w->limit_bytes, w->full_limit_bytes);
+    w->narrow_seg = UINT64_MAX;
     w->next_prep = regio__wal_seg(w, pos);
     if (w->has_end_si) {
         struct regio__wal_segslot *ss = &w->segs[w->end_si.segment_no % w->seg_table_len];
         ss->salt = w->end_si.salt;
         ss->window_bytes = w->end_si.window_bytes;
         atomic_store(&ss->ready, w->end_si.segment_no + 1);
-        if (w->end_si.window_bytes < w->limit_bytes)
-            w->limit_bytes = w->end_si.window_bytes;
+        if (w->end_si.window_bytes < w->full_limit_bytes) {
+            /* Written by an open with a smaller ring: its window bounds what
+             * may be in flight while the log writes in this segment. */
+            atomic_store(&w->limit_bytes, w->end_si.window_bytes);
+            w->narrow_seg = w->end_si.segment_no;
+        }
         w->next_prep = w->end_si.segment_no + 1;
     }
     atomic_store(&w->max_seg_seen, regio__wal_seg(w, pos));

@@ -73,7 +73,12 @@ struct regio_wal {
     uint32_t block_bytes;
     uint64_t piece_bytes; /* one pool buffer */
     uint64_t ring_bytes;  /* REGIO__WAL_PIECES * piece_bytes */
-    uint64_t limit_bytes; /* most bytes reserved beyond the released point */
+    /* Most bytes reserved beyond the released point: full_limit_bytes, or
+     * while the log writes in narrow_seg (the segment recovery ended in, whose
+     * recorded in-flight window is smaller) that window. UINT64_MAX: none. */
+    _Atomic uint64_t limit_bytes;
+    uint64_t full_limit_bytes;
+    uint64_t narrow_seg;
     uint32_t epoch;
     uint32_t seg_table_len;
     struct regio__wal_segslot *segs;

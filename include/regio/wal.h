@@ -111,10 +111,7 @@ REGIO_API int regio_wal_sync_async(struct regio_wal *w, uint64_t lsn, regio_cb c
 
 REGIO_API int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn);
 REGIO_API uint64_t regio_wal_durable_lsn(const struct regio_wal *w);
-/* The largest payload one record may have in this open: buffer_bytes - 32,
- * or less when the log was last written by an open with a smaller buffer
- * (that open's in-flight window then bounds this one's; reopening after the
- * log has moved to a new segment restores the full size). */
+/* The largest payload one record may have: buffer_bytes - 32. */
 REGIO_API size_t regio_wal_max_record_bytes(const struct regio_wal *w);
 /* Recycle segments wholly before min(lsn, checkpoint, oldest live reader);
  * returns how many. */
