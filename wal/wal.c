@@ -70,6 +70,18 @@ static void ring_get(struct regio_wal *w, uint64_t lsn, void *out, uint64_t len)
     }
 }
 
+/* Zero the ring bytes of LSNs [lsn, end). */
+static void ring_clear(struct regio_wal *w, uint64_t lsn, uint64_t end)
+{
+    while (lsn < end) {
+        uint64_t contig;
+        uint8_t *p = ring_at(w, lsn, &contig);
+        uint64_t n = end - lsn < contig ? end - lsn : contig;
+        memset(p, 0, n);
+        lsn += n;
+    }
+}
+
 /* ---- Failure and wake-ups --------------------------------------------- */
 
 static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns)
@@ -233,13 +245,8 @@ static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t
     uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
     XXH3_state_t st;
     record_begin(w, hdr, lsn, (uint32_t)(end - lsn - REGIO__WAL_REC_HDR_BYTES), type, &st);
-    for (uint64_t x = lsn + REGIO__WAL_REC_HDR_BYTES; x < end && !known_zero;) {
-        uint64_t contig;
-        uint8_t *p = ring_at(w, x, &contig);
-        uint64_t n = end - x < contig ? end - x : contig;
-        memset(p, 0, n);
-        x += n;
-    }
+    if (!known_zero)
+        ring_clear(w, lsn + REGIO__WAL_REC_HDR_BYTES, end);
     regio__le64_put(hdr, XXH3_64bits_digest(&st));
     ring_put(w, lsn, hdr, sizeof(hdr));
 }
@@ -263,13 +270,7 @@ static void zero_ahead(struct regio_wal *w)
         w->zero_lo = w->zero_hi = lo; /* released jumped past the cleared part */
     uint64_t to =
         w->zero_hi + REGIO__WAL_ZERO_STEP_BYTES < hi ? w->zero_hi + REGIO__WAL_ZERO_STEP_BYTES : hi;
-    for (uint64_t x = w->zero_hi; x < to;) {
-        uint64_t contig;
-        uint8_t *p = ring_at(w, x, &contig);
-        uint64_t n = to - x < contig ? to - x : contig;
-        memset(p, 0, n);
-        x += n;
-    }
+    ring_clear(w, w->zero_hi, to);
     w->zero_hi = to;
 }
 

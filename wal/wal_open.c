@@ -172,7 +172,8 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
      * their checksums, so only a short or new file needs zero-filling. */
     if (err == 0 && (uint64_t)st.st_size != w->seg_bytes) {
         err = zero_fill(tmp, fd, w->seg_bytes);
-        atomic_fetch_add(&w->segments_zero_filled, 1);
+        if (err == 0)
+            atomic_fetch_add(&w->segments_zero_filled, 1);
     }
     struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
     uint64_t salt = regio__wal_random64();
