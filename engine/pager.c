@@ -16,9 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "engine_internal.h"
+#include "hash_internal.h"
 
 struct page_trailer {
     uint8_t checksum_le[8]; /* XXH3-64(payload, seed = page number) */

@@ -3,11 +3,20 @@
  * tests/test_pager.c: page files of 4 KiB and 16 KiB pages: batches of 64+
  * pages written and read back in one submit each, a flipped byte and a
  * misdirected page caught (-EBADMSG), never-written and past-the-end pages
- * (-ENODATA, zeros), size calls, close while busy, bad arguments.
+ * (-ENODATA, zeros), size calls, close while busy, bad arguments; the
+ * checksums on disk are the plain XXH3 values whichever XXH3 entry points
+ * the library was built to call.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+#if defined(REGIO_HAVE_XXH_DISPATCH) && REGIO_HAVE_XXH_DISPATCH
+#define XXH_DISPATCH_DISABLE_REPLACE /* this file names both variants */
+#include <xxh_x86dispatch.h>
+#endif
 
 #include "check.h"
 #include "regio.h"
@@ -186,6 +195,51 @@ static void test_args(struct env *v, const char *dir)
     CHECK_OK(regio_pager_close(p));
 }
 
+/* The library hashes through libxxhash's dispatching functions where it has
+ * them (arena/hash_internal.h). The on-disk formats must not depend on that:
+ * a written page's trailer holds the value the plain function computes, and
+ * the dispatching one-shot and streaming functions agree with the plain ones
+ * at every length around the block and stripe boundaries. */
+static void test_checksum_values(struct env *v, const char *path)
+{
+    struct regio_pager_opts po = {.page_bytes = 4096, .create = true};
+    struct regio_pager *p;
+    CHECK_OK(regio_pager_open(v->e, path, &po, &p));
+    size_t payload = regio_pager_payload_bytes(p);
+    struct regio_buf b;
+    CHECK_OK(regio_buf_alloc(v->s, 4096, &b));
+    fill_payload(b.data, payload, 77);
+    CHECK_OK(regio_pager_write_sync(p, 5, b));
+    uint64_t want = XXH3_64bits_withSeed(b.data, payload, 5), got = 0;
+    const uint8_t *t = (const uint8_t *)b.data + payload;
+    for (int i = 7; i >= 0; i--)
+        got = (got << 8) | t[i];
+    CHECK(got == want);
+    CHECK_OK(regio_buf_free(v->s, b));
+    CHECK_OK(regio_pager_close(p));
+#if defined(REGIO_HAVE_XXH_DISPATCH) && REGIO_HAVE_XXH_DISPATCH
+    static uint8_t data[5000];
+    uint64_t st = 99;
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)test_rand(&st);
+    for (size_t len = 0; len <= sizeof(data); len += len < 300 ? 1 : 37) {
+        uint64_t seed = len * 0x9e3779b97f4a7c15ull;
+        CHECK(XXH3_64bits_withSeed_dispatch(data, len, seed) ==
+              XXH3_64bits_withSeed(data, len, seed));
+        CHECK(XXH3_64bits_dispatch(data, len) == XXH3_64bits(data, len));
+        XXH3_state_t s1;
+        XXH3_INITSTATE(&s1);
+        CHECK(XXH3_64bits_reset_withSeed(&s1, seed) == XXH_OK);
+        size_t half = len / 3;
+        CHECK(XXH3_64bits_update_dispatch(&s1, data, half) == XXH_OK);
+        CHECK(XXH3_64bits_update_dispatch(&s1, data + half, len - half) == XXH_OK);
+        CHECK(XXH3_64bits_digest(&s1) == XXH3_64bits_withSeed(data, len, seed));
+    }
+#else
+    printf("test_pager: built without libxxhash's dispatching XXH3; plain functions only\n");
+#endif
+}
+
 int main(void)
 {
     char dir[512];
@@ -203,6 +257,8 @@ int main(void)
     snprintf(path, sizeof(path), "%s/pages16k", dir);
     test_batches(&v, path, 16384);
     test_args(&v, dir);
+    snprintf(path, sizeof(path), "%s/checksums", dir);
+    test_checksum_values(&v, path);
     CHECK_OK(regio_engine_destroy(v.e));
     CHECK_OK(regio_slab_destroy(v.s));
     CHECK_OK(regio_arena_destroy(v.a));

@@ -24,9 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-
+#include "hash_internal.h"
 #include "stats_internal.h"
 #include "wal_internal.h"
 

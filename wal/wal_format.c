@@ -5,10 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The streaming state is used on the stack, which needs its full definition. */
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-
+#include "hash_internal.h"
 #include "internal.h"
 #include "wal_format.h"
 
