@@ -46,6 +46,12 @@
 #define CTR_GET(e, field) atomic_load_explicit(&(e)->ctr.field, memory_order_relaxed)
 /* user_data of the NOP that wakes other waiters in shared mode. */
 #define WAKE_USER_DATA UINT64_MAX
+/* user_data of the stall probe's cancel SQEs. */
+#define PROBE_USER_DATA (UINT64_MAX - 1)
+/* Longest an owned-mode thread sleeps in the kernel before re-checking for
+ * a stall; a wait with no limit is made of such slices. */
+#define OWNED_WAIT_SLICE_NS    250000000
+#define STALL_PROBE_DEFAULT_MS 2000
 
 struct regio__req {
     uint8_t kind;
@@ -55,6 +61,7 @@ struct regio__req {
     bool sync_only;     /* write_sync: only the sync is being (re)issued */
     bool write_faulted; /* write_sync: an injected fault hit the write part */
     uint8_t pending;    /* SQEs of this request still to complete */
+    bool probed;        /* the stall probe asked to cancel this submission */
     uint32_t gen;
     uint32_t next_free;
     uint32_t retries;
@@ -156,7 +163,7 @@ static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n)
 static struct regio__fault_hit fault_next(struct regio_engine *e, enum regio_op_kind op,
                                           uint32_t len, uint32_t align)
 {
-    struct regio__fault_hit hit = {0, 0};
+    struct regio__fault_hit hit = {0, 0, false};
     struct regio__fault_state *st = &e->faults[op];
     if (!st->armed)
         return hit;
@@ -167,6 +174,8 @@ static struct regio__fault_hit fault_next(struct regio_engine *e, enum regio_op_
         st->armed = false;
     if (st->f.err != 0) {
         hit.err = st->f.err;
+    } else if (st->f.stall) {
+        hit.stall = true;
     } else if (op != REGIO_OP_FSYNC) {
         uint32_t s = st->f.short_bytes - st->f.short_bytes % align;
         if (s > 0 && s < len)
@@ -180,7 +189,8 @@ int regio_engine_fault_arm(struct regio_engine *e, const struct regio_fault *f)
     if (e == NULL || f == NULL)
         return -EINVAL;
     if ((unsigned)f->op > REGIO_OP_FSYNC || f->nth == 0 || f->err > 0 ||
-        (f->err == 0 && f->short_bytes == 0) || (f->op == REGIO_OP_FSYNC && f->err == 0))
+        (f->err == 0 && f->short_bytes == 0 && !f->stall) ||
+        (f->op == REGIO_OP_FSYNC && f->err == 0 && !f->stall))
         return -EINVAL;
     int rc = regio__engine_enter(e);
     if (rc != 0)
@@ -200,6 +210,15 @@ void regio_engine_fault_clear(struct regio_engine *e)
 
 /* ---- Preparing SQEs ------------------------------------------------------------ */
 
+/* An injected stall: a timer that outlives any test, so that only the stall
+ * probe's cancel ends it. The kernel reads the timespec at submission. */
+static struct __kernel_timespec stall_ts = {3600, 0};
+
+static void prep_stall(struct io_uring_sqe *sqe)
+{
+    io_uring_prep_timeout(sqe, &stall_ts, 0, 0);
+}
+
 static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_flags)
 {
     bool write = r->kind != REGIO__REQ_READ;
@@ -216,6 +235,8 @@ static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_f
          * through the ring, so completion order stays the ring's. */
         io_uring_prep_nop(sqe);
         r->fault_err[0] = hit.err;
+    } else if (hit.stall) {
+        prep_stall(sqe);
     } else if (write) {
         io_uring_prep_write_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
         sqe->rw_flags = r->dsync ? RWF_DSYNC : 0;
@@ -240,6 +261,8 @@ static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned par
     if (hit.err != 0) {
         io_uring_prep_nop(sqe);
         r->fault_err[part] = hit.err;
+    } else if (hit.stall) {
+        prep_stall(sqe);
     } else {
         io_uring_prep_fsync(sqe, (int)r->f->slot, r->datasync ? IORING_FSYNC_DATASYNC : 0);
         sqe->flags |= IOSQE_FIXED_FILE;
@@ -252,6 +275,7 @@ static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned par
 
 static void issue_pair(struct regio_engine *e, struct regio__req *r)
 {
+    r->probed = false;
     r->sync_only = false;
     r->write_faulted = false;
     r->rec_id[0] = r->rec_id[1] = -1;
@@ -261,6 +285,7 @@ static void issue_pair(struct regio_engine *e, struct regio__req *r)
 
 static void issue_sync_only(struct regio_engine *e, struct regio__req *r)
 {
+    r->probed = false;
     r->sync_only = true;
     r->write_faulted = false;
     r->rec_id[1] = -1;
@@ -269,6 +294,7 @@ static void issue_sync_only(struct regio_engine *e, struct regio__req *r)
 
 static void issue(struct regio_engine *e, struct regio__req *r)
 {
+    r->probed = false;
     r->rec_id[0] = -1;
     switch (r->kind) {
     case REGIO__REQ_READ:
@@ -326,11 +352,33 @@ static bool retry_ok(struct regio_engine *e, struct regio__req *r)
     return true;
 }
 
+/* res is the stall probe's cancel of a submission the kernel had not
+ * started: it did nothing, so it is resubmitted. Past the retry limit the
+ * request fails with -ETIMEDOUT, which says more than -ECANCELED would. */
+static bool stall_cancelled(const struct regio__req *r, int res)
+{
+    return res == -ECANCELED && r->probed;
+}
+
+static bool stall_retry(struct regio_engine *e, struct regio__req *r, int *res)
+{
+    if (!stall_cancelled(r, *res))
+        return false;
+    if (!retry_ok(e, r)) {
+        regio__set_detail("request stalled in the kernel; cancelled and resubmitted %u times",
+                          r->retries);
+        *res = -ETIMEDOUT;
+        return false;
+    }
+    CTR_INC(e, stall_resubmits);
+    return true;
+}
+
 /* A read or write SQE completed with res. */
 static int rw_done(struct regio_engine *e, struct regio__req *r, int res)
 {
     if (res < 0) {
-        if (retryable(res) && retry_ok(e, r)) {
+        if (stall_retry(e, r, &res) || (retryable(res) && retry_ok(e, r))) {
             issue(e, r);
             return 0;
         }
@@ -360,7 +408,7 @@ static int pair_done(struct regio_engine *e, struct regio__req *r)
     if (!r->sync_only) {
         int w = r->wres;
         if (w < 0) {
-            if (retryable(w) && retry_ok(e, r)) {
+            if (stall_retry(e, r, &w) || (retryable(w) && retry_ok(e, r))) {
                 issue_pair(e, r);
                 return 0;
             }
@@ -382,6 +430,8 @@ static int pair_done(struct regio_engine *e, struct regio__req *r)
     if (s >= 0)
         return finish(e, r, (int)r->len);
     if ((s == -ECANCELED || retryable(s)) && retry_ok(e, r)) {
+        if (stall_cancelled(r, s))
+            CTR_INC(e, stall_resubmits);
         issue_sync_only(e, r);
         return 0;
     }
@@ -392,6 +442,11 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
 {
     if (ud == WAKE_USER_DATA) {
         e->wake_pending = false;
+        return 0;
+    }
+    if (ud == PROBE_USER_DATA) {
+        REGIO_ASSERT(e->probe_cqes > 0);
+        e->probe_cqes--;
         return 0;
     }
     uint32_t idx = (uint32_t)(ud & 0xffffffffu) >> 1;
@@ -412,7 +467,7 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
         return rw_done(e, r, res);
     case REGIO__REQ_FSYNC:
         regio__rec_complete(e, r->rec_id[0], res);
-        if (res < 0 && retryable(res) && retry_ok(e, r)) {
+        if (res < 0 && (stall_retry(e, r, &res) || (retryable(res) && retry_ok(e, r)))) {
             issue(e, r);
             return 0;
         }
@@ -455,6 +510,7 @@ static int reap(struct regio_engine *e)
         uint64_t ud = cqe->user_data;
         int res = cqe->res;
         io_uring_cqe_seen(&e->ring, cqe);
+        e->quiet_ns = 0;
         ran += handle_cqe(e, ud, res);
         /* After the batch's last completion the wait's own submit follows
          * at once, so an early one would only add a system call. A failed
@@ -483,13 +539,56 @@ static void wake_waiters(struct regio_engine *e)
     flush_sq(e);
 }
 
-/* Block in the kernel until a CQE is ready or ts passes (NULL: no limit). */
+/*
+ * The stall probe. io-wq has been seen to queue a request and never run it:
+ * the SQE consumed, no worker thread, no CQE, for ever (docs/decisions.md).
+ * After stall_probe_ns blocked with requests in flight and no completion,
+ * ask the kernel to cancel every submission in flight. One it had not
+ * started completes with -ECANCELED and is resubmitted (stall_retry). One
+ * that is running or in the device is not stopped: its cancel completes
+ * with -EALREADY or -ENOENT. No second probe goes out while the cancels of
+ * one are outstanding, which bounds the CQEs the probe adds.
+ */
+static void stall_probe(struct regio_engine *e)
+{
+    e->quiet_ns = 0;
+    CTR_INC(e, stall_probes);
+    for (uint32_t i = 0; i < e->max_in_flight; i++) {
+        struct regio__req *r = &e->reqs[i];
+        if (!r->busy || r->pending == 0)
+            continue;
+        r->probed = true;
+        unsigned parts = r->kind == REGIO__REQ_WRITE_SYNC ? 2 : 1;
+        for (unsigned part = 0; part < parts; part++) {
+            struct io_uring_sqe *sqe = get_sqes(e, 1);
+            io_uring_prep_cancel64(sqe, req_user_data(e, r, part), 0);
+            io_uring_sqe_set_data64(sqe, PROBE_USER_DATA);
+            e->probe_cqes++;
+        }
+    }
+    (void)flush_sq(e); /* a failed submit leaves them queued for the next */
+}
+
+static int64_t ts_ns(const struct __kernel_timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Block in the kernel until a CQE is ready or ts passes (NULL: no limit).
+ * A wait with no limit, or a long one, sleeps in slices, so that the
+ * caller can notice a stall (-ETIME after a slice: quiet_ns grows). */
 static int block(struct regio_engine *e, struct __kernel_timespec *ts)
 {
     CTR_INC(e, enters);
     if (!e->shared) {
         struct io_uring_cqe *cqe;
-        return io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
+        struct __kernel_timespec slice = {0, OWNED_WAIT_SLICE_NS};
+        if (ts == NULL || ts_ns(ts) > OWNED_WAIT_SLICE_NS)
+            ts = &slice;
+        int rc = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
+        if (rc == -ETIME)
+            e->quiet_ns += ts_ns(ts);
+        return rc;
     }
     int rc = flush_sq(e);
     if (rc < 0)
@@ -514,6 +613,8 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts)
     int err = r < 0 ? -errno : 0;
     pthread_mutex_lock(&e->lock);
     e->waiters--;
+    if (err == -ETIME)
+        e->quiet_ns += ts_ns(ts);
     return err;
 }
 
@@ -550,6 +651,9 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
         int n = reap(e);
         if (n > 0)
             wake_waiters(e);
+        if (rc == -ETIME && e->quiet_ns >= e->stall_probe_ns && e->probe_cqes == 0 &&
+            atomic_load(&e->in_flight) > 0)
+            stall_probe(e);
         ran += n;
         if ((unsigned)ran >= min_complete || atomic_load(&e->in_flight) == 0 || timeout_ns == 0)
             break;
@@ -640,6 +744,8 @@ int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *
     out->retries = CTR_GET(e, retries);
     out->short_resubmits = CTR_GET(e, short_resubmits);
     out->enters = CTR_GET(e, enters);
+    out->stall_probes = CTR_GET(e, stall_probes);
+    out->stall_resubmits = CTR_GET(e, stall_resubmits);
     return 0;
 }
 
@@ -1151,6 +1257,8 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
         e->max_in_flight = REGIO_ENGINE_MAX_IN_FLIGHT;
     e->max_files = o.max_files ? o.max_files : 64;
     e->retry_limit = o.retry_limit ? o.retry_limit : 16;
+    e->stall_probe_ns =
+        (int64_t)(o.stall_probe_ms ? o.stall_probe_ms : STALL_PROBE_DEFAULT_MS) * 1000000;
     int rc = engine_init(e, &o);
     if (rc != 0) {
         engine_free(e);

@@ -46,6 +46,7 @@ struct regio__fault_state {
 struct regio__fault_hit {
     int err;            /* complete with this instead of running the op */
     uint32_t short_len; /* submit only this many bytes (0: no change) */
+    bool stall;         /* submit a timer that only a cancel ends instead */
 };
 
 struct regio__req;
@@ -65,10 +66,13 @@ struct regio_engine {
     uint32_t retry_limit;
     uint32_t max_files;
     _Atomic uint32_t in_flight;
-    uint32_t waiters;  /* shared mode: threads blocked in the kernel */
-    bool wake_pending; /* shared mode: a wake-up NOP is in the ring */
-    uint32_t pagers;   /* open pagers: destroy is -EBUSY while any remain */
-    uint32_t cb_depth; /* callbacks running now: destroy from one is -EBUSY */
+    uint32_t waiters;       /* shared mode: threads blocked in the kernel */
+    bool wake_pending;      /* shared mode: a wake-up NOP is in the ring */
+    uint32_t pagers;        /* open pagers: destroy is -EBUSY while any remain */
+    uint32_t cb_depth;      /* callbacks running now: destroy from one is -EBUSY */
+    int64_t stall_probe_ns; /* quiet time with requests in flight before a probe */
+    int64_t quiet_ns;       /* time blocked without a completion since the last one */
+    uint32_t probe_cqes;    /* the stall probe's cancels not yet completed */
 
     struct regio__req *reqs;
     uint32_t free_head; /* free list of reqs by index, UINT32_MAX = empty */
@@ -90,6 +94,8 @@ struct regio_engine {
         _Atomic uint64_t retries;
         _Atomic uint64_t short_resubmits;
         _Atomic uint64_t enters;
+        _Atomic uint64_t stall_probes;
+        _Atomic uint64_t stall_resubmits;
     } ctr;
     int stats_handle; /* live stats provider, negative when none */
 };

@@ -3,7 +3,10 @@
  * tests/test_engine_fault.c: fault injection (errors reach the right
  * callback, short transfers and -EAGAIN completed transparently, linked
  * sync included) and the power-loss simulation (exactly the writes covered
- * by a completed sync survive a DROP image; a forgotten sync loses data).
+ * by a completed sync survive a DROP image; a forgotten sync loses data),
+ * and the stall probe (a request the kernel accepted and never ran is
+ * cancelled and resubmitted, owned and shared mode; past the retry limit
+ * it fails with -ETIMEDOUT instead of hanging).
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,14 +25,15 @@ struct env {
     char path[512];
 };
 
-static void env_up(struct env *v, const char *dir, const char *name, uint32_t init_blocks)
+static void env_up_opts(struct env *v, const char *dir, const char *name, uint32_t init_blocks,
+                        const struct regio_engine_opts *eo)
 {
     struct regio_arena_opts ao = {.size_bytes = 32u << 20};
     CHECK_OK(regio_arena_create(&ao, &v->a));
     struct regio_slab_opts so;
     memset(&so, 0, sizeof(so));
     CHECK_OK(regio_slab_create(v->a, &so, &v->s));
-    CHECK_OK(regio_engine_create(v->a, v->s, NULL, &v->e));
+    CHECK_OK(regio_engine_create(v->a, v->s, eo, &v->e));
     snprintf(v->path, sizeof(v->path), "%s/%s", dir, name);
     /* Old contents: every byte 'O', written and synced the ordinary way. */
     int fd = open(v->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -42,6 +46,11 @@ static void env_up(struct env *v, const char *dir, const char *name, uint32_t in
     close(fd);
     free(old);
     CHECK_OK(regio_file_open(v->e, v->path, O_RDWR, 0, &v->f));
+}
+
+static void env_up(struct env *v, const char *dir, const char *name, uint32_t init_blocks)
+{
+    env_up_opts(v, dir, name, init_blocks, NULL);
 }
 
 static void env_down(struct env *v)
@@ -106,7 +115,8 @@ static void test_errors(const char *dir)
     CHECK_EQ(r[2].res, -EIO);
 
     /* An EIO write in a write_sync cancels its sync; the caller sees EIO. */
-    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EIO, false, 0}));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EIO, false, 0, false}));
     CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[3]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[3].res, -EIO);
@@ -127,7 +137,8 @@ static void test_errors(const char *dir)
     CHECK_EQ(r[4].res, BLOCK);
 
     /* Read errors too. */
-    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_READ, 1, -EIO, false, 0}));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){REGIO_OP_READ, 1, -EIO, false, 0, false}));
     CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r[5]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[5].res, -EIO);
@@ -135,16 +146,16 @@ static void test_errors(const char *dir)
     /* -EAGAIN is retried up to the limit, then reported. */
     struct regio_engine_stats st0, st1;
     CHECK_OK(regio_engine_stats(v.e, &st0));
-    CHECK_OK(
-        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, false, 0}));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, false, 0, false}));
     memset(r, 0, sizeof(r));
     CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[0]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[0].res, BLOCK);
     CHECK_OK(regio_engine_stats(v.e, &st1));
     CHECK_EQ(st1.retries - st0.retries, 1);
-    CHECK_OK(
-        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, true, 0}));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, true, 0, false}));
     CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[1]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[1].res, -EAGAIN);
@@ -153,10 +164,12 @@ static void test_errors(const char *dir)
     regio_engine_fault_clear(v.e);
 
     /* Bad fault specifications. */
-    CHECK_EQ(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 0, -EIO, false, 0}),
+    CHECK_EQ(regio_engine_fault_arm(
+                 v.e, &(struct regio_fault){REGIO_OP_WRITE, 0, -EIO, false, 0, false}),
              -EINVAL);
-    CHECK_EQ(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_FSYNC, 1, 0, false, 512}),
-             -EINVAL);
+    CHECK_EQ(
+        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_FSYNC, 1, 0, false, 512, false}),
+        -EINVAL);
     CHECK_OK(regio_buf_free(v.s, b));
     env_down(&v);
 }
@@ -186,7 +199,8 @@ static void test_short(const char *dir)
     struct regio_engine_stats st0, st1;
     CHECK_OK(regio_engine_stats(v.e, &st0));
 
-    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, false, 4096}));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, false, 4096, false}));
     CHECK_OK(regio_write(v.e, v.f, b, 0, 4 * BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r.calls, 1);
@@ -200,8 +214,8 @@ static void test_short(const char *dir)
      * Recording shows what went to the ring. */
     memset(b.data, 'L', 4 * BLOCK);
     CHECK_OK(regio_engine_record_start(v.e));
-    CHECK_OK(
-        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, true, 2 * 4096}));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, true, 2 * 4096, false}));
     r.calls = 0;
     CHECK_OK(regio_write_sync(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
@@ -224,7 +238,8 @@ static void test_short(const char *dir)
 
     /* A short read is completed the same way. */
     memset(b.data, 0, 4 * BLOCK);
-    CHECK_OK(regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_READ, 1, 0, false, 512}));
+    CHECK_OK(
+        regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_READ, 1, 0, false, 512, false}));
     r.calls = 0;
     CHECK_OK(regio_read(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
@@ -383,6 +398,80 @@ static void test_forgotten_sync(const char *dir)
     }
 }
 
+/* The kernel's io-wq has been seen to take a request and never run it. An
+ * injected stall stands in for that: the operation is replaced by a timer
+ * only a cancel ends. The probe must find it, resubmit it, and leave every
+ * other request in flight alone. */
+static void test_stall(const char *dir, bool shared)
+{
+    struct regio_engine_opts eo = {.shared = shared, .stall_probe_ms = 100, .retry_limit = 2};
+    struct env v;
+    env_up_opts(&v, dir, shared ? "stall-shared" : "stall", 40, &eo);
+    enum { N = 32 };
+    struct regio_buf b[N];
+    struct result r[N];
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < N; i++)
+        b[i] = block_buf(&v, BLOCK, (char)('a' + i % 26));
+
+    /* The 5th of 32 writes stalls once; all 32 land. */
+    CHECK_EQ(regio_engine_fault_arm(v.e, &(struct regio_fault){.op = REGIO_OP_WRITE, .nth = 1}),
+             -EINVAL);
+    struct regio_fault fw = {.op = REGIO_OP_WRITE, .nth = 5, .stall = true};
+    CHECK_OK(regio_engine_fault_arm(v.e, &fw));
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_write(v.e, v.f, b[i], (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    struct regio_engine_stats st;
+    CHECK_OK(regio_engine_stats(v.e, &st));
+    CHECK(st.stall_probes >= 1);
+    CHECK_EQ(st.stall_resubmits, 1);
+    int fd = open(v.path, O_RDONLY);
+    CHECK(fd >= 0);
+    char got[BLOCK];
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(r[i].calls, 1);
+        CHECK_EQ(r[i].res, BLOCK);
+        CHECK_EQ(pread(fd, got, BLOCK, (off_t)i * BLOCK), BLOCK);
+        CHECK(memcmp(got, b[i].data, BLOCK) == 0);
+    }
+    close(fd);
+
+    /* A stalled write of a write+fdatasync pair, then a stalled fsync. */
+    memset(r, 0, sizeof(r));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){.op = REGIO_OP_WRITE, .nth = 1, .stall = true}));
+    CHECK_OK(regio_write_sync(v.e, v.f, b[1], 33 * BLOCK, BLOCK, res_cb, &r[0]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[0].calls, 1);
+    CHECK_EQ(r[0].res, BLOCK);
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){.op = REGIO_OP_FSYNC, .nth = 1, .stall = true}));
+    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r[1]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[1].calls, 1);
+    CHECK_EQ(r[1].res, 0);
+    CHECK_OK(regio_engine_stats(v.e, &st));
+    CHECK_EQ(st.stall_resubmits, 3);
+
+    /* A read that stalls every time fails after retry_limit resubmits,
+     * with -ETIMEDOUT, instead of hanging the caller. */
+    CHECK_OK(regio_engine_fault_arm(
+        v.e, &(struct regio_fault){.op = REGIO_OP_READ, .nth = 1, .sticky = true, .stall = true}));
+    CHECK_OK(regio_read(v.e, v.f, b[2], 0, BLOCK, res_cb, &r[2]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[2].calls, 1);
+    CHECK_EQ(r[2].res, -ETIMEDOUT);
+    regio_engine_fault_clear(v.e);
+    CHECK_OK(regio_read(v.e, v.f, b[2], 0, BLOCK, res_cb, &r[3]));
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[3].res, BLOCK);
+    CHECK(memcmp(b[2].data, b[0].data, BLOCK) == 0);
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_buf_free(v.s, b[i]));
+    env_down(&v);
+}
+
 int main(void)
 {
     char dir[512];
@@ -392,6 +481,8 @@ int main(void)
     test_short(dir);
     test_power_loss(dir, seed);
     test_forgotten_sync(dir);
+    test_stall(dir, false);
+    test_stall(dir, true);
     test_rmdir_all(dir);
     return 0;
 }

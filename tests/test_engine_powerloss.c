@@ -134,8 +134,9 @@ static void run_workload(struct world *w, uint64_t *rng)
     for (int i = 0; i < OPS; i++) {
         uint64_t r = test_rand(rng);
         if (r % 7 == 0)
-            CHECK_OK(regio_engine_fault_arm(
-                w->e, &(struct regio_fault){REGIO_OP_WRITE, 1 + (r >> 8) % 3, 0, false, HALF}));
+            CHECK_OK(
+                regio_engine_fault_arm(w->e, &(struct regio_fault){REGIO_OP_WRITE, 1 + (r >> 8) % 3,
+                                                                   0, false, HALF, false}));
         if (r % 5 == 0) {
             issue_fsync(w, (r >> 4) & 1);
         } else {

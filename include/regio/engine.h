@@ -21,26 +21,35 @@ extern "C" {
 typedef void (*regio_cb)(void *ctx, int res);
 
 struct regio_engine_opts {
-    uint32_t queue_depth;    /* submission queue entries; 0 = 256 */
-    uint32_t max_in_flight;  /* requests accepted at once; 0 = 4 * queue_depth */
-    uint32_t max_files;      /* registered-file table slots; 0 = 64 */
-    uint32_t retry_limit;    /* resubmissions after -EAGAIN/-EINTR; 0 = 16 */
-    bool shared;             /* shared mode: calls serialised by a lock, any thread */
-    bool no_clone;           /* never clone another ring's buffer registration */
-    bool no_setup_flags;     /* plain ring (no SINGLE_ISSUER/DEFER/COOP); for comparison */
+    uint32_t queue_depth;   /* submission queue entries; 0 = 256 */
+    uint32_t max_in_flight; /* requests accepted at once; 0 = 4 * queue_depth */
+    uint32_t max_files;     /* registered-file table slots; 0 = 64 */
+    uint32_t retry_limit;   /* resubmissions after -EAGAIN/-EINTR; 0 = 16 */
+    bool shared;            /* shared mode: calls serialised by a lock, any thread */
+    bool no_clone;          /* never clone another ring's buffer registration */
+    bool no_setup_flags;    /* plain ring (no SINGLE_ISSUER/DEFER/COOP); for comparison */
+    /* Stall probe: after this long with requests in flight and no
+     * completion at all, the engine asks the kernel to cancel each of them
+     * that has not started, and resubmits those it cancelled (up to
+     * retry_limit times each, then -ETIMEDOUT). A request that is running
+     * or in the device is not affected. 0 = 2000 ms. See docs/decisions.md
+     * ("requests the kernel queued and never ran"). */
+    uint32_t stall_probe_ms;
 };
 
 struct regio_engine_stats {
-    uint32_t setup_flags;    /* IORING_SETUP_* flags the ring was created with */
-    bool cloned;             /* buffer registration cloned from another ring */
+    uint32_t setup_flags; /* IORING_SETUP_* flags the ring was created with */
+    bool cloned;          /* buffer registration cloned from another ring */
     bool shared;
-    uint32_t in_flight;      /* requests accepted and not yet called back */
-    uint64_t submitted;      /* SQEs handed to the kernel (retries included) */
-    uint64_t completed;      /* callbacks run */
-    uint64_t errors;         /* callbacks run with a negative result */
-    uint64_t retries;        /* -EAGAIN/-EINTR resubmissions */
-    uint64_t short_resubmits;/* short transfers completed by resubmission */
-    uint64_t enters;         /* io_uring_enter calls */
+    uint32_t in_flight;       /* requests accepted and not yet called back */
+    uint64_t submitted;       /* SQEs handed to the kernel (retries included) */
+    uint64_t completed;       /* callbacks run */
+    uint64_t errors;          /* callbacks run with a negative result */
+    uint64_t retries;         /* -EAGAIN/-EINTR resubmissions */
+    uint64_t short_resubmits; /* short transfers completed by resubmission */
+    uint64_t enters;          /* io_uring_enter calls */
+    uint64_t stall_probes;    /* times the stall probe fired */
+    uint64_t stall_resubmits; /* requests it cancelled before they started, resubmitted */
 };
 
 struct regio_engine;
@@ -53,8 +62,7 @@ struct regio_file;
  * in flight buffers of slab s only; a, s must outlive the engine.
  */
 REGIO_API int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
-                                  const struct regio_engine_opts *opts,
-                                  struct regio_engine **out);
+                                  const struct regio_engine_opts *opts, struct regio_engine **out);
 
 /* Drain every request (running its callback), close every open file,
  * unregister files and buffers, exit the ring, free e. */
@@ -110,8 +118,8 @@ REGIO_API int regio_write_sync(struct regio_engine *e, struct regio_file *f, str
                                uint64_t file_off, uint32_t len, regio_cb cb, void *ctx);
 
 /* Queue an fsync (fdatasync when datasync) of f. */
-REGIO_API int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync,
-                          regio_cb cb, void *ctx);
+REGIO_API int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync, regio_cb cb,
+                          void *ctx);
 
 /* Hand every queued request to the kernel in one io_uring_enter. Returns the
  * number submitted. */
@@ -142,6 +150,10 @@ struct regio_fault {
     int err;               /* negative errno to complete it with (0: none) */
     bool sticky;           /* fail every one from the nth on */
     uint32_t short_bytes;  /* instead of err: complete only this many bytes */
+    /* Instead of err and short_bytes: the kernel accepts the operation and
+     * never runs it (a timer of an hour stands in for it) until the stall
+     * probe cancels it, as io-wq has been seen to do (docs/decisions.md). */
+    bool stall;
 };
 
 /* Arm one fault (replacing any armed for the same op kind). */
@@ -179,9 +191,8 @@ enum regio_sim_mode {
 };
 
 /* Write to out_fd the image file i could hold after power loss at crash_seq. */
-REGIO_API int regio_sim_write_image(const struct regio_recording *r, uint32_t i,
-                                    uint64_t crash_seq, enum regio_sim_mode mode, uint64_t seed,
-                                    int out_fd);
+REGIO_API int regio_sim_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
+                                    enum regio_sim_mode mode, uint64_t seed, int out_fd);
 
 #ifdef __cplusplus
 }
