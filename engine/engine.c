@@ -48,9 +48,8 @@
 #define WAKE_USER_DATA UINT64_MAX
 /* user_data of the stall probe's cancel SQEs. */
 #define PROBE_USER_DATA (UINT64_MAX - 1)
-/* Longest an owned-mode thread sleeps in the kernel before re-checking for
- * a stall; a wait with no limit is made of such slices. */
-#define OWNED_WAIT_SLICE_NS    250000000
+/* user_data of the stall watchdog's timer. */
+#define WATCHDOG_USER_DATA     (UINT64_MAX - 2)
 #define STALL_PROBE_DEFAULT_MS 2000
 
 struct regio__req {
@@ -438,6 +437,8 @@ static int pair_done(struct regio_engine *e, struct regio__req *r)
     return finish(e, r, s);
 }
 
+static void watchdog_fired(struct regio_engine *e);
+
 static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
 {
     if (ud == WAKE_USER_DATA) {
@@ -449,6 +450,11 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
         e->probe_cqes--;
         return 0;
     }
+    if (ud == WATCHDOG_USER_DATA) {
+        watchdog_fired(e);
+        return 0;
+    }
+    e->progress++;
     uint32_t idx = (uint32_t)(ud & 0xffffffffu) >> 1;
     unsigned part = (unsigned)(ud & 1);
     REGIO_ASSERT(idx < e->max_in_flight);
@@ -510,7 +516,6 @@ static int reap(struct regio_engine *e)
         uint64_t ud = cqe->user_data;
         int res = cqe->res;
         io_uring_cqe_seen(&e->ring, cqe);
-        e->quiet_ns = 0;
         ran += handle_cqe(e, ud, res);
         /* After the batch's last completion the wait's own submit follows
          * at once, so an early one would only add a system call. A failed
@@ -542,8 +547,8 @@ static void wake_waiters(struct regio_engine *e)
 /*
  * The stall probe. io-wq has been seen to queue a request and never run it:
  * the SQE consumed, no worker thread, no CQE, for ever (docs/decisions.md).
- * After stall_probe_ns blocked with requests in flight and no completion,
- * ask the kernel to cancel every submission in flight. One it had not
+ * When a whole watchdog period passes with requests in flight and not one
+ * of their completions, ask the kernel to cancel every submission in flight. One it had not
  * started completes with -ECANCELED and is resubmitted (stall_retry). One
  * that is running or in the device is not stopped: its cancel completes
  * with -EALREADY or -ENOENT. No second probe goes out while the cancels of
@@ -551,7 +556,6 @@ static void wake_waiters(struct regio_engine *e)
  */
 static void stall_probe(struct regio_engine *e)
 {
-    e->quiet_ns = 0;
     CTR_INC(e, stall_probes);
     for (uint32_t i = 0; i < e->max_in_flight; i++) {
         struct regio__req *r = &e->reqs[i];
@@ -569,26 +573,38 @@ static void stall_probe(struct regio_engine *e)
     (void)flush_sq(e); /* a failed submit leaves them queued for the next */
 }
 
-static int64_t ts_ns(const struct __kernel_timespec *ts)
+/* The watchdog's timer CQE: a period has passed since it was armed. */
+static void watchdog_fired(struct regio_engine *e)
 {
-    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    e->watchdog_armed = false;
+    if (e->progress == e->progress_at_arm && atomic_load(&e->in_flight) > 0 && e->probe_cqes == 0)
+        stall_probe(e);
 }
 
-/* Block in the kernel until a CQE is ready or ts passes (NULL: no limit).
- * A wait with no limit, or a long one, sleeps in slices, so that the
- * caller can notice a stall (-ETIME after a slice: quiet_ns grows). */
+/* Before a thread sleeps for completions: make sure a watchdog timer is in
+ * the ring, so that a request that never completes wakes the sleeper after
+ * a period instead of never. One timer serves every wait of a busy period
+ * (it fires once per period, not once per wait), which keeps timers off
+ * the per-request path. It goes out with the sleeper's own submit. */
+static void watchdog_arm(struct regio_engine *e)
+{
+    if (e->watchdog_armed || atomic_load(&e->in_flight) == 0)
+        return;
+    struct io_uring_sqe *sqe = get_sqes(e, 1);
+    io_uring_prep_timeout(sqe, &e->watchdog_ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, WATCHDOG_USER_DATA);
+    e->watchdog_armed = true;
+    e->progress_at_arm = e->progress;
+}
+
+/* Block in the kernel until a CQE is ready or ts passes (NULL: no limit). */
 static int block(struct regio_engine *e, struct __kernel_timespec *ts)
 {
     CTR_INC(e, enters);
+    watchdog_arm(e);
     if (!e->shared) {
         struct io_uring_cqe *cqe;
-        struct __kernel_timespec slice = {0, OWNED_WAIT_SLICE_NS};
-        if (ts == NULL || ts_ns(ts) > OWNED_WAIT_SLICE_NS)
-            ts = &slice;
-        int rc = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
-        if (rc == -ETIME)
-            e->quiet_ns += ts_ns(ts);
-        return rc;
+        return io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
     }
     int rc = flush_sq(e);
     if (rc < 0)
@@ -613,8 +629,6 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts)
     int err = r < 0 ? -errno : 0;
     pthread_mutex_lock(&e->lock);
     e->waiters--;
-    if (err == -ETIME)
-        e->quiet_ns += ts_ns(ts);
     return err;
 }
 
@@ -651,9 +665,6 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
         int n = reap(e);
         if (n > 0)
             wake_waiters(e);
-        if (rc == -ETIME && e->quiet_ns >= e->stall_probe_ns && e->probe_cqes == 0 &&
-            atomic_load(&e->in_flight) > 0)
-            stall_probe(e);
         ran += n;
         if ((unsigned)ran >= min_complete || atomic_load(&e->in_flight) == 0 || timeout_ns == 0)
             break;
@@ -1257,8 +1268,9 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
         e->max_in_flight = REGIO_ENGINE_MAX_IN_FLIGHT;
     e->max_files = o.max_files ? o.max_files : 64;
     e->retry_limit = o.retry_limit ? o.retry_limit : 16;
-    e->stall_probe_ns =
-        (int64_t)(o.stall_probe_ms ? o.stall_probe_ms : STALL_PROBE_DEFAULT_MS) * 1000000;
+    uint32_t probe_ms = o.stall_probe_ms ? o.stall_probe_ms : STALL_PROBE_DEFAULT_MS;
+    e->watchdog_ts.tv_sec = probe_ms / 1000;
+    e->watchdog_ts.tv_nsec = (long long)(probe_ms % 1000) * 1000000;
     int rc = engine_init(e, &o);
     if (rc != 0) {
         engine_free(e);

@@ -66,13 +66,17 @@ struct regio_engine {
     uint32_t retry_limit;
     uint32_t max_files;
     _Atomic uint32_t in_flight;
-    uint32_t waiters;       /* shared mode: threads blocked in the kernel */
-    bool wake_pending;      /* shared mode: a wake-up NOP is in the ring */
-    uint32_t pagers;        /* open pagers: destroy is -EBUSY while any remain */
-    uint32_t cb_depth;      /* callbacks running now: destroy from one is -EBUSY */
-    int64_t stall_probe_ns; /* quiet time with requests in flight before a probe */
-    int64_t quiet_ns;       /* time blocked without a completion since the last one */
-    uint32_t probe_cqes;    /* the stall probe's cancels not yet completed */
+    uint32_t waiters;  /* shared mode: threads blocked in the kernel */
+    bool wake_pending; /* shared mode: a wake-up NOP is in the ring */
+    uint32_t pagers;   /* open pagers: destroy is -EBUSY while any remain */
+    uint32_t cb_depth; /* callbacks running now: destroy from one is -EBUSY */
+    /* Stall watchdog: a timer in the ring while anyone sleeps with requests
+     * in flight; the kernel reads watchdog_ts when the timer is submitted. */
+    struct __kernel_timespec watchdog_ts;
+    bool watchdog_armed;
+    uint64_t progress;        /* request CQEs handled */
+    uint64_t progress_at_arm; /* progress when the timer was armed */
+    uint32_t probe_cqes;      /* the stall probe's cancels not yet completed */
 
     struct regio__req *reqs;
     uint32_t free_head; /* free list of reqs by index, UINT32_MAX = empty */
