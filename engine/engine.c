@@ -1150,8 +1150,14 @@ static int ring_setup(struct regio_engine *e, const struct regio_engine_opts *o)
     const uint32_t *cand = o->no_setup_flags ? plain : o->shared ? shared : owned;
     size_t n = o->no_setup_flags ? 1 : o->shared ? 3 : 4;
     /* Room in the CQ for every SQE the request table can have outstanding
-     * (two per request, one wake-up NOP), so completions never overflow. */
-    uint32_t cq = pow2_at_least(2 * e->max_in_flight + 2);
+     * (two per request, one wake-up NOP, the watchdog timer) and for a stall
+     * probe's cancels (two per request), so completions do not overflow. The
+     * kernel's largest CQ (65536) is smaller than that only for the largest
+     * tables; there, an overflow is held by the kernel (IORING_FEAT_NODROP)
+     * and reaped later. */
+    uint32_t cq = pow2_at_least(4 * e->max_in_flight + 3);
+    if (cq > 65536)
+        cq = 65536;
     if (cq < 2 * e->queue_depth)
         cq = 2 * e->queue_depth;
     int rc = -EINVAL;
