@@ -526,6 +526,8 @@ void regio__stats_put_engine(void *section, const struct regio_engine_stats *st)
     s->retries = st->retries;
     s->short_resubmits = st->short_resubmits;
     s->enters = st->enters;
+    s->stall_probes = st->stall_probes;
+    s->stall_resubmits = st->stall_resubmits;
 }
 
 void regio__stats_put_wal(void *section, const struct regio_wal_stats *st)
@@ -541,6 +543,7 @@ void regio__stats_put_wal(void *section, const struct regio_wal_stats *st)
     s->bytes_written = st->bytes_written;
     s->bytes_padded = st->bytes_padded;
     s->segments_used = st->segments_used;
+    s->segments_zero_filled = st->segments_zero_filled;
 }
 
 /* ---- Readers ---------------------------------------------------------------

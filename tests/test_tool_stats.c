@@ -44,6 +44,7 @@ static void fake_wal_fill(void *ctx, void *section)
     st.durable_lsn = st.appended_lsn / 2;
     st.syncs = 3;
     st.records_synced = 12;
+    st.segments_zero_filled = 2;
     st.block_bytes = 4096;
     regio__stats_put_wal(section, &st);
     atomic_fetch_add(&w->fills, 1);
@@ -92,6 +93,15 @@ static void test_publish_and_remove(void)
     CHECK_EQ(f.wals[0].appended_lsn, 1000);
     CHECK_EQ(f.wals[0].durable_lsn, 500);
     CHECK_EQ(f.wals[0].records_synced, 12);
+    CHECK_EQ(f.wals[0].segments_zero_filled, 2);
+    /* The engine's section carries the stall probe's counters. */
+    struct regio_stats_engine es;
+    memset(&es, 0, sizeof(es));
+    regio__stats_put_engine(
+        &es, &(struct regio_engine_stats){.enters = 9, .stall_probes = 3, .stall_resubmits = 2});
+    CHECK_EQ(es.enters, 9);
+    CHECK_EQ(es.stall_probes, 3);
+    CHECK_EQ(es.stall_resubmits, 2);
     CHECK(strcmp(f.wals[0].name, "/some/dir/wal") == 0);
 
     regio__stats_detach(a, h);

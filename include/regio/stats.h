@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define REGIO_STATS_MAGIC        0x3153544154534752ull /* "RGSTATS1", little-endian */
-#define REGIO_STATS_VERSION      1u
+#define REGIO_STATS_VERSION      2u
 #define REGIO_STATS_DIR          "/dev/shm"
 #define REGIO_STATS_PREFIX       "regio."
 #define REGIO_STATS_NAME_BYTES   64  /* stats_name: 1..63 of [A-Za-z0-9_.-] */
@@ -116,10 +116,12 @@ struct regio_stats_engine {
     uint64_t errors;      /* callbacks run with a negative result */
     uint64_t retries;     /* -EAGAIN/-EINTR resubmissions */
     uint64_t short_resubmits;
-    uint64_t enters; /* io_uring_enter calls */
+    uint64_t enters;          /* io_uring_enter calls */
+    uint64_t stall_probes;    /* version 2: times the stall probe fired */
+    uint64_t stall_resubmits; /* version 2: requests it cancelled unstarted and resubmitted */
     char name[REGIO_STATS_NAME_BYTES];
 };
-_Static_assert(sizeof(struct regio_stats_engine) == 16 + 48 + 64, "stats engine layout");
+_Static_assert(sizeof(struct regio_stats_engine) == 16 + 64 + 64, "stats engine layout");
 
 struct regio_stats_wal {
     uint32_t used;
@@ -134,9 +136,10 @@ struct regio_stats_wal {
     uint64_t bytes_written;
     uint64_t bytes_padded; /* padding written to end flushes on a block */
     uint64_t segments_used;
+    uint64_t segments_zero_filled;     /* version 2: prepared as new zero-filled files */
     char name[REGIO_STATS_NAME_BYTES]; /* the log directory, possibly shortened */
 };
-_Static_assert(sizeof(struct regio_stats_wal) == 16 + 64 + 64, "stats WAL layout");
+_Static_assert(sizeof(struct regio_stats_wal) == 16 + 72 + 64, "stats WAL layout");
 
 /* The whole file. */
 struct regio_stats_file {
@@ -146,7 +149,7 @@ struct regio_stats_file {
     struct regio_stats_engine engines[REGIO_STATS_MAX_ENGINES];
     struct regio_stats_wal wals[REGIO_STATS_MAX_WALS];
 };
-_Static_assert(sizeof(struct regio_stats_file) == 136 + 240 + 4 * 4184 + 8 * 128 + 4 * 144,
+_Static_assert(sizeof(struct regio_stats_file) == 136 + 240 + 4 * 4184 + 8 * 144 + 4 * 152,
                "stats file layout");
 
 /*

@@ -241,6 +241,8 @@ static void json_engine(struct jw *j, const struct regio_stats_engine *e)
     jw_u64(j, "retries", e->retries);
     jw_u64(j, "short_resubmits", e->short_resubmits);
     jw_u64(j, "enters", e->enters);
+    jw_u64(j, "stall_probes", e->stall_probes);
+    jw_u64(j, "stall_resubmits", e->stall_resubmits);
     jw_obj_end(j);
 }
 
@@ -257,6 +259,7 @@ static void json_wal(struct jw *j, const struct regio_stats_wal *w)
     jw_u64(j, "bytes_written", w->bytes_written);
     jw_u64(j, "bytes_padded", w->bytes_padded);
     jw_u64(j, "segments_used", w->segments_used);
+    jw_u64(j, "segments_zero_filled", w->segments_zero_filled);
     jw_u64(j, "block_bytes", w->block_bytes);
     jw_i64(j, "failed", w->failed);
     jw_obj_end(j);
@@ -356,10 +359,11 @@ static void text_engine(int idx, const struct regio_stats_engine *e)
 {
     printf("engine %d%s%s%s: in flight %u, submitted %" PRIu64 ", completed %" PRIu64
            ", errors %" PRIu64 ", retries %" PRIu64 ", short resubmits %" PRIu64 ", enters %" PRIu64
-           "; setup flags 0x%x%s%s\n",
+           ", stall probes %" PRIu64 " (resubmitted %" PRIu64 "); setup flags 0x%x%s%s\n",
            idx, e->name[0] ? " \"" : "", e->name, e->name[0] ? "\"" : "", e->in_flight,
            e->submitted, e->completed, e->errors, e->retries, e->short_resubmits, e->enters,
-           e->setup_flags, (e->flags & REGIO_STATS_ENGINE_CLONED) ? ", registration cloned" : "",
+           e->stall_probes, e->stall_resubmits, e->setup_flags,
+           (e->flags & REGIO_STATS_ENGINE_CLONED) ? ", registration cloned" : "",
            (e->flags & REGIO_STATS_ENGINE_SHARED) ? ", shared" : ", owned");
 }
 
@@ -372,9 +376,10 @@ static void text_wal(const struct regio_stats_wal *w)
            w->name, w->appended_lsn, w->durable_lsn,
            w->appended_lsn > w->durable_lsn ? w->appended_lsn - w->durable_lsn : 0);
     printf("  records %" PRIu64 ", syncs %" PRIu64 ", records per sync %.2f, written %" PRIu64
-           " bytes, padded %" PRIu64 " (%.1f%%), segments %" PRIu64 ", block %u%s%s\n",
+           " bytes, padded %" PRIu64 " (%.1f%%), segments %" PRIu64 " (%" PRIu64
+           " zero-filled), block %u%s%s\n",
            w->records, w->syncs, w->syncs ? records_per_sync(w) : 0.0, w->bytes_written,
-           w->bytes_padded, pad_pct, w->segments_used, w->block_bytes,
+           w->bytes_padded, pad_pct, w->segments_used, w->segments_zero_filled, w->block_bytes,
            w->failed ? ", FAILED: " : "", w->failed ? regio_strerror(w->failed) : "");
 }
 
