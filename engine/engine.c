@@ -428,9 +428,9 @@ static int pair_done(struct regio_engine *e, struct regio__req *r)
     int s = r->sres;
     if (s >= 0)
         return finish(e, r, (int)r->len);
-    if ((s == -ECANCELED || retryable(s)) && retry_ok(e, r)) {
-        if (stall_cancelled(r, s))
-            CTR_INC(e, stall_resubmits);
+    /* A sync the kernel cancelled because its write came up short is
+     * retried like one the stall probe cancelled before it started. */
+    if (stall_retry(e, r, &s) || ((s == -ECANCELED || retryable(s)) && retry_ok(e, r))) {
         issue_sync_only(e, r);
         return 0;
     }
