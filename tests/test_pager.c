@@ -195,11 +195,12 @@ static void test_args(struct env *v, const char *dir)
     CHECK_OK(regio_pager_close(p));
 }
 
-/* The library hashes through libxxhash's dispatching functions where it has
- * them (arena/hash_internal.h). The on-disk formats must not depend on that:
- * a written page's trailer holds the value the plain function computes, and
- * the dispatching one-shot and streaming functions agree with the plain ones
- * at every length around the block and stripe boundaries. */
+/* The library hashes through libxxhash's plain functions, or its dispatching
+ * ones when built with REGIO_XXH_DISPATCH=ON (arena/hash_internal.h). The
+ * on-disk formats must not depend on that: a written page's trailer holds
+ * the value the plain function computes, and wherever libxxhash has the
+ * dispatching functions, their one-shot and streaming forms agree with the
+ * plain ones at every length around the block and stripe boundaries. */
 static void test_checksum_values(struct env *v, const char *path)
 {
     struct regio_pager_opts po = {.page_bytes = 4096, .create = true};
@@ -236,7 +237,7 @@ static void test_checksum_values(struct env *v, const char *path)
         CHECK(XXH3_64bits_digest(&s1) == XXH3_64bits_withSeed(data, len, seed));
     }
 #else
-    printf("test_pager: built without libxxhash's dispatching XXH3; plain functions only\n");
+    printf("test_pager: this libxxhash has no dispatching XXH3; plain functions only\n");
 #endif
 }
 
