@@ -481,11 +481,18 @@ static int bench_pager(const struct bench_ctx *ctx)
     struct setup s;
     memset(&s, 0, sizeof(s));
     s.ctx = ctx;
-    /* REGIO_BENCH_CPU chooses the CPU; by default the one the bench starts on. */
+    /* REGIO_BENCH_CPU chooses the CPU; by default, or when it names one
+     * this process may not run on, the one the bench starts on. */
     const char *cpu_env = getenv("REGIO_BENCH_CPU");
-    s.cpu = cpu_env != NULL ? atoi(cpu_env) : sched_getcpu();
-    if (s.cpu < 0 || s.cpu >= CPU_SETSIZE)
-        s.cpu = 0;
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    s.cpu = cpu_env != NULL ? atoi(cpu_env) : -1;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || s.cpu < 0 || s.cpu >= CPU_SETSIZE ||
+        !CPU_ISSET(s.cpu, &allowed)) {
+        if (cpu_env != NULL)
+            bench_note(ctx, "pager: REGIO_BENCH_CPU=%s is not a CPU this process may use", cpu_env);
+        s.cpu = sched_getcpu() < 0 ? 0 : sched_getcpu();
+    }
     int rc = setup_open(&s);
     if (rc != 0) {
         bench_note(ctx, "pager: setup failed: %s %s", regio_strerror(rc), regio_error_detail());
