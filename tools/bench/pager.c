@@ -491,7 +491,8 @@ static int bench_pager(const struct bench_ctx *ctx)
         !CPU_ISSET(s.cpu, &allowed)) {
         if (cpu_env != NULL)
             bench_note(ctx, "pager: REGIO_BENCH_CPU=%s is not a CPU this process may use", cpu_env);
-        s.cpu = sched_getcpu() < 0 ? 0 : sched_getcpu();
+        int here = sched_getcpu();
+        s.cpu = here < 0 ? 0 : here;
     }
     int rc = setup_open(&s);
     if (rc != 0) {
