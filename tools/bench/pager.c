@@ -5,7 +5,13 @@
  * verified on completion) keeping qd reads in flight, each completion
  * queueing the next. Baselines on the same file in the same run: qd threads
  * each doing O_DIRECT pread, and fio's io_uring engine with fixed buffers
- * and registered files (where fio is installed). Each figure is the median
+ * and registered files (where fio is installed).
+ *
+ * A fourth reader, "regio engine", does the same reads through regio_read
+ * on the same engine without the page check. fio never looks at the bytes
+ * it reads and the pager must hash every one of them; the engine row is
+ * what regio's I/O path costs beside fio's, and pager minus engine is what
+ * the check costs. It does not replace the pager rows. Each figure is the median
  * of 3 runs (1 with --quick). CPU per read is process CPU time (user +
  * system) over reads; fio's comes from its usr_cpu/sys_cpu over its runtime.
  *
@@ -52,6 +58,7 @@ struct setup {
     struct regio_slab *s;
     struct regio_engine *e;
     struct regio_pager *p;
+    struct regio_file *f; /* the same file, for unverified engine reads */
 };
 
 static uint64_t rng_next(uint64_t *st)
@@ -136,6 +143,8 @@ static int setup_open(struct setup *s)
         if (rc == 0)
             rc = fill_file(s);
     }
+    if (rc == 0)
+        rc = regio_file_open(s->e, s->path, O_RDONLY, 0, &s->f);
     return rc;
 }
 
@@ -144,6 +153,8 @@ static void setup_close(struct setup *s)
 {
     if (s->path[0] != '\0')
         unlink(s->path);
+    if (s->f != NULL)
+        regio_file_close(s->f);
     if (s->p != NULL)
         regio_pager_close(s->p);
     if (s->e != NULL)
@@ -192,6 +203,7 @@ struct regio_run {
     uint64_t rng;
     int errors;
     bool stop;
+    bool engine_only; /* regio_read without the page check */
 };
 
 static void regio_read_cb(void *ctx, int res);
@@ -201,6 +213,8 @@ static int regio_issue(struct slot *sl)
     struct regio_run *r = sl->run;
     uint64_t pg = rng_next(&r->rng) % r->s->pages;
     sl->start_ns = bench_now_ns();
+    if (r->engine_only)
+        return regio_read(r->s->e, r->s->f, sl->b, pg * PAGE_BYTES, PAGE_BYTES, regio_read_cb, sl);
     return regio_pager_read(r->s->p, pg, sl->b, regio_read_cb, sl);
 }
 
@@ -228,13 +242,13 @@ static bool pin_self(int cpu, cpu_set_t *old)
     return pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0;
 }
 
-static int run_regio(struct setup *s, int qd, double seconds, struct measure *m)
+static int run_reads(struct setup *s, int qd, double seconds, bool engine_only, struct measure *m)
 {
     cpu_set_t old;
     bool pinned = pin_self(s->cpu, &old);
     struct slot slots[MAX_QD];
-    struct regio_run r = {s,    {malloc(MAX_SAMPLES * sizeof(int64_t)), 0, MAX_SAMPLES}, 0, 7, 0,
-                          false};
+    struct regio_run r = {
+        s, {malloc(MAX_SAMPLES * sizeof(int64_t)), 0, MAX_SAMPLES}, 0, 7, 0, false, engine_only};
     int rc = r.lat.v == NULL ? -ENOMEM : 0;
     int have = 0; /* slots with a buffer */
     while (rc == 0 && have < qd) {
@@ -265,6 +279,16 @@ static int run_regio(struct setup *s, int qd, double seconds, struct measure *m)
     if (pinned)
         pthread_setaffinity_np(pthread_self(), sizeof(old), &old);
     return rc;
+}
+
+static int run_regio(struct setup *s, int qd, double seconds, struct measure *m)
+{
+    return run_reads(s, qd, seconds, false, m);
+}
+
+static int run_engine(struct setup *s, int qd, double seconds, struct measure *m)
+{
+    return run_reads(s, qd, seconds, true, m);
 }
 
 /* ---- pread threads -------------------------------------------------------- */
@@ -429,50 +453,54 @@ static void median_measure(struct measure *m, int n, struct measure *out)
     out->cpu_ns = bench_median(v[3], n);
 }
 
+enum { R_PAGER, R_ENGINE, R_PREAD, R_FIO, R_KINDS };
+
 /*
- * runs rounds of regio, pread and fio at depth qd, interleaved (regio, pread,
- * fio, regio, ...) so that a load change on the machine during the run hits
- * all three alike, then the median of each. A failed fio run leaves NANs.
+ * runs rounds of the pager, the engine alone, pread and fio at depth qd,
+ * interleaved (pager, engine, pread, fio, pager, ...) so that a load change
+ * on the machine during the run hits all four alike, then the median of
+ * each. A failed fio run leaves NANs.
  */
-static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct measure out[3],
+static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct measure out[R_KINDS],
                          double paired[MAX_RUNS], bool *fio_failed)
 {
-    static const run_fn fns[3] = {run_regio, run_pread, run_fio};
-    struct measure m[3][MAX_RUNS];
+    static const run_fn fns[R_KINDS] = {run_regio, run_engine, run_pread, run_fio};
+    struct measure m[R_KINDS][MAX_RUNS];
     *fio_failed = false;
     for (int i = 0; i < runs; i++) {
-        for (int k = 0; k < 3; k++) {
-            if (k == 2 && (!fio || *fio_failed))
+        for (int k = 0; k < R_KINDS; k++) {
+            if (k == R_FIO && (!fio || *fio_failed))
                 continue;
             int rc = fns[k](s, qd, s->ctx->seconds, &m[k][i]);
-            if (rc != 0 && k == 2)
+            if (rc != 0 && k == R_FIO)
                 *fio_failed = true;
             else if (rc != 0)
                 return rc;
         }
     }
-    /* regio over fio within each round: the two ran seconds apart, so
+    /* The pager over fio within each round: the two ran seconds apart, so
      * a device that drifts between rounds affects both alike. */
     for (int i = 0; i < runs; i++)
-        paired[i] = fio && !*fio_failed ? m[0][i].iops / m[2][i].iops : NAN;
-    for (int k = 0; k < 3; k++)
+        paired[i] = fio && !*fio_failed ? m[R_PAGER][i].iops / m[R_FIO][i].iops : NAN;
+    for (int k = 0; k < R_KINDS; k++)
         median_measure(m[k], runs, &out[k]);
     if (!fio || *fio_failed)
-        out[2] = (struct measure){NAN, NAN, NAN, NAN};
+        out[R_FIO] = (struct measure){NAN, NAN, NAN, NAN};
     return 0;
 }
 
-static void rows(const struct bench_ctx *ctx, int qd, const struct measure *r, const char *base,
-                 const struct measure *b, const char *note)
+/* what names the reader measured: "" for the pager, "engine " for it. */
+static void rows(const struct bench_ctx *ctx, int qd, const char *what, const struct measure *r,
+                 const char *base, const struct measure *b, const char *note)
 {
     char name[64];
-    snprintf(name, sizeof(name), "qd%d IOPS", qd);
+    snprintf(name, sizeof(name), "qd%d %sIOPS", qd, what);
     bench_row(ctx, "pager", name, "IOPS", true, r->iops, base, b->iops, note);
-    snprintf(name, sizeof(name), "qd%d p50 latency", qd);
+    snprintf(name, sizeof(name), "qd%d %sp50 latency", qd, what);
     bench_row(ctx, "pager", name, "us", false, r->p50_us, base, b->p50_us, note);
-    snprintf(name, sizeof(name), "qd%d p99 latency", qd);
+    snprintf(name, sizeof(name), "qd%d %sp99 latency", qd, what);
     bench_row(ctx, "pager", name, "us", false, r->p99_us, base, b->p99_us, note);
-    snprintf(name, sizeof(name), "qd%d CPU per read", qd);
+    snprintf(name, sizeof(name), "qd%d %sCPU per read", qd, what);
     bench_row(ctx, "pager", name, "ns/read", false, r->cpu_ns, base, b->cpu_ns, note);
 }
 
@@ -516,7 +544,7 @@ static int bench_pager(const struct bench_ctx *ctx)
     static const int depths[] = {1, 32, 128};
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         int qd = depths[i];
-        struct measure m[3];
+        struct measure m[R_KINDS];
         bool fio_failed = false;
         double paired[MAX_RUNS];
         rc = measure_depth(&s, qd, runs, fio, m, paired, &fio_failed);
@@ -530,12 +558,20 @@ static int bench_pager(const struct bench_ctx *ctx)
                        bench_median(paired, runs));
         }
         const char *fio_note = !fio ? "fio not installed" : fio_failed ? "fio run failed" : NULL;
-        rows(ctx, qd, &m[0], "fio io_uring", &m[2], fio_note);
-        rows(ctx, qd, &m[0], "pread threads", &m[1], NULL);
+        rows(ctx, qd, "", &m[R_PAGER], "fio io_uring", &m[R_FIO], fio_note);
+        rows(ctx, qd, "", &m[R_PAGER], "pread threads", &m[R_PREAD], NULL);
+        rows(ctx, qd, "engine ", &m[R_ENGINE], "fio io_uring", &m[R_FIO], fio_note);
+        bench_note(ctx,
+                   "pager: qd%d CPU per read, pager %.0f ns, engine without the page check %.0f "
+                   "ns, difference %.0f ns (the medians of rounds; noise can make it negative)",
+                   qd, m[R_PAGER].cpu_ns, m[R_ENGINE].cpu_ns,
+                   m[R_PAGER].cpu_ns - m[R_ENGINE].cpu_ns);
     }
     setup_close(&s);
     return rc;
 }
 
-BENCH_REGISTER("pager", "random 4 KiB page reads at qd 1/32/128 vs fio io_uring and pread threads",
+BENCH_REGISTER("pager",
+               "random 4 KiB page reads at qd 1/32/128 (pager, and engine without the check) vs "
+               "fio io_uring and pread threads",
                bench_pager)
