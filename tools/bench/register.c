@@ -145,7 +145,8 @@ static int compare_kind(const struct bench_ctx *ctx, const struct reg_sizes *sz,
                    regio_error_detail());
         return err;
     }
-    char name[96], base[64], note[256];
+    /* note holds the fixed words, two page-kind names and a whole fallback reason. */
+    char name[96], base[64], note[REGIO_ARENA_REASON_BYTES + 160];
     snprintf(name, sizeof(name), "create+register %zu MiB (%s)", sz->total_bytes >> 20,
              regio_pages_name(st.pages));
     snprintf(base, sizeof(base), "%u x 64 KiB buffers", sz->buffers);
