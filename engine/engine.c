@@ -108,6 +108,18 @@ static uint64_t req_user_data(const struct regio_engine *e, const struct regio__
     return ((uint64_t)r->gen << 32) | (idx << 1) | part;
 }
 
+/* The inverse of req_user_data: the request slot a request CQE names, and
+ * the generation it was submitted under. */
+static uint32_t user_data_index(uint64_t ud)
+{
+    return (uint32_t)(ud & 0xffffffffu) >> 1;
+}
+
+static uint32_t user_data_gen(uint64_t ud)
+{
+    return (uint32_t)(ud >> 32);
+}
+
 static struct regio__req *req_alloc(struct regio_engine *e)
 {
     uint32_t i = e->free_head;
@@ -455,11 +467,11 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
         return 0;
     }
     e->progress++;
-    uint32_t idx = (uint32_t)(ud & 0xffffffffu) >> 1;
+    uint32_t idx = user_data_index(ud);
     unsigned part = (unsigned)(ud & 1);
     REGIO_ASSERT(idx < e->max_in_flight);
     struct regio__req *r = &e->reqs[idx];
-    REGIO_ASSERT(r->busy && r->gen == (uint32_t)(ud >> 32) && r->pending > 0);
+    REGIO_ASSERT(r->busy && r->gen == user_data_gen(ud) && r->pending > 0);
     r->pending--;
     if (r->fault_err[part] != 0) {
         res = r->fault_err[part];
@@ -518,11 +530,11 @@ static void prefetch_next_read(struct regio_engine *e)
     uint64_t ud = nx->user_data;
     if (nx->res <= 0 || ud >= WATCHDOG_USER_DATA) /* the engine's own CQEs */
         return;
-    uint32_t idx = (uint32_t)(ud & 0xffffffffu) >> 1;
+    uint32_t idx = user_data_index(ud);
     if (idx >= e->max_in_flight)
         return;
     const struct regio__req *r = &e->reqs[idx];
-    if (!r->busy || r->kind != REGIO__REQ_READ || r->gen != (uint32_t)(ud >> 32))
+    if (!r->busy || r->kind != REGIO__REQ_READ || r->gen != user_data_gen(ud))
         return;
     const char *d = (const char *)r->b.data + r->done;
     int n = nx->res < PREFETCH_BYTES ? nx->res : PREFETCH_BYTES;
