@@ -73,7 +73,7 @@ static void fill_trailer(void *page, uint32_t page_bytes, uint64_t page_no)
 {
     size_t payload = page_bytes - REGIO_PAGE_TRAILER_BYTES;
     struct page_trailer t;
-    store_le64(t.checksum_le, XXH3_64bits_withSeed(page, payload, page_no));
+    store_le64(t.checksum_le, regio__xxh3_64_seed(page, payload, page_no));
     store_le64(t.page_no_le, page_no);
     memcpy((uint8_t *)page + payload, &t, sizeof(t));
 }
@@ -94,7 +94,7 @@ int regio_page_verify(const void *page, uint32_t page_bytes, uint64_t page_no)
     struct page_trailer t;
     memcpy(&t, (const uint8_t *)page + payload, sizeof(t));
     if (load_le64(t.page_no_le) == page_no &&
-        load_le64(t.checksum_le) == XXH3_64bits_withSeed(page, payload, page_no))
+        load_le64(t.checksum_le) == regio__xxh3_64_seed(page, payload, page_no))
         return 0;
     return all_zero(page, page_bytes) ? -ENODATA : -EBADMSG;
 }

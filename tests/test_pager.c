@@ -5,20 +5,14 @@
  * misdirected page caught (-EBADMSG), never-written and past-the-end pages
  * (-ENODATA, zeros), size calls, close while busy, bad arguments; the
  * checksums on disk are the plain XXH3 values whichever XXH3 entry points
- * the library was built to call.
+ * the process uses.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-#if defined(REGIO_HAVE_XXH_DISPATCH) && REGIO_HAVE_XXH_DISPATCH
-#define XXH_DISPATCH_DISABLE_REPLACE /* this file names both variants */
-#include <xxh_x86dispatch.h>
-#endif
-
 #include "check.h"
+#include "hash_internal.h"
 #include "regio.h"
 
 struct env {
@@ -195,13 +189,31 @@ static void test_args(struct env *v, const char *dir)
     CHECK_OK(regio_pager_close(p));
 }
 
-/* The library hashes through libxxhash's plain functions, or its dispatching
- * ones when built with REGIO_XXH_DISPATCH=ON (arena/hash_internal.h). The
- * on-disk formats must not depend on that: a written page's trailer holds
- * the value the plain function computes, and wherever libxxhash has the
- * dispatching functions, their one-shot and streaming forms agree with the
- * plain ones at every length around the block and stripe boundaries. */
-static void test_checksum_values(struct env *v, const char *path)
+/* Every length around XXH3's block and stripe boundaries, through regio's
+ * one-shot and streaming entry points, against libxxhash's plain ones. */
+static void check_entry_points_agree(void)
+{
+    static uint8_t data[5000];
+    uint64_t st = 99;
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)test_rand(&st);
+    for (size_t len = 0; len <= sizeof(data); len += len < 300 ? 1 : 37) {
+        uint64_t seed = len * 0x9e3779b97f4a7c15ull;
+        CHECK(regio__xxh3_64_seed(data, len, seed) == XXH3_64bits_withSeed(data, len, seed));
+        CHECK(regio__xxh3_64(data, len) == XXH3_64bits(data, len));
+        XXH3_state_t s1;
+        XXH3_INITSTATE(&s1);
+        CHECK(XXH3_64bits_reset_withSeed(&s1, seed) == XXH_OK);
+        size_t third = len / 3;
+        CHECK(regio__xxh3_update(&s1, data, third) == XXH_OK);
+        CHECK(regio__xxh3_update(&s1, data + third, len - third) == XXH_OK);
+        CHECK(XXH3_64bits_digest(&s1) == XXH3_64bits_withSeed(data, len, seed));
+    }
+}
+
+/* A page written with the entry points in use holds, in its trailer, the
+ * value libxxhash's plain function computes, and reads back verified. */
+static void check_trailer_is_plain(struct env *v, const char *path)
 {
     struct regio_pager_opts po = {.page_bytes = 4096, .create = true};
     struct regio_pager *p;
@@ -216,29 +228,53 @@ static void test_checksum_values(struct env *v, const char *path)
     for (int i = 7; i >= 0; i--)
         got = (got << 8) | t[i];
     CHECK(got == want);
+    memset(b.data, 0, 4096);
+    CHECK_OK(regio_pager_read_sync(p, 5, b));
+    char *again = malloc(payload);
+    CHECK(again != NULL);
+    fill_payload(again, payload, 77);
+    CHECK(memcmp(b.data, again, payload) == 0);
+    free(again);
     CHECK_OK(regio_buf_free(v->s, b));
     CHECK_OK(regio_pager_close(p));
-#if defined(REGIO_HAVE_XXH_DISPATCH) && REGIO_HAVE_XXH_DISPATCH
-    static uint8_t data[5000];
-    uint64_t st = 99;
-    for (size_t i = 0; i < sizeof(data); i++)
-        data[i] = (uint8_t)test_rand(&st);
-    for (size_t len = 0; len <= sizeof(data); len += len < 300 ? 1 : 37) {
-        uint64_t seed = len * 0x9e3779b97f4a7c15ull;
-        CHECK(XXH3_64bits_withSeed_dispatch(data, len, seed) ==
-              XXH3_64bits_withSeed(data, len, seed));
-        CHECK(XXH3_64bits_dispatch(data, len) == XXH3_64bits(data, len));
-        XXH3_state_t s1;
-        XXH3_INITSTATE(&s1);
-        CHECK(XXH3_64bits_reset_withSeed(&s1, seed) == XXH_OK);
-        size_t half = len / 3;
-        CHECK(XXH3_64bits_update_dispatch(&s1, data, half) == XXH_OK);
-        CHECK(XXH3_64bits_update_dispatch(&s1, data + half, len - half) == XXH_OK);
-        CHECK(XXH3_64bits_digest(&s1) == XXH3_64bits_withSeed(data, len, seed));
+}
+
+/* The choice between libxxhash's plain and dispatching entry points, every
+ * branch of its rule (arena/hash_internal.h). */
+static void check_choice_rule(void)
+{
+    CHECK_EQ(regio__xxh3_choose(NULL, 2, false, true), REGIO__XXH3_PLAIN);
+    CHECK_EQ(regio__xxh3_choose("dispatch", 1, false, true), REGIO__XXH3_PLAIN);
+    CHECK_EQ(regio__xxh3_choose(NULL, 2, true, true), REGIO__XXH3_DISPATCH);
+    CHECK_EQ(regio__xxh3_choose(NULL, 2, true, false), REGIO__XXH3_PLAIN);
+    CHECK_EQ(regio__xxh3_choose(NULL, 1, true, false), REGIO__XXH3_DISPATCH);
+    CHECK_EQ(regio__xxh3_choose(NULL, 0, true, true), REGIO__XXH3_PLAIN);
+    CHECK_EQ(regio__xxh3_choose("plain", 1, true, true), REGIO__XXH3_PLAIN);
+    CHECK_EQ(regio__xxh3_choose("dispatch", 0, true, false), REGIO__XXH3_DISPATCH);
+    CHECK_EQ(regio__xxh3_choose("other", 0, true, true), REGIO__XXH3_PLAIN);
+}
+
+/* The on-disk formats must not depend on which XXH3 entry points the
+ * process uses: both are checked, wherever libxxhash has both. */
+static void test_checksum_values(struct env *v, const char *path)
+{
+    check_choice_rule();
+    enum regio__xxh3_impl was = regio__xxh3_current();
+    printf("test_pager: checksums through %s\n", regio_checksum_impl());
+    static const enum regio__xxh3_impl impls[] = {REGIO__XXH3_PLAIN, REGIO__XXH3_DISPATCH};
+    for (size_t i = 0; i < 2; i++) {
+        int rc = regio__xxh3_force(impls[i]);
+        if (rc == -ENOTSUP) {
+            printf("test_pager: this libxxhash has no dispatching XXH3; plain functions only\n");
+            continue;
+        }
+        CHECK_OK(rc);
+        CHECK_EQ(regio__xxh3_current(), impls[i]);
+        CHECK(strstr(regio_checksum_impl(), i == 0 ? "plain" : "dispatching") != NULL);
+        check_entry_points_agree();
+        check_trailer_is_plain(v, path);
     }
-#else
-    printf("test_pager: this libxxhash has no dispatching XXH3; plain functions only\n");
-#endif
+    CHECK_OK(regio__xxh3_force(was));
 }
 
 int main(void)

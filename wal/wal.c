@@ -230,7 +230,7 @@ static void record_begin(struct regio_wal *w, uint8_t hdr[REGIO__WAL_REC_HDR_BYT
      * the seed, and would then hash with whatever secret the stack held. */
     XXH3_INITSTATE(st);
     XXH3_64bits_reset_withSeed(st, ss->salt);
-    XXH3_64bits_update(st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+    regio__xxh3_update(st, hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
 }
 
 /* Filler record (pad or segend) spanning [lsn, end) written into the ring.
@@ -368,12 +368,12 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     record_begin(w, hdr, start, (uint32_t)len, type, &st);
     uint64_t at = start + REGIO__WAL_REC_HDR_BYTES;
     for (int i = 0; i < iovcnt; i++) {
-        XXH3_64bits_update(&st, iov[i].iov_base, iov[i].iov_len);
+        regio__xxh3_update(&st, iov[i].iov_base, iov[i].iov_len);
         ring_put(w, at, iov[i].iov_base, iov[i].iov_len);
         at += iov[i].iov_len;
     }
     uint64_t rounding = start + total - at;
-    XXH3_64bits_update(&st, wal_zeros, rounding);
+    regio__xxh3_update(&st, wal_zeros, rounding);
     ring_put(w, at, wal_zeros, rounding);
     regio__le64_put(hdr, XXH3_64bits_digest(&st));
     ring_put(w, start, hdr, sizeof(hdr));

@@ -23,7 +23,7 @@ void regio__wal_encode_segment_header(const struct regio__wal_seg_info *in, void
     regio__le32_put(b + 48, in->epoch);
     regio__le32_put(b + 52, in->block_bytes);
     regio__le64_put(b + 56, in->window_bytes);
-    regio__le64_put(b + 88, XXH3_64bits(b, 88));
+    regio__le64_put(b + 88, regio__xxh3_64(b, 88));
 }
 
 static bool all_zero(const void *p, size_t n)
@@ -60,7 +60,7 @@ int regio__wal_decode_segment_header(const void *block, size_t len, struct regio
         regio__set_detail("segment header: bad magic");
         return -EBADMSG;
     }
-    if (regio__le64_get(b + 88) != XXH3_64bits(b, 88)) {
+    if (regio__le64_get(b + 88) != regio__xxh3_64(b, 88)) {
         regio__set_detail("segment header: checksum mismatch");
         return -EBADMSG;
     }
@@ -113,11 +113,11 @@ uint64_t regio__wal_record_checksum(uint64_t salt, const void *hdr, const void *
      * the seed, and would then hash with whatever secret the stack held. */
     XXH3_INITSTATE(&st);
     XXH3_64bits_reset_withSeed(&st, salt);
-    XXH3_64bits_update(&st, (const uint8_t *)hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
+    regio__xxh3_update(&st, (const uint8_t *)hdr + 8, REGIO__WAL_REC_HDR_BYTES - 8);
     if (len1 > 0)
-        XXH3_64bits_update(&st, payload1, len1);
+        regio__xxh3_update(&st, payload1, len1);
     if (len2 > 0)
-        XXH3_64bits_update(&st, payload2, len2);
+        regio__xxh3_update(&st, payload2, len2);
     return XXH3_64bits_digest(&st);
 }
 
@@ -136,7 +136,7 @@ void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t t
                       : (size_t)(regio__wal_rec_total(len) - REGIO__WAL_REC_HDR_BYTES);
     /* One-shot hash of the contiguous bytes 8..end gives the same value as
      * the streaming form used for wrapped records. */
-    regio__le64_put(b, XXH3_64bits_withSeed(b + 8, REGIO__WAL_REC_HDR_BYTES - 8 + body, salt));
+    regio__le64_put(b, regio__xxh3_64_seed(b + 8, REGIO__WAL_REC_HDR_BYTES - 8 + body, salt));
 }
 
 int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void *rec, size_t avail,
@@ -177,7 +177,7 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
      * its header is hashed (version 2; see docs/format.md). */
     bool filler = regio__wal_is_filler(regio__le16_get(b + 24));
     size_t hashed = filler ? REGIO__WAL_REC_HDR_BYTES - 8 : (size_t)total - 8;
-    uint64_t sum = XXH3_64bits_withSeed(b + 8, hashed, si->salt);
+    uint64_t sum = regio__xxh3_64_seed(b + 8, hashed, si->salt);
     if (sum != regio__le64_get(b)) {
         why = "checksum mismatch (torn, corrupt, or stale from a recycled segment)";
         goto bad;
@@ -279,7 +279,7 @@ void regio__wal_encode_control(const struct regio__wal_ctl_info *in, void *out_4
     regio__le64_put(b + 24, in->segment_bytes);
     regio__le64_put(b + 32, in->checkpoint_lsn);
     regio__le64_put(b + 40, in->close_lsn);
-    regio__le64_put(b + 64, XXH3_64bits(b, 64));
+    regio__le64_put(b + 64, regio__xxh3_64(b, 64));
 }
 
 int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl_info *out)
@@ -291,7 +291,7 @@ int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl
         return -EBADMSG;
     }
     if (regio__le64_get(b) != REGIO__WAL_CTL_MAGIC ||
-        regio__le64_get(b + 64) != XXH3_64bits(b, 64)) {
+        regio__le64_get(b + 64) != regio__xxh3_64(b, 64)) {
         regio__set_detail("control file: bad magic or checksum");
         return -EBADMSG;
     }

@@ -56,6 +56,15 @@ REGIO_API const char *regio_error_detail(void);
 /* The library version as "MAJOR.MINOR.PATCH"; owned by the library. */
 REGIO_API const char *regio_version(void);
 
+/*
+ * Which XXH3 entry points the checksums go through in this process, for
+ * reports: "plain XXH3 (SSE2)" or "dispatching XXH3 (AVX-512, AVX2 or
+ * SSE2)". Both compute the same values; the choice is made once, at the
+ * first checksum, and only changes speed (README, docs/decisions.md). A
+ * static string owned by the library.
+ */
+REGIO_API const char *regio_checksum_impl(void);
+
 #ifdef __cplusplus
 }
 #endif
