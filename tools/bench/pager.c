@@ -457,9 +457,12 @@ enum { R_PAGER, R_ENGINE, R_PREAD, R_FIO, R_KINDS };
 
 /*
  * runs rounds of the pager, the engine alone, pread and fio at depth qd,
- * interleaved (pager, engine, pread, fio, pager, ...) so that a load change
- * on the machine during the run hits all four alike, then the median of
- * each. A failed fio run leaves NANs.
+ * interleaved so that a load change on the machine during the run hits all
+ * four alike, then the median of each. Each round starts one reader later
+ * than the one before (pager, engine, pread, fio; then engine, pread, fio,
+ * pager; ...): in a fixed order the pager always ran first, just after fio
+ * exited and 128 pread threads had, and a slot that is always the same one
+ * can be always better or worse. A failed fio run leaves NANs.
  */
 static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct measure out[R_KINDS],
                          double paired[MAX_RUNS], bool *fio_failed)
@@ -468,7 +471,8 @@ static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct mea
     struct measure m[R_KINDS][MAX_RUNS];
     *fio_failed = false;
     for (int i = 0; i < runs; i++) {
-        for (int k = 0; k < R_KINDS; k++) {
+        for (int j = 0; j < R_KINDS; j++) {
+            int k = (j + i) % R_KINDS;
             if (k == R_FIO && (!fio || *fio_failed))
                 continue;
             int rc = fns[k](s, qd, s->ctx->seconds, &m[k][i]);
@@ -538,8 +542,9 @@ static int bench_pager(const struct bench_ctx *ctx)
         runs = atoi(env);
     bench_note(ctx,
                "pager: %llu pages of 4 KiB in %s, ring flags 0x%x, median of %d runs, regio and "
-               "fio pinned to CPU %d",
-               (unsigned long long)s.pages, s.path, st.setup_flags, runs, s.cpu);
+               "fio pinned to CPU %d, checksums through %s",
+               (unsigned long long)s.pages, s.path, st.setup_flags, runs, s.cpu,
+               regio_checksum_impl());
     bool fio = have_fio();
     static const int depths[] = {1, 32, 128};
     for (size_t i = 0; i < 3 && rc == 0; i++) {
