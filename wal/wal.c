@@ -498,10 +498,13 @@ static void complete_flushes(struct regio_wal *w)
             w->fl_count--;
             continue;
         }
-        atomic_store(&w->durable, f->rec_end);
-        atomic_store(&w->released, f->release_to);
+        /* The counters first: a waiter returns as soon as it sees the new
+         * durable LSN, and the stats it reads next must already count the
+         * flush that acknowledged it (test_wal_mt saw them lag under TSan). */
         atomic_fetch_add(&w->syncs, 1);
         atomic_fetch_add(&w->records_synced, f->records);
+        atomic_store(&w->durable, f->rec_end);
+        atomic_store(&w->released, f->release_to);
         atomic_store(&w->acked_seq, f->seq);
         w->fl_head = (w->fl_head + 1) % REGIO__WAL_MAX_FLUSHES;
         w->fl_count--;
