@@ -117,5 +117,11 @@ int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linke
 void regio__rec_complete(struct regio_engine *e, int64_t id, int res);
 /* A linked sync starts when its write completes: record that moment. */
 void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t write_id);
+/* A change of f's length to len_bytes (grow_only: fallocate, which never
+ * shrinks; else ftruncate), recorded before the system call so that a file
+ * first seen here is captured as it was; pass the call's result to
+ * regio__rec_complete. Called by the pager with the engine entered. */
+int64_t regio__rec_resize(struct regio_engine *e, struct regio_file *f, uint64_t len_bytes,
+                          bool grow_only);
 
 #endif

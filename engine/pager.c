@@ -359,6 +359,28 @@ int regio_pager_page_count(struct regio_pager *p, uint64_t *count_out)
     return 0;
 }
 
+/* ftruncate (grow_only false) or fallocate, falling back to ftruncate
+ * where the filesystem has no fallocate, with the engine entered so that a
+ * power-loss recording logs the change in order with the I/O. */
+static int set_length(struct regio_pager *p, off_t len, bool grow_only)
+{
+    int rc = regio__engine_enter(p->e);
+    if (rc != 0)
+        return rc;
+    int fd = regio_file_fd(p->f);
+    int64_t id = regio__rec_resize(p->e, p->f, (uint64_t)len, grow_only);
+    bool use_ftruncate = !grow_only;
+    if (grow_only && fallocate(fd, 0, 0, len) != 0) {
+        rc = -errno;
+        use_ftruncate = rc == -EOPNOTSUPP;
+    }
+    if (use_ftruncate)
+        rc = ftruncate(fd, len) == 0 ? 0 : -errno;
+    regio__rec_complete(p->e, id, rc);
+    regio__engine_leave(p->e);
+    return rc;
+}
+
 int regio_pager_extend(struct regio_pager *p, uint64_t page_count)
 {
     if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes)
@@ -367,24 +389,16 @@ int regio_pager_extend(struct regio_pager *p, uint64_t page_count)
     int rc = regio_pager_page_count(p, &have);
     if (rc != 0 || have >= page_count)
         return rc;
-    int fd = regio_file_fd(p->f);
-    off_t len = (off_t)(page_count * p->page_bytes);
-    if (fallocate(fd, 0, 0, len) == 0)
-        return 0;
     /* A filesystem without fallocate still grows the file, sparsely: the
      * new pages read back as never written either way. */
-    if (errno == EOPNOTSUPP)
-        return ftruncate(fd, len) == 0 ? 0 : -errno;
-    return -errno;
+    return set_length(p, (off_t)(page_count * p->page_bytes), true);
 }
 
 int regio_pager_truncate(struct regio_pager *p, uint64_t page_count)
 {
     if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes)
         return -EINVAL;
-    if (ftruncate(regio_file_fd(p->f), (off_t)(page_count * p->page_bytes)) != 0)
-        return -errno;
-    return 0;
+    return set_length(p, (off_t)(page_count * p->page_bytes), false);
 }
 
 int regio_pager_close(struct regio_pager *p)

@@ -14,6 +14,12 @@
  * completed has itself completed successfully by then. A plain fsync starts
  * when it is submitted; a sync linked behind a write (regio_write_sync)
  * starts when the kernel runs it, which is when its write completed.
+ *
+ * The pager's length changes (ftruncate, fallocate) are logged too. One is
+ * durable like a plain write: once a sync of its file that started after it
+ * completed has completed (fdatasync flushes a size change, since reading
+ * the data back depends on it). An undurable one happened or did not, as a
+ * whole: a journalled filesystem commits a size change atomically.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -36,6 +42,8 @@ struct rec_file {
 
 struct rec_op {
     bool is_sync;
+    bool is_resize; /* off is the new length; grow_only for fallocate */
+    bool grow_only;
     bool dsync;
     bool completed;
     uint32_t file;
@@ -164,43 +172,66 @@ static void rec_fail(void)
     abort();
 }
 
-int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
-                         uint64_t off, uint32_t len, bool dsync)
+/* A new log entry for an operation on f, or NULL when not recording. */
+static struct rec_op *op_begin(struct regio_engine *e, struct regio_file *f)
 {
     struct regio_recording *r = e->rec;
     if (r == NULL)
-        return -1;
-    int fi = file_index(r, f);
-    struct rec_op *op = fi < 0 ? NULL : op_append(r);
-    uint8_t *copy = malloc(len);
-    if (op == NULL || copy == NULL)
-        rec_fail();
-    memcpy(copy, data, len);
-    op->file = (uint32_t)fi;
-    op->off = off;
-    op->len = len;
-    op->data = copy;
-    op->dsync = dsync;
-    op->sub_seq = next_seq(e);
-    r->nops++;
-    return op_id(e, r);
-}
-
-int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linked)
-{
-    struct regio_recording *r = e->rec;
-    if (r == NULL)
-        return -1;
+        return NULL;
     int fi = file_index(r, f);
     struct rec_op *op = fi < 0 ? NULL : op_append(r);
     if (op == NULL)
         rec_fail();
-    op->is_sync = true;
     op->file = (uint32_t)fi;
+    return op;
+}
+
+/* Log op (from op_begin) as submitted now; returns its id. */
+static int64_t op_commit(struct regio_engine *e, struct rec_op *op)
+{
     op->sub_seq = next_seq(e);
+    e->rec->nops++;
+    return op_id(e, e->rec);
+}
+
+int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
+                         uint64_t off, uint32_t len, bool dsync)
+{
+    struct rec_op *op = op_begin(e, f);
+    if (op == NULL)
+        return -1;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL)
+        rec_fail();
+    memcpy(copy, data, len);
+    op->off = off;
+    op->len = len;
+    op->data = copy;
+    op->dsync = dsync;
+    return op_commit(e, op);
+}
+
+int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linked)
+{
+    struct rec_op *op = op_begin(e, f);
+    if (op == NULL)
+        return -1;
+    op->is_sync = true;
+    int64_t id = op_commit(e, op);
     op->start_seq = linked ? UINT64_MAX : op->sub_seq;
-    r->nops++;
-    return op_id(e, r);
+    return id;
+}
+
+int64_t regio__rec_resize(struct regio_engine *e, struct regio_file *f, uint64_t len_bytes,
+                          bool grow_only)
+{
+    struct rec_op *op = op_begin(e, f);
+    if (op == NULL)
+        return -1;
+    op->is_resize = true;
+    op->grow_only = grow_only;
+    op->off = len_bytes;
+    return op_commit(e, op);
 }
 
 void regio__rec_complete(struct regio_engine *e, int64_t id, int res)
@@ -211,7 +242,7 @@ void regio__rec_complete(struct regio_engine *e, int64_t id, int res)
     op->comp_seq = next_seq(e);
     op->completed = true;
     op->res = res;
-    if (!op->is_sync && res >= 0 && (uint32_t)res < op->len)
+    if (!op->is_sync && !op->is_resize && res >= 0 && (uint32_t)res < op->len)
         op->len = (uint32_t)res; /* only that much reached the file */
 }
 
@@ -349,6 +380,37 @@ static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t 
     return 0;
 }
 
+/* Set the image's length to len (grow_only: only ever longer). Bytes cut
+ * off are cleared, so that a later extension reads zeros, as a file does. */
+static int image_resize(struct image *im, uint64_t len, bool grow_only)
+{
+    if (len > im->len) {
+        size_t old = im->len;
+        uint8_t zero = 0;
+        int rc = image_put(im, len - 1, &zero, 1); /* grows, zero-filled */
+        if (rc == 0)
+            memset(im->bytes + old, 0, (size_t)len - old);
+        return rc;
+    }
+    if (!grow_only && len < im->len) {
+        memset(im->bytes + len, 0, im->len - (size_t)len);
+        im->len = (size_t)len;
+    }
+    return 0;
+}
+
+/* Whether an undurable length change happened: always (KEEP), never
+ * (DROP), or by seed; never when the call failed. */
+static bool resize_happened(const struct rec_op *op, size_t idx, enum regio_sim_mode mode,
+                            uint64_t seed)
+{
+    if (op->completed && op->res < 0)
+        return false;
+    if (mode == REGIO_SIM_KEEP || mode == REGIO_SIM_DROP)
+        return mode == REGIO_SIM_KEEP;
+    return (mix64(seed ^ mix64(idx + 1)) & 1) != 0;
+}
+
 /* Apply an undurable write as chosen by mode and seed: whole, not at all,
  * or torn (each 512-byte sector kept or not). */
 static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
@@ -386,6 +448,11 @@ static int build_image(const struct regio_recording *r, uint32_t i, uint64_t cra
         const struct rec_op *w = &r->ops[k];
         if (w->is_sync || w->file != i || w->sub_seq > crash_seq)
             continue;
+        if (w->is_resize) {
+            if (durable(r, w, crash_seq) || resize_happened(w, k, mode, seed))
+                rc = image_resize(im, w->off, w->grow_only);
+            continue;
+        }
         if (durable(r, w, crash_seq))
             rc = image_put(im, w->off, w->data, w->len);
         else

@@ -168,7 +168,9 @@ REGIO_API void regio_engine_fault_clear(struct regio_engine *e);
  * after a power loss at any event sequence number: writes made durable by
  * then (completed with RWF_DSYNC, or followed by a completed fsync of the
  * file submitted after the write completed) are kept; every other submitted
- * write is kept, dropped or torn at 512-byte granularity, by seed.
+ * write is kept, dropped or torn at 512-byte granularity, by seed. The
+ * pager's length changes (regio_pager_extend, regio_pager_truncate) are
+ * logged too: durable after such an fsync, otherwise kept or lost whole.
  */
 struct regio_recording;
 

@@ -60,9 +60,14 @@ REGIO_API int regio_pager_sync(struct regio_pager *p);
 
 /* Pages the file holds (size / page size). */
 REGIO_API int regio_pager_page_count(struct regio_pager *p, uint64_t *count_out);
-/* Grow the file to at least page_count pages (fallocate). */
+/*
+ * Grow the file to at least page_count pages (fallocate; ftruncate where the
+ * filesystem has none), or set it to exactly page_count pages (ftruncate).
+ * Like page writes, a length change is durable only after regio_pager_sync;
+ * a power loss before it may keep or lose the change, as a whole. Both are
+ * engine calls: from a thread that does not own an owned engine, -EPERM.
+ */
 REGIO_API int regio_pager_extend(struct regio_pager *p, uint64_t page_count);
-/* Shrink the file to page_count pages. */
 REGIO_API int regio_pager_truncate(struct regio_pager *p, uint64_t page_count);
 
 /* -EBUSY while page I/O of this pager is in flight. */
