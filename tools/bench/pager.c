@@ -453,44 +453,84 @@ static void median_measure(struct measure *m, int n, struct measure *out)
     out->cpu_ns = bench_median(v[3], n);
 }
 
-enum { R_PAGER, R_ENGINE, R_PREAD, R_FIO, R_KINDS };
+/* R_FIO2 is fio again, in its own slot of each round: the spread of fio
+ * against itself is the noise that any ratio to fio here carries. */
+enum { R_PAGER, R_ENGINE, R_PREAD, R_FIO, R_FIO2, R_KINDS };
+
+struct depth_result {
+    struct measure med[R_KINDS]; /* medians over rounds */
+    double paired[MAX_RUNS];     /* pager / fio IOPS, per round */
+    double self_iops[MAX_RUNS];  /* second fio / first fio, per round */
+    double self_cpu[MAX_RUNS];
+    bool fio_failed;
+};
 
 /*
- * runs rounds of the pager, the engine alone, pread and fio at depth qd,
- * interleaved so that a load change on the machine during the run hits all
- * four alike, then the median of each. Each round starts one reader later
- * than the one before (pager, engine, pread, fio; then engine, pread, fio,
- * pager; ...): in a fixed order the pager always ran first, just after fio
- * exited and 128 pread threads had, and a slot that is always the same one
- * can be always better or worse. A failed fio run leaves NANs.
+ * runs rounds of the pager, the engine alone, pread and fio (twice) at
+ * depth qd, interleaved so that a load change on the machine during the
+ * run hits all alike, then the median of each. Each round starts one
+ * reader later than the one before (pager, engine, pread, fio, fio; then
+ * engine, pread, fio, fio, pager; ...): in a fixed order the pager always
+ * ran first, just after fio exited and 128 pread threads had, and a slot
+ * that is always the same one can be always better or worse. A failed fio
+ * run leaves NANs.
  */
-static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct measure out[R_KINDS],
-                         double paired[MAX_RUNS], bool *fio_failed)
+static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct depth_result *out)
 {
-    static const run_fn fns[R_KINDS] = {run_regio, run_engine, run_pread, run_fio};
+    static const run_fn fns[R_KINDS] = {run_regio, run_engine, run_pread, run_fio, run_fio};
     struct measure m[R_KINDS][MAX_RUNS];
-    *fio_failed = false;
+    out->fio_failed = false;
     for (int i = 0; i < runs; i++) {
         for (int j = 0; j < R_KINDS; j++) {
             int k = (j + i) % R_KINDS;
-            if (k == R_FIO && (!fio || *fio_failed))
+            bool is_fio = k == R_FIO || k == R_FIO2;
+            if (is_fio && (!fio || out->fio_failed))
                 continue;
             int rc = fns[k](s, qd, s->ctx->seconds, &m[k][i]);
-            if (rc != 0 && k == R_FIO)
-                *fio_failed = true;
+            if (rc != 0 && is_fio)
+                out->fio_failed = true;
             else if (rc != 0)
                 return rc;
         }
     }
-    /* The pager over fio within each round: the two ran seconds apart, so
-     * a device that drifts between rounds affects both alike. */
-    for (int i = 0; i < runs; i++)
-        paired[i] = fio && !*fio_failed ? m[R_PAGER][i].iops / m[R_FIO][i].iops : NAN;
+    /* Ratios within each round: the readers ran seconds apart, so a device
+     * that drifts between rounds affects both alike. */
+    bool have = fio && !out->fio_failed;
+    for (int i = 0; i < runs; i++) {
+        out->paired[i] = have ? m[R_PAGER][i].iops / m[R_FIO][i].iops : NAN;
+        out->self_iops[i] = have ? m[R_FIO2][i].iops / m[R_FIO][i].iops : NAN;
+        out->self_cpu[i] = have ? m[R_FIO2][i].cpu_ns / m[R_FIO][i].cpu_ns : NAN;
+    }
     for (int k = 0; k < R_KINDS; k++)
-        median_measure(m[k], runs, &out[k]);
-    if (!fio || *fio_failed)
-        out[R_FIO] = (struct measure){NAN, NAN, NAN, NAN};
+        median_measure(m[k], runs, &out->med[k]);
+    if (!have)
+        out->med[R_FIO] = out->med[R_FIO2] = (struct measure){NAN, NAN, NAN, NAN};
     return 0;
+}
+
+/* "a-b (median m)" of v[0..n) into buf; sorts v. */
+static void spread(char *buf, size_t cap, double *v, int n)
+{
+    double med = bench_median(v, n); /* sorts */
+    snprintf(buf, cap, "%.2f-%.2f (median %.2f)", v[0], v[n - 1], med);
+}
+
+/* The per-round notes: pager over fio, and fio over itself (sorts the
+ * per-round arrays). */
+static void round_notes(const struct bench_ctx *ctx, int qd, int runs, struct depth_result *d)
+{
+    char list[MAX_RUNS * 8] = "";
+    for (int k = 0; k < runs; k++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), " %.2f", d->paired[k]);
+    bench_note(ctx, "pager: qd%d regio/fio IOPS in each round:%s (median %.2fx)", qd, list,
+               bench_median(d->paired, runs));
+    char iops[64], cpu[64];
+    spread(iops, sizeof(iops), d->self_iops, runs);
+    spread(cpu, sizeof(cpu), d->self_cpu, runs);
+    bench_note(ctx,
+               "pager: qd%d fio against itself (a second fio run in each round, second/first): "
+               "IOPS %s, CPU per read %s; a ratio to fio this close to 1 is noise",
+               qd, iops, cpu);
 }
 
 /* what names the reader measured: "" for the pager, "engine " for it. */
@@ -549,20 +589,14 @@ static int bench_pager(const struct bench_ctx *ctx)
     static const int depths[] = {1, 32, 128};
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         int qd = depths[i];
-        struct measure m[R_KINDS];
-        bool fio_failed = false;
-        double paired[MAX_RUNS];
-        rc = measure_depth(&s, qd, runs, fio, m, paired, &fio_failed);
+        struct depth_result d;
+        rc = measure_depth(&s, qd, runs, fio, &d);
         if (rc != 0)
             break;
-        if (fio && !fio_failed) {
-            char list[MAX_RUNS * 8] = "";
-            for (int k = 0; k < runs; k++)
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), " %.2f", paired[k]);
-            bench_note(ctx, "pager: qd%d regio/fio IOPS in each round:%s (median %.2fx)", qd, list,
-                       bench_median(paired, runs));
-        }
-        const char *fio_note = !fio ? "fio not installed" : fio_failed ? "fio run failed" : NULL;
+        if (fio && !d.fio_failed)
+            round_notes(ctx, qd, runs, &d);
+        const struct measure *m = d.med;
+        const char *fio_note = !fio ? "fio not installed" : d.fio_failed ? "fio run failed" : NULL;
         rows(ctx, qd, "", &m[R_PAGER], "fio io_uring", &m[R_FIO], fio_note);
         rows(ctx, qd, "", &m[R_PAGER], "pread threads", &m[R_PREAD], NULL);
         rows(ctx, qd, "engine ", &m[R_ENGINE], "fio io_uring", &m[R_FIO], fio_note);
