@@ -3,12 +3,14 @@
  * tests/test_wal_reader.c: a directory reader tells the end of a log from
  * corruption. A damaged record followed by valid ones in a cleanly closed
  * log is -EBADMSG (and stays so), never an early "end" that would hide the
- * records after it; a log that simply ends reads to 0.
+ * records after it; so is damage to the pad after a clean log's close
+ * record, as regio_wal_open finds it; a log that simply ends reads to 0.
  */
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "wal_format.h"
 
 #define SEG (1024u * 1024u)
 #define BUF (64u * 1024u)
@@ -42,6 +44,52 @@ static int read_all(const char *dir, int *count)
     return rc;
 }
 
+static void flip_bit(const char *dir, uint64_t lsn_in_segment_0)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/0000000000000000.wal", dir);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    uint8_t c;
+    CHECK(pread(fd, &c, 1, (off_t)lsn_in_segment_0) == 1);
+    c ^= 1;
+    CHECK(pwrite(fd, &c, 1, (off_t)lsn_in_segment_0) == 1);
+    close(fd);
+}
+
+/* A damaged log in dir: a directory reader gives want records, then
+ * -EBADMSG with detail in its message, and regio_wal_open refuses the log
+ * too. Removes dir. */
+static void expect_damage(const char *dir, int want, const char *detail)
+{
+    int count;
+    CHECK_EQ(read_all(dir, &count), -EBADMSG);
+    CHECK_EQ(count, want);
+    CHECK(strstr(regio_error_detail(), detail) != NULL);
+    struct regio_wal_opts o = {.segment_bytes = SEG, .buffer_bytes = BUF};
+    struct regio_wal *w;
+    CHECK_EQ(regio_wal_open(dir, &o, &w, NULL), -EBADMSG);
+    test_rmdir_all(dir);
+}
+
+/* The pad after the close record of a cleanly closed log, its header
+ * damaged: nothing valid follows it, and it is still damage. */
+static void test_damaged_close_pad(const char *dir)
+{
+    uint64_t lsn[3];
+    write_log(dir, lsn, 3);
+    struct regio__wal_ctl_info ctl;
+    CHECK_OK(regio__wal_read_control(dir, &ctl));
+    CHECK(ctl.flags & REGIO__WAL_CTL_CLEAN);
+    uint64_t pad = ctl.close_lsn + regio__wal_rec_total(0);
+    CHECK(pad % 4096 != 0); /* a pad fills the close record's block */
+    int count;
+    CHECK_EQ(read_all(dir, &count), 0);
+    CHECK_EQ(count, 3);
+    flip_bit(dir, pad + 8); /* its LSN field: the header checksum fails */
+    expect_damage(dir, 3, "before the end of a cleanly closed log");
+}
+
 int main(void)
 {
     const char *dir = test_tmpdir("wal-reader");
@@ -52,24 +100,9 @@ int main(void)
     CHECK_EQ(count, 10);
 
     /* Flip one payload bit of the fifth record (segment 0: LSN = offset). */
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/0000000000000000.wal", dir);
-    int fd = open(path, O_RDWR);
-    CHECK(fd >= 0);
-    off_t off = (off_t)lsn[4] + 40;
-    uint8_t c;
-    CHECK(pread(fd, &c, 1, off) == 1);
-    c ^= 1;
-    CHECK(pwrite(fd, &c, 1, off) == 1);
-    close(fd);
-    CHECK_EQ(read_all(dir, &count), -EBADMSG);
-    CHECK_EQ(count, 4);
-    CHECK(strstr(regio_error_detail(), "cleanly closed") != NULL);
-
-    struct regio_wal_opts o = {.segment_bytes = SEG, .buffer_bytes = BUF};
-    struct regio_wal *w;
-    CHECK_EQ(regio_wal_open(dir, &o, &w, NULL), -EBADMSG);
-    test_rmdir_all(dir);
+    flip_bit(dir, lsn[4] + 40);
+    expect_damage(dir, 4, "cleanly closed");
+    test_damaged_close_pad(test_tmpdir("wal-reader-pad"));
     fprintf(stderr, "wal_reader: ok\n");
     return 0;
 }

@@ -119,10 +119,11 @@ static uint64_t next_valid_in(struct regio_wal_reader *r, uint64_t segno, uint64
 
 /*
  * A directory reader found no valid record at r->pos. That is the end of
- * the log unless a valid record follows where none may: anywhere in a
- * cleanly closed log, or beyond the in-flight window of a crashed or open
- * one (the window rule of recovery, docs/format.md). Then it is corruption,
- * reported rather than hidden as an early end.
+ * the log unless it lies before a cleanly closed log's end, or a valid
+ * record follows where none may: anywhere in a cleanly closed log, or
+ * beyond the in-flight window of a crashed or open one (the window rule of
+ * recovery, docs/format.md). Then it is corruption, reported rather than
+ * hidden as an early end.
  */
 static int reader_at_invalid(struct regio_wal_reader *r)
 {
@@ -136,6 +137,17 @@ static int reader_at_invalid(struct regio_wal_reader *r)
     if (r->fd >= 0 && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size < r->si.segment_bytes) {
         regio__set_detail("wal reader: segment %llu is shorter than segment_bytes (truncated)",
                           (unsigned long long)segno);
+        return -EBADMSG;
+    }
+    /* As in recovery: a cleanly closed log ends at a block boundary after
+     * its close record (the close record's pad fills its block), so an
+     * invalid record anywhere before that is damage, a damaged final pad
+     * included, even with nothing valid after it. */
+    uint64_t block = r->si.block_bytes; /* 0 if no segment was ever read */
+    if (clean && (r->pos <= ctl.close_lsn || (block != 0 && r->pos % block != 0))) {
+        regio__set_detail("wal reader: no valid record at LSN %llu, before the end of a cleanly "
+                          "closed log (close record at %llu)",
+                          (unsigned long long)r->pos, (unsigned long long)ctl.close_lsn);
         return -EBADMSG;
     }
     uint64_t off = next_valid_in(r, segno, r->pos - segno * r->seg_bytes + 8);
