@@ -380,18 +380,15 @@ static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t 
     return 0;
 }
 
-/* Set the image's length to len (grow_only: only ever longer). Bytes cut
- * off are cleared, so that a later extension reads zeros, as a file does. */
+/* Set the image's length to len (grow_only: only ever longer). Every byte
+ * at or past im->len is zero (image_put zero-fills what it allocates, and a
+ * cut clears what it cuts off), so growing needs only the last byte put and
+ * reads zeros, as a file does. */
 static int image_resize(struct image *im, uint64_t len, bool grow_only)
 {
-    if (len > im->len) {
-        size_t old = im->len;
-        uint8_t zero = 0;
-        int rc = image_put(im, len - 1, &zero, 1); /* grows, zero-filled */
-        if (rc == 0)
-            memset(im->bytes + old, 0, (size_t)len - old);
-        return rc;
-    }
+    static const uint8_t zero = 0;
+    if (len > im->len)
+        return image_put(im, len - 1, &zero, 1);
     if (!grow_only && len < im->len) {
         memset(im->bytes + len, 0, im->len - (size_t)len);
         im->len = (size_t)len;

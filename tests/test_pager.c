@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "check.h"
+#include "engine_internal.h"
 #include "hash_internal.h"
 #include "regio.h"
 
@@ -298,6 +301,40 @@ static uint64_t image_bytes(struct regio_recording *rec, const char *img, uint64
     return (uint64_t)st.st_size;
 }
 
+struct other_thread {
+    struct regio_pager *p;
+    int truncate_rc, extend_rc;
+};
+
+static void *other_thread_main(void *arg)
+{
+    struct other_thread *t = arg;
+    t->truncate_rc = regio_pager_truncate(t->p, 0);
+    t->extend_rc = regio_pager_extend(t->p, 100);
+    return NULL;
+}
+
+/* Length changes are engine calls: on an owned engine, another thread gets
+ * -EPERM and the file keeps its length. */
+static void test_length_other_thread(struct env *v, const char *path)
+{
+    struct regio_pager_opts po = {.page_bytes = 4096, .create = true};
+    struct regio_pager *p;
+    CHECK_OK(regio_pager_open(v->e, path, &po, &p));
+    CHECK_OK(regio_pager_truncate(p, 0));
+    CHECK_OK(regio_pager_extend(p, 5));
+    struct other_thread t = {p, 0, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, other_thread_main, &t) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_EQ(t.truncate_rc, -EPERM);
+    CHECK_EQ(t.extend_rc, -EPERM);
+    uint64_t n = 0;
+    CHECK_OK(regio_pager_page_count(p, &n));
+    CHECK_EQ(n, 5);
+    CHECK_OK(regio_pager_close(p));
+}
+
 /*
  * Length changes under a simulated power loss. Eight pages are written and
  * synced; then, recorded: truncate to 3 (A), sync (B), extend to 10 (C),
@@ -367,6 +404,22 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
     }
     CHECK(lengths_seen & 1 && lengths_seen & 2); /* both whole outcomes occur */
     regio_recording_free(rec);
+
+    /* A length change whose system call failed never happened, in any mode:
+     * logged through the pager's own hooks, on a second handle of the file
+     * (the recording knows a file by device and inode). */
+    struct regio_file *f2;
+    CHECK_OK(regio_file_open(v->e, path, O_RDWR, 0, &f2));
+    CHECK_OK(regio_engine_record_start(v->e));
+    regio__rec_complete(v->e, regio__rec_resize(v->e, f2, 40 * 4096, true), -EFBIG);
+    regio__rec_complete(v->e, regio__rec_resize(v->e, f2, 4096, false), -EIO);
+    uint64_t e = regio_engine_record_seq(v->e);
+    CHECK_OK(regio_engine_record_stop(v->e, &rec));
+    CHECK_OK(regio_file_close(f2));
+    CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_KEEP, 0, st, 10), 10 * 4096);
+    for (uint64_t seed = 0; seed < 8; seed++)
+        CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_RANDOM, seed, st, 0), 10 * 4096);
+    regio_recording_free(rec);
     unlink(img);
     CHECK_OK(regio_buf_free(v->s, b));
     CHECK_OK(regio_pager_close(p));
@@ -395,6 +448,8 @@ int main(void)
     snprintf(path, sizeof(path), "%s/lengths", dir);
     snprintf(img, sizeof(img), "%s/lengths.img", dir);
     test_powerloss_length(&v, path, img);
+    snprintf(path, sizeof(path), "%s/lengths-thread", dir);
+    test_length_other_thread(&v, path);
     CHECK_OK(regio_engine_destroy(v.e));
     CHECK_OK(regio_slab_destroy(v.s));
     CHECK_OK(regio_arena_destroy(v.a));

@@ -197,6 +197,14 @@ void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t t
                               uint32_t len);
 
 /* True for the types whose payload is all zero and not hashed. */
+/* Whether a cleanly closed log may end at LSN end: after its close record
+ * (at close_lsn), at a block boundary, since the close record's pad fills its
+ * block. Recovery and the directory reader apply the same rule. */
+static inline bool regio__wal_clean_end_ok(uint64_t end, uint64_t close_lsn, uint64_t block_bytes)
+{
+    return end > close_lsn && end % block_bytes == 0;
+}
+
 static inline bool regio__wal_is_filler(uint16_t type)
 {
     return type == REGIO__WAL_TYPE_PAD || type == REGIO__WAL_TYPE_SEGEND;

@@ -546,8 +546,8 @@ static int classify(struct regio_wal *w, struct scan_state *st, struct regio_wal
      * what it lost cannot be told from a torn tail. */
     if (es->len < es->si.segment_bytes)
         corrupt = "segment file shorter than segment_bytes (truncated)";
-    else if (clean && (!st->saw_close_at_ctl || st->end <= w->ctl.close_lsn ||
-                       st->end % w->block_bytes != 0))
+    else if (clean && (!st->saw_close_at_ctl ||
+                       !regio__wal_clean_end_ok(st->end, w->ctl.close_lsn, w->block_bytes)))
         corrupt = "invalid record before the close record of a cleanly closed log";
     else if (clean && count > 0)
         corrupt = "valid records after the close record of a cleanly closed log";

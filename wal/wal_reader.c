@@ -139,12 +139,11 @@ static int reader_at_invalid(struct regio_wal_reader *r)
                           (unsigned long long)segno);
         return -EBADMSG;
     }
-    /* As in recovery: a cleanly closed log ends at a block boundary after
-     * its close record (the close record's pad fills its block), so an
-     * invalid record anywhere before that is damage, a damaged final pad
-     * included, even with nothing valid after it. */
-    uint64_t block = r->si.block_bytes; /* 0 if no segment was ever read */
-    if (clean && (r->pos <= ctl.close_lsn || (block != 0 && r->pos % block != 0))) {
+    /* As in recovery: an invalid record where a cleanly closed log may not
+     * end is damage, a damaged final pad included, even with nothing valid
+     * after it. Without a segment read (block 0) only the LSN can tell. */
+    uint64_t block = r->si.block_bytes != 0 ? r->si.block_bytes : 1;
+    if (clean && !regio__wal_clean_end_ok(r->pos, ctl.close_lsn, block)) {
         regio__set_detail("wal reader: no valid record at LSN %llu, before the end of a cleanly "
                           "closed log (close record at %llu)",
                           (unsigned long long)r->pos, (unsigned long long)ctl.close_lsn);
