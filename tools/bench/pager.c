@@ -495,14 +495,14 @@ struct depth_result {
 };
 
 /*
- * runs rounds of the pager, the engine alone, pread and fio (twice) at
- * depth qd, interleaved so that a load change on the machine during the
- * run hits all alike, then the median of each. Each round starts one
- * reader later than the one before (pager, engine, pread, fio, fio; then
- * engine, pread, fio, fio, pager; ...): in a fixed order the pager always
- * ran first, just after fio exited and 128 pread threads had, and a slot
- * that is always the same one can be always better or worse. A failed fio
- * run leaves NANs.
+ * runs rounds of the pager, the engine alone, pread, fio (twice) and fio
+ * batched at depth qd, interleaved so that a load change on the machine
+ * during the run hits all alike, then the median of each. Each round
+ * starts one reader later than the one before (pager, engine, pread, fio,
+ * fio, fio batched; then engine, pread, ..., pager; ...): in a fixed
+ * order the pager always ran first, just after fio exited and 128 pread
+ * threads had, and a slot that is always the same one can be always
+ * better or worse. A failed fio run leaves NANs.
  */
 static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct depth_result *out)
 {
