@@ -6,7 +6,7 @@
  *
  * Every request owns an entry of a fixed table (max_in_flight entries). Its
  * SQEs carry user_data = generation << 32 | index << 1 | part, where part 1
- * is the fdatasync linked behind a write (regio_write_sync). The generation
+ * is the fdatasync linked behind a write (regio_file_write_durable). The generation
  * lets a completion that does not belong to the live request be caught as
  * an invariant violation rather than run someone else's callback.
  *
@@ -333,7 +333,7 @@ static bool retryable(int res)
 static int finish(struct regio_engine *e, struct regio__req *r, int res)
 {
     if (r->kind != REGIO__REQ_FSYNC) {
-        int rc = regio_buf_io_end(e->slab, r->b);
+        int rc = regio_slab_io_end(e->slab, r->b);
         REGIO_ASSERT(rc == 0);
     }
     REGIO_ASSERT(r->f->in_flight > 0);
@@ -914,11 +914,11 @@ static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio
         return rc;
     /* Last, since it marks the buffer in flight: the slab's own checks
      * (live, current generation, inside the slot) in one step. */
-    int slab_region = regio_buf_io_begin(e->slab, b);
+    int slab_region = regio_slab_io_begin(e->slab, b);
     if (slab_region < 0)
         return slab_region;
     if (slab_region != region) {
-        regio_buf_io_end(e->slab, b);
+        regio_slab_io_end(e->slab, b);
         regio__set_detail("buffer handle names region %d but its data is in region %d", slab_region,
                           region);
         return -EFAULT;
@@ -934,11 +934,25 @@ static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio
     return 0;
 }
 
-static int rw_call(struct regio_engine *e, struct regio_file *f, struct regio_buf b, uint64_t off,
-                   uint32_t len, uint8_t kind, bool dsync, regio_cb cb, void *ctx)
+/* The engine a file handle belongs to, or NULL (with a detail) for a NULL
+ * handle. A file stays allocated until its engine is destroyed, so a closed
+ * file still names its engine and check_file reports it closed. */
+static struct regio_engine *file_engine(const struct regio_file *f)
 {
+    if (f == NULL) {
+        regio__set_detail("no file (NULL handle)");
+        return NULL;
+    }
+    REGIO_ASSERT(f->e != NULL);
+    return f->e;
+}
+
+static int rw_call(struct regio_file *f, struct regio_buf b, uint64_t off, uint32_t len,
+                   uint8_t kind, bool dsync, regio_cb cb, void *ctx)
+{
+    struct regio_engine *e = file_engine(f);
     if (e == NULL)
-        return -EINVAL;
+        return -EBADF;
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
@@ -948,37 +962,40 @@ static int rw_call(struct regio_engine *e, struct regio_file *f, struct regio_bu
     return rc;
 }
 
-int regio_read(struct regio_engine *e, struct regio_file *f, struct regio_buf b, uint64_t file_off,
-               uint32_t len, regio_cb cb, void *ctx)
+int regio_file_read(struct regio_file *f, struct regio_buf b, uint64_t file_off, uint32_t len,
+                    regio_cb cb, void *ctx)
 {
-    return rw_call(e, f, b, file_off, len, REGIO__REQ_READ, false, cb, ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_READ, false, cb, ctx);
 }
 
-int regio_write(struct regio_engine *e, struct regio_file *f, struct regio_buf b, uint64_t file_off,
-                uint32_t len, regio_cb cb, void *ctx)
+int regio_file_write(struct regio_file *f, struct regio_buf b, uint64_t file_off, uint32_t len,
+                     regio_cb cb, void *ctx)
 {
-    return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE, false, cb, ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE, false, cb, ctx);
 }
 
-int regio_write_ex(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                   uint64_t file_off, uint32_t len, unsigned flags, regio_cb cb, void *ctx)
+int regio_file_write_flags(struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                           uint32_t len, unsigned flags, regio_cb cb, void *ctx)
 {
-    if ((flags & ~REGIO_WRITE_DSYNC) != 0)
+    if ((flags & ~REGIO_WRITE_DSYNC) != 0) {
+        regio__set_detail("unknown write flags 0x%x", flags & ~REGIO_WRITE_DSYNC);
         return -EINVAL;
-    return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE, (flags & REGIO_WRITE_DSYNC) != 0, cb,
+    }
+    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE, (flags & REGIO_WRITE_DSYNC) != 0, cb,
                    ctx);
 }
 
-int regio_write_sync(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                     uint64_t file_off, uint32_t len, regio_cb cb, void *ctx)
+int regio_file_write_durable(struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                             uint32_t len, regio_cb cb, void *ctx)
 {
-    return rw_call(e, f, b, file_off, len, REGIO__REQ_WRITE_SYNC, false, cb, ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE_SYNC, false, cb, ctx);
 }
 
-int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync, regio_cb cb, void *ctx)
+int regio_file_fsync(struct regio_file *f, bool datasync, regio_cb cb, void *ctx)
 {
+    struct regio_engine *e = file_engine(f);
     if (e == NULL)
-        return -EINVAL;
+        return -EBADF;
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;

@@ -86,7 +86,7 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-int regio_page_verify(const void *page, uint32_t page_bytes, uint64_t page_no)
+int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t page_no)
 {
     if (page == NULL || page_bytes <= REGIO_PAGE_TRAILER_BYTES)
         return -EINVAL;
@@ -130,7 +130,7 @@ static void read_done(void *ctx, int res)
     } else if (res > 0 && (uint32_t)res < pb) {
         res = -EBADMSG; /* the file ends inside this page */
     } else if (res > 0) {
-        int v = regio_page_verify(op->b.data, pb, op->page_no);
+        int v = regio_pager_verify_image(op->b.data, pb, op->page_no);
         res = v == 0 ? (int)pb : v;
     }
     regio_cb cb = op->cb;
@@ -182,13 +182,13 @@ static int page_io(struct regio_pager *p, uint64_t page_no, struct regio_buf b, 
         /* Validate the buffer before touching it: the engine call below
          * repeats the checks, but filling the trailer must not write into
          * memory that is not a live buffer of the engine's slab. */
-        rc = regio_buf_check(e->slab, b);
+        rc = regio_slab_check(e->slab, b);
         if (rc >= 0) {
             fill_trailer(b.data, p->page_bytes, page_no);
-            rc = regio_write(e, p->f, b, off, p->page_bytes, write_done, op);
+            rc = regio_file_write(p->f, b, off, p->page_bytes, write_done, op);
         }
     } else {
-        rc = regio_read(e, p->f, b, off, p->page_bytes, read_done, op);
+        rc = regio_file_read(p->f, b, off, p->page_bytes, read_done, op);
     }
     if (rc == 0)
         p->in_flight++;
@@ -240,14 +240,14 @@ static int wait_for(struct regio_engine *e, struct sync_wait *w)
     }
 }
 
-int regio_pager_read_sync(struct regio_pager *p, uint64_t page_no, struct regio_buf b)
+int regio_pager_read_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b)
 {
     struct sync_wait w = {false, 0};
     int rc = regio_pager_read(p, page_no, b, sync_cb, &w);
     return rc != 0 ? rc : wait_for(p->e, &w);
 }
 
-int regio_pager_write_sync(struct regio_pager *p, uint64_t page_no, struct regio_buf b)
+int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b)
 {
     struct sync_wait w = {false, 0};
     int rc = regio_pager_write(p, page_no, b, sync_cb, &w);
@@ -277,7 +277,7 @@ int regio_pager_sync(struct regio_pager *p)
     rc = op == NULL ? -ENOMEM : 0;
     if (rc == 0) {
         *op = (struct pager_op){p, 0, {0}, NULL, &w, NULL};
-        rc = regio_fsync(e, p->f, true, sync_done, op);
+        rc = regio_file_fsync(p->f, true, sync_done, op);
         if (rc == 0)
             p->in_flight++;
         else

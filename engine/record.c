@@ -5,14 +5,14 @@
  * logged in submission order with its data, its flags and the event
  * sequence numbers of its submission and completion. A file's contents are
  * captured (buffered read through a second descriptor) the first time the
- * recording sees an operation on it. regio_sim_write_image() then rebuilds
+ * recording sees an operation on it. regio_recording_write_image() then rebuilds
  * what the file could hold after a power cut at any sequence number.
  *
  * Durability is derived only from what really went to the ring: a write is
  * durable at crash_seq when it completed in full by then and either carried
  * RWF_DSYNC, or an fsync/fdatasync of its file that started after the write
  * completed has itself completed successfully by then. A plain fsync starts
- * when it is submitted; a sync linked behind a write (regio_write_sync)
+ * when it is submitted; a sync linked behind a write (regio_file_write_durable)
  * starts when the kernel runs it, which is when its write completed.
  *
  * The pager's length changes (ftruncate, fallocate) are logged too. One is
@@ -458,8 +458,8 @@ static int build_image(const struct regio_recording *r, uint32_t i, uint64_t cra
     return rc;
 }
 
-int regio_sim_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
-                          enum regio_sim_mode mode, uint64_t seed, int out_fd)
+int regio_recording_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
+                                enum regio_sim_mode mode, uint64_t seed, int out_fd)
 {
     if (r == NULL || i >= r->nfiles || out_fd < 0 || (unsigned)mode > REGIO_SIM_KEEP)
         return -EINVAL;

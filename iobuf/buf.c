@@ -389,7 +389,7 @@ static inline int tier_of(const struct regio_slab *s, size_t len)
     return s->lut[(len - 1) >> 12];
 }
 
-int regio_buf_alloc(struct regio_slab *s, size_t len, struct regio_buf *out)
+int regio_slab_alloc(struct regio_slab *s, size_t len, struct regio_buf *out)
 {
     if (REGIO_UNLIKELY(s == NULL || out == NULL))
         return -EINVAL;
@@ -399,8 +399,8 @@ int regio_buf_alloc(struct regio_slab *s, size_t len, struct regio_buf *out)
     return alloc_class(s, (uint32_t)cid, out);
 }
 
-int regio_buf_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
-                         struct regio_buf *out)
+int regio_slab_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
+                          struct regio_buf *out)
 {
     if (s == NULL || out == NULL)
         return -EINVAL;
@@ -410,7 +410,8 @@ int regio_buf_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
     return alloc_wait_class(s, (uint32_t)cid, timeout_ns, out);
 }
 
-int regio_pool_alloc(struct regio_slab *s, uint32_t pool, int64_t timeout_ns, struct regio_buf *out)
+int regio_slab_alloc_pool(struct regio_slab *s, uint32_t pool, int64_t timeout_ns,
+                          struct regio_buf *out)
 {
     if (s == NULL || out == NULL || pool >= s->class_count - s->tier_count)
         return -EINVAL;
@@ -565,7 +566,7 @@ release_entry(struct regio_slab *s, const struct slab_class *c, uint32_t cid,
     release_slow(s, cid, b, gen);
 }
 
-/* Why a whole-buffer handle failed the fast checks of regio_buf_free, or
+/* Why a whole-buffer handle failed the fast checks of regio_slab_free, or
  * why its slot state refuses the free. Never touches buffer memory. */
 static __attribute__((noinline)) int free_refused(const struct regio_slab *s, struct regio_buf b)
 {
@@ -584,7 +585,7 @@ static __attribute__((noinline)) int free_refused(const struct regio_slab *s, st
     return (v >> SLOT_FLIGHT_SHIFT) ? -EBUSY : -ESTALE;
 }
 
-int regio_buf_free(struct regio_slab *s, struct regio_buf b)
+int regio_slab_free(struct regio_slab *s, struct regio_buf b)
 {
     if (REGIO_UNLIKELY(s == NULL))
         return -EINVAL;
@@ -625,7 +626,7 @@ int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct regio_buf 
     return 0;
 }
 
-int regio_buf_check(const struct regio_slab *s, struct regio_buf b)
+int regio_slab_check(const struct regio_slab *s, struct regio_buf b)
 {
     if (s == NULL)
         return -EINVAL;
@@ -652,7 +653,7 @@ static void count_flight(struct regio_slab *s, uint32_t cid, bool begin)
     pthread_mutex_unlock(&g_registry);
 }
 
-int regio_buf_io_begin(struct regio_slab *s, struct regio_buf b)
+int regio_slab_io_begin(struct regio_slab *s, struct regio_buf b)
 {
     if (REGIO_UNLIKELY(s == NULL))
         return -EINVAL;
@@ -685,7 +686,7 @@ int regio_buf_io_begin(struct regio_slab *s, struct regio_buf b)
     return region;
 }
 
-int regio_buf_io_end(struct regio_slab *s, struct regio_buf b)
+int regio_slab_io_end(struct regio_slab *s, struct regio_buf b)
 {
     if (REGIO_UNLIKELY(s == NULL))
         return -EINVAL;

@@ -95,13 +95,13 @@ static void test_round_trip(const char *dir)
     enum { N = 256, BATCH = 64 };
     struct regio_buf bufs[BATCH];
     for (int i = 0; i < BATCH; i++)
-        CHECK_OK(regio_buf_alloc(v.s, BLOCK, &bufs[i]));
+        CHECK_OK(regio_slab_alloc(v.s, BLOCK, &bufs[i]));
     struct counter c = {0, 0, 0};
     for (int base = 0; base < N; base += BATCH) {
         for (int i = 0; i < BATCH; i++) {
             fill(bufs[i].data, BLOCK, (uint64_t)(base + i));
             CHECK_OK(
-                regio_write(v.e, f, bufs[i], (uint64_t)(base + i) * BLOCK, BLOCK, count_cb, &c));
+                regio_file_write(f, bufs[i], (uint64_t)(base + i) * BLOCK, BLOCK, count_cb, &c));
         }
         CHECK_EQ(regio_engine_submit(v.e), BATCH);
         CHECK_OK(regio_engine_drain(v.e, -1));
@@ -112,12 +112,12 @@ static void test_round_trip(const char *dir)
 
     /* Read back in a different grouping, with larger requests of 4 blocks. */
     struct regio_buf big;
-    CHECK_OK(regio_buf_alloc(v.s, 4 * BLOCK, &big));
+    CHECK_OK(regio_slab_alloc(v.s, 4 * BLOCK, &big));
     char *want = malloc(4 * BLOCK);
     for (int blk = 0; blk < N; blk += 4) {
         struct counter rc = {0, 0, 0};
         memset(big.data, 0, 4 * BLOCK);
-        CHECK_OK(regio_read(v.e, f, big, (uint64_t)blk * BLOCK, 4 * BLOCK, count_cb, &rc));
+        CHECK_OK(regio_file_read(f, big, (uint64_t)blk * BLOCK, 4 * BLOCK, count_cb, &rc));
         CHECK_EQ(regio_engine_wait(v.e, 1, -1), 1);
         CHECK_EQ(rc.calls, 1);
         CHECK_EQ(rc.last_res, 4 * BLOCK);
@@ -129,17 +129,17 @@ static void test_round_trip(const char *dir)
 
     /* write_ex with DSYNC, write_sync and fsync all complete normally. */
     struct counter sc = {0, 0, 0};
-    CHECK_OK(regio_write_ex(v.e, f, bufs[0], 0, BLOCK, REGIO_WRITE_DSYNC, count_cb, &sc));
-    CHECK_OK(regio_write_sync(v.e, f, bufs[1], BLOCK, BLOCK, count_cb, &sc));
-    CHECK_OK(regio_fsync(v.e, f, false, count_cb, &sc));
-    CHECK_OK(regio_fsync(v.e, f, true, count_cb, &sc));
+    CHECK_OK(regio_file_write_flags(f, bufs[0], 0, BLOCK, REGIO_WRITE_DSYNC, count_cb, &sc));
+    CHECK_OK(regio_file_write_durable(f, bufs[1], BLOCK, BLOCK, count_cb, &sc));
+    CHECK_OK(regio_file_fsync(f, false, count_cb, &sc));
+    CHECK_OK(regio_file_fsync(f, true, count_cb, &sc));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(sc.calls, 4);
     CHECK_EQ(sc.errors, 0);
 
     /* A read past the end of the file transfers nothing. */
     struct counter ec = {0, 0, 0};
-    CHECK_OK(regio_read(v.e, f, bufs[2], (uint64_t)(N + 10) * BLOCK, BLOCK, count_cb, &ec));
+    CHECK_OK(regio_file_read(f, bufs[2], (uint64_t)(N + 10) * BLOCK, BLOCK, count_cb, &ec));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(ec.calls, 1);
     CHECK_EQ(ec.last_res, 0);
@@ -153,8 +153,8 @@ static void test_round_trip(const char *dir)
     CHECK_EQ(st.in_flight, 0);
 
     for (int i = 0; i < BATCH; i++)
-        CHECK_OK(regio_buf_free(v.s, bufs[i]));
-    CHECK_OK(regio_buf_free(v.s, big));
+        CHECK_OK(regio_slab_free(v.s, bufs[i]));
+    CHECK_OK(regio_slab_free(v.s, big));
     CHECK_OK(regio_file_close(f));
     env_down(&v);
 }
@@ -174,54 +174,55 @@ static void test_rejects(const char *dir)
     CHECK_OK(regio_file_dio_align(f, &mem, &off));
 
     struct regio_buf b, other;
-    CHECK_OK(regio_buf_alloc(v.s, 2 * BLOCK, &b));
-    CHECK_OK(regio_buf_alloc(w.s, BLOCK, &other));
+    CHECK_OK(regio_slab_alloc(v.s, 2 * BLOCK, &b));
+    CHECK_OK(regio_slab_alloc(w.s, BLOCK, &other));
     struct counter c = {0, 0, 0};
 
     /* Misaligned offset and length (when the file needs any alignment). */
     if (off > 1) {
-        CHECK_EQ(regio_read(v.e, f, b, off / 2, BLOCK, count_cb, &c), -EINVAL);
-        CHECK_EQ(regio_write(v.e, f, b, off / 2, BLOCK, count_cb, &c), -EINVAL);
-        CHECK_EQ(regio_read(v.e, f, b, 0, BLOCK + off / 2, count_cb, &c), -EINVAL);
+        CHECK_EQ(regio_file_read(f, b, off / 2, BLOCK, count_cb, &c), -EINVAL);
+        CHECK_EQ(regio_file_write(f, b, off / 2, BLOCK, count_cb, &c), -EINVAL);
+        CHECK_EQ(regio_file_read(f, b, 0, BLOCK + off / 2, count_cb, &c), -EINVAL);
     }
     /* Misaligned address: a view starting inside the alignment unit. */
     if (mem > 1) {
         struct regio_buf view;
         CHECK_OK(regio_buf_view(b, mem / 2, BLOCK, &view));
-        CHECK_EQ(regio_read(v.e, f, view, 0, BLOCK, count_cb, &c), -EINVAL);
+        CHECK_EQ(regio_file_read(f, view, 0, BLOCK, count_cb, &c), -EINVAL);
     }
     /* Length 0, and a length larger than the buffer. */
-    CHECK_EQ(regio_read(v.e, f, b, 0, 0, count_cb, &c), -EINVAL);
-    CHECK_EQ(regio_write(v.e, f, b, 0, 3 * BLOCK, count_cb, &c), -EINVAL);
+    CHECK_EQ(regio_file_read(f, b, 0, 0, count_cb, &c), -EINVAL);
+    CHECK_EQ(regio_file_write(f, b, 0, 3 * BLOCK, count_cb, &c), -EINVAL);
     struct regio_buf small;
     CHECK_OK(regio_buf_view(b, 0, BLOCK, &small));
-    CHECK_EQ(regio_read(v.e, f, small, 0, 2 * BLOCK, count_cb, &c), -EINVAL);
+    CHECK_EQ(regio_file_read(f, small, 0, 2 * BLOCK, count_cb, &c), -EINVAL);
 
     /* A pointer from outside the arena, with a handle that claims otherwise. */
     void *foreign = aligned_alloc(4096, BLOCK);
     struct regio_buf forged = b;
     forged.data = foreign;
     forged.cap_bytes = BLOCK;
-    CHECK_EQ(regio_read(v.e, f, forged, 0, BLOCK, count_cb, &c), -EFAULT);
+    CHECK_EQ(regio_file_read(f, forged, 0, BLOCK, count_cb, &c), -EFAULT);
     free(foreign);
     /* A buffer of another engine's arena. */
-    CHECK_EQ(regio_read(v.e, f, other, 0, BLOCK, count_cb, &c), -EFAULT);
+    CHECK_EQ(regio_file_read(f, other, 0, BLOCK, count_cb, &c), -EFAULT);
 
     /* A stale handle: freed, and its slot handed out again. */
     struct regio_buf stale, fresh;
-    CHECK_OK(regio_buf_alloc(v.s, BLOCK, &stale));
-    CHECK_OK(regio_buf_free(v.s, stale));
-    CHECK_OK(regio_buf_alloc(v.s, BLOCK, &fresh));
-    CHECK_EQ(regio_write(v.e, f, stale, 0, BLOCK, count_cb, &c), -ESTALE);
+    CHECK_OK(regio_slab_alloc(v.s, BLOCK, &stale));
+    CHECK_OK(regio_slab_free(v.s, stale));
+    CHECK_OK(regio_slab_alloc(v.s, BLOCK, &fresh));
+    CHECK_EQ(regio_file_write(f, stale, 0, BLOCK, count_cb, &c), -ESTALE);
 
-    /* Closed file, another engine's file, no file. */
-    CHECK_EQ(regio_read(v.e, closed, b, 0, BLOCK, count_cb, &c), -EBADF);
-    CHECK_EQ(regio_fsync(v.e, closed, true, count_cb, &c), -EBADF);
-    CHECK_EQ(regio_write(v.e, g, b, 0, BLOCK, count_cb, &c), -EBADF);
-    CHECK_EQ(regio_read(v.e, NULL, b, 0, BLOCK, count_cb, &c), -EBADF);
-    CHECK_EQ(regio_fsync(v.e, g, true, count_cb, &c), -EBADF);
+    /* Closed file, no file; a file of another engine goes to that engine,
+     * which refuses a buffer of this engine's slab. */
+    CHECK_EQ(regio_file_read(closed, b, 0, BLOCK, count_cb, &c), -EBADF);
+    CHECK_EQ(regio_file_fsync(closed, true, count_cb, &c), -EBADF);
+    CHECK_EQ(regio_file_write(g, b, 0, BLOCK, count_cb, &c), -EFAULT);
+    CHECK_EQ(regio_file_read(NULL, b, 0, BLOCK, count_cb, &c), -EBADF);
+    CHECK_EQ(regio_file_fsync(NULL, true, count_cb, &c), -EBADF);
     /* Unknown write flags. */
-    CHECK_EQ(regio_write_ex(v.e, f, b, 0, BLOCK, 0x80, count_cb, &c), -EINVAL);
+    CHECK_EQ(regio_file_write_flags(f, b, 0, BLOCK, 0x80, count_cb, &c), -EINVAL);
     /* A file of a filesystem path that does not exist. */
     struct regio_file *none;
     CHECK_EQ(regio_file_open(v.e, file_path(dir, "missing/x"), O_RDWR, 0, &none), -ENOENT);
@@ -233,9 +234,9 @@ static void test_rejects(const char *dir)
     CHECK_EQ(c.calls, 0);
     CHECK_EQ(regio_engine_in_flight(v.e), 0);
     /* Nothing was left marked in flight: the buffers free normally. */
-    CHECK_OK(regio_buf_free(v.s, b));
-    CHECK_OK(regio_buf_free(v.s, fresh));
-    CHECK_OK(regio_buf_free(w.s, other));
+    CHECK_OK(regio_slab_free(v.s, b));
+    CHECK_OK(regio_slab_free(v.s, fresh));
+    CHECK_OK(regio_slab_free(w.s, other));
     CHECK_OK(regio_file_close(f));
     CHECK_OK(regio_file_close(g));
     env_down(&v);
@@ -259,22 +260,22 @@ static void test_in_flight(const char *dir)
     env_up(&v, NULL);
     struct regio_file *f = open_rw(&v, dir, "busy");
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(v.s, BLOCK, &b));
+    CHECK_OK(regio_slab_alloc(v.s, BLOCK, &b));
     fill(b.data, BLOCK, 1);
     struct counter c = {0, 0, 0};
-    CHECK_OK(regio_write(v.e, f, b, 0, BLOCK, count_cb, &c));
+    CHECK_OK(regio_file_write(f, b, 0, BLOCK, count_cb, &c));
     /* The buffer is in flight from acceptance to callback. */
-    CHECK_EQ(regio_buf_free(v.s, b), -EBUSY);
+    CHECK_EQ(regio_slab_free(v.s, b), -EBUSY);
     CHECK_EQ(regio_file_close(f), -EBUSY);
     CHECK_EQ(regio_engine_in_flight(v.e), 1);
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 1);
     /* A callback cannot destroy the engine that runs it. */
     struct destroyer d = {v.e, 0};
-    CHECK_OK(regio_read(v.e, f, b, 0, BLOCK, destroy_cb, &d));
+    CHECK_OK(regio_file_read(f, b, 0, BLOCK, destroy_cb, &d));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(d.rc, -EBUSY);
-    CHECK_OK(regio_buf_free(v.s, b));
+    CHECK_OK(regio_slab_free(v.s, b));
     CHECK_OK(regio_file_close(f));
     env_down(&v);
 }
@@ -285,9 +286,9 @@ static void write_blocks(struct env *v, struct regio_file *f, struct regio_buf *
                          struct counter *c)
 {
     for (int i = 0; i < n; i++) {
-        CHECK_OK(regio_buf_alloc(v->s, BLOCK, &bufs[i]));
+        CHECK_OK(regio_slab_alloc(v->s, BLOCK, &bufs[i]));
         fill(bufs[i].data, BLOCK, (uint64_t)i);
-        CHECK_OK(regio_write(v->e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, c));
+        CHECK_OK(regio_file_write(f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, c));
     }
 }
 
@@ -298,7 +299,7 @@ static void check_blocks_and_free(struct env *v, struct regio_buf *bufs, int n)
     for (int i = 0; i < n; i++) {
         fill(want, BLOCK, (uint64_t)i);
         CHECK(memcmp(bufs[i].data, want, BLOCK) == 0);
-        CHECK_OK(regio_buf_free(v->s, bufs[i]));
+        CHECK_OK(regio_slab_free(v->s, bufs[i]));
     }
 }
 
@@ -317,7 +318,7 @@ static void test_drain_many(const char *dir)
     CHECK_EQ(c.errors, 0);
     CHECK_EQ(regio_engine_in_flight(v.e), 0);
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_read(v.e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, &c));
+        CHECK_OK(regio_file_read(f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, &c));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 2 * N);
     check_blocks_and_free(&v, bufs, N);
@@ -361,7 +362,7 @@ static void early_cb(void *ctx, int res)
     if (x->requeued < 8) {
         x->requeued++;
         CHECK_OK(
-            regio_read(x->e, x->f, x->bufs[sl->i], (uint64_t)sl->i * BLOCK, BLOCK, early_cb, sl));
+            regio_file_read(x->f, x->bufs[sl->i], (uint64_t)sl->i * BLOCK, BLOCK, early_cb, sl));
     }
 }
 
@@ -405,7 +406,7 @@ static void test_early_submit(const char *dir)
     struct early_slot slots[N];
     for (int i = 0; i < N; i++) {
         slots[i] = (struct early_slot){&x, i};
-        CHECK_OK(regio_read(v.e, f, bufs[i], (uint64_t)i * BLOCK, BLOCK, early_cb, &slots[i]));
+        CHECK_OK(regio_file_read(f, bufs[i], (uint64_t)i * BLOCK, BLOCK, early_cb, &slots[i]));
     }
     CHECK_EQ(regio_engine_submit(v.e), N);
     /* Let all eight complete, so that one reap sees them together. */
@@ -431,7 +432,7 @@ static void requeue_cb(void *ctx, int res)
 {
     struct requeue *q = ctx;
     q->calls++;
-    q->requeue_res = regio_read(q->e, q->f, q->b, 0, BLOCK, requeue_cb, q);
+    q->requeue_res = regio_file_read(q->f, q->b, 0, BLOCK, requeue_cb, q);
 }
 
 static void test_destroy_in_flight(const char *dir)
@@ -444,9 +445,9 @@ static void test_destroy_in_flight(const char *dir)
     struct counter c = {0, 0, 0};
     write_blocks(&v, f, bufs, N, &c);
     struct regio_buf qb;
-    CHECK_OK(regio_buf_alloc(v.s, BLOCK, &qb));
+    CHECK_OK(regio_slab_alloc(v.s, BLOCK, &qb));
     struct requeue q = {v.e, f, qb, 0, 0};
-    CHECK_OK(regio_read(v.e, f, qb, 0, BLOCK, requeue_cb, &q));
+    CHECK_OK(regio_file_read(f, qb, 0, BLOCK, requeue_cb, &q));
     struct regio_arena_stats as;
     CHECK_OK(regio_arena_stats(v.a, &as));
     CHECK_EQ(as.registrations, 1);
@@ -459,8 +460,8 @@ static void test_destroy_in_flight(const char *dir)
     CHECK_OK(regio_arena_stats(v.a, &as));
     CHECK_EQ(as.registrations, 0);
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_free(v.s, bufs[i]));
-    CHECK_OK(regio_buf_free(v.s, qb));
+        CHECK_OK(regio_slab_free(v.s, bufs[i]));
+    CHECK_OK(regio_slab_free(v.s, qb));
     CHECK_EQ(regio_arena_destroy(v.a), -EBUSY); /* the slab still lives */
     CHECK_OK(regio_slab_destroy(v.s));
     CHECK_OK(regio_arena_destroy(v.a));
@@ -481,19 +482,19 @@ static void test_limits_and_clone(const char *dir)
     struct regio_buf b[7];
     struct counter c = {0, 0, 0};
     for (int i = 0; i < 7; i++) {
-        CHECK_OK(regio_buf_alloc(v.s, BLOCK, &b[i]));
+        CHECK_OK(regio_slab_alloc(v.s, BLOCK, &b[i]));
         fill(b[i].data, BLOCK, (uint64_t)i);
     }
     /* Six accepted (more than the SQ holds: it is submitted when full),
      * the seventh refused until completions are reaped. */
     for (int i = 0; i < 6; i++)
-        CHECK_OK(
-            regio_write_sync(v.e, i % 2 ? f : f3, b[i], (uint64_t)i * BLOCK, BLOCK, count_cb, &c));
-    CHECK_EQ(regio_write(v.e, f, b[6], 6 * BLOCK, BLOCK, count_cb, &c), -EAGAIN);
+        CHECK_OK(regio_file_write_durable(i % 2 ? f : f3, b[i], (uint64_t)i * BLOCK, BLOCK,
+                                          count_cb, &c));
+    CHECK_EQ(regio_file_write(f, b[6], 6 * BLOCK, BLOCK, count_cb, &c), -EAGAIN);
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 6);
     CHECK_EQ(c.errors, 0);
-    CHECK_OK(regio_write(v.e, f, b[6], 6 * BLOCK, BLOCK, count_cb, &c));
+    CHECK_OK(regio_file_write(f, b[6], 6 * BLOCK, BLOCK, count_cb, &c));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(c.calls, 7);
 
@@ -518,7 +519,7 @@ static void test_limits_and_clone(const char *dir)
     CHECK_EQ(as.clones, st.cloned ? 1 : 0);
     struct regio_file *h;
     CHECK_OK(regio_file_open(e2, file_path(dir, "lim"), O_RDONLY, 0, &h));
-    CHECK_OK(regio_read(e2, h, b[0], 6 * BLOCK, BLOCK, count_cb, &c));
+    CHECK_OK(regio_file_read(h, b[0], 6 * BLOCK, BLOCK, count_cb, &c));
     CHECK_OK(regio_engine_drain(e2, -1));
     CHECK_EQ(c.last_res, BLOCK);
     CHECK(memcmp(b[0].data, b[6].data, BLOCK) == 0);
@@ -539,7 +540,7 @@ static void test_limits_and_clone(const char *dir)
     CHECK_EQ(as.pinned_bytes, before.pinned_bytes + as.size_bytes);
     CHECK_EQ(st.setup_flags & ~(uint32_t)(1u << 3), 0); /* only CQSIZE */
     CHECK_OK(regio_file_open(e2, file_path(dir, "lim"), O_RDONLY, 0, &h));
-    CHECK_OK(regio_read(e2, h, b[1], 6 * BLOCK, BLOCK, count_cb, &c));
+    CHECK_OK(regio_file_read(h, b[1], 6 * BLOCK, BLOCK, count_cb, &c));
     CHECK_OK(regio_engine_drain(e2, -1));
     CHECK(memcmp(b[1].data, b[6].data, BLOCK) == 0);
     CHECK_OK(regio_engine_destroy(e2));
@@ -548,7 +549,7 @@ static void test_limits_and_clone(const char *dir)
     CHECK_EQ(as.pinned_bytes, before.pinned_bytes);
 
     for (int i = 0; i < 7; i++)
-        CHECK_OK(regio_buf_free(v.s, b[i]));
+        CHECK_OK(regio_slab_free(v.s, b[i]));
     env_down(&v);
 }
 

@@ -75,7 +75,7 @@ static void res_cb(void *ctx, int res)
 static struct regio_buf block_buf(struct env *v, uint32_t bytes, char c)
 {
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(v->s, bytes, &b));
+    CHECK_OK(regio_slab_alloc(v->s, bytes, &b));
     memset(b.data, c, bytes);
     return b;
 }
@@ -92,7 +92,7 @@ static void test_errors(const char *dir)
     struct regio_fault fw = {.op = REGIO_OP_WRITE, .nth = 3, .err = -EIO};
     CHECK_OK(regio_engine_fault_arm(v.e, &fw));
     for (int i = 0; i < 5; i++)
-        CHECK_OK(regio_write(v.e, v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+        CHECK_OK(regio_file_write(v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     for (int i = 0; i < 5; i++) {
         CHECK_EQ(r[i].calls, 1);
@@ -103,13 +103,13 @@ static void test_errors(const char *dir)
     struct regio_fault fs = {.op = REGIO_OP_FSYNC, .nth = 1, .err = -EIO};
     CHECK_OK(regio_engine_fault_arm(v.e, &fs));
     memset(r, 0, sizeof(r));
-    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r[0]));
-    CHECK_OK(regio_fsync(v.e, v.f, false, res_cb, &r[1]));
+    CHECK_OK(regio_file_fsync(v.f, true, res_cb, &r[0]));
+    CHECK_OK(regio_file_fsync(v.f, false, res_cb, &r[1]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[0].res, -EIO);
     CHECK_EQ(r[1].res, 0);
     CHECK_OK(regio_engine_fault_arm(v.e, &fs));
-    CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[2]));
+    CHECK_OK(regio_file_write_durable(v.f, b, 0, BLOCK, res_cb, &r[2]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[2].calls, 1);
     CHECK_EQ(r[2].res, -EIO);
@@ -117,7 +117,7 @@ static void test_errors(const char *dir)
     /* An EIO write in a write_sync cancels its sync; the caller sees EIO. */
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EIO, false, 0, false}));
-    CHECK_OK(regio_write_sync(v.e, v.f, b, 0, BLOCK, res_cb, &r[3]));
+    CHECK_OK(regio_file_write_durable(v.f, b, 0, BLOCK, res_cb, &r[3]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[3].res, -EIO);
 
@@ -126,20 +126,20 @@ static void test_errors(const char *dir)
     CHECK_OK(regio_engine_fault_arm(v.e, &sticky));
     memset(r, 0, sizeof(r));
     for (int i = 0; i < 4; i++)
-        CHECK_OK(regio_write(v.e, v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+        CHECK_OK(regio_file_write(v.f, b, (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[0].res, BLOCK);
     for (int i = 1; i < 4; i++)
         CHECK_EQ(r[i].res, -ENOSPC);
     regio_engine_fault_clear(v.e);
-    CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[4]));
+    CHECK_OK(regio_file_write(v.f, b, 0, BLOCK, res_cb, &r[4]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[4].res, BLOCK);
 
     /* Read errors too. */
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_READ, 1, -EIO, false, 0, false}));
-    CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r[5]));
+    CHECK_OK(regio_file_read(v.f, b, 0, BLOCK, res_cb, &r[5]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[5].res, -EIO);
 
@@ -149,14 +149,14 @@ static void test_errors(const char *dir)
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, false, 0, false}));
     memset(r, 0, sizeof(r));
-    CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[0]));
+    CHECK_OK(regio_file_write(v.f, b, 0, BLOCK, res_cb, &r[0]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[0].res, BLOCK);
     CHECK_OK(regio_engine_stats(v.e, &st1));
     CHECK_EQ(st1.retries - st0.retries, 1);
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EAGAIN, true, 0, false}));
-    CHECK_OK(regio_write(v.e, v.f, b, 0, BLOCK, res_cb, &r[1]));
+    CHECK_OK(regio_file_write(v.f, b, 0, BLOCK, res_cb, &r[1]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[1].res, -EAGAIN);
     CHECK_OK(regio_engine_stats(v.e, &st0));
@@ -170,7 +170,7 @@ static void test_errors(const char *dir)
     CHECK_EQ(
         regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_FSYNC, 1, 0, false, 512, false}),
         -EINVAL);
-    CHECK_OK(regio_buf_free(v.s, b));
+    CHECK_OK(regio_slab_free(v.s, b));
     env_down(&v);
 }
 
@@ -201,7 +201,7 @@ static void test_short(const char *dir)
 
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, false, 4096, false}));
-    CHECK_OK(regio_write(v.e, v.f, b, 0, 4 * BLOCK, res_cb, &r));
+    CHECK_OK(regio_file_write(v.f, b, 0, 4 * BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r.calls, 1);
     CHECK_EQ(r.res, 4 * BLOCK);
@@ -217,7 +217,7 @@ static void test_short(const char *dir)
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, 0, true, 2 * 4096, false}));
     r.calls = 0;
-    CHECK_OK(regio_write_sync(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
+    CHECK_OK(regio_file_write_durable(v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     regio_engine_fault_clear(v.e);
     CHECK_EQ(r.calls, 1);
@@ -231,7 +231,8 @@ static void test_short(const char *dir)
     char img[600];
     snprintf(img, sizeof(img), "%s.img", v.path);
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    CHECK_OK(regio_sim_write_image(rec, 0, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, fd));
+    CHECK_OK(
+        regio_recording_write_image(rec, 0, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, fd));
     close(fd);
     check_file_bytes(img, 4 * BLOCK, 4 * BLOCK, 'L');
     regio_recording_free(rec);
@@ -241,12 +242,12 @@ static void test_short(const char *dir)
     CHECK_OK(
         regio_engine_fault_arm(v.e, &(struct regio_fault){REGIO_OP_READ, 1, 0, false, 512, false}));
     r.calls = 0;
-    CHECK_OK(regio_read(v.e, v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
+    CHECK_OK(regio_file_read(v.f, b, 4 * BLOCK, 4 * BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r.res, 4 * BLOCK);
     for (uint32_t i = 0; i < 4 * BLOCK; i++)
         CHECK(((char *)b.data)[i] == 'L');
-    CHECK_OK(regio_buf_free(v.s, b));
+    CHECK_OK(regio_slab_free(v.s, b));
     env_down(&v);
 }
 
@@ -261,7 +262,7 @@ static void image_blocks(struct regio_recording *rec, const char *path, uint64_t
     CHECK(fd >= 0);
     CHECK_EQ(regio_recording_file_count(rec), 1);
     CHECK(strcmp(regio_recording_file_path(rec, 0), path) == 0);
-    CHECK_OK(regio_sim_write_image(rec, 0, crash_seq, mode, seed, fd));
+    CHECK_OK(regio_recording_write_image(rec, 0, crash_seq, mode, seed, fd));
     char *blk = malloc(BLOCK);
     for (uint32_t i = 0; i < nblocks; i++) {
         ssize_t n = pread(fd, blk, BLOCK, (off_t)i * BLOCK);
@@ -282,7 +283,7 @@ static void image_blocks(struct regio_recording *rec, const char *path, uint64_t
 static void write_block(struct env *v, struct regio_buf b, uint32_t blk, char c, struct result *r)
 {
     memset(b.data, c, BLOCK);
-    CHECK_OK(regio_write(v->e, v->f, b, (uint64_t)blk * BLOCK, BLOCK, res_cb, r));
+    CHECK_OK(regio_file_write(v->f, b, (uint64_t)blk * BLOCK, BLOCK, res_cb, r));
     CHECK_OK(regio_engine_drain(v->e, -1));
     CHECK_EQ(r->res, BLOCK);
 }
@@ -299,7 +300,7 @@ static void test_power_loss(const char *dir, uint64_t seed)
     /* Blocks 0 and 1 written, then synced: durable. */
     write_block(&v, b, 0, 'a', &r);
     write_block(&v, b, 1, 'b', &r);
-    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r));
+    CHECK_OK(regio_file_fsync(v.f, true, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r.res, 0);
     uint64_t after_first_sync = regio_engine_record_seq(v.e);
@@ -309,22 +310,22 @@ static void test_power_loss(const char *dir, uint64_t seed)
     /* Block 4 with RWF_DSYNC, block 5 with a linked sync: both durable (the
      * linked fdatasync also covers block 2). */
     struct regio_buf b2 = block_buf(&v, BLOCK, 'e');
-    CHECK_OK(regio_write_ex(v.e, v.f, b2, 4 * BLOCK, BLOCK, REGIO_WRITE_DSYNC, res_cb, &r));
+    CHECK_OK(regio_file_write_flags(v.f, b2, 4 * BLOCK, BLOCK, REGIO_WRITE_DSYNC, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     memset(b2.data, 'f', BLOCK);
-    CHECK_OK(regio_write_sync(v.e, v.f, b2, 5 * BLOCK, BLOCK, res_cb, &r));
+    CHECK_OK(regio_file_write_durable(v.f, b2, 5 * BLOCK, BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r.res, BLOCK);
     /* Block 3 written with a sync submitted while the write was still in
      * flight: that sync does not cover it, and no later one does. */
     memset(b.data, 'd', BLOCK);
-    CHECK_OK(regio_write(v.e, v.f, b, 3 * BLOCK, BLOCK, res_cb, &r));
-    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r));
+    CHECK_OK(regio_file_write(v.f, b, 3 * BLOCK, BLOCK, res_cb, &r));
+    CHECK_OK(regio_file_fsync(v.f, true, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
     /* Block 9 extends the file and is never synced. */
     write_block(&v, b, 9, 'z', &r);
     /* Reads are not recorded and change nothing. */
-    CHECK_OK(regio_read(v.e, v.f, b, 0, BLOCK, res_cb, &r));
+    CHECK_OK(regio_file_read(v.f, b, 0, BLOCK, res_cb, &r));
     CHECK_OK(regio_engine_drain(v.e, -1));
 
     struct regio_recording *rec;
@@ -366,8 +367,8 @@ static void test_power_loss(const char *dir, uint64_t seed)
     }
     CHECK(kept && dropped);
     regio_recording_free(rec);
-    CHECK_OK(regio_buf_free(v.s, b));
-    CHECK_OK(regio_buf_free(v.s, b2));
+    CHECK_OK(regio_slab_free(v.s, b));
+    CHECK_OK(regio_slab_free(v.s, b2));
     env_down(&v);
 }
 
@@ -384,7 +385,7 @@ static void test_forgotten_sync(const char *dir)
         for (uint32_t i = 0; i < 4; i++)
             write_block(&v, b, i, (char)('p' + i), &r);
         if (with_sync) {
-            CHECK_OK(regio_fsync(v.e, v.f, false, res_cb, &r));
+            CHECK_OK(regio_file_fsync(v.f, false, res_cb, &r));
             CHECK_OK(regio_engine_drain(v.e, -1));
         }
         struct regio_recording *rec;
@@ -393,7 +394,7 @@ static void test_forgotten_sync(const char *dir)
         image_blocks(rec, v.path, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, 4, got);
         CHECK(strcmp(got, with_sync ? "pqrs" : "OOOO") == 0);
         regio_recording_free(rec);
-        CHECK_OK(regio_buf_free(v.s, b));
+        CHECK_OK(regio_slab_free(v.s, b));
         env_down(&v);
     }
 }
@@ -420,7 +421,7 @@ static void test_stall(const char *dir, bool shared)
     struct regio_fault fw = {.op = REGIO_OP_WRITE, .nth = 5, .stall = true};
     CHECK_OK(regio_engine_fault_arm(v.e, &fw));
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_write(v.e, v.f, b[i], (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+        CHECK_OK(regio_file_write(v.f, b[i], (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     struct regio_engine_stats st;
     CHECK_OK(regio_engine_stats(v.e, &st));
@@ -441,13 +442,13 @@ static void test_stall(const char *dir, bool shared)
     memset(r, 0, sizeof(r));
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){.op = REGIO_OP_WRITE, .nth = 1, .stall = true}));
-    CHECK_OK(regio_write_sync(v.e, v.f, b[1], 33 * BLOCK, BLOCK, res_cb, &r[0]));
+    CHECK_OK(regio_file_write_durable(v.f, b[1], 33 * BLOCK, BLOCK, res_cb, &r[0]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[0].calls, 1);
     CHECK_EQ(r[0].res, BLOCK);
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){.op = REGIO_OP_FSYNC, .nth = 1, .stall = true}));
-    CHECK_OK(regio_fsync(v.e, v.f, true, res_cb, &r[1]));
+    CHECK_OK(regio_file_fsync(v.f, true, res_cb, &r[1]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[1].calls, 1);
     CHECK_EQ(r[1].res, 0);
@@ -458,17 +459,17 @@ static void test_stall(const char *dir, bool shared)
      * with -ETIMEDOUT, instead of hanging the caller. */
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){.op = REGIO_OP_READ, .nth = 1, .sticky = true, .stall = true}));
-    CHECK_OK(regio_read(v.e, v.f, b[2], 0, BLOCK, res_cb, &r[2]));
+    CHECK_OK(regio_file_read(v.f, b[2], 0, BLOCK, res_cb, &r[2]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[2].calls, 1);
     CHECK_EQ(r[2].res, -ETIMEDOUT);
     regio_engine_fault_clear(v.e);
-    CHECK_OK(regio_read(v.e, v.f, b[2], 0, BLOCK, res_cb, &r[3]));
+    CHECK_OK(regio_file_read(v.f, b[2], 0, BLOCK, res_cb, &r[3]));
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[3].res, BLOCK);
     CHECK(memcmp(b[2].data, b[0].data, BLOCK) == 0);
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_free(v.s, b[i]));
+        CHECK_OK(regio_slab_free(v.s, b[i]));
     env_down(&v);
 }
 

@@ -51,24 +51,24 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(w->env->s, BLOCK, &b));
+    CHECK_OK(regio_slab_alloc(w->env->s, BLOCK, &b));
     int target = 0;
     for (int i = 0; i < ROUNDS; i++) {
         uint64_t off = ((uint64_t)i * 2 + (uint64_t)w->id) * BLOCK;
         memset(b.data, 'A' + (i + w->id) % 26, BLOCK);
         int rc;
-        while ((rc = regio_write(w->env->e, w->env->f, b, off, BLOCK, worker_cb, w)) == -EAGAIN)
+        while ((rc = regio_file_write(w->env->f, b, off, BLOCK, worker_cb, w)) == -EAGAIN)
             regio_engine_wait(w->env->e, 1, 1000000);
         CHECK_OK(rc);
         wait_own(w, ++target);
         memset(b.data, 0, BLOCK);
-        CHECK_OK(regio_read(w->env->e, w->env->f, b, off, BLOCK, worker_cb, w));
+        CHECK_OK(regio_file_read(w->env->f, b, off, BLOCK, worker_cb, w));
         CHECK_OK(regio_engine_submit(w->env->e));
         wait_own(w, ++target);
         for (uint32_t k = 0; k < BLOCK; k++)
             CHECK(((char *)b.data)[k] == 'A' + (i + w->id) % 26);
     }
-    CHECK_OK(regio_buf_free(w->env->s, b));
+    CHECK_OK(regio_slab_free(w->env->s, b));
     return NULL;
 }
 
@@ -118,9 +118,9 @@ static void *foreign_main(void *arg)
     struct foreign *x = arg;
     struct regio_file *g = NULL;
     struct regio_engine_stats st;
-    x->rc[0] = regio_read(x->e, x->f, x->b, 0, BLOCK, NULL, NULL);
-    x->rc[1] = regio_write(x->e, x->f, x->b, 0, BLOCK, NULL, NULL);
-    x->rc[2] = regio_fsync(x->e, x->f, true, NULL, NULL);
+    x->rc[0] = regio_file_read(x->f, x->b, 0, BLOCK, NULL, NULL);
+    x->rc[1] = regio_file_write(x->f, x->b, 0, BLOCK, NULL, NULL);
+    x->rc[2] = regio_file_fsync(x->f, true, NULL, NULL);
     x->rc[3] = regio_engine_wait(x->e, 1, 0);
     x->rc[4] = regio_engine_submit(x->e);
     x->rc[5] = regio_file_open(x->e, x->path, O_RDWR, 0, &g);
@@ -138,7 +138,7 @@ static void test_owned(const char *dir, struct regio_arena *a, struct regio_slab
     snprintf(path, sizeof(path), "%s/owned", dir);
     x.path = path;
     CHECK_OK(regio_file_open(x.e, path, O_RDWR | O_CREAT, 0600, &x.f));
-    CHECK_OK(regio_buf_alloc(s, BLOCK, &x.b));
+    CHECK_OK(regio_slab_alloc(s, BLOCK, &x.b));
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, foreign_main, &x), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
@@ -147,9 +147,9 @@ static void test_owned(const char *dir, struct regio_arena *a, struct regio_slab
     CHECK_EQ(x.rc[7], 0); /* stats are readable from any thread */
     CHECK_EQ(regio_engine_in_flight(x.e), 0);
     /* The owner still works normally. */
-    CHECK_OK(regio_write(x.e, x.f, x.b, 0, BLOCK, NULL, NULL));
+    CHECK_OK(regio_file_write(x.f, x.b, 0, BLOCK, NULL, NULL));
     CHECK_OK(regio_engine_drain(x.e, -1));
-    CHECK_OK(regio_buf_free(s, x.b));
+    CHECK_OK(regio_slab_free(s, x.b));
     CHECK_OK(regio_engine_destroy(x.e));
 }
 
@@ -166,15 +166,15 @@ static void *pager_main(void *arg)
 {
     struct pager_worker *pw = arg;
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(pw->s, BLOCK, &b));
+    CHECK_OK(regio_slab_alloc(pw->s, BLOCK, &b));
     size_t payload = regio_pager_payload_bytes(pw->p);
     for (int i = 0; i < 100; i++) {
         uint64_t pg = (uint64_t)i * 2 + (uint64_t)pw->id;
         memset(b.data, 'a' + (int)(pg % 26), payload);
-        if (regio_pager_write_sync(pw->p, pg, b) != (int)BLOCK)
+        if (regio_pager_write_wait(pw->p, pg, b) != (int)BLOCK)
             pw->bad++;
         memset(b.data, 0, BLOCK);
-        if (regio_pager_read_sync(pw->p, pg, b) != (int)BLOCK)
+        if (regio_pager_read_wait(pw->p, pg, b) != (int)BLOCK)
             pw->bad++;
         for (size_t k = 0; k < payload; k++)
             if (((char *)b.data)[k] != 'a' + (int)(pg % 26)) {
@@ -184,7 +184,7 @@ static void *pager_main(void *arg)
     }
     if (regio_pager_sync(pw->p) != 0)
         pw->bad++;
-    CHECK_OK(regio_buf_free(pw->s, b));
+    CHECK_OK(regio_slab_free(pw->s, b));
     return NULL;
 }
 
@@ -231,10 +231,10 @@ static void test_live_stats(const char *dir)
     struct regio_file *f;
     CHECK_OK(regio_file_open(e, path, O_RDWR | O_CREAT, 0600, &f));
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(s, BLOCK, &b));
+    CHECK_OK(regio_slab_alloc(s, BLOCK, &b));
     memset(b.data, 'x', BLOCK);
     for (int i = 0; i < 10; i++) {
-        CHECK_OK(regio_write(e, f, b, (uint64_t)i * BLOCK, BLOCK, NULL, NULL));
+        CHECK_OK(regio_file_write(f, b, (uint64_t)i * BLOCK, BLOCK, NULL, NULL));
         CHECK_OK(regio_engine_drain(e, -1));
     }
     struct regio_engine_stats st;
@@ -253,7 +253,7 @@ static void test_live_stats(const char *dir)
     }
     CHECK(seen);
     free(sf);
-    CHECK_OK(regio_buf_free(s, b));
+    CHECK_OK(regio_slab_free(s, b));
     CHECK_OK(regio_engine_destroy(e));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));

@@ -112,11 +112,11 @@ static void issue_write(struct world *w, int k, int kind)
     u->in_flight = true;
     uint64_t off = (uint64_t)k * UNIT;
     if (kind == 0)
-        CHECK_OK(regio_write(w->e, w->f, u->b, off, UNIT, op_cb, o));
+        CHECK_OK(regio_file_write(w->f, u->b, off, UNIT, op_cb, o));
     else if (kind == 1)
-        CHECK_OK(regio_write_ex(w->e, w->f, u->b, off, UNIT, REGIO_WRITE_DSYNC, op_cb, o));
+        CHECK_OK(regio_file_write_flags(w->f, u->b, off, UNIT, REGIO_WRITE_DSYNC, op_cb, o));
     else
-        CHECK_OK(regio_write_sync(w->e, w->f, u->b, off, UNIT, op_cb, o));
+        CHECK_OK(regio_file_write_durable(w->f, u->b, off, UNIT, op_cb, o));
 }
 
 static void issue_fsync(struct world *w, bool datasync)
@@ -126,7 +126,7 @@ static void issue_fsync(struct world *w, bool datasync)
     o->unit = -1;
     for (int k = 0; k < UNITS; k++)
         o->covered[k] = w->units[k].completed_version;
-    CHECK_OK(regio_fsync(w->e, w->f, datasync, op_cb, o));
+    CHECK_OK(regio_file_fsync(w->f, datasync, op_cb, o));
 }
 
 static void run_workload(struct world *w, uint64_t *rng)
@@ -173,7 +173,7 @@ static void check_crash(struct world *w, struct regio_recording *rec, const char
 {
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
     CHECK(fd >= 0);
-    CHECK_OK(regio_sim_write_image(rec, 0, crash, REGIO_SIM_DROP, 0, fd));
+    CHECK_OK(regio_recording_write_image(rec, 0, crash, REGIO_SIM_DROP, 0, fd));
     char *half = malloc(HALF);
     for (int k = 0; k < UNITS; k++) {
         uint64_t hi = 0;
@@ -223,7 +223,7 @@ int main(void)
     CHECK_OK(regio_engine_create(a, s, NULL, &w.e));
     CHECK_OK(regio_file_open(w.e, path, O_RDWR, 0, &w.f));
     for (int k = 0; k < UNITS; k++)
-        CHECK_OK(regio_buf_alloc(s, UNIT, &w.units[k].b));
+        CHECK_OK(regio_slab_alloc(s, UNIT, &w.units[k].b));
 
     CHECK_OK(regio_engine_record_start(w.e));
     run_workload(&w, &rng);
@@ -245,7 +245,7 @@ int main(void)
 
     regio_recording_free(rec);
     for (int k = 0; k < UNITS; k++)
-        CHECK_OK(regio_buf_free(s, w.units[k].b));
+        CHECK_OK(regio_slab_free(s, w.units[k].b));
     CHECK_OK(regio_engine_destroy(w.e));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));

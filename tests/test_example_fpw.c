@@ -59,14 +59,14 @@ static void db_open(struct db *db, const char *dir, struct regio_wal_recovery *i
     CHECK_OK(regio_pager_open(db->engine, path, &po, &db->pager));
     db->payload = regio_pager_payload_bytes(db->pager);
     for (int i = 0; i < N_PAGES; i++)
-        CHECK_OK(regio_buf_alloc(db->slab, PAGE_BYTES, &db->pages[i]));
+        CHECK_OK(regio_slab_alloc(db->slab, PAGE_BYTES, &db->pages[i]));
 }
 
 /* The reverse order of db_open: each object is gone before what it uses. */
 static void db_close(struct db *db)
 {
     for (int i = 0; i < N_PAGES; i++)
-        CHECK_OK(regio_buf_free(db->slab, db->pages[i]));
+        CHECK_OK(regio_slab_free(db->slab, db->pages[i]));
     CHECK_OK(regio_pager_close(db->pager));
     CHECK_OK(regio_engine_destroy(db->engine));
     CHECK_OK(regio_slab_destroy(db->slab));
@@ -96,7 +96,7 @@ static void db_update(struct db *db, uint64_t page_no, uint32_t off, const void 
     }
     /* The write-ahead rule: the record is durable before the page changes. */
     CHECK_OK(regio_wal_sync(db->wal, lsn));
-    CHECK_EQ(regio_pager_write_sync(db->pager, page_no, db->pages[page_no]), PAGE_BYTES);
+    CHECK_EQ(regio_pager_write_wait(db->pager, page_no, db->pages[page_no]), PAGE_BYTES);
 }
 
 /* Make every page write durable, then log where replay starts from now on. */
@@ -150,7 +150,7 @@ static int db_replay(struct db *db, const char *dir, uint64_t from_lsn)
     int rewritten = 0;
     for (uint64_t i = 0; i < N_PAGES; i++) {
         if (touched[i]) {
-            CHECK_EQ(regio_pager_write_sync(db->pager, i, db->pages[i]), PAGE_BYTES);
+            CHECK_EQ(regio_pager_write_wait(db->pager, i, db->pages[i]), PAGE_BYTES);
             rewritten++;
         }
     }
@@ -204,7 +204,7 @@ int main(void)
      * the power cut tears: keep the page's previous on-disk version. */
     unsigned char *old_page = malloc(PAGE_BYTES);
     CHECK(old_page != NULL);
-    CHECK_EQ(regio_pager_read_sync(db.pager, TORN_PAGE, db.pages[TORN_PAGE]), PAGE_BYTES);
+    CHECK_EQ(regio_pager_read_wait(db.pager, TORN_PAGE, db.pages[TORN_PAGE]), PAGE_BYTES);
     memcpy(old_page, db.pages[TORN_PAGE].data, PAGE_BYTES);
     memset(bytes, 0x5a, 1024);
     db_update(&db, TORN_PAGE, PAGE_BYTES / 2 - 512, bytes, 1024);
@@ -222,7 +222,7 @@ int main(void)
     db_open(&db, dir, &info);
     CHECK_EQ(info.checkpoint_lsn, ckpt_lsn);
     for (uint64_t i = 0; i < N_PAGES; i++) {
-        int res = regio_pager_read_sync(db.pager, i, db.pages[i]);
+        int res = regio_pager_read_wait(db.pager, i, db.pages[i]);
         CHECK_EQ(res, i == TORN_PAGE ? -EBADMSG : PAGE_BYTES);
         /* A page that failed its checksum is never used, not even as the
          * base for deltas: only its logged image can rebuild it. */
@@ -235,7 +235,7 @@ int main(void)
     CHECK_EQ(db_replay(&db, dir, info.checkpoint_lsn), N_PAGES - 1);
     for (uint64_t i = 0; i < N_PAGES; i++) {
         memset(db.pages[i].data, 0xee, PAGE_BYTES);
-        CHECK_EQ(regio_pager_read_sync(db.pager, i, db.pages[i]), PAGE_BYTES);
+        CHECK_EQ(regio_pager_read_wait(db.pager, i, db.pages[i]), PAGE_BYTES);
         CHECK(memcmp(db.pages[i].data, want + i * PAGE_BYTES, payload) == 0);
     }
     db_close(&db);

@@ -62,7 +62,7 @@ static void test_default_classes(void)
         size_t lens[] = {bytes, bytes - 1, (i ? want_kib[i - 1] * KIB : 0) + 1};
         for (int k = 0; k < 3; k++) {
             struct regio_buf b;
-            CHECK_OK(regio_buf_alloc(s, lens[k], &b));
+            CHECK_OK(regio_slab_alloc(s, lens[k], &b));
             CHECK_EQ(b.class_id, i);
             CHECK_EQ(b.cap_bytes, bytes);
             CHECK(b.cap_bytes >= lens[k]);
@@ -70,16 +70,16 @@ static void test_default_classes(void)
             CHECK_EQ(regio_arena_region_of(a, b.data, b.cap_bytes), b.region);
             /* The memory is ours to write, all of it. */
             memset(b.data, 0xa5, b.cap_bytes);
-            CHECK_OK(regio_buf_free(s, b));
+            CHECK_OK(regio_slab_free(s, b));
         }
     }
     struct regio_buf b;
-    CHECK_EQ(regio_buf_alloc(s, 0, &b), -EINVAL);
-    CHECK_EQ(regio_buf_alloc(s, MIB + 1, &b), -EINVAL);
-    CHECK_EQ(regio_buf_alloc(s, SIZE_MAX, &b), -EINVAL);
-    CHECK_EQ(regio_buf_alloc_wait(s, 0, 0, &b), -EINVAL);
-    CHECK_EQ(regio_buf_alloc(NULL, 4096, &b), -EINVAL);
-    CHECK_EQ(regio_buf_alloc(s, 4096, NULL), -EINVAL);
+    CHECK_EQ(regio_slab_alloc(s, 0, &b), -EINVAL);
+    CHECK_EQ(regio_slab_alloc(s, MIB + 1, &b), -EINVAL);
+    CHECK_EQ(regio_slab_alloc(s, SIZE_MAX, &b), -EINVAL);
+    CHECK_EQ(regio_slab_alloc_wait(s, 0, 0, &b), -EINVAL);
+    CHECK_EQ(regio_slab_alloc(NULL, 4096, &b), -EINVAL);
+    CHECK_EQ(regio_slab_alloc(s, 4096, NULL), -EINVAL);
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
 }
@@ -142,44 +142,44 @@ static void test_misuse(void)
     struct regio_buf b, v, x;
 
     /* Stale handle: freed, then the slot reused. */
-    CHECK_OK(regio_buf_alloc(s, 8192, &b));
+    CHECK_OK(regio_slab_alloc(s, 8192, &b));
     struct regio_buf old = b;
-    CHECK_OK(regio_buf_free(s, b));
-    CHECK_EQ(regio_buf_free(s, old), -EALREADY);
-    CHECK_EQ(regio_buf_check(s, old), -EALREADY);
-    CHECK_OK(regio_buf_alloc(s, 8192, &b));
+    CHECK_OK(regio_slab_free(s, b));
+    CHECK_EQ(regio_slab_free(s, old), -EALREADY);
+    CHECK_EQ(regio_slab_check(s, old), -EALREADY);
+    CHECK_OK(regio_slab_alloc(s, 8192, &b));
     CHECK(b.data == old.data && b.slot == old.slot); /* the cache is LIFO */
     CHECK(b.gen != old.gen);
-    CHECK_EQ(regio_buf_free(s, old), -ESTALE);
-    CHECK_EQ(regio_buf_check(s, old), -ESTALE);
-    CHECK_EQ(regio_buf_io_begin(s, old), -ESTALE);
-    CHECK_EQ(regio_buf_io_end(s, old), -ESTALE);
-    CHECK_EQ(regio_buf_check(s, b), b.region);
+    CHECK_EQ(regio_slab_free(s, old), -ESTALE);
+    CHECK_EQ(regio_slab_check(s, old), -ESTALE);
+    CHECK_EQ(regio_slab_io_begin(s, old), -ESTALE);
+    CHECK_EQ(regio_slab_io_end(s, old), -ESTALE);
+    CHECK_EQ(regio_slab_check(s, b), b.region);
     /* An older generation while free again is stale, not a double free. */
-    CHECK_OK(regio_buf_free(s, b));
-    CHECK_EQ(regio_buf_free(s, old), -ESTALE);
-    CHECK_EQ(regio_buf_free(s, b), -EALREADY);
+    CHECK_OK(regio_slab_free(s, b));
+    CHECK_EQ(regio_slab_free(s, old), -ESTALE);
+    CHECK_EQ(regio_slab_free(s, b), -EALREADY);
 
     /* In flight: a count, free refused until it drops to zero. */
-    CHECK_OK(regio_buf_alloc(s, 4096, &b));
-    CHECK_EQ(regio_buf_io_end(s, b), -EINVAL); /* io_end without begin */
-    CHECK_EQ(regio_buf_io_begin(s, b), b.region);
+    CHECK_OK(regio_slab_alloc(s, 4096, &b));
+    CHECK_EQ(regio_slab_io_end(s, b), -EINVAL); /* io_end without begin */
+    CHECK_EQ(regio_slab_io_begin(s, b), b.region);
     CHECK_OK(regio_buf_view(b, 512, 1024, &v));
-    CHECK_EQ(regio_buf_io_begin(s, v), b.region);
+    CHECK_EQ(regio_slab_io_begin(s, v), b.region);
     struct regio_slab_stats st;
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.classes[0].in_flight, 1); /* one buffer, two I/Os */
-    CHECK_EQ(regio_buf_free(s, b), -EBUSY);
+    CHECK_EQ(regio_slab_free(s, b), -EBUSY);
     CHECK_EQ(regio_slab_destroy(s), -EBUSY);
-    CHECK_OK(regio_buf_io_end(s, b));
-    CHECK_EQ(regio_buf_free(s, b), -EBUSY);
-    CHECK_OK(regio_buf_io_end(s, v));
-    CHECK_EQ(regio_buf_io_end(s, v), -EINVAL);
+    CHECK_OK(regio_slab_io_end(s, b));
+    CHECK_EQ(regio_slab_free(s, b), -EBUSY);
+    CHECK_OK(regio_slab_io_end(s, v));
+    CHECK_EQ(regio_slab_io_end(s, v), -EINVAL);
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.classes[0].in_flight, 0);
 
     /* Views: not freeable, bounds checked. */
-    CHECK_EQ(regio_buf_free(s, v), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, v), -EINVAL);
     CHECK_OK(regio_buf_view(b, 0, 4096, &x));
     CHECK_OK(regio_buf_view(b, 4095, 1, &x));
     CHECK_EQ(regio_buf_view(b, 4096, 1, &x), -EINVAL);
@@ -190,93 +190,93 @@ static void test_misuse(void)
     /* A hand-made view that leaves the slot's buffer. */
     x = b;
     x.cap_bytes = 8192;
-    CHECK_EQ(regio_buf_check(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_io_begin(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_free(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_check(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_io_begin(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, x), -EINVAL);
     x = b;
     x.cap_bytes = 0;
-    CHECK_EQ(regio_buf_check(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_check(s, x), -EINVAL);
 
     /* Foreign pointers: malloc'd memory, another arena, NULL. */
     void *heap = aligned_alloc(4096, 4096);
     CHECK(heap != NULL);
     x = b;
     x.data = heap;
-    CHECK_EQ(regio_buf_free(s, x), -EFAULT);
-    CHECK_EQ(regio_buf_check(s, x), -EFAULT);
-    CHECK_EQ(regio_buf_io_begin(s, x), -EFAULT);
+    CHECK_EQ(regio_slab_free(s, x), -EFAULT);
+    CHECK_EQ(regio_slab_check(s, x), -EFAULT);
+    CHECK_EQ(regio_slab_io_begin(s, x), -EFAULT);
     free(heap);
     x.data = NULL;
-    CHECK_EQ(regio_buf_free(s, x), -EFAULT);
+    CHECK_EQ(regio_slab_free(s, x), -EFAULT);
     struct regio_buf ob;
-    CHECK_OK(regio_buf_alloc(so, 4096, &ob));
-    CHECK_EQ(regio_buf_free(s, ob), -EFAULT);
-    CHECK_EQ(regio_buf_io_begin(s, ob), -EFAULT);
-    CHECK_EQ(regio_buf_check(s, ob), -EFAULT);
-    CHECK_OK(regio_buf_free(so, ob));
+    CHECK_OK(regio_slab_alloc(so, 4096, &ob));
+    CHECK_EQ(regio_slab_free(s, ob), -EFAULT);
+    CHECK_EQ(regio_slab_io_begin(s, ob), -EFAULT);
+    CHECK_EQ(regio_slab_check(s, ob), -EFAULT);
+    CHECK_OK(regio_slab_free(so, ob));
     /* A range that runs off the end of the arena. */
     struct regio_arena_stats ast;
     CHECK_OK(regio_arena_stats(a, &ast));
     x = b;
     x.data = (char *)ast.base + ast.size_bytes - 4096;
     x.cap_bytes = 8192;
-    CHECK_EQ(regio_buf_check(s, x), -EFAULT);
+    CHECK_EQ(regio_slab_check(s, x), -EFAULT);
 
     /* Forged handles: a neighbour's slot, another class, a bad region, a
      * pointer moved to the neighbour, out-of-range class and slot. */
     struct regio_buf n;
-    CHECK_OK(regio_buf_alloc(s, 4096, &n));
+    CHECK_OK(regio_slab_alloc(s, 4096, &n));
     CHECK(n.slot != b.slot);
     x = b;
     x.slot = n.slot;
-    CHECK_EQ(regio_buf_free(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_check(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_io_begin(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_check(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_io_begin(s, x), -EINVAL);
     x = b;
     x.data = n.data;
-    CHECK_EQ(regio_buf_free(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_io_begin(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_io_begin(s, x), -EINVAL);
     x = b;
     x.class_id = 1;
     x.cap_bytes = 8192;
-    CHECK(regio_buf_free(s, x) < 0);
-    CHECK(regio_buf_io_begin(s, x) < 0);
+    CHECK(regio_slab_free(s, x) < 0);
+    CHECK(regio_slab_io_begin(s, x) < 0);
     x = b;
     x.class_id = 200;
-    CHECK_EQ(regio_buf_free(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_check(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_check(s, x), -EINVAL);
     x = b;
     x.slot = UINT32_MAX;
-    CHECK_EQ(regio_buf_free(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_io_begin(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_io_begin(s, x), -EINVAL);
     x = b;
     x.region = (uint16_t)(b.region + 1);
-    CHECK_EQ(regio_buf_free(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_check(s, x), -EINVAL);
-    CHECK_EQ(regio_buf_io_begin(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_free(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_check(s, x), -EINVAL);
+    CHECK_EQ(regio_slab_io_begin(s, x), -EINVAL);
     x = b;
     x.gen ^= 0x1234;
-    CHECK_EQ(regio_buf_free(s, x), -ESTALE);
+    CHECK_EQ(regio_slab_free(s, x), -ESTALE);
     /* None of that disturbed the real owners. */
-    CHECK_EQ(regio_buf_check(s, b), b.region);
-    CHECK_EQ(regio_buf_check(s, n), n.region);
+    CHECK_EQ(regio_slab_check(s, b), b.region);
+    CHECK_EQ(regio_slab_check(s, n), n.region);
     check_in_use(s, 0, 2);
-    CHECK_OK(regio_buf_free(s, n));
-    CHECK_OK(regio_buf_free(s, b));
+    CHECK_OK(regio_slab_free(s, n));
+    CHECK_OK(regio_slab_free(s, b));
 
     /* A handle of another slab on the same arena. */
     struct regio_slab *s2 = make_slab(a, NULL);
     struct regio_buf b2;
-    CHECK_OK(regio_buf_alloc(s2, 4096, &b2));
-    CHECK(regio_buf_free(s, b2) < 0);
-    CHECK(regio_buf_check(s, b2) < 0);
-    CHECK(regio_buf_io_begin(s, b2) < 0);
-    CHECK_EQ(regio_buf_check(s2, b2), b2.region);
-    CHECK_OK(regio_buf_free(s2, b2));
+    CHECK_OK(regio_slab_alloc(s2, 4096, &b2));
+    CHECK(regio_slab_free(s, b2) < 0);
+    CHECK(regio_slab_check(s, b2) < 0);
+    CHECK(regio_slab_io_begin(s, b2) < 0);
+    CHECK_EQ(regio_slab_check(s2, b2), b2.region);
+    CHECK_OK(regio_slab_free(s2, b2));
     CHECK_OK(regio_slab_destroy(s2));
 
-    CHECK_EQ(regio_buf_free(NULL, b), -EINVAL);
-    CHECK_EQ(regio_buf_check(NULL, b), -EINVAL);
+    CHECK_EQ(regio_slab_free(NULL, b), -EINVAL);
+    CHECK_EQ(regio_slab_check(NULL, b), -EINVAL);
     check_in_use(s, 0, 0);
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_slab_destroy(so));
@@ -292,9 +292,9 @@ static void check_ends(struct regio_slab *s, struct regio_buf b)
     size_t ends[] = {0, b.cap_bytes - 1};
     for (int k = 0; k < 2; k++) {
         CHECK_OK(regio_buf_view(b, ends[k], 1, &v));
-        CHECK_EQ(regio_buf_check(s, v), b.region);
-        CHECK_EQ(regio_buf_io_begin(s, v), b.region);
-        CHECK_OK(regio_buf_io_end(s, v));
+        CHECK_EQ(regio_slab_check(s, v), b.region);
+        CHECK_EQ(regio_slab_io_begin(s, v), b.region);
+        CHECK_OK(regio_slab_io_end(s, v));
         struct regio__buf_loc loc;
         CHECK_OK(regio__slab_locate(s, v.data, &loc));
         CHECK_EQ(loc.class_id, b.class_id);
@@ -318,12 +318,12 @@ static void test_lookup_every_class(void)
         uint32_t n = per_chunk + 1 < 40 ? per_chunk + 1 : 40;
         struct regio_buf bufs[40];
         for (uint32_t i = 0; i < n; i++) {
-            CHECK_OK(regio_buf_alloc(s, st.classes[cid].buf_bytes, &bufs[i]));
+            CHECK_OK(regio_slab_alloc(s, st.classes[cid].buf_bytes, &bufs[i]));
             CHECK_EQ(bufs[i].class_id, cid);
             check_ends(s, bufs[i]);
         }
         for (uint32_t i = 0; i < n; i++)
-            CHECK_OK(regio_buf_free(s, bufs[i]));
+            CHECK_OK(regio_slab_free(s, bufs[i]));
     }
     CHECK_OK(regio_slab_destroy(s));
 
@@ -335,7 +335,7 @@ static void test_lookup_every_class(void)
     for (uint32_t cid = 0; cid < 4; cid++) {
         struct regio_buf bufs[3];
         for (int i = 0; i < 3; i++) {
-            CHECK_OK(regio_buf_alloc(s, classes[cid], &bufs[i]));
+            CHECK_OK(regio_slab_alloc(s, classes[cid], &bufs[i]));
             CHECK_EQ(bufs[i].class_id, cid);
             CHECK_EQ((uintptr_t)bufs[i].data % 4096, 0);
             check_ends(s, bufs[i]);
@@ -346,14 +346,14 @@ static void test_lookup_every_class(void)
             CHECK_EQ(regio__slab_locate(s, (char *)bufs[0].data + classes[1], &loc), -EINVAL);
         }
         for (int i = 0; i < 3; i++)
-            CHECK_OK(regio_buf_free(s, bufs[i]));
+            CHECK_OK(regio_slab_free(s, bufs[i]));
     }
     struct regio_buf p;
-    CHECK_OK(regio_pool_alloc(s, 0, 0, &p));
+    CHECK_OK(regio_slab_alloc_pool(s, 0, 0, &p));
     CHECK_EQ(p.class_id, 4);
     CHECK_EQ(p.cap_bytes, 12 * KIB);
     check_ends(s, p);
-    CHECK_OK(regio_buf_free(s, p));
+    CHECK_OK(regio_slab_free(s, p));
     /* A chunk nobody holds and a pointer outside the arena. */
     struct regio_arena_stats ast;
     CHECK_OK(regio_arena_stats(a, &ast));
@@ -382,13 +382,13 @@ static void test_pools(void)
 
     struct regio_buf b[6];
     for (int i = 0; i < 5; i++) {
-        CHECK_OK(regio_pool_alloc(s, 0, 0, &b[i]));
+        CHECK_OK(regio_slab_alloc_pool(s, 0, 0, &b[i]));
         CHECK_EQ(b[i].class_id, p0);
         CHECK_EQ(b[i].cap_bytes, 64 * KIB);
     }
-    CHECK_EQ(regio_pool_alloc(s, 0, 0, &b[5]), -ENOBUFS);
+    CHECK_EQ(regio_slab_alloc_pool(s, 0, 0, &b[5]), -ENOBUFS);
     int64_t t0 = regio__now_ns();
-    CHECK_EQ(regio_pool_alloc(s, 0, 20 * 1000 * 1000, &b[5]), -ETIMEDOUT);
+    CHECK_EQ(regio_slab_alloc_pool(s, 0, 20 * 1000 * 1000, &b[5]), -ETIMEDOUT);
     CHECK(regio__now_ns() - t0 >= 20 * 1000 * 1000);
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.classes[p0].in_use, 5);
@@ -397,20 +397,20 @@ static void test_pools(void)
     CHECK_EQ(st.classes[p0].exhaustions, 2);
     CHECK_EQ(st.classes[p0].waits, 1);
     /* A freed pool buffer is at once visible to the next allocation. */
-    CHECK_OK(regio_buf_free(s, b[2]));
-    CHECK_OK(regio_pool_alloc(s, 0, 0, &b[2]));
+    CHECK_OK(regio_slab_free(s, b[2]));
+    CHECK_OK(regio_slab_alloc_pool(s, 0, 0, &b[2]));
     for (int i = 0; i < 5; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
 
     struct regio_buf big[2], extra;
-    CHECK_OK(regio_pool_alloc(s, 1, -1, &big[0]));
-    CHECK_OK(regio_pool_alloc(s, 1, 0, &big[1]));
+    CHECK_OK(regio_slab_alloc_pool(s, 1, -1, &big[0]));
+    CHECK_OK(regio_slab_alloc_pool(s, 1, 0, &big[1]));
     CHECK_EQ(big[0].cap_bytes, 4 * MIB);
     check_ends(s, big[0]);
-    CHECK_EQ(regio_pool_alloc(s, 1, 0, &extra), -ENOBUFS);
-    CHECK_EQ(regio_pool_alloc(s, 2, 0, &extra), -EINVAL);
-    CHECK_OK(regio_buf_free(s, big[0]));
-    CHECK_OK(regio_buf_free(s, big[1]));
+    CHECK_EQ(regio_slab_alloc_pool(s, 1, 0, &extra), -ENOBUFS);
+    CHECK_EQ(regio_slab_alloc_pool(s, 2, 0, &extra), -EINVAL);
+    CHECK_OK(regio_slab_free(s, big[0]));
+    CHECK_OK(regio_slab_free(s, big[1]));
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.chunks, 5); /* pools keep their chunks */
     CHECK_OK(regio_slab_destroy(s));
@@ -426,13 +426,13 @@ static void test_exhaustion_and_return(void)
     uint32_t c1m = 27; /* 1 MiB */
     struct regio_buf b[9];
     for (int i = 0; i < 8; i++) {
-        CHECK_OK(regio_buf_alloc(s, MIB, &b[i]));
+        CHECK_OK(regio_slab_alloc(s, MIB, &b[i]));
         CHECK_EQ(b[i].class_id, c1m);
     }
-    CHECK_EQ(regio_buf_alloc(s, MIB, &b[8]), -ENOBUFS);
-    CHECK_EQ(regio_buf_alloc(s, 4096, &b[8]), -ENOBUFS);
-    CHECK_EQ(regio_buf_alloc_wait(s, MIB, 0, &b[8]), -ENOBUFS);
-    CHECK_EQ(regio_buf_alloc_wait(s, MIB, 15 * 1000 * 1000, &b[8]), -ETIMEDOUT);
+    CHECK_EQ(regio_slab_alloc(s, MIB, &b[8]), -ENOBUFS);
+    CHECK_EQ(regio_slab_alloc(s, 4096, &b[8]), -ENOBUFS);
+    CHECK_EQ(regio_slab_alloc_wait(s, MIB, 0, &b[8]), -ENOBUFS);
+    CHECK_EQ(regio_slab_alloc_wait(s, MIB, 15 * 1000 * 1000, &b[8]), -ETIMEDOUT);
     struct regio_slab_stats st;
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.chunks, 4);
@@ -446,7 +446,7 @@ static void test_exhaustion_and_return(void)
     CHECK_EQ(regio_arena_destroy(a), -EBUSY); /* the slab is a user */
     CHECK_EQ(regio_slab_destroy(s), -EBUSY);  /* buffers are out */
     for (int i = 0; i < 8; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
     /* The thread keeps a few in its cache; the depot keeps one empty run;
      * the rest went back to the arena, so a 4 KiB buffer can be carved. */
     CHECK_OK(regio_slab_stats(s, &st));
@@ -456,9 +456,9 @@ static void test_exhaustion_and_return(void)
     CHECK_OK(regio_arena_stats(a, &ast));
     CHECK_EQ(ast.chunks_used, st.chunks);
     struct regio_buf small;
-    CHECK_OK(regio_buf_alloc(s, 100, &small));
+    CHECK_OK(regio_slab_alloc(s, 100, &small));
     CHECK_EQ(small.cap_bytes, 4096);
-    CHECK_OK(regio_buf_free(s, small));
+    CHECK_OK(regio_slab_free(s, small));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_stats(a, &ast));
     CHECK_EQ(ast.chunks_used, 0);
@@ -474,13 +474,13 @@ static void test_chunk_hysteresis(void)
     enum { N = 2048 }; /* four chunks of 4 KiB buffers */
     static struct regio_buf b[N];
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_alloc(s, 4096, &b[i]));
+        CHECK_OK(regio_slab_alloc(s, 4096, &b[i]));
     struct regio_slab_stats st;
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.chunks, 4);
     CHECK_EQ(st.classes[0].capacity, N);
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK(st.chunks <= 2);
     CHECK(st.chunks >= 1);
@@ -488,9 +488,9 @@ static void test_chunk_hysteresis(void)
     CHECK_EQ(st.classes[0].allocs, N);
     /* Reallocating finds everything again. */
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_alloc(s, 4096, &b[i]));
+        CHECK_OK(regio_slab_alloc(s, 4096, &b[i]));
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
 }
@@ -504,24 +504,24 @@ static void test_stale_after_chunk_reuse(void)
     struct regio_slab *s = make_slab(a, &o);
     struct regio_buf big[4];
     for (int i = 0; i < 4; i++)
-        CHECK_OK(regio_buf_alloc(s, MIB, &big[i]));
+        CHECK_OK(regio_slab_alloc(s, MIB, &big[i]));
     for (int i = 0; i < 4; i++)
-        CHECK_OK(regio_buf_free(s, big[i]));
+        CHECK_OK(regio_slab_free(s, big[i]));
     /* One chunk was released (one empty run is kept), unless the cache
      * holds a buffer of it. */
     struct regio_buf small[600];
     int n = 0;
-    while (n < 600 && regio_buf_alloc(s, 4096, &small[n]) == 0)
+    while (n < 600 && regio_slab_alloc(s, 4096, &small[n]) == 0)
         n++;
     CHECK(n >= 512);
     for (int i = 0; i < 4; i++) {
-        CHECK_EQ(regio_buf_free(s, big[i]), -EALREADY);
+        CHECK_EQ(regio_slab_free(s, big[i]), -EALREADY);
         struct regio_buf v;
         CHECK_OK(regio_buf_view(big[i], 0, 4096, &v));
-        CHECK(regio_buf_io_begin(s, v) < 0);
+        CHECK(regio_slab_io_begin(s, v) < 0);
     }
     for (int i = 0; i < n; i++)
-        CHECK_OK(regio_buf_free(s, small[i]));
+        CHECK_OK(regio_slab_free(s, small[i]));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
 }
@@ -539,8 +539,8 @@ static void test_live_stats(void)
     struct regio_slab *s = make_slab(a, NULL);
     struct regio_buf b[3];
     for (int i = 0; i < 3; i++)
-        CHECK_OK(regio_buf_alloc(s, 4096, &b[i]));
-    CHECK_EQ(regio_buf_io_begin(s, b[0]), b[0].region);
+        CHECK_OK(regio_slab_alloc(s, 4096, &b[i]));
+    CHECK_EQ(regio_slab_io_begin(s, b[0]), b[0].region);
     static struct regio_stats_file f;
     bool seen = false;
     for (int i = 0; i < 300 && !seen; i++) {
@@ -555,9 +555,9 @@ static void test_live_stats(void)
     CHECK_EQ(f.slabs[0].classes[0].buf_bytes, 4096);
     CHECK_EQ(f.slabs[0].classes[0].allocs, 3);
     CHECK_EQ(f.slabs[0].chunks, 1);
-    CHECK_OK(regio_buf_io_end(s, b[0]));
+    CHECK_OK(regio_slab_io_end(s, b[0]));
     for (int i = 0; i < 3; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
     CHECK_OK(regio_slab_destroy(s));
     /* Detached at destroy: the section is cleared at once. */
     CHECK_OK(regio_stats_read(path, &f));

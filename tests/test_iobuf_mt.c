@@ -48,9 +48,9 @@ static void *waiter_main(void *arg)
 {
     struct waiter *w = arg;
     if (w->pool >= 0)
-        w->rc = regio_pool_alloc(w->s, (uint32_t)w->pool, w->timeout_ns, &w->b);
+        w->rc = regio_slab_alloc_pool(w->s, (uint32_t)w->pool, w->timeout_ns, &w->b);
     else
-        w->rc = regio_buf_alloc_wait(w->s, MIB, w->timeout_ns, &w->b);
+        w->rc = regio_slab_alloc_wait(w->s, MIB, w->timeout_ns, &w->b);
     return NULL;
 }
 
@@ -80,36 +80,36 @@ static void test_wait_woken(void)
 
     /* Pool: the only buffer is out; a waiter without limit gets it. */
     struct regio_buf held;
-    CHECK_OK(regio_pool_alloc(s, 0, 0, &held));
+    CHECK_OK(regio_slab_alloc_pool(s, 0, 0, &held));
     struct waiter w = {.s = s, .pool = 0, .timeout_ns = -1};
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, waiter_main, &w), 0);
     wait_for_waits(s, pcid, 1);
-    CHECK_OK(regio_buf_free(s, held));
+    CHECK_OK(regio_slab_free(s, held));
     CHECK_EQ(pthread_join(t, NULL), 0);
     CHECK_OK(w.rc);
     CHECK(w.b.data == held.data);
     CHECK(w.b.gen != held.gen);
-    CHECK_EQ(regio_buf_free(s, held), -ESTALE);
-    CHECK_OK(regio_buf_free(s, w.b));
+    CHECK_EQ(regio_slab_free(s, held), -ESTALE);
+    CHECK_OK(regio_slab_free(s, w.b));
 
     /* Tier class: one chunk is the pool's, the other holds two 1 MiB
      * buffers; both out, a third waits (bounded) and a free wakes it. */
     struct regio_buf m[2], extra;
-    CHECK_OK(regio_buf_alloc(s, MIB, &m[0]));
-    CHECK_OK(regio_buf_alloc(s, MIB, &m[1]));
-    CHECK_EQ(regio_buf_alloc(s, MIB, &extra), -ENOBUFS);
+    CHECK_OK(regio_slab_alloc(s, MIB, &m[0]));
+    CHECK_OK(regio_slab_alloc(s, MIB, &m[1]));
+    CHECK_EQ(regio_slab_alloc(s, MIB, &extra), -ENOBUFS);
     struct waiter w2 = {.s = s, .pool = -1, .timeout_ns = 10000 * MS};
     CHECK_EQ(pthread_create(&t, NULL, waiter_main, &w2), 0);
     wait_for_waits(s, m[0].class_id, 1);
     int64_t t0 = regio__now_ns();
-    CHECK_OK(regio_buf_free(s, m[1]));
+    CHECK_OK(regio_slab_free(s, m[1]));
     CHECK_EQ(pthread_join(t, NULL), 0);
     CHECK_OK(w2.rc);
     CHECK(regio__now_ns() - t0 < 5000 * MS); /* woken, not timed out */
     CHECK(w2.b.data == m[1].data);
-    CHECK_OK(regio_buf_free(s, w2.b));
-    CHECK_OK(regio_buf_free(s, m[0]));
+    CHECK_OK(regio_slab_free(s, w2.b));
+    CHECK_OK(regio_slab_free(s, m[0]));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));
 }
@@ -130,9 +130,9 @@ static void *churn_main(void *arg)
     struct regio_buf *b = calloc(c->n, sizeof(*b));
     CHECK(b != NULL);
     for (uint32_t i = 0; i < c->n; i++)
-        CHECK_OK(regio_pool_alloc(c->s, 0, 0, &b[i]));
+        CHECK_OK(regio_slab_alloc_pool(c->s, 0, 0, &b[i]));
     for (uint32_t i = 0; i < c->n; i++)
-        CHECK_OK(regio_buf_free(c->s, b[i]));
+        CHECK_OK(regio_slab_free(c->s, b[i]));
     free(b);
     if (c->park) {
         pthread_barrier_wait(c->park);
@@ -159,23 +159,23 @@ static void test_thread_exit_flush(void)
     /* The parked thread's cache holds some: not all N are reachable. */
     static struct regio_buf b[N];
     uint32_t got = 0;
-    while (got < N && regio_pool_alloc(s, 0, 0, &b[got]) == 0)
+    while (got < N && regio_slab_alloc_pool(s, 0, 0, &b[got]) == 0)
         got++;
     CHECK(got < N);
     CHECK(got >= N - N / 16);
     for (uint32_t i = 0; i < got; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
     pthread_barrier_wait(&park);
     CHECK_EQ(pthread_join(t, NULL), 0);
     /* It exited: its cache went back to the depot. */
     for (uint32_t i = 0; i < N; i++)
-        CHECK_OK(regio_pool_alloc(s, 0, 0, &b[i]));
+        CHECK_OK(regio_slab_alloc_pool(s, 0, 0, &b[i]));
     struct regio_slab_stats st;
     CHECK_OK(regio_slab_stats(s, &st));
     CHECK_EQ(st.classes[st.tier_count].in_use, N);
     CHECK_EQ(st.classes[st.tier_count].allocs, 2 * N + got);
     for (uint32_t i = 0; i < N; i++)
-        CHECK_OK(regio_buf_free(s, b[i]));
+        CHECK_OK(regio_slab_free(s, b[i]));
 
     /* Destroy while another thread is alive with a non-empty cache: the
      * cache is flushed and detached; the thread exits afterwards. (This
@@ -210,13 +210,13 @@ static void *racer_main(void *arg)
     for (;;) {
         struct regio_buf v;
         CHECK_OK(regio_buf_view(r->b, atomic_load(&r->begins) % 4096, 1, &v));
-        int rc = regio_buf_io_begin(r->s, v);
+        int rc = regio_slab_io_begin(r->s, v);
         if (rc < 0) {
             CHECK_EQ(rc, -EALREADY);
             break;
         }
         atomic_fetch_add(&r->begins, 1);
-        CHECK_OK(regio_buf_io_end(r->s, v));
+        CHECK_OK(regio_slab_io_end(r->s, v));
     }
     return NULL;
 }
@@ -229,19 +229,19 @@ static void test_free_races_io(void)
     uint64_t busy_total = 0;
     for (int round = 0; round < 50; round++) {
         struct racer r = {.s = s};
-        CHECK_OK(regio_buf_alloc(s, 4096, &r.b));
+        CHECK_OK(regio_slab_alloc(s, 4096, &r.b));
         pthread_t t;
         CHECK_EQ(pthread_create(&t, NULL, racer_main, &r), 0);
         atomic_store(&r.go, 1);
         /* Let the racer get going, then free until the free wins. */
         while (atomic_load(&r.begins) < 1000)
-            CHECK_EQ(regio_buf_check(s, r.b), r.b.region);
+            CHECK_EQ(regio_slab_check(s, r.b), r.b.region);
         int rc;
-        while ((rc = regio_buf_free(s, r.b)) == -EBUSY)
+        while ((rc = regio_slab_free(s, r.b)) == -EBUSY)
             busy_total++;
         CHECK_OK(rc);
         CHECK_EQ(pthread_join(t, NULL), 0);
-        CHECK_EQ(regio_buf_free(s, r.b), -EALREADY);
+        CHECK_EQ(regio_slab_free(s, r.b), -EALREADY);
     }
     struct regio_slab_stats st;
     CHECK_OK(regio_slab_stats(s, &st));
@@ -327,13 +327,13 @@ static bool queue_take(struct queue *q, struct regio_buf *b, uint64_t *token)
 static void release(struct soak *k, struct held *h)
 {
     while (h->flight > 0) {
-        CHECK_EQ(regio_buf_free(k->s, h->b), -EBUSY);
-        CHECK_OK(regio_buf_io_end(k->s, h->view));
+        CHECK_EQ(regio_slab_free(k->s, h->b), -EBUSY);
+        CHECK_OK(regio_slab_io_end(k->s, h->view));
         h->flight--;
     }
     verify(h->b, h->token);
-    CHECK_OK(regio_buf_free(k->s, h->b));
-    CHECK_EQ(regio_buf_free(k->s, h->b), -EALREADY);
+    CHECK_OK(regio_slab_free(k->s, h->b));
+    CHECK_EQ(regio_slab_free(k->s, h->b), -EALREADY);
 }
 
 static void *soak_main(void *arg)
@@ -356,8 +356,8 @@ static void *soak_main(void *arg)
             if (n == HELD)
                 break;
             int rc = (r >> 8) % 5 == 0
-                         ? regio_pool_alloc(k->s, 0, 1 * MS, &b)
-                         : regio_buf_alloc(k->s, 1 + (r >> 16) % sizes[(r >> 8) % 6], &b);
+                         ? regio_slab_alloc_pool(k->s, 0, 1 * MS, &b)
+                         : regio_slab_alloc(k->s, 1 + (r >> 16) % sizes[(r >> 8) % 6], &b);
             if (rc == -ENOBUFS || rc == -ETIMEDOUT)
                 break;
             CHECK_OK(rc);
@@ -396,10 +396,10 @@ static void *soak_main(void *arg)
             if (z->flight == 0) {
                 size_t off = (r >> 16) % z->b.cap_bytes;
                 CHECK_OK(regio_buf_view(z->b, off, z->b.cap_bytes - off, &z->view));
-                CHECK_EQ(regio_buf_io_begin(k->s, z->view), z->b.region);
+                CHECK_EQ(regio_slab_io_begin(k->s, z->view), z->b.region);
                 z->flight = 1;
             } else {
-                CHECK_OK(regio_buf_io_end(k->s, z->view));
+                CHECK_OK(regio_slab_io_end(k->s, z->view));
                 z->flight = 0;
             }
             break;
@@ -429,7 +429,7 @@ static void test_soak(void)
     uint64_t token;
     while (queue_take(&k.q, &b, &token)) {
         verify(b, token);
-        CHECK_OK(regio_buf_free(k.s, b));
+        CHECK_OK(regio_slab_free(k.s, b));
     }
     struct regio_slab_stats st;
     CHECK_OK(regio_slab_stats(k.s, &st));

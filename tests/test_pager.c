@@ -59,7 +59,7 @@ static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
     struct result r[N];
     memset(r, 0, sizeof(r));
     for (int i = 0; i < N; i++) {
-        CHECK_OK(regio_buf_alloc(v->s, page_bytes, &bufs[i]));
+        CHECK_OK(regio_slab_alloc(v->s, page_bytes, &bufs[i]));
         fill_payload(bufs[i].data, payload, (uint64_t)i);
         CHECK_OK(regio_pager_write(p, (uint64_t)i, bufs[i], res_cb, &r[i]));
     }
@@ -88,7 +88,7 @@ static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
         CHECK_EQ(r[i].res, page_bytes);
         fill_payload(want, payload, (uint64_t)(N - 1 - i));
         CHECK(memcmp(bufs[i].data, want, payload) == 0);
-        CHECK_OK(regio_page_verify(bufs[i].data, page_bytes, (uint64_t)(N - 1 - i)));
+        CHECK_OK(regio_pager_verify_image(bufs[i].data, page_bytes, (uint64_t)(N - 1 - i)));
     }
     free(want);
 
@@ -97,11 +97,11 @@ static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
     CHECK_OK(regio_pager_page_count(p, &count));
     CHECK_EQ(count, N + 50);
     memset(bufs[0].data, 0xee, page_bytes);
-    CHECK_EQ(regio_pager_read_sync(p, N + 10, bufs[0]), -ENODATA);
+    CHECK_EQ(regio_pager_read_wait(p, N + 10, bufs[0]), -ENODATA);
     for (uint32_t k = 0; k < page_bytes; k++)
         CHECK(((uint8_t *)bufs[0].data)[k] == 0);
     memset(bufs[0].data, 0xee, page_bytes);
-    CHECK_EQ(regio_pager_read_sync(p, 100000, bufs[0]), -ENODATA);
+    CHECK_EQ(regio_pager_read_wait(p, 100000, bufs[0]), -ENODATA);
     for (uint32_t k = 0; k < page_bytes; k++)
         CHECK(((uint8_t *)bufs[0].data)[k] == 0);
     CHECK_OK(regio_pager_truncate(p, N));
@@ -124,14 +124,14 @@ static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
     CHECK_EQ(fsync(fd), 0);
     close(fd);
     free(page);
-    CHECK_EQ(regio_pager_read_sync(p, 3, bufs[0]), -EBADMSG);
-    CHECK_EQ(regio_pager_read_sync(p, 6, bufs[0]), -EBADMSG);
-    CHECK_EQ(regio_pager_read_sync(p, 7, bufs[0]), -EBADMSG);
-    CHECK_EQ(regio_pager_read_sync(p, 5, bufs[0]), (int)page_bytes);
+    CHECK_EQ(regio_pager_read_wait(p, 3, bufs[0]), -EBADMSG);
+    CHECK_EQ(regio_pager_read_wait(p, 6, bufs[0]), -EBADMSG);
+    CHECK_EQ(regio_pager_read_wait(p, 7, bufs[0]), -EBADMSG);
+    CHECK_EQ(regio_pager_read_wait(p, 5, bufs[0]), (int)page_bytes);
     /* Rewriting the page heals it. */
     fill_payload(bufs[0].data, payload, 3);
-    CHECK_EQ(regio_pager_write_sync(p, 3, bufs[0]), (int)page_bytes);
-    CHECK_EQ(regio_pager_read_sync(p, 3, bufs[0]), (int)page_bytes);
+    CHECK_EQ(regio_pager_write_wait(p, 3, bufs[0]), (int)page_bytes);
+    CHECK_EQ(regio_pager_read_wait(p, 3, bufs[0]), (int)page_bytes);
 
     /* Close while busy, then after the drain. */
     struct result busy = {0, 0};
@@ -142,15 +142,15 @@ static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
     CHECK_EQ(busy.res, page_bytes);
     CHECK_OK(regio_pager_close(p));
     for (int i = 0; i < N; i++)
-        CHECK_OK(regio_buf_free(v->s, bufs[i]));
+        CHECK_OK(regio_slab_free(v->s, bufs[i]));
 
     /* Reopened without create: the pages are still there. */
     po.create = false;
     CHECK_OK(regio_pager_open(v->e, path, &po, &p));
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(v->s, page_bytes, &b));
-    CHECK_EQ(regio_pager_read_sync(p, 40, b), (int)page_bytes);
-    CHECK_OK(regio_buf_free(v->s, b));
+    CHECK_OK(regio_slab_alloc(v->s, page_bytes, &b));
+    CHECK_EQ(regio_pager_read_wait(p, 40, b), (int)page_bytes);
+    CHECK_OK(regio_slab_free(v->s, b));
     CHECK_OK(regio_pager_close(p));
 }
 
@@ -172,23 +172,23 @@ static void test_args(struct env *v, const char *dir)
     CHECK_OK(regio_pager_open(v->e, path, &po, &p)); /* default 4 KiB */
     CHECK_EQ(regio_pager_page_bytes(p), 4096);
     struct regio_buf small, big;
-    CHECK_OK(regio_buf_alloc(v->s, 4096, &big));
+    CHECK_OK(regio_slab_alloc(v->s, 4096, &big));
     CHECK_OK(regio_buf_view(big, 0, 2048, &small));
     struct result r = {0, 0};
     CHECK_EQ(regio_pager_read(p, 0, small, res_cb, &r), -EINVAL);
     CHECK_EQ(regio_pager_write(p, 0, small, res_cb, &r), -EINVAL);
     struct regio_buf stale;
-    CHECK_OK(regio_buf_alloc(v->s, 4096, &stale));
-    CHECK_OK(regio_buf_free(v->s, stale));
+    CHECK_OK(regio_slab_alloc(v->s, 4096, &stale));
+    CHECK_OK(regio_slab_free(v->s, stale));
     CHECK_EQ(regio_pager_write(p, 0, stale, res_cb, &r), -EALREADY); /* freed, not reused */
     CHECK_EQ(r.calls, 0);
 
     uint8_t zero[4096];
     memset(zero, 0, sizeof(zero));
-    CHECK_EQ(regio_page_verify(zero, 4096, 0), -ENODATA);
+    CHECK_EQ(regio_pager_verify_image(zero, 4096, 0), -ENODATA);
     zero[9] = 1;
-    CHECK_EQ(regio_page_verify(zero, 4096, 0), -EBADMSG);
-    CHECK_OK(regio_buf_free(v->s, big));
+    CHECK_EQ(regio_pager_verify_image(zero, 4096, 0), -EBADMSG);
+    CHECK_OK(regio_slab_free(v->s, big));
     CHECK_OK(regio_pager_close(p));
 }
 
@@ -223,22 +223,22 @@ static void check_trailer_is_plain(struct env *v, const char *path)
     CHECK_OK(regio_pager_open(v->e, path, &po, &p));
     size_t payload = regio_pager_payload_bytes(p);
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(v->s, 4096, &b));
+    CHECK_OK(regio_slab_alloc(v->s, 4096, &b));
     fill_payload(b.data, payload, 77);
-    CHECK_OK(regio_pager_write_sync(p, 5, b));
+    CHECK_OK(regio_pager_write_wait(p, 5, b));
     uint64_t want = XXH3_64bits_withSeed(b.data, payload, 5), got = 0;
     const uint8_t *t = (const uint8_t *)b.data + payload;
     for (int i = 7; i >= 0; i--)
         got = (got << 8) | t[i];
     CHECK(got == want);
     memset(b.data, 0, 4096);
-    CHECK_OK(regio_pager_read_sync(p, 5, b));
+    CHECK_OK(regio_pager_read_wait(p, 5, b));
     char *again = malloc(payload);
     CHECK(again != NULL);
     fill_payload(again, payload, 77);
     CHECK(memcmp(b.data, again, payload) == 0);
     free(again);
-    CHECK_OK(regio_buf_free(v->s, b));
+    CHECK_OK(regio_slab_free(v->s, b));
     CHECK_OK(regio_pager_close(p));
 }
 
@@ -288,13 +288,13 @@ static uint64_t image_bytes(struct regio_recording *rec, const char *img, uint64
 {
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
     CHECK(fd >= 0);
-    CHECK_OK(regio_sim_write_image(rec, 0, crash, mode, seed, fd));
+    CHECK_OK(regio_recording_write_image(rec, 0, crash, mode, seed, fd));
     struct stat st;
     CHECK(fstat(fd, &st) == 0);
     static uint8_t page[4096];
     for (uint64_t i = 0; i < n && (i + 1) * 4096 <= (uint64_t)st.st_size; i++) {
         CHECK_EQ(pread(fd, page, 4096, (off_t)(i * 4096)), 4096);
-        int v = regio_page_verify(page, 4096, i);
+        int v = regio_pager_verify_image(page, 4096, i);
         state[i] = v == 0 ? 1 : v == -ENODATA ? 0 : -1;
     }
     close(fd);
@@ -350,10 +350,10 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
     CHECK_OK(regio_pager_truncate(p, 0));
     size_t payload = regio_pager_payload_bytes(p);
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(v->s, 4096, &b));
+    CHECK_OK(regio_slab_alloc(v->s, 4096, &b));
     for (uint64_t i = 0; i < 8; i++) {
         fill_payload(b.data, payload, i);
-        CHECK_OK(regio_pager_write_sync(p, i, b));
+        CHECK_OK(regio_pager_write_wait(p, i, b));
     }
     CHECK_OK(regio_pager_sync(p));
 
@@ -365,7 +365,7 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
     CHECK_OK(regio_pager_extend(p, 10));
     uint64_t c = regio_engine_record_seq(v->e);
     fill_payload(b.data, payload, 9);
-    CHECK_OK(regio_pager_write_sync(p, 9, b)); /* a plain write: not durable */
+    CHECK_OK(regio_pager_write_wait(p, 9, b)); /* a plain write: not durable */
     uint64_t d = regio_engine_record_seq(v->e);
     struct regio_recording *rec;
     CHECK_OK(regio_engine_record_stop(v->e, &rec));
@@ -421,7 +421,7 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
         CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_RANDOM, seed, st, 0), 10 * 4096);
     regio_recording_free(rec);
     unlink(img);
-    CHECK_OK(regio_buf_free(v->s, b));
+    CHECK_OK(regio_slab_free(v->s, b));
     CHECK_OK(regio_pager_close(p));
 }
 

@@ -252,16 +252,16 @@ static void make_page_file(const char *path)
     struct regio_pager_opts po = {.page_bytes = 8192, .create = true};
     CHECK_OK(regio_pager_open(e, path, &po, &p));
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(s, 8192, &b));
+    CHECK_OK(regio_slab_alloc(s, 8192, &b));
     for (uint64_t pg = 0; pg < 9; pg++) {
         if (pg == 6 || pg == 7)
             continue;
         memset(b.data, (int)(0x30 + pg), regio_pager_payload_bytes(p));
-        CHECK_OK(regio_pager_write_sync(p, pg, b));
+        CHECK_OK(regio_pager_write_wait(p, pg, b));
     }
     CHECK_OK(regio_pager_sync(p));
     CHECK_OK(regio_pager_close(p));
-    CHECK_OK(regio_buf_free(s, b));
+    CHECK_OK(regio_slab_free(s, b));
     CHECK_OK(regio_engine_destroy(e));
     CHECK_OK(regio_slab_destroy(s));
     CHECK_OK(regio_arena_destroy(a));

@@ -383,9 +383,9 @@ static void test_async_and_live_reader(void)
         items[i].c = &c;
     }
     for (int i = 499; i >= 0; i -= 2)
-        CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
+        CHECK_OK(regio_wal_notify_durable(w, items[i].lsn, order_cb, &items[i]));
     for (int i = 0; i < 500; i += 2)
-        CHECK_OK(regio_wal_sync_async(w, items[i].lsn, order_cb, &items[i]));
+        CHECK_OK(regio_wal_notify_durable(w, items[i].lsn, order_cb, &items[i]));
     CHECK_EQ(atomic_load(&c.calls), 0);
     wal_hold_release(&h);
     for (int spin = 0; atomic_load(&c.calls) < 500 && spin < 10000; spin++)

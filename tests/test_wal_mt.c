@@ -214,7 +214,7 @@ static void chain_cb(void *ctx, int res)
         return;
     uint64_t lsn;
     if (regio_wal_append(c->w, "chain", 5, &lsn) != 0 ||
-        regio_wal_sync_async(c->w, lsn, chain_cb, c) != 0)
+        regio_wal_notify_durable(c->w, lsn, chain_cb, c) != 0)
         atomic_fetch_add(&c->errors, 1);
 }
 
@@ -227,7 +227,7 @@ static void test_async_chain_under_load(void)
     struct chain c = {.w = w, .left = 300};
     uint64_t lsn;
     CHECK_OK(regio_wal_append(w, "chain", 5, &lsn));
-    CHECK_OK(regio_wal_sync_async(w, lsn, chain_cb, &c));
+    CHECK_OK(regio_wal_notify_durable(w, lsn, chain_cb, &c));
     run_workers(w, 3, 500, false, 8000);
     for (int i = 0; i < 20000 && atomic_load(&c.left) > 0; i++)
         usleep(500);

@@ -29,19 +29,19 @@ static void read_through(struct regio_engine *e, struct regio_slab *s, const cha
     struct regio_file *f;
     CHECK_OK(regio_file_open(e, path, O_RDWR | O_CREAT, 0600, &f));
     struct regio_buf b;
-    CHECK_OK(regio_buf_alloc(s, 4096, &b));
+    CHECK_OK(regio_slab_alloc(s, 4096, &b));
     memset(b.data, 0x5a, 4096);
     int res = -1;
-    CHECK_OK(regio_write(e, f, b, 0, 4096, store_res, &res));
+    CHECK_OK(regio_file_write(f, b, 0, 4096, store_res, &res));
     CHECK_EQ(regio_engine_wait(e, 1, -1), 1);
     CHECK_EQ(res, 4096);
     memset(b.data, 0, 4096);
-    CHECK_OK(regio_read(e, f, b, 0, 4096, store_res, &res));
+    CHECK_OK(regio_file_read(f, b, 0, 4096, store_res, &res));
     CHECK_EQ(regio_engine_wait(e, 1, -1), 1);
     CHECK_EQ(res, 4096);
     CHECK_EQ(((uint8_t *)b.data)[4095], 0x5a);
     CHECK_OK(regio_file_close(f));
-    CHECK_OK(regio_buf_free(s, b));
+    CHECK_OK(regio_slab_free(s, b));
 }
 
 struct other {

@@ -551,10 +551,10 @@ static int queue_write(struct regio_wal *w, struct regio__wal_flush *f, uint64_t
     uint64_t off = a - regio__wal_seg(w, a) * w->seg_bytes;
     for (;;) {
         if (w->dsync_writes)
-            err = regio_write_ex(w->engine, file, v, off, (uint32_t)(b - a), REGIO_WRITE_DSYNC,
-                                 write_done, f);
+            err = regio_file_write_flags(file, v, off, (uint32_t)(b - a), REGIO_WRITE_DSYNC,
+                                         write_done, f);
         else
-            err = regio_write_sync(w->engine, file, v, off, (uint32_t)(b - a), write_done, f);
+            err = regio_file_write_durable(file, v, off, (uint32_t)(b - a), write_done, f);
         if (err != -EAGAIN)
             return err;
         regio_engine_wait(w->engine, 1, -1);
@@ -955,7 +955,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
     return atomic_load(&w->durable) > lsn ? 0 : atomic_load(&w->failed);
 }
 
-int regio_wal_sync_async(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
+int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
 {
     if (w == NULL || cb == NULL || lsn >= atomic_load(&w->insert_pos))
         return -EINVAL;
@@ -1151,7 +1151,7 @@ static int make_memory(struct regio_wal *w)
     /* A publishing failure is not an error for the log (see stats_internal.h). */
     w->stats_handle = regio__stats_attach(w->arena, REGIO_STATS_WAL, w->dir, wal_stats_fill, w);
     for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++) {
-        err = regio_pool_alloc(w->slab, 0, 0, &w->pieces[i]);
+        err = regio_slab_alloc_pool(w->slab, 0, 0, &w->pieces[i]);
         if (err != 0)
             return err;
         memset(w->pieces[i].data, 0, w->piece_bytes);
@@ -1165,7 +1165,7 @@ static void free_memory(struct regio_wal *w)
         regio__stats_detach(w->arena, w->stats_handle);
     for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++)
         if (w->pieces[i].data != NULL)
-            regio_buf_free(w->slab, w->pieces[i]);
+            regio_slab_free(w->slab, w->pieces[i]);
     if (w->slab != NULL)
         regio_slab_destroy(w->slab);
     if (w->own_arena)

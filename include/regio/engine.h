@@ -93,20 +93,19 @@ REGIO_API int regio_file_fd(const struct regio_file *f);
  * calls cb exactly once. b is in flight (must not be freed or touched) until
  * cb runs. -EAGAIN when max_in_flight requests are in flight.
  */
-REGIO_API int regio_read(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                         uint64_t file_off, uint32_t len, regio_cb cb, void *ctx);
+REGIO_API int regio_file_read(struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                              uint32_t len, regio_cb cb, void *ctx);
 
-/* As regio_read, a WRITE_FIXED from b.data. */
-REGIO_API int regio_write(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                          uint64_t file_off, uint32_t len, regio_cb cb, void *ctx);
+/* As regio_file_read, a WRITE_FIXED from b.data. */
+REGIO_API int regio_file_write(struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                               uint32_t len, regio_cb cb, void *ctx);
 
-/* Flags for regio_write_ex. */
+/* Flags for regio_file_write_flags. */
 #define REGIO_WRITE_DSYNC 0x1u /* RWF_DSYNC: durable when it completes */
 
-/* As regio_write with flags (REGIO_WRITE_DSYNC). */
-REGIO_API int regio_write_ex(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                             uint64_t file_off, uint32_t len, unsigned flags, regio_cb cb,
-                             void *ctx);
+/* As regio_file_write with flags (REGIO_WRITE_DSYNC). */
+REGIO_API int regio_file_write_flags(struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                                     uint32_t len, unsigned flags, regio_cb cb, void *ctx);
 
 /*
  * A write followed by an fdatasync linked to it (IOSQE_IO_LINK): cb runs once,
@@ -114,12 +113,11 @@ REGIO_API int regio_write_ex(struct regio_engine *e, struct regio_file *f, struc
  * the sync re-issued; nothing above the engine treats the write alone as
  * durable.
  */
-REGIO_API int regio_write_sync(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                               uint64_t file_off, uint32_t len, regio_cb cb, void *ctx);
+REGIO_API int regio_file_write_durable(struct regio_file *f, struct regio_buf b, uint64_t file_off,
+                                       uint32_t len, regio_cb cb, void *ctx);
 
 /* Queue an fsync (fdatasync when datasync) of f. */
-REGIO_API int regio_fsync(struct regio_engine *e, struct regio_file *f, bool datasync, regio_cb cb,
-                          void *ctx);
+REGIO_API int regio_file_fsync(struct regio_file *f, bool datasync, regio_cb cb, void *ctx);
 
 /* Hand every queued request to the kernel in one io_uring_enter. Returns the
  * number submitted. */
@@ -193,8 +191,9 @@ enum regio_sim_mode {
 };
 
 /* Write to out_fd the image file i could hold after power loss at crash_seq. */
-REGIO_API int regio_sim_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
-                                    enum regio_sim_mode mode, uint64_t seed, int out_fd);
+REGIO_API int regio_recording_write_image(const struct regio_recording *r, uint32_t i,
+                                          uint64_t crash_seq, enum regio_sim_mode mode,
+                                          uint64_t seed, int out_fd);
 
 #ifdef __cplusplus
 }

@@ -48,21 +48,21 @@ struct regio_slab_opts {
 };
 
 struct regio_slab_class_stats {
-    uint32_t buf_bytes;      /* size of each buffer in the class */
-    bool pool;               /* fixed-count pool rather than tier class */
-    uint64_t capacity;       /* buffers carved so far (pools: reserved) */
-    uint64_t in_use;         /* buffers allocated and not freed */
-    uint64_t in_flight;      /* buffers with I/O in flight */
-    uint64_t high_water;     /* most buffers in use at once (see docs) */
-    uint64_t allocs;         /* successful allocations */
-    uint64_t exhaustions;    /* allocations that found no buffer */
-    uint64_t waits;          /* allocations that had to wait */
+    uint32_t buf_bytes;   /* size of each buffer in the class */
+    bool pool;            /* fixed-count pool rather than tier class */
+    uint64_t capacity;    /* buffers carved so far (pools: reserved) */
+    uint64_t in_use;      /* buffers allocated and not freed */
+    uint64_t in_flight;   /* buffers with I/O in flight */
+    uint64_t high_water;  /* most buffers in use at once (see docs) */
+    uint64_t allocs;      /* successful allocations */
+    uint64_t exhaustions; /* allocations that found no buffer */
+    uint64_t waits;       /* allocations that had to wait */
 };
 
 struct regio_slab_stats {
     uint32_t class_count; /* tiers + pools */
     uint32_t tier_count;
-    uint64_t chunks;      /* 2 MiB arena chunks held */
+    uint64_t chunks; /* 2 MiB arena chunks held */
     struct regio_slab_class_stats classes[REGIO_SLAB_MAX_CLASSES];
 };
 
@@ -81,21 +81,21 @@ REGIO_API int regio_slab_destroy(struct regio_slab *s);
 
 /*
  * Allocate a buffer of at least len bytes from the smallest tier class that
- * fits. The caller owns the buffer until regio_buf_free(). -EINVAL for len 0
+ * fits. The caller owns the buffer until regio_slab_free(). -EINVAL for len 0
  * or larger than the largest class; -ENOBUFS when none is free.
  */
-REGIO_API int regio_buf_alloc(struct regio_slab *s, size_t len, struct regio_buf *out);
+REGIO_API int regio_slab_alloc(struct regio_slab *s, size_t len, struct regio_buf *out);
 
 /*
- * As regio_buf_alloc, waiting up to timeout_ns for a buffer of the class to
+ * As regio_slab_alloc, waiting up to timeout_ns for a buffer of the class to
  * be freed: 0 tries once, negative waits without limit. -ETIMEDOUT.
  */
-REGIO_API int regio_buf_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
-                                   struct regio_buf *out);
+REGIO_API int regio_slab_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
+                                    struct regio_buf *out);
 
-/* Allocate from fixed pool `pool` (0-based), waiting as regio_buf_alloc_wait. */
-REGIO_API int regio_pool_alloc(struct regio_slab *s, uint32_t pool, int64_t timeout_ns,
-                               struct regio_buf *out);
+/* Allocate from fixed pool `pool` (0-based), waiting as regio_slab_alloc_wait. */
+REGIO_API int regio_slab_alloc_pool(struct regio_slab *s, uint32_t pool, int64_t timeout_ns,
+                                    struct regio_buf *out);
 
 /*
  * Return a whole buffer. The buffer must not be touched afterwards.
@@ -103,7 +103,7 @@ REGIO_API int regio_pool_alloc(struct regio_slab *s, uint32_t pool, int64_t time
  * -EBUSY I/O in flight on it; -EINVAL a view, or a forged handle;
  * -EFAULT a pointer outside this slab's arena.
  */
-REGIO_API int regio_buf_free(struct regio_slab *s, struct regio_buf b);
+REGIO_API int regio_slab_free(struct regio_slab *s, struct regio_buf b);
 
 /*
  * A view of [off, off + len) of b: same slot and generation. Views can be
@@ -118,19 +118,19 @@ REGIO_API int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct 
  * slot's buffer. Returns the region index, or -EFAULT/-ESTALE/-EALREADY/
  * -EINVAL. Touches no buffer memory.
  */
-REGIO_API int regio_buf_check(const struct regio_slab *s, struct regio_buf b);
+REGIO_API int regio_slab_check(const struct regio_slab *s, struct regio_buf b);
 
 /*
  * Mark b (a buffer or view) as having one more I/O in flight, after the same
- * checks as regio_buf_check, in one compare-and-swap so that a concurrent
+ * checks as regio_slab_check, in one compare-and-swap so that a concurrent
  * free cannot slip in between. Returns the region index. Every successful
- * call must be matched by one regio_buf_io_end() when the I/O completes.
+ * call must be matched by one regio_slab_io_end() when the I/O completes.
  * Used by the engine; exposed for code that submits I/O itself.
  */
-REGIO_API int regio_buf_io_begin(struct regio_slab *s, struct regio_buf b);
+REGIO_API int regio_slab_io_begin(struct regio_slab *s, struct regio_buf b);
 
 /* End one in-flight I/O on b. -EINVAL when none is in flight. */
-REGIO_API int regio_buf_io_end(struct regio_slab *s, struct regio_buf b);
+REGIO_API int regio_slab_io_end(struct regio_slab *s, struct regio_buf b);
 
 /* The arena the slab carves from. */
 REGIO_API struct regio_arena *regio_slab_arena(const struct regio_slab *s);

@@ -52,8 +52,8 @@ REGIO_API int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct 
                                 regio_cb cb, void *ctx);
 
 /* Synchronous helpers: queue, submit, wait. */
-REGIO_API int regio_pager_read_sync(struct regio_pager *p, uint64_t page_no, struct regio_buf b);
-REGIO_API int regio_pager_write_sync(struct regio_pager *p, uint64_t page_no, struct regio_buf b);
+REGIO_API int regio_pager_read_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b);
+REGIO_API int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b);
 
 /* Make every completed page write durable (fdatasync through the ring). */
 REGIO_API int regio_pager_sync(struct regio_pager *p);
@@ -75,7 +75,7 @@ REGIO_API int regio_pager_close(struct regio_pager *p);
 
 /* Verify a page image in memory (used by regio-dump): 0 ok, -EBADMSG,
  * -ENODATA for all zeros. */
-REGIO_API int regio_page_verify(const void *page, uint32_t page_bytes, uint64_t page_no);
+REGIO_API int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t page_no);
 
 #ifdef __cplusplus
 }

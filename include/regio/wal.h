@@ -107,7 +107,7 @@ REGIO_API int regio_wal_append_record(struct regio_wal *w, uint16_t type, const 
 REGIO_API int regio_wal_sync(struct regio_wal *w, uint64_t lsn);
 
 /* Call cb(ctx, 0 or -errno) on a WAL thread, in LSN order, once lsn is durable. */
-REGIO_API int regio_wal_sync_async(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx);
+REGIO_API int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx);
 
 REGIO_API int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn);
 REGIO_API uint64_t regio_wal_durable_lsn(const struct regio_wal *w);

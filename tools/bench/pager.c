@@ -11,7 +11,7 @@
  * the issue's target is against the plain command, and the batched one
  * says how regio compares with a tuned io_uring program.
  *
- * A fourth reader, "regio engine", does the same reads through regio_read
+ * A fourth reader, "regio engine", does the same reads through regio_file_read
  * on the same engine without the page check. fio never looks at the bytes
  * it reads and the pager must hash every one of them; the engine row is
  * what regio's I/O path costs beside fio's, and pager minus engine is what
@@ -93,7 +93,7 @@ static int fill_file(struct setup *s)
     enum { DEPTH = 64 };
     struct regio_buf bufs[DEPTH];
     for (int i = 0; i < DEPTH; i++) {
-        int rc = regio_buf_alloc(s->s, PAGE_BYTES, &bufs[i]);
+        int rc = regio_slab_alloc(s->s, PAGE_BYTES, &bufs[i]);
         if (rc != 0)
             return rc;
     }
@@ -116,7 +116,7 @@ static int fill_file(struct setup *s)
             return rc;
     }
     for (int i = 0; i < DEPTH; i++)
-        regio_buf_free(s->s, bufs[i]);
+        regio_slab_free(s->s, bufs[i]);
     int rc = regio_pager_sync(s->p);
     return st.errors ? -EIO : rc;
 }
@@ -207,7 +207,7 @@ struct regio_run {
     uint64_t rng;
     int errors;
     bool stop;
-    bool engine_only; /* regio_read without the page check */
+    bool engine_only; /* regio_file_read without the page check */
 };
 
 static void regio_read_cb(void *ctx, int res);
@@ -218,7 +218,7 @@ static int regio_issue(struct slot *sl)
     uint64_t pg = rng_next(&r->rng) % r->s->pages;
     sl->start_ns = bench_now_ns();
     if (r->engine_only)
-        return regio_read(r->s->e, r->s->f, sl->b, pg * PAGE_BYTES, PAGE_BYTES, regio_read_cb, sl);
+        return regio_file_read(r->s->f, sl->b, pg * PAGE_BYTES, PAGE_BYTES, regio_read_cb, sl);
     return regio_pager_read(r->s->p, pg, sl->b, regio_read_cb, sl);
 }
 
@@ -257,7 +257,7 @@ static int run_reads(struct setup *s, int qd, double seconds, bool engine_only, 
     int have = 0; /* slots with a buffer */
     while (rc == 0 && have < qd) {
         slots[have].run = &r;
-        rc = regio_buf_alloc(s->s, PAGE_BYTES, &slots[have].b);
+        rc = regio_slab_alloc(s->s, PAGE_BYTES, &slots[have].b);
         if (rc == 0)
             have++;
     }
@@ -275,7 +275,7 @@ static int run_reads(struct setup *s, int qd, double seconds, bool engine_only, 
     uint64_t reads = r.reads;
     regio_engine_drain(s->e, -1);
     for (int i = 0; i < have; i++)
-        regio_buf_free(s->s, slots[i].b);
+        regio_slab_free(s->s, slots[i].b);
     if (rc == 0 && r.errors)
         rc = -EIO;
     finish_measure(m, &r.lat, reads, t1 - t0, c1 - c0);

@@ -2,7 +2,7 @@
  * tools/bench/slab.c: "slab", the cost of an allocation and free of an I/O
  * buffer.
  *
- * For each tier class: nanoseconds per regio_buf_alloc + regio_buf_free
+ * For each tier class: nanoseconds per regio_slab_alloc + regio_slab_free
  * pair on one thread, against glibc aligned_alloc(4096, size) + free in the
  * same run; then both on two threads at once (each with its own loop), as
  * throughput and as scaling over one thread. One byte of every buffer is
@@ -51,11 +51,11 @@ static int regio_pairs(struct regio_slab *s, size_t size, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         struct regio_buf b;
-        int rc = regio_buf_alloc(s, size, &b);
+        int rc = regio_slab_alloc(s, size, &b);
         if (rc < 0)
             return rc;
         ((volatile char *)b.data)[0] = 1;
-        rc = regio_buf_free(s, b);
+        rc = regio_slab_free(s, b);
         if (rc < 0)
             return rc;
     }

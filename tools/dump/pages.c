@@ -1,6 +1,6 @@
 /*
  * tools/dump/pages.c: `regio-dump pages FILE`, a checksum scan of a page
- * file, like pg_checksums: every page is checked with regio_page_verify
+ * file, like pg_checksums: every page is checked with regio_pager_verify_image
  * (XXH3-64 trailer over the payload and the page number), all-zero pages
  * are counted as never written, and a file whose length is not a whole
  * number of pages is reported.
@@ -85,7 +85,7 @@ static uint32_t guess_page_bytes(int fd, uint32_t given)
     for (uint32_t pb = 4096; pb <= 65536; pb *= 2) {
         if (pb == given)
             continue;
-        if (pread(fd, buf, pb, 0) == (ssize_t)pb && regio_page_verify(buf, pb, 0) == 0)
+        if (pread(fd, buf, pb, 0) == (ssize_t)pb && regio_pager_verify_image(buf, pb, 0) == 0)
             return pb;
     }
     return 0;
@@ -131,7 +131,7 @@ static void scan_pages(const struct pages_opts *o, int fd, uint64_t size, struct
         }
         for (uint64_t p = 0; p < want / pb; p++) {
             uint64_t page_no = off / pb + p;
-            int rc = regio_page_verify(buf + p * pb, (uint32_t)pb, page_no);
+            int rc = regio_pager_verify_image(buf + p * pb, (uint32_t)pb, page_no);
             r->pages++;
             if (rc == 0) {
                 r->ok++;

@@ -4,7 +4,7 @@
  *
  * Sync policies: "every" appends and waits (regio_wal_sync) for each record;
  * "group" appends without waiting and asks for a callback
- * (regio_wal_sync_async), so each thread keeps many records in flight and
+ * (regio_wal_notify_durable), so each thread keeps many records in flight and
  * one flush acknowledges many; "none" never waits, and one sync at the end
  * acknowledges everything. Durable latency is from the start of the append
  * to the acknowledgement.
@@ -200,7 +200,7 @@ static int append_one(struct writer *w, uint8_t *buf, uint64_t seq, uint64_t *la
         uint64_t head = atomic_load(&w->head);
         w->ring[head % GROUP_DEPTH] = (struct pending){seq, t0};
         atomic_store(&w->head, head + 1);
-        err = regio_wal_sync_async(w->run->wal, lsn, group_cb, w);
+        err = regio_wal_notify_durable(w->run->wal, lsn, group_cb, w);
         if (err != 0)
             atomic_store(&w->head, head); /* no callback will come */
         return err;
