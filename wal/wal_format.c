@@ -1,7 +1,9 @@
 /* wal/wal_format.c: encoding, decoding and checking of the on-disk WAL format. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -354,6 +356,53 @@ bool regio__wal_parse_segment_name(const char *name, uint64_t *segno_out)
 void regio__wal_segment_name(uint64_t segno, char out[32])
 {
     snprintf(out, 32, "%016llx%s", (unsigned long long)segno, REGIO__WAL_SEG_SUFFIX);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Append v to the growable array *vp of *np items and *capp capacity. */
+static int push_u64(uint64_t **vp, size_t *np, size_t *capp, uint64_t v)
+{
+    if (*np == *capp) {
+        size_t cap = *capp ? *capp * 2 : 16;
+        uint64_t *nv = realloc(*vp, cap * sizeof(*nv));
+        if (nv == NULL)
+            return -ENOMEM;
+        *vp = nv;
+        *capp = cap;
+    }
+    (*vp)[(*np)++] = v;
+    return 0;
+}
+
+int regio__wal_list_segments(const char *dir, uint64_t **segnos_out, size_t *n_out)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    uint64_t *v = NULL;
+    size_t n = 0, cap = 0;
+    int err = 0;
+    struct dirent *de;
+    while (err == 0 && (de = readdir(d)) != NULL) {
+        uint64_t segno;
+        if (regio__wal_parse_segment_name(de->d_name, &segno))
+            err = push_u64(&v, &n, &cap, segno);
+    }
+    closedir(d);
+    if (err != 0) {
+        free(v);
+        return err;
+    }
+    if (n > 1) /* one item or none is in order already */
+        qsort(v, n, sizeof(*v), cmp_u64);
+    *segnos_out = v;
+    *n_out = n;
+    return 0;
 }
 
 const char *regio__wal_type_name(uint16_t type)

@@ -272,6 +272,13 @@ int regio__wal_read_control(const char *dir, struct regio__wal_ctl_info *out);
 bool regio__wal_parse_segment_name(const char *name, uint64_t *segno_out);
 /* Write "<16 hex>.wal" into out (>= 21 bytes). */
 void regio__wal_segment_name(uint64_t segno, char out[32]);
+/*
+ * The segment numbers of dir's files named "<16 hex>.wal", ascending: the one
+ * listing that recovery and regio-dump share, so both see the same segments.
+ * 0 with *segnos_out (malloc'd, the caller frees it; NULL when there are
+ * none) and *n_out; -errno when dir cannot be opened, -ENOMEM.
+ */
+int regio__wal_list_segments(const char *dir, uint64_t **segnos_out, size_t *n_out);
 
 /* Name of a record type ("user", "pad", "segend", "close", "internal?"). */
 const char *regio__wal_type_name(uint16_t type);

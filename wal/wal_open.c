@@ -248,46 +248,24 @@ struct scan_state {
     uint64_t window;
 };
 
-static int cmp_seg(const void *a, const void *b)
-{
-    const struct seg_image *x = a, *y = b;
-    return x->segno < y->segno ? -1 : x->segno > y->segno;
-}
-
 static int list_segments(struct regio_wal *w, struct seg_image **out, uint32_t *n_out)
 {
-    DIR *d = opendir(w->dir);
-    if (d == NULL)
-        return -errno;
-    struct seg_image *v = NULL;
-    uint32_t n = 0, cap = 0;
-    struct dirent *de;
-    int err = 0;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t segno;
-        if (!regio__wal_parse_segment_name(de->d_name, &segno))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct seg_image *nv = realloc(v, cap * sizeof(*v));
-            if (nv == NULL) {
-                err = -ENOMEM;
-                break;
-            }
-            v = nv;
-        }
-        memset(&v[n], 0, sizeof(v[n]));
-        v[n++].segno = segno;
-    }
-    closedir(d);
-    if (err != 0) {
-        free(v);
+    uint64_t *segnos;
+    size_t n;
+    int err = regio__wal_list_segments(w->dir, &segnos, &n);
+    if (err != 0)
         return err;
+    struct seg_image *v = n > 0 ? calloc(n, sizeof(*v)) : NULL;
+    if (n > 0 && (v == NULL || n > UINT32_MAX)) {
+        free(segnos);
+        free(v);
+        return -ENOMEM;
     }
-    if (n > 0)
-        qsort(v, n, sizeof(*v), cmp_seg);
+    for (size_t i = 0; i < n; i++)
+        v[i].segno = segnos[i];
+    free(segnos);
     *out = v;
-    *n_out = n;
+    *n_out = (uint32_t)n;
     return 0;
 }
 

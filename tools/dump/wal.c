@@ -12,7 +12,6 @@
  * beyond the window, or before the close record of a cleanly closed log, is
  * corruption (exit 1).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -162,37 +161,28 @@ struct seg_file {
     char name[32];
 };
 
-static int cmp_seg(const void *a, const void *b)
+/* Segment files of dir, by number (the listing recovery uses); NULL with
+ * *n_out 0 when none; -errno when dir cannot be read. */
+static int list_segments(const char *dir, struct seg_file **out, size_t *n_out)
 {
-    const struct seg_file *x = a, *y = b;
-    return (x->no > y->no) - (x->no < y->no);
-}
-
-/* Segment files of dir, sorted by number. NULL with *n_out 0 when none. */
-static struct seg_file *list_segments(DIR *d, size_t *n_out)
-{
-    struct seg_file *v = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        uint64_t no;
-        if (!regio__wal_parse_segment_name(e->d_name, &no))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct seg_file *nv = realloc(v, cap * sizeof(*v));
-            if (nv == NULL)
-                break;
-            v = nv;
-        }
-        v[n].no = no;
-        snprintf(v[n].name, sizeof(v[n].name), "%.31s", e->d_name);
-        n++;
+    uint64_t *segnos;
+    size_t n;
+    int err = regio__wal_list_segments(dir, &segnos, &n);
+    if (err != 0)
+        return err;
+    struct seg_file *v = n > 0 ? calloc(n, sizeof(*v)) : NULL;
+    if (n > 0 && v == NULL) {
+        free(segnos);
+        return -ENOMEM;
     }
-    if (n > 1)
-        qsort(v, n, sizeof(*v), cmp_seg);
+    for (size_t i = 0; i < n; i++) {
+        v[i].no = segnos[i];
+        regio__wal_segment_name(segnos[i], v[i].name);
+    }
+    free(segnos);
+    *out = v;
     *n_out = n;
-    return v;
+    return 0;
 }
 
 static void note_record(struct wal_state *s, const struct regio__wal_seg_info *si,
@@ -578,14 +568,13 @@ int dump_wal_main(int argc, char **argv)
     int rc = parse_wal_args(argc, argv, &s.o);
     if (rc != 0)
         return rc < 0 ? DUMP_OK : rc;
-    DIR *d = opendir(s.o.dir);
-    if (d == NULL) {
-        fprintf(stderr, "regio-dump wal: %s: %s\n", s.o.dir, strerror(errno));
+    size_t nseg;
+    struct seg_file *segs;
+    rc = list_segments(s.o.dir, &segs, &nseg);
+    if (rc != 0) {
+        fprintf(stderr, "regio-dump wal: %s: %s\n", s.o.dir, strerror(-rc));
         return DUMP_FAIL;
     }
-    size_t nseg;
-    struct seg_file *segs = list_segments(d, &nseg);
-    closedir(d);
     struct stat st;
     char ctl_path[PATH_MAX];
     snprintf(ctl_path, sizeof(ctl_path), "%s/%s", s.o.dir, REGIO__WAL_CTL_NAME);
