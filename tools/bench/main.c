@@ -120,7 +120,9 @@ int64_t bench_percentile(int64_t *v, int64_t n, double p)
 struct row {
     char *bench, *name, *metric, *baseline_name, *note;
     bool higher_is_better;
-    double regio, baseline, ratio;
+    struct bench_summary s;                /* rounds = 0: a single figure, no interval */
+    double regio_rounds[BENCH_MAX_ROUNDS]; /* per-round figures, for the JSON */
+    double base_rounds[BENCH_MAX_ROUNDS];
 };
 
 static struct row *rows;
@@ -139,15 +141,6 @@ static char *dup_or_null(const char *s)
     return d;
 }
 
-static double row_ratio(bool higher_is_better, double regio_value, double baseline_value)
-{
-    if (!isfinite(regio_value) || !isfinite(baseline_value))
-        return NAN;
-    if (higher_is_better)
-        return baseline_value != 0.0 ? regio_value / baseline_value : NAN;
-    return regio_value != 0.0 ? baseline_value / regio_value : NAN;
-}
-
 static void fmt_value(char *out, size_t n, double v)
 {
     if (!isfinite(v))
@@ -160,28 +153,33 @@ static void fmt_value(char *out, size_t n, double v)
 
 static void print_table_row(const struct row *r)
 {
-    char rv[32], bv[32], ratio[32];
+    char rv[32], bv[32], ratio[64], rc[32], bc[32];
     if (!table_header_done) {
-        printf("%-9s %-34s %-10s %12s  %-22s %12s %7s\n", "bench", "measurement", "metric", "regio",
-               "baseline", "value", "ratio");
+        printf("%-9s %-38s %-12s %11s  %-28s %11s %-24s %s\n", "bench", "measurement", "metric",
+               "regio", "baseline", "value", "ratio [interval]", "CPU ns/op regio|base");
         table_header_done = true;
     }
-    fmt_value(rv, sizeof(rv), r->regio);
-    fmt_value(bv, sizeof(bv), r->baseline);
-    if (isfinite(r->ratio))
-        snprintf(ratio, sizeof(ratio), "%.2fx", r->ratio);
+    const struct bench_summary *s = &r->s;
+    fmt_value(rv, sizeof(rv), s->regio);
+    fmt_value(bv, sizeof(bv), s->base);
+    fmt_value(rc, sizeof(rc), s->regio_cpu);
+    fmt_value(bc, sizeof(bc), s->base_cpu);
+    if (isfinite(s->ratio) && isfinite(s->lo))
+        snprintf(ratio, sizeof(ratio), "%.2fx [%.2f-%.2f]%s", s->ratio, s->lo, s->hi,
+                 s->within_noise ? " ~" : "");
+    else if (isfinite(s->ratio))
+        snprintf(ratio, sizeof(ratio), "%.2fx", s->ratio);
     else
         snprintf(ratio, sizeof(ratio), "n/a");
-    printf("%-9s %-34s %-10s %12s  %-22s %12s %7s\n", r->bench, r->name, r->metric, rv,
-           r->baseline_name ? r->baseline_name : "-", bv, ratio);
+    printf("%-9s %-38s %-12s %11s  %-28s %11s %-24s %s|%s\n", r->bench, r->name, r->metric, rv,
+           r->baseline_name ? r->baseline_name : "-", bv, ratio, rc, bc);
     if (r->note != NULL && r->note[0] != '\0')
         printf("%9s   note: %s\n", "", r->note);
     fflush(stdout);
 }
 
-void bench_row(const struct bench_ctx *ctx, const char *bench, const char *name, const char *metric,
-               bool higher_is_better, double regio_value, const char *baseline_name,
-               double baseline_value, const char *note)
+static struct row *row_new(const char *bench, const char *name, const char *metric,
+                           bool higher_is_better, const char *baseline_name, const char *note)
 {
     if (row_count == row_cap) {
         size_t cap = row_cap ? row_cap * 2 : 32;
@@ -194,15 +192,44 @@ void bench_row(const struct bench_ctx *ctx, const char *bench, const char *name,
         row_cap = cap;
     }
     struct row *r = &rows[row_count++];
+    memset(r, 0, sizeof(*r));
     r->bench = dup_or_null(bench ? bench : "?");
     r->name = dup_or_null(name ? name : "?");
     r->metric = dup_or_null(metric ? metric : "?");
     r->baseline_name = dup_or_null(baseline_name);
     r->note = dup_or_null(note);
     r->higher_is_better = higher_is_better;
-    r->regio = regio_value;
-    r->baseline = baseline_value;
-    r->ratio = row_ratio(higher_is_better, regio_value, baseline_value);
+    return r;
+}
+
+void bench_row(const struct bench_ctx *ctx, const char *bench, const char *name, const char *metric,
+               bool higher_is_better, double regio_value, const char *baseline_name,
+               double baseline_value, const char *note)
+{
+    struct row *r = row_new(bench, name, metric, higher_is_better, baseline_name, note);
+    r->s =
+        (struct bench_summary){.regio = regio_value,
+                               .base = baseline_value,
+                               .ratio = bench_ratio(higher_is_better, regio_value, baseline_value),
+                               .lo = NAN,
+                               .hi = NAN,
+                               .coverage = NAN,
+                               .regio_cpu = NAN,
+                               .base_cpu = NAN};
+    if (!ctx->json)
+        print_table_row(r);
+}
+
+void bench_pair_row(const struct bench_ctx *ctx, const char *bench, const char *name,
+                    const char *metric, bool higher_is_better, const struct bench_pair *p,
+                    const char *baseline_name, const char *note)
+{
+    struct row *r = row_new(bench, name, metric, higher_is_better, baseline_name, note);
+    bench_pair_summary(p, higher_is_better, &r->s);
+    for (int i = 0; i < p->n; i++) {
+        r->regio_rounds[i] = p->regio[i].value;
+        r->base_rounds[i] = p->base[i].value;
+    }
     if (!ctx->json)
         print_table_row(r);
 }
@@ -265,11 +292,46 @@ struct run_result {
     int rc;
 };
 
-static void print_json(const struct bench_ctx *ctx, const struct run_result *res, size_t nres)
+static void json_field(FILE *f, const char *key, const char *value, bool last)
+{
+    fprintf(f, "\"%s\": ", key);
+    json_string(f, value);
+    fputs(last ? "" : ", ", f);
+}
+
+static void print_machine(FILE *f, const struct bench_machine *m)
+{
+    const struct bench_device *d = &m->dev;
+    fprintf(f, ",\n  \"commit\": ");
+    json_string(f, m->commit);
+    fprintf(f, ",\n  \"machine\": {");
+    json_field(f, "cpu_model", m->cpu_model, false);
+    fprintf(f, "\"cpus\": %d, \"mem_bytes\": %llu, \"hugepages_total\": %ld, ", m->cpus,
+            (unsigned long long)m->mem_bytes, m->hugepages_total);
+    json_field(f, "kernel", m->kernel, false);
+    json_field(f, "thp", m->thp, false);
+    fprintf(f, "\"load_start\": %.2f, \"load_end\": %.2f}", m->load_start, m->load_end);
+    fprintf(f, ",\n  \"device\": {");
+    json_field(f, "fs", d->fs, false);
+    json_field(f, "source", d->source, false);
+    json_field(f, "name", d->name, false);
+    json_field(f, "model", d->model, false);
+    json_field(f, "scheduler", d->scheduler, false);
+    json_field(f, "fua", d->fua, false);
+    json_field(f, "write_cache", d->write_cache, false);
+    json_field(f, "rotational", d->rotational, false);
+    fprintf(f, "\"size_bytes\": %llu}", (unsigned long long)strtoull(d->sectors, NULL, 10) * 512);
+}
+
+static void print_json(const struct bench_ctx *ctx, const struct bench_machine *m,
+                       const struct run_result *res, size_t nres)
 {
     FILE *f = stdout;
     fprintf(f, "{\n  \"tool\": \"regio-bench\",\n  \"regio_version\": ");
     json_string(f, regio_version());
+    print_machine(f, m);
+    fprintf(f, ",\n  \"rounds\": %d,\n  \"max_rounds\": %d,\n  \"cpu\": %d", ctx->rounds,
+            ctx->max_rounds, ctx->cpu);
     fprintf(f, ",\n  \"seconds\": ");
     json_number(f, ctx->seconds);
     fprintf(f, ",\n  \"dir\": ");
@@ -287,6 +349,7 @@ static void print_json(const struct bench_ctx *ctx, const struct run_result *res
     fprintf(f, "\n  ],\n  \"rows\": [");
     for (size_t i = 0; i < row_count; i++) {
         const struct row *r = &rows[i];
+        const struct bench_summary *s = &r->s;
         fprintf(f, "%s\n    {\"bench\": ", i ? "," : "");
         json_string(f, r->bench);
         fprintf(f, ", \"name\": ");
@@ -295,14 +358,36 @@ static void print_json(const struct bench_ctx *ctx, const struct run_result *res
         json_string(f, r->metric);
         fprintf(f,
                 ", \"higher_is_better\": %s, \"regio\": ", r->higher_is_better ? "true" : "false");
-        json_number(f, r->regio);
+        json_number(f, s->regio);
         fprintf(f, ", \"baseline_name\": ");
         json_string(f, r->baseline_name);
         fprintf(f, ", \"baseline\": ");
-        json_number(f, r->baseline);
+        json_number(f, s->base);
         fprintf(f, ", \"ratio\": ");
-        json_number(f, r->ratio);
-        fprintf(f, ", \"note\": ");
+        json_number(f, s->ratio);
+        fprintf(f, ", \"ratio_lo\": ");
+        json_number(f, s->lo);
+        fprintf(f, ", \"ratio_hi\": ");
+        json_number(f, s->hi);
+        fprintf(f, ", \"coverage\": ");
+        json_number(f, s->coverage);
+        fprintf(f, ", \"within_noise\": %s, \"rounds\": %d, \"paired_rounds\": %d",
+                s->within_noise ? "true" : "false", s->rounds, s->paired);
+        fprintf(f, ", \"regio_cpu_ns_per_op\": ");
+        json_number(f, s->regio_cpu);
+        fprintf(f, ", \"baseline_cpu_ns_per_op\": ");
+        json_number(f, s->base_cpu);
+        fprintf(f, ", \"regio_rounds\": [");
+        for (int k = 0; k < s->rounds; k++) {
+            fprintf(f, "%s", k ? ", " : "");
+            json_number(f, r->regio_rounds[k]);
+        }
+        fprintf(f, "], \"baseline_rounds\": [");
+        for (int k = 0; k < s->rounds; k++) {
+            fprintf(f, "%s", k ? ", " : "");
+            json_number(f, r->base_rounds[k]);
+        }
+        fprintf(f, "], \"note\": ");
         json_string(f, r->note);
         fputc('}', f);
     }
@@ -314,21 +399,29 @@ static void print_json(const struct bench_ctx *ctx, const struct run_result *res
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: regio-bench BENCH|all [--seconds S] [--dir DIR] [--json] [--quick]\n"
-                 "\n"
-                 "Runs regio benchmarks, each beside a baseline measured in the same run,\n"
-                 "and prints one row per comparison: the regio figure, the baseline figure\n"
-                 "and their ratio (>1 means regio is ahead, whichever way the metric reads).\n"
-                 "\n"
-                 "options:\n"
-                 "  --seconds S   time budget per measurement (default 1; --quick caps it at 0.2)\n"
-                 "  --dir DIR     directory for benchmark files, on the filesystem to test\n"
-                 "                (default /var/tmp)\n"
-                 "  --json        print one JSON document instead of a table (notes go to stderr)\n"
-                 "  --quick       smallest sizes and short runs (for tests and smoke checks)\n"
-                 "  -h, --help    this text\n"
-                 "\n"
-                 "benchmarks:\n");
+    fprintf(out,
+            "usage: regio-bench BENCH|all [--seconds S] [--rounds N] [--max-rounds N] [--dir DIR]\n"
+            "                           [--json] [--quick]\n"
+            "\n"
+            "Runs regio benchmarks, each beside a baseline measured in the same run,\n"
+            "and prints one row per comparison: the medians of the regio and baseline\n"
+            "figures over paired rounds, the median of the per-round ratios (>1 means\n"
+            "regio is ahead, whichever way the metric reads) with its confidence\n"
+            "interval (\"~\": the interval contains 1, within noise), and the CPU time\n"
+            "per operation of both sides.\n"
+            "\n"
+            "options:\n"
+            "  --seconds S   time budget per measurement (default 1; --quick caps it at 0.2)\n"
+            "  --dir DIR     directory for benchmark files, on the filesystem to test\n"
+            "                (default /var/tmp)\n"
+            "  --json        print one JSON document instead of a table (notes go to stderr)\n"
+            "  --rounds N    paired rounds per comparison (default 9; --quick 3)\n"
+            "  --max-rounds N  add rounds, up to N, while a ratio's interval is wider\n"
+            "                than +-5 %% (default: --rounds)\n"
+            "  --quick       smallest sizes and short runs (for tests and smoke checks)\n"
+            "  -h, --help    this text\n"
+            "\n"
+            "benchmarks:\n");
     for (int rank = 0; rank <= (int)PREFERRED_COUNT; rank++)
         for (struct bench_entry *e = registry; e != NULL; e = e->next)
             if (preferred_rank(e->name) == rank)
@@ -371,6 +464,17 @@ static int parse_args(int argc, char **argv, struct options *o, bool *done)
             o->ctx.json = true;
         } else if (strcmp(a, "--quick") == 0) {
             o->ctx.quick = true;
+        } else if (strcmp(a, "--rounds") == 0 || strcmp(a, "--max-rounds") == 0) {
+            int *dst = a[2] == 'r' ? &o->ctx.rounds : &o->ctx.max_rounds;
+            char *end;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || *end != '\0' || v < 1 || v > BENCH_MAX_ROUNDS) {
+                fprintf(stderr, "regio-bench: %s wants a count from 1 to %d\n", a,
+                        BENCH_MAX_ROUNDS);
+                return 2;
+            }
+            *dst = (int)v;
+            i++;
         } else if (strcmp(a, "--seconds") == 0 || strcmp(a, "--dir") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "regio-bench: %s needs a value\n", a);
@@ -402,6 +506,23 @@ static int parse_args(int argc, char **argv, struct options *o, bool *done)
     }
     if (o->ctx.quick && o->ctx.seconds > 0.2)
         o->ctx.seconds = 0.2;
+    if (o->ctx.rounds == 0)
+        o->ctx.rounds = o->ctx.quick ? 3 : 9;
+    if (o->ctx.max_rounds < o->ctx.rounds)
+        o->ctx.max_rounds = o->ctx.rounds;
+    /* REGIO_BENCH_CPU chooses the CPU single-threaded trials run on; by
+     * default the one the bench starts on. */
+    const char *cpu_env = getenv("REGIO_BENCH_CPU");
+    cpu_set_t allowed;
+    o->ctx.cpu = cpu_env != NULL ? atoi(cpu_env) : -1;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || o->ctx.cpu < 0 ||
+        o->ctx.cpu >= CPU_SETSIZE || !CPU_ISSET(o->ctx.cpu, &allowed)) {
+        if (cpu_env != NULL)
+            fprintf(stderr, "regio-bench: REGIO_BENCH_CPU=%s is not a CPU this process may use\n",
+                    cpu_env);
+        int here = sched_getcpu();
+        o->ctx.cpu = here < 0 ? 0 : here;
+    }
     return 0;
 }
 
@@ -462,6 +583,18 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    struct bench_machine machine;
+    bench_machine_collect(&o.ctx, &machine);
+    bench_note(
+        &o.ctx,
+        "machine: %s, %d CPUs, %.1f GiB, kernel %s; commit %s; %s on %s, device %s (%s; scheduler "
+        "%s, fua %s, write_cache %s); %d rounds per comparison, trials pinned to CPU %d; load "
+        "average %.2f",
+        machine.cpu_model, machine.cpus, (double)machine.mem_bytes / (1u << 30), machine.kernel,
+        machine.commit[0] ? machine.commit : "unknown", o.ctx.dir, machine.dev.fs,
+        machine.dev.name[0] ? machine.dev.name : "no block device", machine.dev.model,
+        machine.dev.scheduler, machine.dev.fua, machine.dev.write_cache, o.ctx.rounds, o.ctx.cpu,
+        machine.load_start);
     int failed = 0;
     for (int rank = 0; rank <= (int)PREFERRED_COUNT; rank++) {
         for (struct bench_entry *e = registry; e != NULL; e = e->next) {
@@ -471,8 +604,11 @@ int main(int argc, char **argv)
                 failed = 1;
         }
     }
+    double l[1] = {0};
+    if (getloadavg(l, 1) == 1)
+        machine.load_end = l[0];
     if (o.ctx.json)
-        print_json(&o.ctx, res, nres);
+        print_json(&o.ctx, &machine, res, nres);
     free(res);
     return failed;
 }
