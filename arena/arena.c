@@ -492,8 +492,10 @@ int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len
     if (len == 0)
         return -EINVAL;
     uintptr_t off = (uintptr_t)p - (uintptr_t)a->base; /* wraps for p < base */
-    if (off >= a->size_bytes || len > a->size_bytes - off)
+    if (off >= a->size_bytes || len > a->size_bytes - off) {
+        regio__set_detail("arena: [%p, +%zu) is not inside the arena", p, len);
         return -EFAULT;
+    }
     uintptr_t last = off + len - 1;
     size_t first_idx, last_idx;
     if (a->region_shift >= 0) {

@@ -88,8 +88,13 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t page_no)
 {
-    if (page == NULL || page_bytes <= REGIO_PAGE_TRAILER_BYTES)
+    /* Only the page sizes a pager can have: an arbitrary length would send
+     * the trailer read anywhere past the caller's page. */
+    if (page == NULL || !page_bytes_valid(page_bytes)) {
+        regio__set_detail("pager: verify needs a page of 4096..65536 bytes (power of two), got %u",
+                          page_bytes);
         return -EINVAL;
+    }
     size_t payload = page_bytes - REGIO_PAGE_TRAILER_BYTES;
     struct page_trailer t;
     memcpy(&t, (const uint8_t *)page + payload, sizeof(t));
@@ -383,8 +388,10 @@ static int set_length(struct regio_pager *p, off_t len, bool grow_only)
 
 int regio_pager_extend(struct regio_pager *p, uint64_t page_count)
 {
-    if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes)
+    if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes) {
+        regio__set_detail("pager: extend needs a pager and a page count whose bytes fit off_t");
         return -EINVAL;
+    }
     uint64_t have = 0;
     int rc = regio_pager_page_count(p, &have);
     if (rc != 0 || have >= page_count)
@@ -396,8 +403,10 @@ int regio_pager_extend(struct regio_pager *p, uint64_t page_count)
 
 int regio_pager_truncate(struct regio_pager *p, uint64_t page_count)
 {
-    if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes)
+    if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes) {
+        regio__set_detail("pager: truncate needs a pager and a page count whose bytes fit off_t");
         return -EINVAL;
+    }
     return set_length(p, (off_t)(page_count * p->page_bytes), false);
 }
 

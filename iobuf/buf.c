@@ -384,8 +384,10 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
  * (len - 1 wraps for 0, so one compare covers both). */
 static inline int tier_of(const struct regio_slab *s, size_t len)
 {
-    if (REGIO_UNLIKELY(len - 1 >= s->tier_max_bytes))
+    if (REGIO_UNLIKELY(len - 1 >= s->tier_max_bytes)) {
+        regio__set_detail("slab: length %zu outside 1..%zu", len, (size_t)s->tier_max_bytes);
         return -EINVAL;
+    }
     return s->lut[(len - 1) >> 12];
 }
 
@@ -618,8 +620,11 @@ int regio_slab_free(struct regio_slab *s, struct regio_buf b)
 
 int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct regio_buf *out)
 {
-    if (out == NULL || len == 0 || off > b.cap_bytes || len > b.cap_bytes - off)
+    if (out == NULL || len == 0 || off > b.cap_bytes || len > b.cap_bytes - off) {
+        regio__set_detail("buf view: [%zu, +%zu) is empty or outside the buffer's %u bytes", off,
+                          len, b.cap_bytes);
         return -EINVAL;
+    }
     *out = b;
     out->data = (char *)b.data + off;
     out->cap_bytes = (uint32_t)len;

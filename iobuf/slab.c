@@ -448,8 +448,12 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
     size_t tiers[REGIO_SLAB_MAX_CLASSES];
     uint32_t tier_count;
     int rc = check_opts(o, regio__arena_region_bytes(a), tiers, &tier_count);
-    if (rc < 0)
+    if (rc < 0) {
+        regio__set_detail("slab: options out of range (classes: ascending multiples of 4 KiB "
+                          "within a region; pools: count >= 1; at most %u classes in all)",
+                          (unsigned)REGIO_SLAB_MAX_CLASSES);
         return rc;
+    }
     /* 64-byte aligned for the classes' cache lines; the length table follows
      * the structure. */
     size_t bytes = sizeof(struct regio_slab) + (tiers[tier_count - 1] >> 12);

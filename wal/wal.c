@@ -315,15 +315,26 @@ static int wait_space(struct regio_wal *w, uint64_t end)
 static int append_common(struct regio_wal *w, uint16_t type, const struct iovec *iov, int iovcnt,
                          uint64_t *lsn_out, uint64_t *end_out)
 {
-    if (w == NULL || iovcnt < 0 || (iovcnt > 0 && iov == NULL))
+    if (w == NULL || iovcnt < 0 || (iovcnt > 0 && iov == NULL)) {
+        regio__set_detail("wal: append needs a log and iovcnt >= 0 with an iovec array");
         return -EINVAL;
+    }
+    size_t max = regio_wal_max_record_bytes(w);
     uint64_t len = 0;
     for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len > 0 && iov[i].iov_base == NULL)
+        if (iov[i].iov_len > 0 && iov[i].iov_base == NULL) {
+            regio__set_detail("wal: iovec %d has %zu bytes at NULL", i, iov[i].iov_len);
             return -EINVAL;
+        }
+        /* Checked per element, before adding: a sum of caller lengths may
+         * wrap (2^63 + 2^63 + 8 is 8) and then pass the size check. */
+        if (iov[i].iov_len > max - len) {
+            regio__set_detail("wal: record larger than %zu bytes (iovec %d)", max, i);
+            return -EINVAL;
+        }
         len += iov[i].iov_len;
     }
-    if (len > regio_wal_max_record_bytes(w) || (len == 0 && type <= REGIO_WAL_TYPE_USER_MAX)) {
+    if (len == 0 && type <= REGIO_WAL_TYPE_USER_MAX) {
         regio__set_detail("wal: record of %llu bytes (1..%zu allowed)", (unsigned long long)len,
                           regio_wal_max_record_bytes(w));
         return -EINVAL;
@@ -400,8 +411,11 @@ int regio_wal_appendv(struct regio_wal *w, const struct iovec *iov, int iovcnt, 
 int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iovec *iov, int iovcnt,
                             uint64_t *lsn_out, uint64_t *end_lsn_out)
 {
-    if (type > REGIO_WAL_TYPE_USER_MAX)
+    if (type > REGIO_WAL_TYPE_USER_MAX) {
+        regio__set_detail("wal: record type %u is reserved (0..%u allowed)", (unsigned)type,
+                          (unsigned)REGIO_WAL_TYPE_USER_MAX);
         return -EINVAL;
+    }
     return append_common(w, type, iov, iovcnt, lsn_out, end_lsn_out);
 }
 
@@ -925,13 +939,18 @@ static void wait_ack(struct regio_wal *w, uint64_t lsn)
 
 int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
 {
-    if (w == NULL)
+    if (w == NULL) {
+        regio__set_detail("wal: sync of a NULL log");
         return -EINVAL;
+    }
     int err = atomic_load(&w->failed);
     if (err != 0)
         return err;
-    if (lsn >= atomic_load(&w->insert_pos))
+    if (lsn >= atomic_load(&w->insert_pos)) {
+        regio__set_detail("wal: sync of LSN %llu, not below the appended end %llu",
+                          (unsigned long long)lsn, (unsigned long long)atomic_load(&w->insert_pos));
         return -EINVAL;
+    }
     if (atomic_load(&w->durable) > lsn)
         return 0;
     /* Lead when nobody is flushing: no hand-off to the flusher thread. */
@@ -957,8 +976,10 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
 
 int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
 {
-    if (w == NULL || cb == NULL || lsn >= atomic_load(&w->insert_pos))
+    if (w == NULL || cb == NULL || lsn >= atomic_load(&w->insert_pos)) {
+        regio__set_detail("wal: notify needs a log, a callback and an LSN below the appended end");
         return -EINVAL;
+    }
     int err = atomic_load(&w->failed);
     if (err != 0)
         return err;
@@ -1046,8 +1067,10 @@ static void *prep_main(void *arg)
 
 int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
 {
-    if (w == NULL || lsn > atomic_load(&w->insert_pos))
+    if (w == NULL || lsn > atomic_load(&w->insert_pos)) {
+        regio__set_detail("wal: checkpoint needs a log and an LSN at most the appended end");
         return -EINVAL;
+    }
     int err = atomic_load(&w->failed);
     if (err != 0)
         return err;
@@ -1287,11 +1310,46 @@ static int start_threads(struct regio_wal *w)
     return 0;
 }
 
+/* Bounds on caller sizes, checked before any arithmetic uses them: the ring
+ * is REGIO__WAL_PIECES buffers of buffer_bytes, each in one arena region, and
+ * every spare segment is a whole file on disk, so an unbounded count would
+ * fill the disk and the segment table (docs/reliability.md). */
+static int check_opts(const struct regio_wal_opts *o)
+{
+    if (o->buffer_bytes > REGIO_WAL_MAX_BUFFER_BYTES) {
+        regio__set_detail("wal: buffer_bytes %zu above %zu", o->buffer_bytes,
+                          (size_t)REGIO_WAL_MAX_BUFFER_BYTES);
+        return -EINVAL;
+    }
+    if (o->segment_bytes > REGIO_WAL_MAX_SEGMENT_BYTES) {
+        regio__set_detail("wal: segment_bytes %zu above %llu", o->segment_bytes,
+                          (unsigned long long)REGIO_WAL_MAX_SEGMENT_BYTES);
+        return -EINVAL;
+    }
+    if (o->spare_segments > REGIO_WAL_MAX_SPARE_SEGMENTS) {
+        regio__set_detail("wal: spare_segments %u above %u", o->spare_segments,
+                          (unsigned)REGIO_WAL_MAX_SPARE_SEGMENTS);
+        return -EINVAL;
+    }
+    if ((unsigned)o->recovery > REGIO_WAL_RECOVER_SALVAGE) {
+        regio__set_detail("wal: unknown recovery mode %d", (int)o->recovery);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct regio_wal **out,
                    struct regio_wal_recovery *info_out)
 {
-    if (dir == NULL || out == NULL)
+    if (dir == NULL || out == NULL) {
+        regio__set_detail("wal: open needs a directory and an out pointer");
         return -EINVAL;
+    }
+    if (opts != NULL) {
+        int err = check_opts(opts);
+        if (err != 0)
+            return err;
+    }
     struct regio_wal *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return -ENOMEM;

@@ -200,8 +200,11 @@ static int reader_check_start(struct regio_wal_reader *r)
 {
     struct regio__wal_rec_info ri;
     int err = read_record(r, &ri);
-    if (err == -ENODATA || err == -EBADMSG || err == -ENOENT)
+    if (err == -ENODATA || err == -EBADMSG || err == -ENOENT) {
+        regio__set_detail("wal reader: LSN %llu is not the start of a record in the log",
+                          (unsigned long long)r->pos);
         return -EINVAL;
+    }
     return err;
 }
 
@@ -273,6 +276,9 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
     } else if (from_lsn < atomic_load(&w->durable)) {
         err = reader_check_start(r);
     } else if (from_lsn != atomic_load(&w->durable)) {
+        regio__set_detail("wal reader: LSN %llu is past the durable end %llu",
+                          (unsigned long long)from_lsn,
+                          (unsigned long long)atomic_load(&w->durable));
         err = -EINVAL;
     }
     if (err != 0) {

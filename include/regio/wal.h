@@ -27,11 +27,18 @@ enum regio_wal_recovery_mode {
     REGIO_WAL_RECOVER_SALVAGE = 1, /* keep the valid prefix, report what was dropped */
 };
 
+/* Upper bounds of regio_wal_opts sizes (larger is -EINVAL): each spare
+ * segment is a whole file prepared on disk, and the WAL buffer is four pool
+ * buffers that must each fit one arena region. */
+#define REGIO_WAL_MAX_BUFFER_BYTES   ((size_t)256 << 20)
+#define REGIO_WAL_MAX_SEGMENT_BYTES  (1ull << 40)
+#define REGIO_WAL_MAX_SPARE_SEGMENTS 64u
+
 struct regio_wal_opts {
     struct regio_arena *arena; /* share this arena (else the WAL makes one) */
-    size_t segment_bytes;      /* 0 = 64 MiB; multiple of the block size */
-    size_t buffer_bytes;       /* WAL buffer; 0 = 1 MiB */
-    uint32_t spare_segments;   /* prepared ahead; 0 = 2 */
+    size_t segment_bytes;      /* 0 = 64 MiB; multiple of the block size; <= 1 TiB */
+    size_t buffer_bytes;       /* WAL buffer; 0 = 1 MiB; <= 256 MiB */
+    uint32_t spare_segments;   /* prepared ahead; 0 = 2; <= 64 */
     enum regio_wal_recovery_mode recovery;
     bool create;            /* create the directory when missing */
     bool no_create_log;     /* fail with -ENOENT when no log exists */
@@ -94,8 +101,11 @@ REGIO_API int regio_wal_open(const char *dir, const struct regio_wal_opts *opts,
                              struct regio_wal **out, struct regio_wal_recovery *info_out);
 
 /* Append one record of type 0; *lsn_out (may be NULL) is its start LSN.
- * -EINVAL for len 0 or larger than regio_wal_max_record_bytes. The data is
- * copied before the call returns. */
+ * -EINVAL for len 0 or larger than regio_wal_max_record_bytes (for the
+ * vector calls: the sum of the iovec lengths, checked element by element so
+ * that a sum that would wrap is refused too), iovcnt < 0, a NULL iovec array
+ * or a non-empty iovec at NULL, and a type above REGIO_WAL_TYPE_USER_MAX.
+ * The data is copied before the call returns. */
 REGIO_API int regio_wal_append(struct regio_wal *w, const void *data, size_t len,
                                uint64_t *lsn_out);
 REGIO_API int regio_wal_appendv(struct regio_wal *w, const struct iovec *iov, int iovcnt,
