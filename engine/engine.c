@@ -1403,7 +1403,7 @@ int regio_engine_destroy(struct regio_engine *e)
     unregister_buffers(e);
     io_uring_queue_exit(&e->ring);
     if (e->rec != NULL)
-        regio_recording_free(e->rec);
+        regio_recording_destroy(e->rec);
     regio__arena_user_put(e->arena);
     regio__engine_leave(e);
     pthread_mutex_destroy(&e->lock);

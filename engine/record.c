@@ -297,7 +297,7 @@ uint64_t regio_engine_record_seq(const struct regio_engine *e)
     return e == NULL ? 0 : atomic_load(&e->seq);
 }
 
-void regio_recording_free(struct regio_recording *r)
+void regio_recording_destroy(struct regio_recording *r)
 {
     if (r == NULL)
         return;

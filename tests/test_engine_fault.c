@@ -235,7 +235,7 @@ static void test_short(const char *dir)
         regio_recording_write_image(rec, 0, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, fd));
     close(fd);
     check_file_bytes(img, 4 * BLOCK, 4 * BLOCK, 'L');
-    regio_recording_free(rec);
+    regio_recording_destroy(rec);
 
     /* A short read is completed the same way. */
     memset(b.data, 0, 4 * BLOCK);
@@ -366,7 +366,7 @@ static void test_power_loss(const char *dir, uint64_t seed)
             CHECK(got[k] == 'O' || got[k] == "abcdef"[k < 6 ? k : 0] || got[k] == '?');
     }
     CHECK(kept && dropped);
-    regio_recording_free(rec);
+    regio_recording_destroy(rec);
     CHECK_OK(regio_slab_free(v.s, b));
     CHECK_OK(regio_slab_free(v.s, b2));
     env_down(&v);
@@ -393,7 +393,7 @@ static void test_forgotten_sync(const char *dir)
         char got[5] = {0};
         image_blocks(rec, v.path, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, 4, got);
         CHECK(strcmp(got, with_sync ? "pqrs" : "OOOO") == 0);
-        regio_recording_free(rec);
+        regio_recording_destroy(rec);
         CHECK_OK(regio_slab_free(v.s, b));
         env_down(&v);
     }

@@ -243,7 +243,7 @@ int main(void)
         check_crash(&w, rec, img, w.acks[i].seq, w.acks[i].durable);
     check_crash(&w, rec, img, regio_recording_last_seq(rec), w.durable);
 
-    regio_recording_free(rec);
+    regio_recording_destroy(rec);
     for (int k = 0; k < UNITS; k++)
         CHECK_OK(regio_slab_free(s, w.units[k].b));
     CHECK_OK(regio_engine_destroy(w.e));

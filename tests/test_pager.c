@@ -403,7 +403,7 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
             CHECK_EQ(st[i], 1);
     }
     CHECK(lengths_seen & 1 && lengths_seen & 2); /* both whole outcomes occur */
-    regio_recording_free(rec);
+    regio_recording_destroy(rec);
 
     /* A length change whose system call failed never happened, in any mode:
      * logged through the pager's own hooks, on a second handle of the file
@@ -419,7 +419,7 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
     CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_KEEP, 0, st, 10), 10 * 4096);
     for (uint64_t seed = 0; seed < 8; seed++)
         CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_RANDOM, seed, st, 0), 10 * 4096);
-    regio_recording_free(rec);
+    regio_recording_destroy(rec);
     unlink(img);
     CHECK_OK(regio_slab_free(v->s, b));
     CHECK_OK(regio_pager_close(p));

@@ -235,7 +235,7 @@ int main(void)
             "%llu recovered\n",
             CRASH_TRIALS, (unsigned long long)ts.torn, (unsigned long long)ts.acked_total,
             (unsigned long long)ts.recovered_total);
-    regio_recording_free(rec);
+    regio_recording_destroy(rec);
     test_rmdir_all(base);
     printf("wal_crash: ok\n");
     return 0;

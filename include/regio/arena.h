@@ -39,19 +39,19 @@ struct regio_arena_opts {
 #define REGIO_ARENA_REASON_BYTES 160
 
 struct regio_arena_stats {
-    void *base;                  /* first byte of region 0 */
-    size_t size_bytes;           /* mapped bytes */
-    size_t region_bytes;         /* bytes per region */
-    uint32_t region_count;       /* number of regions */
-    enum regio_pages pages;      /* page kind the kernel really gave (from smaps) */
-    size_t kernel_page_bytes;    /* KernelPageSize from /proc/self/smaps */
-    size_t anon_huge_bytes;      /* AnonHugePages from smaps (THP coverage) */
-    size_t chunks_total;         /* 2 MiB chunks in the arena */
-    size_t chunks_used;          /* chunks handed to slabs */
-    uint32_t registrations;      /* rings that hold the regions registered */
-    uint32_t clones;             /* of those, how many share by cloning */
-    uint32_t users;              /* slabs and engines built on the arena */
-    uint64_t pinned_bytes;       /* bytes pin-accounted by the kernel for us */
+    void *base;               /* first byte of region 0 */
+    size_t size_bytes;        /* mapped bytes */
+    size_t region_bytes;      /* bytes per region */
+    uint32_t region_count;    /* number of regions */
+    enum regio_pages pages;   /* page kind the kernel really gave (from smaps) */
+    size_t kernel_page_bytes; /* KernelPageSize from /proc/self/smaps */
+    size_t anon_huge_bytes;   /* AnonHugePages from smaps (THP coverage) */
+    size_t chunks_total;      /* 2 MiB chunks in the arena */
+    size_t chunks_used;       /* chunks handed to slabs */
+    uint32_t registrations;   /* rings that hold the regions registered */
+    uint32_t clones;          /* of those, how many share by cloning */
+    uint32_t users;           /* slabs and engines built on the arena */
+    uint64_t pinned_bytes;    /* bytes pin-accounted by the kernel for us */
     /* Why a better page kind was not obtained ("" when none was refused). */
     char fallback_reason[REGIO_ARENA_REASON_BYTES];
 };
@@ -59,30 +59,53 @@ struct regio_arena_stats {
 struct regio_arena;
 
 /*
- * Map an arena. On success *out is owned by the caller until
- * regio_arena_destroy() succeeds. On failure nothing is left mapped.
- * -EINVAL bad sizes; -ENOMEM no memory (or, with pages_strict, the page kind
- * asked for is not available: regio_error_detail() says why).
+ * Map an arena: reserve size_bytes of anonymous memory of the page kind
+ * asked for (falling back to lesser kinds unless pages_strict), prefault it,
+ * mark it MADV_DONTFORK, and start the live stats publisher when
+ * opts->stats_name is set. opts is only read during the call.
+ * On success *out is owned by the caller until regio_arena_destroy()
+ * succeeds; on failure nothing is left mapped and no stats file remains.
+ * Any thread.
+ *   -EINVAL  opts or out NULL; size_bytes 0 or above 2^46; region_bytes not a
+ *            multiple of 2 MiB or above 1 GiB; more than 65535 regions; an
+ *            unknown page kind; a stats_name that is not 1..63 characters of
+ *            [A-Za-z0-9_.-].
+ *   -ENOMEM  no memory for the mapping or the bookkeeping; with pages_strict,
+ *            the page kind asked for was refused (regio_error_detail() says
+ *            why).
+ *   other    the negative errno of madvise(), of creating the stats file
+ *            (-EEXIST when /dev/shm/regio.<pid>.<name> already exists) or of
+ *            starting its publisher thread.
  */
 REGIO_API int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena **out);
 
 /*
- * Unmap the arena. -EBUSY (and nothing changes) while any slab or engine built
- * on it, or any ring registration of its regions, remains.
+ * Unmap the arena and remove its live stats file. On success a is freed.
+ * A refusal leaves a untouched and usable. Call it from one thread, with no
+ * other call on a running.
+ *   -EINVAL  a is NULL.
+ *   -EBUSY   a slab or engine built on the arena, or a ring registration of
+ *            its regions, remains (regio_error_detail() gives the counts).
  */
 REGIO_API int regio_arena_destroy(struct regio_arena *a);
 
 /*
- * Index of the region that holds all of [p, p + len), in O(1).
- * -EFAULT for NULL, a range outside the arena, or one straddling two regions;
- * -EINVAL for len 0.
+ * Index of the region that holds all of [p, p + len), in O(1). Any thread.
+ *   -EFAULT  a or p NULL, a range outside the arena, or one straddling two
+ *            regions.
+ *   -EINVAL  len 0.
  */
 REGIO_API int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len);
 
-/* Fill *out with a snapshot of the arena's state. -EINVAL for NULL. */
+/*
+ * Fill *out (the caller's memory) with a snapshot of the arena's state.
+ * Any thread.
+ *   -EINVAL  a or out NULL.
+ */
 REGIO_API int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out);
 
-/* "auto", "huge-2m", "thp", "normal"; owned by the library. */
+/* "auto", "huge-2m", "thp", "normal", or "unknown" for another value; a static
+ * string owned by the library. */
 REGIO_API const char *regio_pages_name(enum regio_pages pages);
 
 /*
@@ -90,17 +113,32 @@ REGIO_API const char *regio_pages_name(enum regio_pages pages);
  * as fixed buffers 0..region_count-1 (buffer index == region index). When
  * another ring already holds a registration and the kernel supports it
  * (IORING_REGISTER_CLONE_BUFFERS, 6.12+), the registration is cloned so the
- * pages are not pin-accounted again. Before pinning anew, the bytes to pin
- * are compared with RLIMIT_MEMLOCK (unless the process has CAP_IPC_LOCK) and
- * -ENOMEM is returned with both numbers in regio_error_detail().
- * The ring must stay open until regio_arena_unregister_ring().
+ * pages are not pin-accounted again; a ring that refuses to be a source
+ * (another thread's SINGLE_ISSUER ring) is skipped. Before pinning anew, the
+ * bytes to pin are compared with RLIMIT_MEMLOCK (unless the process has
+ * CAP_IPC_LOCK). The ring must stay open until regio_arena_unregister_ring();
+ * until then regio_arena_destroy() is -EBUSY. Engines call this themselves;
+ * it is public for code that runs its own ring. Any thread.
+ *   -EINVAL  a is NULL.
+ *   -EBADF   ring_fd is negative.
+ *   -EEXIST  ring_fd already holds this arena's regions.
+ *   -ENOMEM  the pin would exceed RLIMIT_MEMLOCK (both numbers in
+ *            regio_error_detail()), the kernel refused to pin, or no memory.
+ *   other    the negative errno of IORING_REGISTER_BUFFERS.
  */
 REGIO_API int regio_arena_register_ring(struct regio_arena *a, int ring_fd);
 
 /*
  * Drop the registration made by regio_arena_register_ring() on ring_fd.
  * The caller must have drained every operation that uses the buffers.
- * -ENOENT when ring_fd holds no registration of this arena.
+ * Any thread.
+ *   -EINVAL  a is NULL.
+ *   -ENOENT  ring_fd holds no registration of this arena.
+ *   -ENXIO, -EBADF, -EOPNOTSUPP  ring_fd is no longer a ring (closed: the
+ *            kernel dropped the buffers with it). The registration is
+ *            forgotten all the same; the error only reports it.
+ *   other    the negative errno of IORING_UNREGISTER_BUFFERS; the
+ *            registration is kept, so regio_arena_destroy() stays -EBUSY.
  */
 REGIO_API int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd);
 

@@ -20,6 +20,18 @@
  *   -EIO/-ENOSPC device errors, passed through
  *   -EPERM      call from a thread that does not own an owned-mode engine
  *   -EBADF      closed or unknown file / object
+ *   -ENOENT     no such file, log, registration or recording
+ *   -EEXIST     already there (a ring registered twice, a stats file name taken)
+ *   -EMFILE     the engine's registered-file table is full
+ *
+ * Each declaration in include/regio/ lists the codes it returns and when,
+ * and says who owns what it hands out and from which threads it may be
+ * called. Names follow one grammar, regio_<object>_<verb> (docs/architecture.md,
+ * "Names"). A close or destroy that refuses (-EBUSY, -EPERM, -EINVAL) leaves
+ * its object untouched and usable; one that fails on I/O while closing still
+ * frees the object and reports the error. Failing calls leave a longer
+ * explanation in regio_error_detail() unless their comment says otherwise
+ * (some buffer calls of the I/O path set none).
  */
 #ifndef REGIO_COMMON_H
 #define REGIO_COMMON_H

@@ -2,6 +2,13 @@
  * regio/engine.h: one io_uring ring doing O_DIRECT I/O from registered
  * (fixed) buffers, with completion callbacks, in-flight accounting,
  * drain-before-unregister, and fault injection for tests.
+ *
+ * Engine thread rules, which every call below that says so follows (the
+ * pager's calls too): an owned-mode engine (the default) is used only by the
+ * thread that created it, and a call from any other thread fails with -EPERM
+ * and does nothing; a shared-mode engine (regio_engine_opts.shared) takes
+ * calls from any thread, serialised by its recursive lock. Callbacks run
+ * with the engine entered, so a callback may call the engine again.
  */
 #ifndef REGIO_ENGINE_H
 #define REGIO_ENGINE_H
@@ -16,8 +23,18 @@
 extern "C" {
 #endif
 
-/* Completion callback: res is the bytes transferred (all of them), 0 for a
- * sync, or a negative errno. Runs on the thread that reaps completions. */
+/*
+ * Completion callback. res is, for a write, the bytes asked for (short
+ * transfers are resubmitted until all are done); for a read, the bytes asked
+ * for, or fewer when the file ends inside the range (0 at or past its end);
+ * 0 for an fsync; or a negative errno: the kernel's (-EIO, -ENOSPC, ...),
+ * -EIO for a write that transferred nothing, -ETIMEDOUT for a request the
+ * stall probe cancelled and resubmitted retry_limit times, or an injected
+ * fault. Runs exactly once per accepted request, on the thread that reaps
+ * completions (regio_engine_wait, regio_engine_drain, a _wait helper), with
+ * the engine entered: it may queue new requests on the engine but must not
+ * block or destroy it.
+ */
 typedef void (*regio_cb)(void *ctx, int res);
 
 struct regio_engine_opts {
@@ -56,86 +73,182 @@ struct regio_engine;
 struct regio_file;
 
 /*
- * Create an engine: a ring on the calling thread (which owns it unless
- * opts->shared), the arena's regions registered as fixed buffers (cloned
- * where possible), an empty sparse file table. The engine validates and marks
- * in flight buffers of slab s only; a, s must outlive the engine.
+ * Create an engine: an io_uring on the calling thread (which owns the engine
+ * unless opts->shared), the arena's regions registered as fixed buffers
+ * (cloned from another ring where possible), an empty sparse file table.
+ * The engine validates and marks in flight buffers of slab s only. opts
+ * (NULL: defaults) is only read during the call. On success *out is the
+ * caller's until regio_engine_destroy() succeeds; the engine holds a user
+ * reference and a ring registration on a, so a and s must outlive it.
+ *   -EINVAL  a, s or out NULL; s not built on a; queue_depth above 32768,
+ *            max_in_flight above 32767 or max_files above 2^20.
+ *   -ENOMEM  no memory, or the buffer registration would exceed
+ *            RLIMIT_MEMLOCK (regio_error_detail() gives both numbers).
+ *   other    the negative errno of io_uring_setup, of registering the file
+ *            table or of registering the buffers (regio_arena_register_ring).
  */
 REGIO_API int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
                                   const struct regio_engine_opts *opts, struct regio_engine **out);
 
-/* Drain every request (running its callback), close every open file,
- * unregister files and buffers, exit the ring, free e. */
+/*
+ * Destroy the engine: refuse new requests, drain every request in flight
+ * (running its callback; a callback that queues more gets -EBADF), close
+ * every file still open, unregister files and buffers, exit the ring, free
+ * an unfinished power-loss recording. On success e and every regio_file of
+ * it are freed. A refusal or a failed drain leaves e untouched and usable.
+ * From the owning thread (owned mode) or any thread (shared mode), never
+ * from one of its callbacks.
+ *   -EINVAL  e is NULL.
+ *   -EPERM   owned engine, called from another thread.
+ *   -EBUSY   a pager is open on e, the call comes from inside a callback of
+ *            e, or a destroy of e is already under way.
+ *   other    the negative errno of io_uring_enter while draining.
+ */
 REGIO_API int regio_engine_destroy(struct regio_engine *e);
 
 /*
- * Open path with O_DIRECT added (O_CLOEXEC too) and register it. The file
- * belongs to e; close it with regio_file_close or let engine destroy do it.
- * -EINVAL when the filesystem refuses O_DIRECT (regio_error_detail says so).
+ * Open path with O_DIRECT and O_CLOEXEC added to flags and register it in
+ * the engine's file table. On success *out belongs to e: close it with
+ * regio_file_close() or let regio_engine_destroy() do it. Engine thread
+ * rules apply (owned: the owning thread only).
+ *   -EINVAL  e, path or out NULL; the filesystem refuses O_DIRECT
+ *            (regio_error_detail() says so).
+ *   -EPERM   owned engine, called from another thread.
+ *   -EBADF   the engine is being destroyed.
+ *   -EMFILE  every slot of the file table (max_files) is in use.
+ *   -ENOMEM  no memory.
+ *   other    the negative errno of open() (-ENOENT, -EACCES, ...) or of
+ *            registering the fd.
  */
 REGIO_API int regio_file_open(struct regio_engine *e, const char *path, int flags, mode_t mode,
                               struct regio_file **out);
 
-/* -EBUSY with requests in flight on f; -EBADF when already closed. */
+/*
+ * Unregister and close f's file descriptor. The regio_file itself stays
+ * allocated until its engine is destroyed, so that a later call through it
+ * gets -EBADF instead of touching freed memory. A refusal changes nothing.
+ * Engine thread rules apply.
+ *   -EBADF  f is NULL or already closed.
+ *   -EPERM  owned engine, called from another thread.
+ *   -EBUSY  requests on f are in flight (wait for their callbacks).
+ */
 REGIO_API int regio_file_close(struct regio_file *f);
 
-/* Alignment of memory address, and of file offset and length, for f. */
+/*
+ * The O_DIRECT alignment of f: of memory addresses in *mem_align_out, and of
+ * file offsets and lengths in *offset_align_out (either may be NULL). From
+ * statx(STATX_DIOALIGN) where the filesystem reports it, else the device's
+ * logical block size, else 4096. Any thread while f is open.
+ *   -EBADF  f is NULL or closed.
+ */
 REGIO_API int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
                                    uint32_t *offset_align_out);
 
-/* The underlying fd (for fallocate/ftruncate/fstat; do not close it). */
+/*
+ * The underlying fd, owned by f (for fallocate, ftruncate, fstat; do not
+ * close it, and do not write through it while requests are in flight).
+ * Any thread while f is open.
+ *   -EBADF  f is NULL or closed.
+ */
 REGIO_API int regio_file_fd(const struct regio_file *f);
 
 /*
  * Queue a READ_FIXED of len bytes at file_off into b.data (b may be a view;
  * len <= b.cap_bytes). Every argument is checked before anything is queued;
  * a rejected call returns the error and never calls cb. An accepted call
- * calls cb exactly once. b is in flight (must not be freed or touched) until
- * cb runs. -EAGAIN when max_in_flight requests are in flight.
+ * returns 0 and calls cb exactly once (see regio_cb for its result). b is in
+ * flight (regio_slab_free is -EBUSY; do not touch its bytes) until cb runs.
+ * The request reaches the kernel at the next regio_engine_submit or wait.
+ * Engine thread rules apply.
+ *   -EBADF    f NULL or closed, or its engine is being destroyed.
+ *   -EPERM    owned engine, called from another thread.
+ *   -EINVAL   len 0 or above b.cap_bytes; address, offset or length not
+ *             aligned as regio_file_dio_align says; offset + len beyond
+ *             2^63; a handle naming no slot of the engine's slab.
+ *   -EFAULT   [b.data, b.data + len) is not inside one region of the
+ *             engine's arena, or not where the handle says.
+ *   -ESTALE, -EALREADY  b was freed (see regio_slab_check).
+ *   -EAGAIN   max_in_flight requests are in flight: reap some, then retry.
  */
 REGIO_API int regio_file_read(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                               uint32_t len, regio_cb cb, void *ctx);
 
-/* As regio_file_read, a WRITE_FIXED from b.data. */
+/* As regio_file_read, a WRITE_FIXED of len bytes from b.data; the same
+ * errors. Not durable when cb runs: see regio_file_write_durable. */
 REGIO_API int regio_file_write(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                                uint32_t len, regio_cb cb, void *ctx);
 
 /* Flags for regio_file_write_flags. */
 #define REGIO_WRITE_DSYNC 0x1u /* RWF_DSYNC: durable when it completes */
 
-/* As regio_file_write with flags (REGIO_WRITE_DSYNC). */
+/* As regio_file_write with flags (REGIO_WRITE_DSYNC: cb runs only once the
+ * data is durable); the same errors, and -EINVAL for an unknown flag. */
 REGIO_API int regio_file_write_flags(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                                      uint32_t len, unsigned flags, regio_cb cb, void *ctx);
 
 /*
- * A write followed by an fdatasync linked to it (IOSQE_IO_LINK): cb runs once,
- * with len on success after both completed. A short write is completed and
- * the sync re-issued; nothing above the engine treats the write alone as
- * durable.
+ * A write followed by an fdatasync linked to it (IOSQE_IO_LINK): cb runs
+ * once, with len after both completed, so the bytes are durable when it
+ * runs. A short write is completed and the sync re-issued; a sync that
+ * fails is retried like a write; nothing above the engine treats the write
+ * alone as durable. The same errors as regio_file_write.
  */
 REGIO_API int regio_file_write_durable(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                                        uint32_t len, regio_cb cb, void *ctx);
 
-/* Queue an fsync (fdatasync when datasync) of f. */
+/*
+ * Queue an fsync (fdatasync when datasync) of f. It covers the writes that
+ * completed before it was submitted; cb gets 0 or a negative errno.
+ * Engine thread rules apply.
+ *   -EBADF   f NULL or closed, or its engine is being destroyed.
+ *   -EPERM   owned engine, called from another thread.
+ *   -EAGAIN  max_in_flight requests are in flight.
+ */
 REGIO_API int regio_file_fsync(struct regio_file *f, bool datasync, regio_cb cb, void *ctx);
 
-/* Hand every queued request to the kernel in one io_uring_enter. Returns the
- * number submitted. */
+/*
+ * Hand every queued request to the kernel in one io_uring_enter. Returns the
+ * number submitted (0 when nothing was queued). Runs no callback. Engine
+ * thread rules apply.
+ *   -EINVAL  e is NULL.
+ *   -EPERM   owned engine, called from another thread.
+ *   other    the negative errno of io_uring_enter.
+ */
 REGIO_API int regio_engine_submit(struct regio_engine *e);
 
 /*
- * Submit, then reap completions and run callbacks until min_complete have
- * run or timeout_ns passes (negative: no limit; 0: only what is ready).
- * Returns the callbacks run; -ETIMEDOUT when none ran before the timeout.
+ * Submit what is queued, then reap completions and run their callbacks until
+ * min_complete have run, nothing is in flight, or timeout_ns passes
+ * (negative: no limit; 0: only what is ready now). Returns the number of
+ * callbacks run, which is 0 at once when nothing is in flight. Engine thread
+ * rules apply.
+ *   -EINVAL     e is NULL.
+ *   -EPERM      owned engine, called from another thread.
+ *   -ETIMEDOUT  min_complete > 0, requests are in flight, and none completed
+ *               before the timeout.
+ *   other       the negative errno of io_uring_enter, when no callback ran.
  */
 REGIO_API int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns);
 
-/* Wait until nothing is in flight. -ETIMEDOUT. */
+/*
+ * Reap and run callbacks until nothing is in flight, or timeout_ns passes
+ * (negative: no limit; 0: only what is ready now). Engine thread rules
+ * apply.
+ *   -EINVAL     e is NULL.
+ *   -EPERM      owned engine, called from another thread.
+ *   -ETIMEDOUT  requests were still in flight at the timeout.
+ *   other       the negative errno of io_uring_enter.
+ */
 REGIO_API int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns);
 
-/* Requests accepted and not yet called back. Any thread. */
+/* Requests accepted and not yet called back (0 for a NULL e). Any thread. */
 REGIO_API uint32_t regio_engine_in_flight(const struct regio_engine *e);
 
+/*
+ * Fill *out (the caller's memory) with the engine's counters. Any thread:
+ * the counters are read without the engine lock and may be a moment apart.
+ *   -EINVAL  e or out NULL.
+ */
 REGIO_API int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *out);
 
 /* ---- Fault injection (compiled in, inert unless armed) ---------------- */
@@ -154,8 +267,18 @@ struct regio_fault {
     bool stall;
 };
 
-/* Arm one fault (replacing any armed for the same op kind). */
+/*
+ * Arm one fault, replacing any armed for the same op kind; *f is copied.
+ * Counting starts at the next submission of that kind. Engine thread rules
+ * apply.
+ *   -EINVAL  e or f NULL; unknown op; nth 0; err positive; neither err,
+ *            short_bytes nor stall given; an fsync fault with neither err
+ *            nor stall.
+ *   -EPERM   owned engine, called from another thread.
+ */
 REGIO_API int regio_engine_fault_arm(struct regio_engine *e, const struct regio_fault *f);
+/* Disarm every fault. Does nothing for a NULL e or from a thread that may
+ * not call an owned engine. */
 REGIO_API void regio_engine_fault_clear(struct regio_engine *e);
 
 /*
@@ -172,14 +295,33 @@ REGIO_API void regio_engine_fault_clear(struct regio_engine *e);
  */
 struct regio_recording;
 
+/*
+ * Start recording every write, fsync and pager length change of e. The
+ * recording holds copies of all data written, so it is for tests: when it
+ * cannot grow (no memory) the process aborts rather than simulate from an
+ * incomplete log. Engine thread rules apply.
+ *   -EINVAL  e is NULL.
+ *   -EPERM   owned engine, called from another thread.
+ *   -EBUSY   e is already recording.
+ *   -ENOMEM  no memory.
+ */
 REGIO_API int regio_engine_record_start(struct regio_engine *e);
-/* Stop recording; *out is owned by the caller (regio_recording_free). */
+/*
+ * Stop recording. On success *out is the caller's, independent of e, until
+ * regio_recording_destroy(). Engine thread rules apply.
+ *   -EINVAL  e or out NULL.
+ *   -EPERM   owned engine, called from another thread.
+ *   -ENOENT  e is not recording.
+ */
 REGIO_API int regio_engine_record_stop(struct regio_engine *e, struct regio_recording **out);
-/* The current event sequence number (any thread): an event at or before it
- * has happened. */
+/* The current event sequence number (0 for a NULL e; any thread): an event
+ * at or before it has happened. */
 REGIO_API uint64_t regio_engine_record_seq(const struct regio_engine *e);
-REGIO_API void regio_recording_free(struct regio_recording *r);
-/* Files written while recording, and the last event sequence number. */
+/* Free a recording (NULL is ignored). Cannot fail. */
+REGIO_API void regio_recording_destroy(struct regio_recording *r);
+/* The files written while recording (0 for a NULL r), the path of file i as
+ * it was opened (owned by r; NULL for a NULL r or i out of range), and the
+ * last event sequence number (0 for a NULL r). Any thread. */
 REGIO_API uint32_t regio_recording_file_count(const struct regio_recording *r);
 REGIO_API const char *regio_recording_file_path(const struct regio_recording *r, uint32_t i);
 REGIO_API uint64_t regio_recording_last_seq(const struct regio_recording *r);
@@ -190,7 +332,16 @@ enum regio_sim_mode {
     REGIO_SIM_KEEP = 2,   /* every submitted write kept */
 };
 
-/* Write to out_fd the image file i could hold after power loss at crash_seq. */
+/*
+ * Write to out_fd (truncated to the image's length, written from offset 0)
+ * the contents file i could hold after a power loss at event crash_seq,
+ * choosing for each undurable write by mode and seed (the same seed gives
+ * the same image). Synchronous; r is only read, so several threads may build
+ * images of one recording at once.
+ *   -EINVAL  r NULL, i out of range, out_fd negative, or an unknown mode.
+ *   -ENOMEM  no memory for the image.
+ *   other    the negative errno of ftruncate or pwrite on out_fd.
+ */
 REGIO_API int regio_recording_write_image(const struct regio_recording *r, uint32_t i,
                                           uint64_t crash_seq, enum regio_sim_mode mode,
                                           uint64_t seed, int out_fd);

@@ -154,16 +154,25 @@ _Static_assert(sizeof(struct regio_stats_file) == 136 + 240 + 4 * 4184 + 8 * 144
 
 /*
  * Take a consistent snapshot of the stats file at path into *out (the
- * caller's memory). -ENOENT no such file; -EACCES not readable by us;
- * -EBADMSG not a regio stats file of this version (wrong magic, version or
- * size); -EAGAIN no consistent copy after several tries (the publisher is
- * stuck mid-update). Names in the copy are NUL-terminated.
+ * caller's memory), with pread (a file truncated under the reader gives an
+ * error, never SIGBUS). Names in the copy are NUL-terminated. Any thread;
+ * needs no arena.
+ *   -EINVAL   path or out NULL.
+ *   -ENOENT   no such file.
+ *   -EACCES   not readable by us.
+ *   -ELOOP    path is a symbolic link (never followed).
+ *   -EBADMSG  not a regio stats file of this version (not a regular file,
+ *             too short, wrong magic, version or size).
+ *   -EAGAIN   no consistent copy after about 200 tries 1 ms apart (the
+ *             publisher is stuck mid-update, or has not initialised the file).
+ *   other     the negative errno of open or fstat.
  */
 REGIO_API int regio_stats_read(const char *path, struct regio_stats_file *out);
 
 /*
- * 1 when the process that published *st still runs (same pid and start
- * time), 0 when the file is stale.
+ * 1 when the process that published *st still runs (same pid and, where
+ * /proc tells, the same start time), 0 when the file is stale or st is NULL.
+ * Never fails.
  */
 REGIO_API int regio_stats_alive(const struct regio_stats_file *st);
 

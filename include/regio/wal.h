@@ -94,50 +94,170 @@ struct regio_wal_stats {
 struct regio_wal;
 struct regio_wal_reader;
 
-/* Open (recovering) or create the log in dir. *out is the caller's until
- * regio_wal_close. info_out may be NULL. -EBUSY when the log is open
- * elsewhere; -EBADMSG on corruption (strict mode). */
+/*
+ * Open the log in dir, recovering it (cut a torn tail, take a new epoch,
+ * durably), or create one when dir holds none. Starts the WAL's threads and
+ * its own shared-mode engine (on opts->arena when set, else on an arena of
+ * its own). opts (NULL: defaults) is only read during the call; info_out
+ * (may be NULL) receives what recovery found. On success *out is the
+ * caller's until regio_wal_close(), and the directory is locked against
+ * other opens (in this or another process). On failure nothing is left
+ * running. Any thread.
+ *   -EINVAL   dir or out NULL; buffer_bytes, segment_bytes or
+ *             spare_segments above their REGIO_WAL_MAX_* bound; buffer_bytes
+ *             not a multiple of 4 KiB or of the log's block; segment_bytes not
+ *             a multiple of the block, or smaller than 8 buffers plus 4
+ *             blocks.
+ *   -ENOENT   dir does not exist (and create is not set), or no_create_log
+ *             is set and dir holds no log.
+ *   -EBUSY    the log is open elsewhere (its lock file is held).
+ *   -EBADMSG  damage recovery may not cut: a corrupt or missing control
+ *             file beside segments, a corrupt record before the log's end,
+ *             or a segment missing from the chain (strict mode; salvage mode
+ *             keeps the valid prefix instead and reports it in info_out).
+ *   -ENOMEM   no memory, or the arena's registration exceeds RLIMIT_MEMLOCK.
+ *   other     the negative errno of a system call on the directory or its
+ *             files (-EACCES, -ENOSPC, -EIO, -ENAMETOOLONG, ...).
+ * regio_error_detail() says which file and what was found.
+ */
 REGIO_API int regio_wal_open(const char *dir, const struct regio_wal_opts *opts,
                              struct regio_wal **out, struct regio_wal_recovery *info_out);
 
-/* Append one record of type 0; *lsn_out (may be NULL) is its start LSN.
- * -EINVAL for len 0 or larger than regio_wal_max_record_bytes (for the
- * vector calls: the sum of the iovec lengths, checked element by element so
- * that a sum that would wrap is refused too), iovcnt < 0, a NULL iovec array
- * or a non-empty iovec at NULL, and a type above REGIO_WAL_TYPE_USER_MAX.
- * The data is copied before the call returns. */
+/*
+ * Append one record of type 0 holding len bytes from data; *lsn_out (may be
+ * NULL) is its start LSN. The data is copied before the call returns; the
+ * record is durable only once regio_wal_sync(lsn) returns 0 (or the
+ * regio_wal_notify_durable callback gets 0). May block while the WAL's
+ * buffer is full, until a flush frees space. Any thread, concurrently.
+ *   -EINVAL  w NULL; len 0 or above regio_wal_max_record_bytes(w); data NULL
+ *            with len > 0 (regio_error_detail() gives the sizes).
+ *   other    the error that failed the log (a write or sync error, see
+ *            regio_wal_stats().failed): nothing is appended any more.
+ */
 REGIO_API int regio_wal_append(struct regio_wal *w, const void *data, size_t len,
                                uint64_t *lsn_out);
+/* As regio_wal_append, the record's payload gathered from iov[0..iovcnt):
+ * len is the sum of the iovec lengths, checked element by element so that a
+ * sum that would wrap is refused too. Also -EINVAL for a negative iovcnt, iov
+ * NULL with iovcnt > 0, or an element with a NULL base and a non-zero
+ * length. */
 REGIO_API int regio_wal_appendv(struct regio_wal *w, const struct iovec *iov, int iovcnt,
                                 uint64_t *lsn_out);
+/* As regio_wal_appendv, with the caller's record type (0..
+ * REGIO_WAL_TYPE_USER_MAX; -EINVAL above), and *end_lsn_out (may be NULL)
+ * the LSN just past the record, where the next one may start. */
 REGIO_API int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iovec *iov,
                                       int iovcnt, uint64_t *lsn_out, uint64_t *end_lsn_out);
 
-/* Return when the record starting at lsn and all before it are durable. */
+/*
+ * Block until the record starting at lsn and every record before it are
+ * durable. Leads the flush itself when nobody else is flushing (group
+ * commit: one flush serves every caller waiting meanwhile). Returns 0 once
+ * durable. Any thread, concurrently.
+ *   -EINVAL  w NULL, or lsn at or past the end of the appended log.
+ *   other    the error that failed the log, before or while waiting.
+ */
 REGIO_API int regio_wal_sync(struct regio_wal *w, uint64_t lsn);
 
-/* Call cb(ctx, 0 or -errno) on a WAL thread, in LSN order, once lsn is durable. */
+/*
+ * Ask for cb(ctx, res) once the record starting at lsn is durable, without
+ * blocking: res is 0 when it is, or the error that failed the log, or
+ * -ECANCELED when the log was closed before it became durable. Callbacks
+ * run on the WAL's callback thread, in LSN order, never inside this call; a
+ * callback may append and sync. Every accepted request is answered exactly
+ * once, at the latest by regio_wal_close. Any thread.
+ *   -EINVAL  w or cb NULL, or lsn at or past the end of the appended log.
+ *   -ENOMEM  no memory for the request.
+ *   other    the error that failed the log (cb is not called).
+ */
 REGIO_API int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx);
 
+/*
+ * Store lsn as the checkpoint (the LSN recovery and truncation keep the log
+ * from), durably, in the control file. The caller vouches that lsn is the
+ * start of a record or the end of the appended log. Any thread.
+ *   -EINVAL  w NULL, or lsn past the end of the appended log.
+ *   other    the error that failed the log, or the negative errno of
+ *            writing or syncing the control file.
+ */
 REGIO_API int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn);
+/* The durable LSN: every record that starts below it is durable (0 for a
+ * NULL w). Any thread. */
 REGIO_API uint64_t regio_wal_durable_lsn(const struct regio_wal *w);
-/* The largest payload one record may have: buffer_bytes - 32. */
+/* The largest payload one record may have: buffer_bytes - 32 (0 for a NULL
+ * w). Any thread. */
 REGIO_API size_t regio_wal_max_record_bytes(const struct regio_wal *w);
-/* Recycle segments wholly before min(lsn, checkpoint, oldest live reader);
- * returns how many. */
+/*
+ * Recycle the segments that lie wholly before min(lsn, checkpoint, the
+ * position of the oldest live reader) and before the durable LSN's segment:
+ * they are renamed to spares and reused, their records gone. Returns how
+ * many. Any thread.
+ *   -EINVAL  w NULL.
+ *   other    the error that failed the log, or the negative errno of
+ *            renaming a segment (the segments before it were recycled).
+ */
 REGIO_API int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn);
+/*
+ * Fill *out (the caller's memory) with the WAL's counters. Any thread.
+ *   -EINVAL  w or out NULL.
+ */
 REGIO_API int regio_wal_stats(const struct regio_wal *w, struct regio_wal_stats *out);
-/* Write and sync a close record, stop the WAL's threads, free w. -EBUSY
- * (and nothing changes) while a live reader is open. Returns the error that
- * failed the log, if any (w is freed then too). */
+/*
+ * Close the log: append and sync a close record, answer every pending
+ * regio_wal_notify_durable callback, stop the WAL's threads and engine,
+ * mark the log cleanly closed in its control file, free w.
+ * -EBUSY is a refusal: w is untouched and usable. Every other outcome,
+ * success or error, frees w and unlocks the directory: do not use w after.
+ * Call it once, when no other call on w runs.
+ *   -EINVAL  w NULL (nothing to free).
+ *   -EBUSY   a live reader (regio_wal_reader_open_live) is still open on w.
+ *   other    the error that failed the log (then no close record is written,
+ *            and the next open recovers the log as after a crash), or the
+ *            negative errno of writing the close record or the control file.
+ */
 REGIO_API int regio_wal_close(struct regio_wal *w);
 
+/*
+ * Open a reader of the log in dir from from_lsn (0: the oldest record still
+ * in the directory), independent of any open WAL (another process may have
+ * it open: the reader sees what is on disk). On success *out is the
+ * caller's until regio_wal_reader_close(). Use a reader from one thread at
+ * a time.
+ *   -EINVAL   dir or out NULL, or from_lsn is not the start of a record.
+ *   -ENOENT   dir holds no segment.
+ *   -ENOMEM   no memory.
+ *   other     the negative errno of opening or reading a segment (-EBADMSG
+ *             for a segment header that does not verify).
+ */
 REGIO_API int regio_wal_reader_open(const char *dir, uint64_t from_lsn,
                                     struct regio_wal_reader **out);
+/*
+ * Open a reader of the open log w from from_lsn (0: the oldest record), up
+ * to the durable LSN as it grows. While it is open, truncation keeps the
+ * segments from its position on and regio_wal_close(w) is -EBUSY.
+ *   -EINVAL  w or out NULL; from_lsn not the start of a durable record nor
+ *            the durable LSN itself.
+ *   -ENOMEM  no memory.
+ *   other    the negative errno of opening or reading a segment.
+ */
 REGIO_API int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
                                          struct regio_wal_reader **out);
-/* 1 with a record, 0 at the end (live: nothing more yet), negative on error. */
+/*
+ * Read the next caller record into *rec (its data is valid until the next
+ * call on r). Returns 1 with a record, 0 at the end of the log (live: no
+ * more durable records yet; call again later). Internal records (padding,
+ * segment ends, close records) are skipped.
+ *   -EINVAL   r or rec NULL.
+ *   -EBADMSG  an invalid record where the log may not end: before the end
+ *             of a cleanly closed log, with a valid record beyond it, in a
+ *             truncated segment, or (live) below the durable LSN. It is
+ *             returned again by every later call.
+ *   other     live: the error that failed the log; the negative errno of
+ *             reading a segment.
+ */
 REGIO_API int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *rec);
+/* Close the reader and free r (a live reader also releases its hold on the
+ * log). Returns 0; -EINVAL for a NULL r. Cannot fail otherwise. */
 REGIO_API int regio_wal_reader_close(struct regio_wal_reader *r);
 
 #ifdef __cplusplus
