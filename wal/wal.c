@@ -174,9 +174,6 @@ static uint64_t min_inflight(struct regio_wal *w, uint64_t q)
 
 /* ---- Reservation --------------------------------------------------------- */
 
-/* Reserve total bytes for a record. A record that does not fit in the rest of
- * its segment (leaving room for a SEGEND header) goes to the next segment, and
- * its reserver also owns the SEGEND filler at the old position. */
 /* Reservations have reached segment seg: past narrow_seg, the full limit
  * applies (recovery takes the largest window of the segments involved). */
 static void leave_narrow_segment(struct regio_wal *w, uint64_t seg)
@@ -185,6 +182,11 @@ static void leave_narrow_segment(struct regio_wal *w, uint64_t seg)
         atomic_store(&w->limit_bytes, w->full_limit_bytes);
 }
 
+/* Reserve total bytes for a record with a compare-and-swap loop on
+ * insert_pos (an atomic add could not move a record that does not fit to the
+ * next segment). A record that does not fit in the rest of its segment
+ * (leaving room for a SEGEND header) goes to the next segment, and its
+ * reserver also owns the SEGEND filler at the old position. */
 static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64_t *segend_at)
 {
     uint64_t p = atomic_load(&w->insert_pos);

@@ -154,7 +154,9 @@ struct regio_wal {
     struct regio__wal_async *async_head;
     _Atomic uint32_t async_count; /* changed under mu, read without it */
     struct regio__wal_pin *pins;
-    /* An engine call waiting to run on the flusher thread (owned engine). */
+    /* An engine call waiting to run on the flusher thread, which holds
+     * flush_mu meanwhile so that no appender uses the WAL's (shared-mode)
+     * engine during it. */
     struct regio__wal_call *call;
 
     pthread_t flusher;
