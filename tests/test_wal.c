@@ -4,7 +4,7 @@
  * records back byte for byte through both readers, clean close and epochs,
  * second open refused, oversized record refused, checkpoint kept across
  * reopen, truncation recycles and ignores stale records, the live reader
- * tails the durable end, sync_async calls back in LSN order, salvage mode
+ * tails the durable end, notify_durable calls back in LSN order, salvage mode
  * keeps the prefix before a damaged record, pads verify over a lapped ring,
  * a log of an older format version is refused, a reopen with a larger buffer
  * takes records bigger than the old window (in the next segment).

@@ -285,7 +285,7 @@ REGIO_API void regio_engine_fault_clear(struct regio_engine *e);
  * Power-loss recording. While recording, every write and fsync submitted to
  * the ring is logged with its data, flags, file and the event sequence numbers
  * of its submission and completion; each file's contents are captured when
- * it is first written. regio_sim_* then builds the image a file could hold
+ * it is first written. regio_recording_write_image then builds the image a file could hold
  * after a power loss at any event sequence number: writes made durable by
  * then (completed with RWF_DSYNC, or followed by a completed fsync of the
  * file submitted after the write completed) are kept; every other submitted
