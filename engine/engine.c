@@ -512,13 +512,13 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
  * Start loading the data of the completion after the one about to run, if
  * it is a read that returned bytes. A read's callback nearly always reads
  * its buffer (the pager hashes every byte), and a buffer fresh from DMA is
- * not in this core's cache: hashing a 4 KiB page took 800-1,200 cycles
- * cold against about 500 warm. Asking for the next buffer's lines while
- * the current callback runs overlaps the two. Only the first
- * PREFETCH_BYTES: the hardware's stream prefetcher follows on, and a
- * whole 4 KiB page of prefetches stalled for 400-1,000 cycles waiting for
- * fill buffers (docs/performance.md). The entry is only a hint: a stale
- * or foreign one is checked like any CQE, and a prefetch never faults.
+ * not in this core's cache. Asking for the next buffer's lines while the
+ * current callback runs overlaps the two. Only the first PREFETCH_BYTES:
+ * the hardware's stream prefetcher follows on, and prefetching a whole
+ * page stalls on the core's fill buffers (docs/decisions.md, "The next
+ * completed read's buffer is prefetched"). The entry is only a hint: a
+ * stale or foreign one is checked like any CQE, and a prefetch never
+ * faults.
  */
 #define PREFETCH_BYTES 3072
 static void prefetch_next_read(struct regio_engine *e)
@@ -546,13 +546,10 @@ static void prefetch_next_read(struct regio_engine *e)
  * Whether the SQEs that callbacks have queued during a reap should go to the
  * kernel now rather than with the wait's own submit after the batch. They
  * should when the kernel holds no more requests than are queued: the
- * device is then running dry while the rest of the batch's callbacks run,
- * and at depth 32 on a virtio disk that idle time once cost a quarter of
- * the IOPS. While it still holds more, an early submit only adds an
- * io_uring_enter (and on a VM a doorbell exit): the earlier rule, at
- * doubling queued counts whatever the device held, measured 9-16 % more
- * CPU per read at depths 32 and 128 for the same IOPS (docs/decisions.md).
- * The kernel's share is what is in flight less what is queued and what has
+ * device is then running dry while the rest of the batch's callbacks run.
+ * While it still holds more, an early submit only adds an io_uring_enter
+ * (and on a VM a doorbell exit) for no IOPS (docs/decisions.md, "Requests
+ * queued by callbacks"). The kernel's share is what is in flight less what is queued and what has
  * completed unreaped; engine-internal SQEs (the watchdog timer, a wake-up
  * NOP) make it a slight underestimate, which errs towards submitting.
  */

@@ -50,7 +50,7 @@ struct regio_engine_opts {
      * that has not started, and resubmits those it cancelled (up to
      * retry_limit times each, then -ETIMEDOUT). A request that is running
      * or in the device is not affected. 0 = 2000 ms. See docs/decisions.md
-     * ("requests the kernel queued and never ran"). */
+     * ("The stall probe"). */
     uint32_t stall_probe_ms;
 };
 
