@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "engine_internal.h"
 #include "hash_internal.h"
 
@@ -50,20 +51,6 @@ struct regio_pager {
     struct pager_op *free_ops;
 };
 
-static void store_le64(uint8_t *dst, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        dst[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t load_le64(const uint8_t *src)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)src[i] << (8 * i);
-    return v;
-}
-
 static bool page_bytes_valid(uint32_t n)
 {
     return n >= PAGER_MIN_PAGE_BYTES && n <= PAGER_MAX_PAGE_BYTES && (n & (n - 1)) == 0;
@@ -73,17 +60,9 @@ static void fill_trailer(void *page, uint32_t page_bytes, uint64_t page_no)
 {
     size_t payload = page_bytes - REGIO_PAGE_TRAILER_BYTES;
     struct page_trailer t;
-    store_le64(t.checksum_le, regio__xxh3_64_seed(page, payload, page_no));
-    store_le64(t.page_no_le, page_no);
+    regio__le64_put(t.checksum_le, regio__xxh3_64_seed(page, payload, page_no));
+    regio__le64_put(t.page_no_le, page_no);
     memcpy((uint8_t *)page + payload, &t, sizeof(t));
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != 0)
-            return false;
-    return true;
 }
 
 int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t page_no)
@@ -98,10 +77,10 @@ int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t pag
     size_t payload = page_bytes - REGIO_PAGE_TRAILER_BYTES;
     struct page_trailer t;
     memcpy(&t, (const uint8_t *)page + payload, sizeof(t));
-    if (load_le64(t.page_no_le) == page_no &&
-        load_le64(t.checksum_le) == regio__xxh3_64_seed(page, payload, page_no))
+    if (regio__le64_get(t.page_no_le) == page_no &&
+        regio__le64_get(t.checksum_le) == regio__xxh3_64_seed(page, payload, page_no))
         return 0;
-    return all_zero(page, page_bytes) ? -ENODATA : -EBADMSG;
+    return regio__all_zero(page, page_bytes) ? -ENODATA : -EBADMSG;
 }
 
 /* ---- Operation contexts -------------------------------------------------------- */

@@ -243,7 +243,7 @@ static void check_trailer_is_plain(struct env *v, const char *path)
 }
 
 /* The choice between libxxhash's plain and dispatching entry points, every
- * branch of its rule (arena/hash_internal.h). */
+ * branch of its rule (arena/base/hash_internal.h). */
 static void check_choice_rule(void)
 {
     CHECK_EQ(regio__xxh3_choose(NULL, 2, false, true), REGIO__XXH3_PLAIN);

@@ -28,22 +28,6 @@ void regio__wal_encode_segment_header(const struct regio__wal_seg_info *in, void
     regio__le64_put(b + 88, regio__xxh3_64(b, 88));
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, b + i, 8);
-        if (v != 0)
-            return false;
-    }
-    for (; i < n; i++)
-        if (b[i] != 0)
-            return false;
-    return true;
-}
-
 static bool is_pow2(uint64_t v)
 {
     return v != 0 && (v & (v - 1)) == 0;
@@ -56,7 +40,7 @@ int regio__wal_decode_segment_header(const void *block, size_t len, struct regio
         regio__set_detail("segment header: file shorter than its header");
         return -EBADMSG;
     }
-    if (all_zero(b, sizeof(struct regio__wal_seg_hdr)))
+    if (regio__all_zero(b, sizeof(struct regio__wal_seg_hdr)))
         return -ENODATA;
     if (regio__le64_get(b) != REGIO__WAL_SEG_MAGIC) {
         regio__set_detail("segment header: bad magic");
@@ -88,8 +72,8 @@ int regio__wal_decode_segment_header(const void *block, size_t len, struct regio
     }
     /* Bytes 96..4095 are zero; no checksum covers them, so check them. */
     size_t rest = len < 4096 ? len : 4096;
-    if (!all_zero(b + sizeof(struct regio__wal_seg_hdr),
-                  rest - sizeof(struct regio__wal_seg_hdr))) {
+    if (!regio__all_zero(b + sizeof(struct regio__wal_seg_hdr),
+                         rest - sizeof(struct regio__wal_seg_hdr))) {
         regio__set_detail("segment header: nonzero bytes after the header in block 0");
         return -EBADMSG;
     }
@@ -151,7 +135,7 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
         why = "header outside the segment";
         goto bad;
     }
-    if (all_zero(b, REGIO__WAL_REC_HDR_BYTES)) {
+    if (regio__all_zero(b, REGIO__WAL_REC_HDR_BYTES)) {
         if (reason)
             *reason = "zero header (unused space)";
         return -ENODATA;
@@ -185,7 +169,7 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
         goto bad;
     }
     if (filler &&
-        !all_zero(b + REGIO__WAL_REC_HDR_BYTES, (size_t)total - REGIO__WAL_REC_HDR_BYTES)) {
+        !regio__all_zero(b + REGIO__WAL_REC_HDR_BYTES, (size_t)total - REGIO__WAL_REC_HDR_BYTES)) {
         why = "nonzero filler payload (torn or corrupt)";
         goto bad;
     }
@@ -309,8 +293,8 @@ int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl
         return -EBADMSG;
     }
     /* No checksum covers bytes 72..4095: they must be zero. */
-    if (!all_zero(b + sizeof(struct regio__wal_ctl),
-                  REGIO__WAL_CTL_FILE_BYTES - sizeof(struct regio__wal_ctl))) {
+    if (!regio__all_zero(b + sizeof(struct regio__wal_ctl),
+                         REGIO__WAL_CTL_FILE_BYTES - sizeof(struct regio__wal_ctl))) {
         regio__set_detail("control file: nonzero bytes after its 72-byte header");
         return -EBADMSG;
     }

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bytes.h"
+
 #define REGIO__WAL_SEG_MAGIC 0x4c41574f49474552ull /* "REGIOWAL" read as LE u64 */
 #define REGIO__WAL_CTL_MAGIC 0x4c54434f49474552ull /* "REGIOCTL" read as LE u64 */
 #define REGIO__WAL_REC_MAGIC 0x52574c52u           /* "RLWR" read as LE u32 */
@@ -93,39 +95,6 @@ struct regio__wal_ctl {
 _Static_assert(sizeof(struct regio__wal_ctl) == 72, "control file layout");
 _Static_assert(offsetof(struct regio__wal_ctl, checksum) == 64, "control file layout");
 #define REGIO__WAL_CTL_FILE_BYTES 4096u
-
-/* ---- Little-endian helpers --------------------------------------------- */
-static inline uint16_t regio__le16_get(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint16_t)(b[0] | (b[1] << 8));
-}
-static inline uint32_t regio__le32_get(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-}
-static inline uint64_t regio__le64_get(const void *p)
-{
-    return (uint64_t)regio__le32_get(p) | ((uint64_t)regio__le32_get((const uint8_t *)p + 4) << 32);
-}
-static inline void regio__le16_put(void *p, uint16_t v)
-{
-    uint8_t *b = p;
-    b[0] = (uint8_t)v;
-    b[1] = (uint8_t)(v >> 8);
-}
-static inline void regio__le32_put(void *p, uint32_t v)
-{
-    uint8_t *b = p;
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void regio__le64_put(void *p, uint64_t v)
-{
-    regio__le32_put(p, (uint32_t)v);
-    regio__le32_put((uint8_t *)p + 4, (uint32_t)(v >> 32));
-}
 
 /* Bytes a record of len payload bytes occupies. */
 static inline uint64_t regio__wal_rec_total(uint64_t len)

@@ -1,4 +1,4 @@
-/* arena/common.c: error strings, the per-thread error detail, the clock. */
+/* arena/base/common.c: error strings, the per-thread error detail, the clock. */
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>

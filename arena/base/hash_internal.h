@@ -1,5 +1,5 @@
 /*
- * arena/hash_internal.h: the XXH3 entry points every checksum in regio goes
+ * arena/base/hash_internal.h: the XXH3 entry points every checksum in regio goes
  * through (not installed). Include this, and call the regio__xxh3_*
  * functions, instead of calling libxxhash's directly.
  *

@@ -1,7 +1,9 @@
 /*
- * arena/internal.h: helpers shared by every module of the library (not
- * installed). Modules above the arena include this and the internal headers
- * of the modules they depend on, never the other way round.
+ * arena/base/internal.h: helpers shared by every module of the library (not
+ * installed): the error detail, REGIO_ASSERT, the clock, sizes. The base
+ * (arena/base/) sits below the arena and includes nothing of any module;
+ * every module includes it, and the build lets nothing here include a
+ * module's header (docs/architecture.md, "Dependency direction").
  */
 #ifndef REGIO_INTERNAL_H
 #define REGIO_INTERNAL_H
@@ -30,12 +32,12 @@ void regio__clear_detail(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t regio__now_ns(void);
 
-#define REGIO_MIB (1024u * 1024u)
-#define REGIO_GIB (1024u * 1024u * 1024u)
+#define REGIO_MIB         (1024u * 1024u)
+#define REGIO_GIB         (1024u * 1024u * 1024u)
 #define REGIO_CHUNK_SHIFT 21
 #define REGIO_CHUNK_BYTES ((size_t)1 << REGIO_CHUNK_SHIFT) /* 2 MiB */
 
-#define REGIO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define REGIO_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define REGIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #endif

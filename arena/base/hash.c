@@ -1,6 +1,6 @@
 /*
- * arena/hash.c: the XXH3 entry points regio's checksums go through, plain
- * or dispatching, chosen once per process (arena/hash_internal.h says why).
+ * arena/base/hash.c: the XXH3 entry points regio's checksums go through, plain
+ * or dispatching, chosen once per process (hash_internal.h says why).
  */
 #include <errno.h>
 #include <stdatomic.h>
