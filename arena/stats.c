@@ -489,63 +489,6 @@ void regio__stats_detach_ctx(struct regio_arena *a, const void *ctx)
 /* ---- Converters ------------------------------------------------------------
  */
 
-void regio__stats_put_slab(void *section, const struct regio_slab_stats *st)
-{
-    struct regio_stats_slab *s = section;
-    uint32_t n = st->class_count < REGIO_STATS_CLASSES ? st->class_count : REGIO_STATS_CLASSES;
-    s->class_count = n;
-    s->tier_count = st->tier_count;
-    s->chunks = st->chunks;
-    memset(s->classes, 0, sizeof(s->classes));
-    for (uint32_t i = 0; i < n; i++) {
-        const struct regio_slab_class_stats *c = &st->classes[i];
-        s->classes[i] = (struct regio_stats_class){
-            .buf_bytes = c->buf_bytes,
-            .pool = c->pool ? 1u : 0u,
-            .capacity = c->capacity,
-            .in_use = c->in_use,
-            .in_flight = c->in_flight,
-            .high_water = c->high_water,
-            .allocs = c->allocs,
-            .exhaustions = c->exhaustions,
-            .waits = c->waits,
-        };
-    }
-}
-
-void regio__stats_put_engine(void *section, const struct regio_engine_stats *st)
-{
-    struct regio_stats_engine *s = section;
-    s->flags = (st->cloned ? REGIO_STATS_ENGINE_CLONED : 0u) |
-               (st->shared ? REGIO_STATS_ENGINE_SHARED : 0u);
-    s->setup_flags = st->setup_flags;
-    s->in_flight = st->in_flight;
-    s->submitted = st->submitted;
-    s->completed = st->completed;
-    s->errors = st->errors;
-    s->retries = st->retries;
-    s->short_resubmits = st->short_resubmits;
-    s->enters = st->enters;
-    s->stall_probes = st->stall_probes;
-    s->stall_resubmits = st->stall_resubmits;
-}
-
-void regio__stats_put_wal(void *section, const struct regio_wal_stats *st)
-{
-    struct regio_stats_wal *s = section;
-    s->block_bytes = st->block_bytes;
-    s->failed = st->failed;
-    s->appended_lsn = st->appended_lsn;
-    s->durable_lsn = st->durable_lsn;
-    s->records = st->records;
-    s->syncs = st->syncs;
-    s->records_synced = st->records_synced;
-    s->bytes_written = st->bytes_written;
-    s->bytes_padded = st->bytes_padded;
-    s->segments_used = st->segments_used;
-    s->segments_zero_filled = st->segments_zero_filled;
-}
-
 /* ---- Readers ---------------------------------------------------------------
  */
 

@@ -6,7 +6,10 @@
  * destroy. Slabs, engines and WALs built on the arena attach a provider: a
  * callback that the publisher thread calls about every 100 ms with the
  * object's section of the shared file, which it fills from the object's own
- * stats call (per-thread counters summed when read). So the I/O paths never
+ * stats call (per-thread counters summed when read) through its module's
+ * converter (regio__slab_stats_section, regio__engine_stats_section,
+ * regio__wal_stats_section). The publisher knows the file's format and the
+ * kinds of section, never the modules above it. So the I/O paths never
  * write to the shared file, and an object whose arena publishes nothing pays
  * one failed lookup at create time.
  */
@@ -14,10 +17,7 @@
 #define REGIO_STATS_INTERNAL_H
 
 #include "regio/arena.h"
-#include "regio/engine.h"
-#include "regio/iobuf.h"
 #include "regio/stats.h"
-#include "regio/wal.h"
 
 enum regio_stats_kind {
     REGIO_STATS_SLAB = 0,   /* section: struct regio_stats_slab */
@@ -59,11 +59,5 @@ void regio__stats_detach(struct regio_arena *a, int handle);
 /* Withdraw every provider of arena a whose ctx is ctx (for objects that keep
  * no handle); same guarantee as regio__stats_detach. No-op when none. */
 void regio__stats_detach_ctx(struct regio_arena *a, const void *ctx);
-
-/* Converters from the modules' public stats structs to the file's sections,
- * for use inside fill callbacks. */
-void regio__stats_put_slab(void *section, const struct regio_slab_stats *st);
-void regio__stats_put_engine(void *section, const struct regio_engine_stats *st);
-void regio__stats_put_wal(void *section, const struct regio_wal_stats *st);
 
 #endif

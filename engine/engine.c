@@ -817,11 +817,28 @@ int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *
     return 0;
 }
 
+void regio__engine_stats_section(struct regio_stats_engine *s, const struct regio_engine_stats *st)
+{
+    s->flags = (st->cloned ? REGIO_STATS_ENGINE_CLONED : 0u) |
+               (st->shared ? REGIO_STATS_ENGINE_SHARED : 0u);
+    s->setup_flags = st->setup_flags;
+    s->in_flight = st->in_flight;
+    s->submitted = st->submitted;
+    s->completed = st->completed;
+    s->errors = st->errors;
+    s->retries = st->retries;
+    s->short_resubmits = st->short_resubmits;
+    s->enters = st->enters;
+    s->stall_probes = st->stall_probes;
+    s->stall_resubmits = st->stall_resubmits;
+}
+
+/* The live stats provider: runs on the arena's publisher thread. */
 static void stats_fill(void *ctx, void *section)
 {
     struct regio_engine_stats st;
     regio_engine_stats(ctx, &st);
-    regio__stats_put_engine(section, &st);
+    regio__engine_stats_section(section, &st);
 }
 
 /* ---- Accepting requests -------------------------------------------------------- */
@@ -1367,6 +1384,18 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
     return 0;
 }
 
+void regio__engine_user_get(struct regio_engine *e)
+{
+    REGIO_ASSERT(e->users < UINT32_MAX);
+    e->users++;
+}
+
+void regio__engine_user_put(struct regio_engine *e)
+{
+    REGIO_ASSERT(e->users > 0);
+    e->users--;
+}
+
 int regio_engine_destroy(struct regio_engine *e)
 {
     if (e == NULL)
@@ -1374,8 +1403,8 @@ int regio_engine_destroy(struct regio_engine *e)
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    if (e->pagers > 0 || e->closing || e->cb_depth > 0) {
-        regio__set_detail("engine busy: %u pagers open, %s", e->pagers,
+    if (e->users > 0 || e->closing || e->cb_depth > 0) {
+        regio__set_detail("engine busy: %u users (pagers) open, %s", e->users,
                           e->cb_depth ? "called from a callback" : "not in a callback");
         regio__engine_leave(e);
         return -EBUSY;

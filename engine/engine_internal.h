@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 
 #include "regio/engine.h"
-#include "regio/pager.h"
+#include "regio/stats.h"
 #include "arena_internal.h"
 
 /* Request kinds as the engine tracks them (one request can own two SQEs). */
@@ -68,7 +68,7 @@ struct regio_engine {
     _Atomic uint32_t in_flight;
     uint32_t waiters;  /* shared mode: threads blocked in the kernel */
     bool wake_pending; /* shared mode: a wake-up NOP is in the ring */
-    uint32_t pagers;   /* open pagers: destroy is -EBUSY while any remain */
+    uint32_t users;    /* objects built on it (pagers): destroy is -EBUSY while any remain */
     uint32_t cb_depth; /* callbacks running now: destroy from one is -EBUSY */
     /* Stall watchdog: a timer in the ring while anyone sleeps with requests
      * in flight; the kernel reads watchdog_ts when the timer is submitted. */
@@ -123,5 +123,17 @@ void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t wr
  * regio__rec_complete. Called by the pager with the engine entered. */
 int64_t regio__rec_resize(struct regio_engine *e, struct regio_file *f, uint64_t len_bytes,
                           bool grow_only);
+
+/* Users: objects built on the engine (pagers) take one while they exist, so
+ * regio_engine_destroy is -EBUSY until they are gone; a count, as the arena
+ * keeps, so that the engine knows nothing of what is built on it. Called with
+ * the engine entered. */
+void regio__engine_user_get(struct regio_engine *e);
+void regio__engine_user_put(struct regio_engine *e);
+
+/* The engine's section of the live stats file (regio/stats.h) from its
+ * stats call: each module converts its own stats, so the publisher
+ * (arena/stats.c) knows only the file's format. */
+void regio__engine_stats_section(struct regio_stats_engine *s, const struct regio_engine_stats *st);
 
 #endif

@@ -20,6 +20,7 @@
 #include "bytes.h"
 #include "engine_internal.h"
 #include "hash_internal.h"
+#include "regio/pager.h"
 
 struct page_trailer {
     uint8_t checksum_le[8]; /* XXH3-64(payload, seed = page number) */
@@ -316,7 +317,7 @@ int regio_pager_open(struct regio_engine *e, const char *path, const struct regi
         free(p);
         return rc;
     }
-    e->pagers++;
+    regio__engine_user_get(e);
     regio__engine_leave(e);
     *out = p;
     return 0;
@@ -404,8 +405,7 @@ int regio_pager_close(struct regio_pager *p)
     }
     rc = regio_file_close(p->f);
     REGIO_ASSERT(rc == 0);
-    REGIO_ASSERT(e->pagers > 0);
-    e->pagers--;
+    regio__engine_user_put(e);
     regio__engine_leave(e);
     while (p->free_ops != NULL) {
         struct pager_op *op = p->free_ops;

@@ -430,12 +430,35 @@ static int slab_init(struct regio_slab *s, const struct regio_slab_opts *o, cons
     return 0;
 }
 
+void regio__slab_stats_section(struct regio_stats_slab *s, const struct regio_slab_stats *st)
+{
+    uint32_t n = st->class_count < REGIO_STATS_CLASSES ? st->class_count : REGIO_STATS_CLASSES;
+    s->class_count = n;
+    s->tier_count = st->tier_count;
+    s->chunks = st->chunks;
+    memset(s->classes, 0, sizeof(s->classes));
+    for (uint32_t i = 0; i < n; i++) {
+        const struct regio_slab_class_stats *c = &st->classes[i];
+        s->classes[i] = (struct regio_stats_class){
+            .buf_bytes = c->buf_bytes,
+            .pool = c->pool ? 1u : 0u,
+            .capacity = c->capacity,
+            .in_use = c->in_use,
+            .in_flight = c->in_flight,
+            .high_water = c->high_water,
+            .allocs = c->allocs,
+            .exhaustions = c->exhaustions,
+            .waits = c->waits,
+        };
+    }
+}
+
 /* The live stats provider: runs on the arena's publisher thread. */
 static void stats_fill(void *ctx, void *section)
 {
     struct regio_slab_stats st;
     if (regio_slab_stats(ctx, &st) == 0)
-        regio__stats_put_slab(section, &st);
+        regio__slab_stats_section(section, &st);
 }
 
 int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,

@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 
 #include "regio/iobuf.h"
+#include "regio/stats.h"
 #include "arena_internal.h"
 
 /*
@@ -216,5 +217,10 @@ struct regio__buf_loc {
     char *buf; /* first byte of the buffer holding p */
 };
 int regio__slab_locate(const struct regio_slab *s, const void *p, struct regio__buf_loc *out);
+
+/* The slab's section of the live stats file (regio/stats.h) from its
+ * stats call: each module converts its own stats, so the publisher
+ * (arena/stats.c) knows only the file's format. */
+void regio__slab_stats_section(struct regio_stats_slab *s, const struct regio_slab_stats *st);
 
 #endif

@@ -17,7 +17,9 @@
 
 #include "check.h"
 #include "regio/stats.h"
+#include "engine_internal.h"
 #include "stats_internal.h"
+#include "wal_internal.h"
 
 static void stats_path(char *out, size_t n, pid_t pid, const char *name)
 {
@@ -46,7 +48,7 @@ static void fake_wal_fill(void *ctx, void *section)
     st.records_synced = 12;
     st.segments_zero_filled = 2;
     st.block_bytes = 4096;
-    regio__stats_put_wal(section, &st);
+    regio__wal_stats_section(section, &st);
     atomic_fetch_add(&w->fills, 1);
 }
 
@@ -97,7 +99,7 @@ static void test_publish_and_remove(void)
     /* The engine's section carries the stall probe's counters. */
     struct regio_stats_engine es;
     memset(&es, 0, sizeof(es));
-    regio__stats_put_engine(
+    regio__engine_stats_section(
         &es, &(struct regio_engine_stats){.enters = 9, .stall_probes = 3, .stall_resubmits = 2});
     CHECK_EQ(es.enters, 9);
     CHECK_EQ(es.stall_probes, 3);

@@ -1142,12 +1142,27 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
 
 /* ---- Open and close ------------------------------------------------------------ */
 
+void regio__wal_stats_section(struct regio_stats_wal *s, const struct regio_wal_stats *st)
+{
+    s->block_bytes = st->block_bytes;
+    s->failed = st->failed;
+    s->appended_lsn = st->appended_lsn;
+    s->durable_lsn = st->durable_lsn;
+    s->records = st->records;
+    s->syncs = st->syncs;
+    s->records_synced = st->records_synced;
+    s->bytes_written = st->bytes_written;
+    s->bytes_padded = st->bytes_padded;
+    s->segments_used = st->segments_used;
+    s->segments_zero_filled = st->segments_zero_filled;
+}
+
 /* Live stats: the arena's publisher thread calls this about every 100 ms. */
 static void wal_stats_fill(void *ctx, void *section)
 {
     struct regio_wal_stats st;
     regio_wal_stats(ctx, &st);
-    regio__stats_put_wal(section, &st);
+    regio__wal_stats_section(section, &st);
 }
 
 static int make_memory(struct regio_wal *w)

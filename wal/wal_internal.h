@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "regio/wal.h"
+#include "regio/stats.h"
 #include "internal.h"
 #include "wal_format.h"
 
@@ -221,5 +222,10 @@ int regio__wal_engine_call(struct regio_wal *w, int (*fn)(struct regio_engine *,
                            void *arg);
 /* The WAL's engine, for calls documented as any-thread (record_seq). */
 struct regio_engine *regio__wal_engine(struct regio_wal *w);
+
+/* The WAL's section of the live stats file (regio/stats.h) from its
+ * stats call: each module converts its own stats, so the publisher
+ * (arena/stats.c) knows only the file's format. */
+void regio__wal_stats_section(struct regio_stats_wal *s, const struct regio_wal_stats *st);
 
 #endif
