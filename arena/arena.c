@@ -77,6 +77,7 @@ struct regio_arena {
     size_t anon_huge_bytes;
     char fallback_reason[REGIO_ARENA_REASON_BYTES];
     char *stats_name;
+    int stats_error; /* 0, or why the stats file is not published */
 
     /* Guards the chunk bitmap and the registration table. */
     pthread_mutex_t lock;
@@ -456,10 +457,14 @@ int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena *
      * sees the finished arena and a failure leaves no file behind. */
     if (a->stats_name != NULL) {
         err = regio__stats_start(a, a->stats_name);
-        if (err != 0) {
+        if (err == -EINVAL) { /* a bad name is the caller's error */
             arena_free(a);
             return err;
         }
+        /* Any other failure (a file in the way, /dev/shm full or missing)
+         * only costs the monitoring: the arena works, stats say why nothing
+         * is published and regio_error_detail() keeps the reason. */
+        a->stats_error = err;
     }
     *out = a;
     return 0;
@@ -539,6 +544,7 @@ int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out
     out->anon_huge_bytes = a->anon_huge_bytes;
     out->chunks_total = a->chunks_total;
     memcpy(out->fallback_reason, a->fallback_reason, sizeof(out->fallback_reason));
+    out->stats_error = a->stats_error;
     pthread_mutex_lock(&m->lock);
     out->chunks_used = a->chunks_used;
     out->registrations = a->reg_count;

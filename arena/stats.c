@@ -257,13 +257,45 @@ static void *publisher_main(void *arg)
 /* ---- Start and stop --------------------------------------------------------
  */
 
+/*
+ * Something is already at our path. It cannot be a live publisher of this
+ * process (the caller holds publishers_lock and checked the list), so it is
+ * either left by an earlier process that had our pid, or planted. Remove it
+ * only when it belongs to our own user: then it is nobody else's data, and
+ * in the sticky /dev/shm nobody else can swap it between lstat and unlink.
+ * Anything of another owner stays, and this arena publishes nothing.
+ */
+static bool remove_stale_own(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || st.st_uid != geteuid())
+        return false;
+    return unlink(path) == 0;
+}
+
+static bool publisher_path_taken_locked(const char *path)
+{
+    for (struct stats_publisher *q = publishers; q != NULL; q = q->next)
+        if (strcmp(q->path, path) == 0)
+            return true;
+    return false;
+}
+
+/* Caller holds publishers_lock. */
 static int publisher_file_create(struct stats_publisher *p, const char *name)
 {
     snprintf(p->path, sizeof(p->path), "%s/%s%d.%s", REGIO_STATS_DIR, REGIO_STATS_PREFIX,
              (int)getpid(), name);
+    if (publisher_path_taken_locked(p->path)) {
+        regio__set_detail("stats file %s is already published by another arena of this process",
+                          p->path);
+        return -EEXIST;
+    }
     /* O_EXCL and O_NOFOLLOW: never adopt a file (or a symlink) someone else
      * put there; the counters of this process are nobody else's business. */
     p->fd = open(p->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (p->fd < 0 && errno == EEXIST && remove_stale_own(p->path))
+        p->fd = open(p->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (p->fd < 0) {
         int err = -errno;
         regio__set_detail("cannot create stats file %s: %s", p->path, strerror(-err));
@@ -357,19 +389,26 @@ int regio__stats_start(struct regio_arena *a, const char *name)
     pthread_cond_init(&p->cond, &ca);
     pthread_condattr_destroy(&ca);
 
+    /* Created and listed under one lock, so that two arenas of this process
+     * with one name cannot both take the path (or remove each other's file
+     * as stale). Listed before the thread starts, so that a provider
+     * attaching right after arena create finds it; nobody has the arena
+     * yet, so nobody attaches before the file is initialised. */
+    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(publisher_find_locked(a) == NULL);
     int err = publisher_file_create(p, name);
+    if (err == 0) {
+        pthread_mutex_lock(&p->lock);
+        publisher_file_init(p, name);
+        pthread_mutex_unlock(&p->lock);
+        p->next = publishers;
+        publishers = p;
+    }
+    pthread_mutex_unlock(&publishers_lock);
     if (err != 0) {
         publisher_free(p);
         return err;
     }
-    publisher_file_init(p, name);
-    /* Listed before the thread starts, so that a provider attaching right
-     * after arena create finds it. */
-    pthread_mutex_lock(&publishers_lock);
-    REGIO_ASSERT(publisher_find_locked(a) == NULL);
-    p->next = publishers;
-    publishers = p;
-    pthread_mutex_unlock(&publishers_lock);
     err = publisher_thread_start(p);
     if (err != 0) {
         regio__stats_stop(a);
@@ -503,11 +542,12 @@ static int read_seq(int fd, uint64_t *out)
  * hostile or dying process truncates then gives a short read, not SIGBUS.
  * Each pread is a system call, which orders it against the other two.
  */
-static int snapshot_once(int fd, struct regio_stats_file *out)
+static int snapshot_once(int fd, struct regio_stats_file *out, uint64_t *seq_out)
 {
     uint64_t s1, s2, magic;
     if (read_seq(fd, &s1) != 0 || pread(fd, &magic, sizeof(magic), 0) != sizeof(magic))
         return -EBADMSG;
+    *seq_out = s1;
     /* The magic never changes once written: a file without it is not ours
      * (or not initialised yet, when it is all zeros), whatever its seq. */
     if (magic != REGIO_STATS_MAGIC)
@@ -546,28 +586,133 @@ static int snapshot_validate(struct regio_stats_file *out)
     return 0;
 }
 
-int regio_stats_read(const char *path, struct regio_stats_file *out)
+/*
+ * Open a stats file without trusting what is at the path. O_NONBLOCK: a FIFO
+ * (anyone can make one in the world-writable /dev/shm) would block the open
+ * for ever; O_NOFOLLOW: no symlink to elsewhere. Then only a regular file of
+ * the full size that nobody but its owner may write is read at all.
+ */
+static int stats_open(const char *path, int *fd_out, uid_t *owner_out)
 {
-    if (path == NULL || out == NULL)
-        return -EINVAL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        int err = -errno;
+        regio__set_detail("stats file %s: %s", path, strerror(-err));
+        return err;
+    }
     struct stat st;
     int err = fstat(fd, &st) != 0 ? -errno : 0;
-    if (err == 0 && (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*out)))
+    if (err == 0 &&
+        (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(struct regio_stats_file))) {
+        regio__set_detail("stats file %s: not a regular file of %zu bytes", path,
+                          sizeof(struct regio_stats_file));
         err = -EBADMSG;
-    for (int tries = 0; err == 0 || err == -EAGAIN; tries++) {
-        err = snapshot_once(fd, out);
-        if (err != -EAGAIN || tries >= 200)
-            break;
-        struct timespec ts = {0, 1000000}; /* a refresh takes microseconds */
+    } else if (err == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        regio__set_detail("stats file %s: writable by group or others (mode %o)", path,
+                          (unsigned)(st.st_mode & 07777));
+        err = -EPERM;
+    }
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
+    *fd_out = fd;
+    *owner_out = st.st_uid;
+    return 0;
+}
+
+/*
+ * Whether a file owned by `owner` may speak for process pid: it is ours (we
+ * can only fool ourselves), or the process runs as its owner. A process that
+ * is gone is judged stale by regio_stats_alive whoever wrote the file.
+ */
+static bool owner_may_speak_for(uid_t owner, int32_t pid)
+{
+    if (owner == geteuid())
+        return true;
+    if (pid <= 0)
+        return false;
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+    struct stat ps;
+    if (stat(proc, &ps) != 0)
+        return errno == ENOENT;
+    return ps.st_uid == owner;
+}
+
+static int check_owner(int fd, uid_t owner, const char *path)
+{
+    struct regio_stats_header h;
+    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+        regio__set_detail("stats file %s: short header", path);
+        return -EBADMSG;
+    }
+    if (h.magic == REGIO_STATS_MAGIC && !owner_may_speak_for(owner, h.pid)) {
+        regio__set_detail("stats file %s: owned by uid %u, but process %d runs as another user",
+                          path, (unsigned)owner, (int)h.pid);
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* A refresh takes microseconds: a seq that stays odd this long belongs to a
+ * stuck (or forged) file. The total bounds a live publisher that keeps
+ * changing it. A directory of such files costs milliseconds each, not the
+ * 200 ms each it once did. */
+#define STATS_READ_STUCK_NS  2000000
+#define STATS_READ_BUDGET_NS 20000000
+
+static int snapshot_retry(int fd, struct regio_stats_file *out)
+{
+    int64_t start = regio__now_ns(), same_since = start;
+    uint64_t last = UINT64_MAX, seq = 0;
+    for (;;) {
+        int err = snapshot_once(fd, out, &seq);
+        int64_t now = regio__now_ns();
+        if (seq != last) {
+            last = seq;
+            same_since = now;
+        }
+        if (err != -EAGAIN || now - start > STATS_READ_BUDGET_NS ||
+            now - same_since > STATS_READ_STUCK_NS)
+            return err;
+        struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
-    close(fd);
+}
+
+int regio_stats_read(const char *path, struct regio_stats_file *out)
+{
+    if (path == NULL || out == NULL) {
+        regio__set_detail("stats read needs a path and an output");
+        return -EINVAL;
+    }
+    int fd = -1;
+    uid_t owner = 0;
+    int err = stats_open(path, &fd, &owner);
     if (err != 0)
         return err;
-    return snapshot_validate(out);
+    err = check_owner(fd, owner, path);
+    if (err == 0) {
+        err = snapshot_retry(fd, out);
+        if (err == -EAGAIN)
+            regio__set_detail("stats file %s: no consistent copy (writer stuck mid-update)", path);
+        else if (err != 0)
+            regio__set_detail("stats file %s: not a regio stats file", path);
+    }
+    close(fd);
+    if (err == 0) {
+        err = snapshot_validate(out);
+        if (err != 0)
+            regio__set_detail("stats file %s: not a regio stats file of version %u", path,
+                              REGIO_STATS_VERSION);
+    }
+    if (err == 0 && !owner_may_speak_for(owner, out->header.pid)) {
+        regio__set_detail("stats file %s: owned by uid %u, but process %d runs as another user",
+                          path, (unsigned)owner, (int)out->header.pid);
+        err = -EPERM;
+    }
+    return err;
 }
 
 int regio_stats_alive(const struct regio_stats_file *st)

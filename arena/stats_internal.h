@@ -33,8 +33,11 @@ typedef void (*regio_stats_fill_fn)(void *ctx, void *section);
 /*
  * Create /dev/shm/regio.<pid>.<name> for arena a and start its publisher
  * thread; the first snapshot is written before this returns. -EINVAL for a
- * name outside 1..63 of [A-Za-z0-9_.-]; -EEXIST when the file exists;
- * other negative errnos from the system. Called by regio_arena_create.
+ * name outside 1..63 of [A-Za-z0-9_.-]; -EEXIST when another arena of this
+ * process publishes under the name, or a file of another owner is at the
+ * path (one of our own user is stale and replaced); other negative errnos
+ * from the system. Called by regio_arena_create, for which only -EINVAL is
+ * an error.
  */
 int regio__stats_start(struct regio_arena *a, const char *name);
 

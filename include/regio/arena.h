@@ -54,6 +54,10 @@ struct regio_arena_stats {
     uint64_t pinned_bytes;    /* bytes pin-accounted by the kernel for us */
     /* Why a better page kind was not obtained ("" when none was refused). */
     char fallback_reason[REGIO_ARENA_REASON_BYTES];
+    /* 0, or the negative errno for which the live stats file asked for with
+     * stats_name is not published (for example -EEXIST: a file of another
+     * owner is at the path). Not an error of the arena. */
+    int stats_error;
 };
 
 struct regio_arena;
@@ -65,7 +69,11 @@ struct regio_arena;
  * opts->stats_name is set. opts is only read during the call.
  * On success *out is owned by the caller until regio_arena_destroy()
  * succeeds; on failure nothing is left mapped and no stats file remains.
- * Any thread.
+ * Failing to publish the stats file is not an error: the call succeeds,
+ * regio_arena_stats().stats_error says why and regio_error_detail() holds the
+ * reason. A file left at /dev/shm/regio.<pid>.<name> by an earlier process of
+ * the same pid and user is replaced; a file of another owner is never opened
+ * (the arena then publishes nothing, stats_error -EEXIST). Any thread.
  *   -EINVAL  opts or out NULL; size_bytes 0 or above 2^46; region_bytes not a
  *            multiple of 2 MiB or above 1 GiB; more than 65535 regions; an
  *            unknown page kind; a stats_name that is not 1..63 characters of
@@ -73,9 +81,7 @@ struct regio_arena;
  *   -ENOMEM  no memory for the mapping or the bookkeeping; with pages_strict,
  *            the page kind asked for was refused (regio_error_detail() says
  *            why).
- *   other    the negative errno of madvise(), of creating the stats file
- *            (-EEXIST when /dev/shm/regio.<pid>.<name> already exists) or of
- *            starting its publisher thread.
+ *   other    the negative errno of madvise().
  */
 REGIO_API int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena **out);
 

@@ -2,13 +2,14 @@
  * regio/stats.h: the live stats file an arena publishes.
  *
  * When regio_arena_opts.stats_name is set, the arena creates
- * /dev/shm/regio.<pid>.<name> (mode 0600, owner only, never an existing
- * file) and a publisher thread rewrites it about every 100 ms with the
- * counters of the arena and of the slabs, engines and WALs built on it. The
- * I/O paths never touch the file: the publisher asks each object for its
- * stats (which sum per-thread counters) and copies them in. The file is
- * removed when the arena is destroyed; a file whose process is gone (pid not
- * alive, or alive with another start time) is stale.
+ * /dev/shm/regio.<pid>.<name> (mode 0600, owner only, never opening an
+ * existing file: one of the same user is stale and removed first, one of
+ * another owner leaves the arena unpublished, see regio_arena_create) and a publisher thread
+ * rewrites it about every 100 ms with the counters of the arena and of the slabs, engines and WALs
+ * built on it. The I/O paths never touch the file: the publisher asks each object for its stats
+ * (which sum per-thread counters) and copies them in. The file is removed when the arena is
+ * destroyed; a file whose process is gone (pid not alive, or alive with another start time) is
+ * stale.
  *
  * The layout below is the contract between the process and its readers
  * (regio-dump, monitoring agents): fixed-width fields in the host's byte
@@ -155,16 +156,22 @@ _Static_assert(sizeof(struct regio_stats_file) == 136 + 240 + 4 * 4184 + 8 * 144
 /*
  * Take a consistent snapshot of the stats file at path into *out (the
  * caller's memory), with pread (a file truncated under the reader gives an
- * error, never SIGBUS). Names in the copy are NUL-terminated. Any thread;
- * needs no arena.
+ * error, never SIGBUS). Safe on hostile files (/dev/shm is world-writable):
+ * the path is opened with O_NONBLOCK and O_NOFOLLOW, so neither a FIFO nor a
+ * symlink can block or redirect it. Names in the copy are NUL-terminated.
+ * Any thread; needs no arena. Every failure sets regio_error_detail().
  *   -EINVAL   path or out NULL.
  *   -ENOENT   no such file.
  *   -EACCES   not readable by us.
  *   -ELOOP    path is a symbolic link (never followed).
  *   -EBADMSG  not a regio stats file of this version (not a regular file,
  *             too short, wrong magic, version or size).
- *   -EAGAIN   no consistent copy after about 200 tries 1 ms apart (the
- *             publisher is stuck mid-update, or has not initialised the file).
+ *   -EPERM    writable by group or others, or owned by a user that is neither
+ *             the reader's nor the one the process it names runs as (a forged
+ *             entry).
+ *   -EAGAIN   no consistent copy: the sequence counter stayed odd for 2 ms
+ *             (the publisher is stuck mid-update, or has not initialised the
+ *             file), 20 ms at most in all.
  *   other     the negative errno of open or fstat.
  */
 REGIO_API int regio_stats_read(const char *path, struct regio_stats_file *out);
