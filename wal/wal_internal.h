@@ -26,7 +26,7 @@ struct regio__wal_segslot {
     _Atomic uint64_t ready; /* segno + 1 once prepared (salt valid), else 0 */
     uint64_t salt;
     uint64_t window_bytes;
-    struct regio_file *file; /* flusher thread only */
+    struct regio_file *file; /* whoever holds flush_mu (flusher or leader) */
     uint64_t file_segno;
 };
 
@@ -216,7 +216,8 @@ uint64_t regio__wal_random64(void);
 
 /* ---- For tests ---------------------------------------------------------- */
 
-/* Run fn(engine, arg) on the flusher thread, which owns the WAL's engine, and
+/* Run fn(engine, arg) on the flusher thread, which created the WAL's engine,
+ * with flush_mu held so that no leading appender flushes meanwhile, and
  * return its result (for record_start/stop and fault_arm in tests). */
 int regio__wal_engine_call(struct regio_wal *w, int (*fn)(struct regio_engine *, void *),
                            void *arg);
