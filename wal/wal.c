@@ -976,6 +976,30 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
     return atomic_load(&w->durable) > lsn ? 0 : atomic_load(&w->failed);
 }
 
+/* Insert a into the pending list, in LSN order, under mu. Records come in
+ * LSN order from one thread and nearly so from many, so the place is found
+ * from the tail: a walk from the head cost one step per pending callback,
+ * and with thousands in flight per thread it made pipelined commits slower
+ * with every thread added (docs/performance.md, walpipe). */
+static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
+{
+    struct regio__wal_async *p = w->async_tail;
+    while (p != NULL && p->lsn > a->lsn) {
+        p = p->prev;
+        w->async_insert_steps++;
+    }
+    a->prev = p;
+    a->next = p != NULL ? p->next : w->async_head;
+    if (a->next != NULL)
+        a->next->prev = a;
+    else
+        w->async_tail = a;
+    if (p != NULL)
+        p->next = a;
+    else
+        w->async_head = a;
+}
+
 int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
 {
     if (w == NULL || cb == NULL || lsn >= atomic_load(&w->insert_pos)) {
@@ -993,39 +1017,70 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
     a->ctx = ctx;
     atomic_max(&w->requested, lsn + 1);
     pthread_mutex_lock(&w->mu);
-    struct regio__wal_async **pp = &w->async_head;
-    while (*pp != NULL && (*pp)->lsn <= lsn)
-        pp = &(*pp)->next;
-    a->next = *pp;
-    *pp = a;
+    async_insert(w, a);
     atomic_fetch_add(&w->async_count, 1);
-    pthread_cond_signal(&w->cb_cond);
+    /* Wake the callback thread only for a record already durable: for the
+     * others the flush that makes them durable wakes it (complete_flushes
+     * reads async_count after publishing the durable LSN, and we counted
+     * before reading it, so one of the two sees the other). A wake-up per
+     * call made the callback thread run, find nothing, and sleep again for
+     * every record. */
+    if (lsn < atomic_load(&w->durable) || atomic_load(&w->failed) != 0)
+        pthread_cond_signal(&w->cb_cond);
     if (w->flusher_idle)
         pthread_cond_signal(&w->work_cond);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
 
+/* Detach, under mu, the callbacks that are due: the durable prefix, or all
+ * of them once the log has failed. Returns the first (NULL: none). */
+static struct regio__wal_async *async_take_due(struct regio_wal *w, int failed)
+{
+    uint64_t durable = atomic_load(&w->durable);
+    struct regio__wal_async *first = w->async_head, *last = NULL;
+    uint32_t n = 0;
+    for (struct regio__wal_async *a = first; a != NULL && (a->lsn < durable || failed != 0);
+         a = a->next) {
+        last = a;
+        n++;
+    }
+    if (last == NULL)
+        return NULL;
+    w->async_head = last->next;
+    if (w->async_head != NULL)
+        w->async_head->prev = NULL;
+    else
+        w->async_tail = NULL;
+    last->next = NULL;
+    atomic_fetch_sub(&w->async_count, n);
+    return first;
+}
+
 /* Runs async callbacks in LSN order, never inside the call that registered
  * them, and never on the flusher (a callback may append and wait for ring
- * space, which only the flusher frees). */
+ * space, which only the flusher frees). All callbacks that are due run in
+ * one batch outside mu: one lock round trip per flush, not per record. */
 static void *cb_main(void *arg)
 {
     struct regio_wal *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        struct regio__wal_async *a = w->async_head;
         int failed = atomic_load(&w->failed);
-        if (a != NULL && (a->lsn < atomic_load(&w->durable) || failed != 0)) {
-            w->async_head = a->next;
-            atomic_fetch_sub(&w->async_count, 1);
+        struct regio__wal_async *a = async_take_due(w, failed);
+        if (a != NULL) {
             pthread_mutex_unlock(&w->mu);
-            a->cb(a->ctx, a->lsn < atomic_load(&w->durable) ? 0 : failed);
-            free(a);
+            uint64_t durable = atomic_load(&w->durable);
+            while (a != NULL) {
+                struct regio__wal_async *next = a->next;
+                a->cb(a->ctx, a->lsn < durable ? 0 : failed);
+                free(a);
+                a = next;
+            }
             pthread_mutex_lock(&w->mu);
             continue;
         }
-        if (w->cb_stop && a == NULL)
+        if (w->cb_stop && w->async_head == NULL)
             break;
         pthread_cond_wait(&w->cb_cond, &w->mu);
     }

@@ -48,7 +48,7 @@ struct regio__wal_async {
     uint64_t lsn;
     regio_cb cb;
     void *ctx;
-    struct regio__wal_async *next;
+    struct regio__wal_async *next, *prev;
 };
 
 struct regio__wal_call {
@@ -152,7 +152,9 @@ struct regio_wal {
     bool closing;
     bool cb_stop;
     bool prep_stop;
-    struct regio__wal_async *async_head;
+    /* Pending callbacks in LSN order; new ones come at or near the tail. */
+    struct regio__wal_async *async_head, *async_tail;
+    uint64_t async_insert_steps;  /* list steps taken by inserts, under mu (tests) */
     _Atomic uint32_t async_count; /* changed under mu, read without it */
     struct regio__wal_pin *pins;
     /* An engine call waiting to run on the flusher thread, which holds
