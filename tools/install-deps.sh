@@ -9,9 +9,11 @@ set -euo pipefail
 # Tests: cmocka, binutils (nm, for the exported-symbol check), util-linux
 # (setarch, for ThreadSanitizer runs). Later issues: clang (fuzzing),
 # clang-format (style), fio (benchmark baseline), rocksdb-tools (db_bench,
-# the WAL benchmark's RocksDB baseline).
+# the WAL benchmark's RocksDB baseline), libjemalloc2 and libmimalloc2.0 (the
+# slab benchmark's allocator baselines, loaded with dlopen).
 packages=(cmake make pkg-config gcc clang clang-format binutils util-linux
-          liburing-dev libxxhash-dev libcmocka-dev fio rocksdb-tools)
+          liburing-dev libxxhash-dev libcmocka-dev fio rocksdb-tools
+          libjemalloc2 libmimalloc2.0)
 
 missing=()
 for p in "${packages[@]}"; do

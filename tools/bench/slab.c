@@ -2,20 +2,20 @@
  * tools/bench/slab.c: "slab", the cost of an allocation and free of an I/O
  * buffer.
  *
- * For each tier class: nanoseconds per regio_slab_alloc + regio_slab_free
- * pair on one thread, against glibc aligned_alloc(4096, size) + free in the
- * same run; then both on two threads at once (each with its own loop), as
- * throughput and as scaling over one thread. One byte of every buffer is
- * written, on both sides, so that neither allocation can be optimised away.
- * Each measurement gets a quarter of --seconds, split in three trials of
- * which the best is reported: on a shared machine the other load only ever
- * slows a trial down, so the best trial is the least disturbed one. The load
- * average is printed with the results.
+ * For each tier class, ns per alloc+free pair on one thread, regio against:
+ * the hand-written per-thread free list of pre-aligned buffers (the primary
+ * baseline: what a database writes instead of an allocator, with no checks),
+ * jemalloc and mimalloc aligned allocation, glibc aligned_alloc + free, and
+ * the floor of regio's interface (slab_floor.c: one store and one
+ * compare-and-swap a pair, nothing else). Then two threads at once, each
+ * with its own loop, against the free list on two threads. One byte of
+ * every buffer is written on every side, so that no allocation can be
+ * optimised away.
  *
- * A last row sets the 4 KiB figure against the floor of the interface on
- * this machine (slab_floor.c: one buffer, one store and one compare-and-swap
- * of its state word per pair, the same 24-byte handle by value, nothing
- * else), measured in the same way.
+ * Each round runs every allocator once for the class, regio's trial first
+ * in even rounds and last in odd ones; one-thread trials are pinned to the
+ * bench's CPU, the two threads to two different CPUs. Each row is the
+ * median of the per-round ratios with its interval (stats.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -27,19 +27,31 @@
 
 #include "bench.h"
 #include "regio.h"
+#include "slab_alloc.h"
 #include "slab_floor.h"
 
 #define ARENA_BYTES  ((size_t)128 << 20)
 #define WARMUP_PAIRS 256
 
 /* Who a pair loop measures. */
-enum pair_kind { PAIRS_REGIO, PAIRS_GLIBC, PAIRS_FLOOR };
+enum pair_kind { K_REGIO, K_FREELIST, K_JEMALLOC, K_MIMALLOC, K_GLIBC, K_FLOOR, K_KINDS };
+
+static const char *const kind_name[K_KINDS] = {
+    "regio",
+    "per-thread free list (no checks)",
+    "jemalloc mallocx+sdallocx",
+    "mimalloc mi_malloc_aligned+mi_free",
+    "glibc aligned_alloc+free",
+    "floor: 1 store + 1 CAS a pair",
+};
 
 /* Aligned so that the two threads' loops never share a cache line. */
 struct pair_loop {
     alignas(64) enum pair_kind kind;
-    struct regio_slab *s; /* PAIRS_REGIO */
+    struct regio_slab *s; /* K_REGIO */
+    unsigned cls;
     size_t size;
+    int cpu;
     int64_t budget_ns;
     pthread_barrier_t *start;
     uint64_t pairs;
@@ -62,19 +74,6 @@ static int regio_pairs(struct regio_slab *s, size_t size, uint32_t n)
     return 0;
 }
 
-static int glibc_pairs(size_t size, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        char *p = aligned_alloc(4096, size);
-        if (p == NULL)
-            return -ENOMEM;
-        ((volatile char *)p)[0] = 1;
-        free(p);
-    }
-    return 0;
-}
-
-/* The same loop over the floor allocator (one thread only: one buffer). */
 static int floor_pairs(uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -90,27 +89,47 @@ static int floor_pairs(uint32_t n)
     return 0;
 }
 
-static int run_pairs(const struct pair_loop *l, uint32_t n)
+static int other_pairs(const struct pair_loop *l, uint32_t n)
 {
-    switch (l->kind) {
-    case PAIRS_REGIO:
-        return regio_pairs(l->s, l->size, n);
-    case PAIRS_GLIBC:
-        return glibc_pairs(l->size, n);
-    default:
-        return floor_pairs(n);
+    for (uint32_t i = 0; i < n; i++) {
+        char *p = l->kind == K_FREELIST ? freelist_alloc(l->cls, l->size)
+                  : l->kind == K_GLIBC
+                      ? glibc_alloc(l->size)
+                      : ext_alloc(l->kind == K_JEMALLOC ? EXT_JEMALLOC : EXT_MIMALLOC, l->size);
+        if (p == NULL)
+            return -ENOMEM;
+        ((volatile char *)p)[0] = 1;
+        if (l->kind == K_FREELIST)
+            freelist_free(l->cls, p);
+        else if (l->kind == K_GLIBC)
+            glibc_free(p);
+        else
+            ext_free(l->kind == K_JEMALLOC ? EXT_JEMALLOC : EXT_MIMALLOC, p, l->size);
     }
+    return 0;
 }
 
-/* Pairs in batches until the budget is spent; the batch shrinks for slow
- * allocators so the loop does not overrun its budget much. */
+static int run_pairs(const struct pair_loop *l, uint32_t n)
+{
+    if (l->kind == K_REGIO)
+        return regio_pairs(l->s, l->size, n);
+    if (l->kind == K_FLOOR)
+        return floor_pairs(n);
+    return other_pairs(l, n);
+}
+
+/* Pairs in batches until the budget is spent; the batch grows while a batch
+ * takes under 0.1 ms, so the clock is read rarely and slow allocators do not
+ * overrun their budget much. */
 static void *pair_main(void *arg)
 {
     struct pair_loop *l = arg;
+    cpu_set_t old;
+    bool pinned = bench_pin(l->cpu, &old);
     if (l->start)
         pthread_barrier_wait(l->start);
     l->err = run_pairs(l, WARMUP_PAIRS);
-    uint32_t batch = 64;
+    uint32_t batch = 16;
     int64_t t0 = bench_now_ns(), now = t0;
     while (l->err == 0 && now - t0 < l->budget_ns) {
         l->err = run_pairs(l, batch);
@@ -121,58 +140,63 @@ static void *pair_main(void *arg)
         now = t;
     }
     l->elapsed_ns = now - t0;
+    if (pinned)
+        bench_unpin(&old);
     return NULL;
 }
 
-/* Pairs per second over nthreads threads (1 or 2), NAN on failure. */
-static double measure_once(enum pair_kind kind, struct regio_slab *s, size_t size, int nthreads,
-                           int64_t budget_ns)
+/* One trial: pairs per second over nthreads threads (1 or 2) and the CPU
+ * time per pair; value NAN on failure. */
+static struct bench_trial trial(const struct bench_ctx *ctx, enum pair_kind kind,
+                                struct regio_slab *s, unsigned cls, size_t size, int nthreads,
+                                int64_t budget_ns)
 {
     struct pair_loop l[2];
     pthread_barrier_t start;
     pthread_t t[2];
     pthread_barrier_init(&start, NULL, (unsigned)nthreads);
-    for (int i = 0; i < nthreads; i++) {
+    for (int i = 0; i < nthreads; i++)
         l[i] = (struct pair_loop){.kind = kind,
                                   .s = s,
+                                  .cls = cls,
                                   .size = size,
+                                  .cpu = nthreads == 1 ? ctx->cpu : bench_nth_cpu(i),
                                   .budget_ns = budget_ns,
                                   .start = nthreads > 1 ? &start : NULL};
-    }
+    struct bench_clock c;
+    bench_clock_start(&c);
+    struct bench_trial out = {NAN, NAN};
     if (nthreads == 1) {
         pair_main(&l[0]);
     } else {
         for (int i = 0; i < nthreads; i++)
             if (pthread_create(&t[i], NULL, pair_main, &l[i]) != 0)
-                return NAN;
+                return out;
         for (int i = 0; i < nthreads; i++)
             pthread_join(t[i], NULL);
     }
+    int64_t cpu;
+    bench_clock_stop(&c, &cpu);
     pthread_barrier_destroy(&start);
-    double rate = 0;
+    double rate = 0, pairs = 0;
     for (int i = 0; i < nthreads; i++) {
         if (l[i].err < 0 || l[i].elapsed_ns <= 0) {
             fprintf(stderr, "slab bench: %zu bytes: %s\n", size, regio_strerror(l[i].err));
-            return NAN;
+            return out;
         }
         rate += (double)l[i].pairs * 1e9 / (double)l[i].elapsed_ns;
+        pairs += (double)l[i].pairs + WARMUP_PAIRS;
     }
-    return rate;
+    out.value = rate;
+    out.cpu_ns_per_op = bench_per_op(cpu, pairs);
+    return out;
 }
 
-/* The best of `trials` measurements, each of budget_ns / trials. */
-static double measure(enum pair_kind kind, struct regio_slab *s, size_t size, int nthreads,
-                      int64_t budget_ns, int trials)
+/* ns per pair from a pairs/s trial (keeps the CPU figure). */
+static struct bench_trial ns_per_pair(struct bench_trial t)
 {
-    double best = NAN;
-    for (int i = 0; i < trials; i++) {
-        double r = measure_once(kind, s, size, nthreads, budget_ns / trials);
-        if (isnan(r))
-            return NAN;
-        if (isnan(best) || r > best)
-            best = r;
-    }
-    return best;
+    t.value = 1e9 / t.value;
+    return t;
 }
 
 static void size_name(char *out, size_t len, const char *prefix, size_t bytes)
@@ -183,22 +207,36 @@ static void size_name(char *out, size_t len, const char *prefix, size_t bytes)
         snprintf(out, len, "%s %zu KiB", prefix, bytes >> 10);
 }
 
-static void bench_class(const struct bench_ctx *ctx, struct regio_slab *s, size_t bytes,
-                        int64_t budget_ns)
+static void bench_class(const struct bench_ctx *ctx, struct regio_slab *s, unsigned cls,
+                        size_t bytes, int64_t budget_ns, const bool *have)
 {
-    int n = ctx->quick ? 1 : 3;
-    static const char *glibc = "glibc aligned_alloc+free";
+    static struct bench_pair one[K_KINDS], two;
+    memset(one, 0, sizeof(one));
+    memset(&two, 0, sizeof(two));
+    for (int round = 0; bench_pair_more(ctx, &one[K_FREELIST], false); round++) {
+        struct bench_trial t[K_KINDS], r2, f2;
+        /* regio first in even rounds, last in odd ones. */
+        for (int j = 0; j < K_KINDS; j++) {
+            int k = round % 2 ? K_KINDS - 1 - j : j;
+            t[k] = have[k] ? ns_per_pair(trial(ctx, (enum pair_kind)k, s, cls, bytes, 1, budget_ns))
+                           : (struct bench_trial){NAN, NAN};
+        }
+        for (int k = 1; k < K_KINDS; k++)
+            bench_pair_add(&one[k], t[K_REGIO], t[k]);
+        r2 = trial(ctx, K_REGIO, s, cls, bytes, 2, budget_ns);
+        f2 = trial(ctx, K_FREELIST, s, cls, bytes, 2, budget_ns);
+        r2.value /= 1e6;
+        f2.value /= 1e6;
+        bench_pair_add(&two, r2, f2);
+    }
     char name[64];
-    double r1 = measure(PAIRS_REGIO, s, bytes, 1, budget_ns, n);
-    double g1 = measure(PAIRS_GLIBC, NULL, bytes, 1, budget_ns, n);
-    double r2 = measure(PAIRS_REGIO, s, bytes, 2, budget_ns, n);
-    double g2 = measure(PAIRS_GLIBC, NULL, bytes, 2, budget_ns, n);
     size_name(name, sizeof(name), "1 thread,", bytes);
-    bench_row(ctx, "slab", name, "ns/pair", false, 1e9 / r1, glibc, 1e9 / g1, NULL);
+    for (int k = 1; k < K_KINDS; k++)
+        bench_pair_row(ctx, "slab", name, "ns/pair", false, &one[k], kind_name[k],
+                       have[k] ? NULL : "library not installed (tools/install-deps.sh)");
     size_name(name, sizeof(name), "2 threads,", bytes);
-    bench_row(ctx, "slab", name, "Mpairs/s", true, r2 / 1e6, glibc, g2 / 1e6, NULL);
-    size_name(name, sizeof(name), "2T/1T scaling,", bytes);
-    bench_row(ctx, "slab", name, "x 1 thread", true, r2 / r1, "glibc scaling", g2 / g1, NULL);
+    bench_pair_row(ctx, "slab", name, "Mpairs/s", true, &two, "per-thread free list, 2 threads",
+                   NULL);
 }
 
 static int bench_slab(const struct bench_ctx *ctx)
@@ -220,32 +258,30 @@ static int bench_slab(const struct bench_ctx *ctx)
     regio_slab_stats(s, &st);
     struct regio_arena_stats ast;
     regio_arena_stats(a, &ast);
-    double load[1] = {NAN};
-    getloadavg(load, 1);
+    bool have[K_KINDS] = {true, true, ext_alloc_load(EXT_JEMALLOC), ext_alloc_load(EXT_MIMALLOC),
+                          true, true};
+    /* Each trial gets a 25th of --seconds: there are 8 a round. */
+    int64_t budget_ns = (int64_t)(ctx->seconds * 1e9 / 25);
     bench_note(ctx,
-               "slab: %u tier classes, arena of %zu MiB (%s pages), %.2f s per class, "
-               "best of %d trials, load average %.2f",
-               st.tier_count, ast.size_bytes >> 20, regio_pages_name(ast.pages), ctx->seconds,
-               ctx->quick ? 1 : 3, load[0]);
-    int64_t budget_ns = (int64_t)(ctx->seconds * 1e9 / 4);
+               "slab: %u tier classes, arena of %zu MiB (%s pages), %.0f ms per trial, "
+               "jemalloc %s, mimalloc %s",
+               st.tier_count, ast.size_bytes >> 20, regio_pages_name(ast.pages),
+               (double)budget_ns / 1e6, have[K_JEMALLOC] ? "loaded" : "not installed",
+               have[K_MIMALLOC] ? "loaded" : "not installed");
     for (uint32_t cid = 0; cid < st.tier_count; cid++) {
         size_t bytes = st.classes[cid].buf_bytes;
         /* --quick: the smallest, a middle and the largest class. */
         if (ctx->quick && bytes != 4096 && bytes != 65536 && cid + 1 != st.tier_count)
             continue;
-        bench_class(ctx, s, bytes, budget_ns);
+        bench_class(ctx, s, cid, bytes, budget_ns, have);
     }
-    /* regio against the interface's floor, measured back to back. */
-    int n = ctx->quick ? 1 : 3;
-    double r4k = measure(PAIRS_REGIO, s, 4096, 1, budget_ns, n);
-    double fl = measure(PAIRS_FLOOR, NULL, 4096, 1, budget_ns, n);
-    bench_row(ctx, "slab", "1 thread, 4 KiB vs floor", "ns/pair", false, 1e9 / r4k,
-              "floor: 1 store + 1 CAS a pair", 1e9 / fl, NULL);
     rc = regio_slab_destroy(s);
     if (rc == 0)
         rc = regio_arena_destroy(a);
     return rc;
 }
 
-BENCH_REGISTER("slab", "ns per buffer alloc+free pair vs glibc aligned_alloc, 1 and 2 threads",
+BENCH_REGISTER("slab",
+               "ns per buffer alloc+free pair vs a hand-written free list, jemalloc, mimalloc, "
+               "glibc and the one-CAS floor; 2 threads",
                bench_slab)

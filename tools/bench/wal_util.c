@@ -1,0 +1,386 @@
+/*
+ * tools/bench/wal_util.c: the WAL benchmarks' shared parts (wal_util.h).
+ *
+ * The raw loops are what an engineer writes by hand for durable appends to
+ * a preallocated file, in each of the four ways Linux offers; which one is
+ * fastest depends on the device (a drive with a volatile cache and no FUA
+ * turns RWF_DSYNC into write + flush, one with FUA makes it a single
+ * command), so all four run in the same round and the best is the baseline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wal_util.h"
+
+const char *const raw_mode_name[RAW_MODES] = {"pwrite+fdatasync", "O_DSYNC pwrite",
+                                              "pwritev2 RWF_DSYNC", "io_uring write+linked fsync"};
+
+static void *checkpointer_main(void *arg)
+{
+    struct wal_checkpointer *c = arg;
+    uint64_t last = regio_wal_durable_lsn(c->w);
+    while (!atomic_load(&c->stop)) {
+        usleep(2000);
+        uint64_t d = regio_wal_durable_lsn(c->w);
+        if (d < last + c->every_bytes)
+            continue;
+        int rc = regio_wal_set_checkpoint(c->w, d);
+        if (rc == 0)
+            rc = regio_wal_truncate_before(c->w, d);
+        if (rc < 0) {
+            c->err = rc;
+            return NULL;
+        }
+        c->checkpoints++;
+        c->recycled += (uint64_t)rc;
+        last = d;
+    }
+    return NULL;
+}
+
+void wal_checkpointer_start(struct wal_checkpointer *c, struct regio_wal *w, uint64_t every_bytes)
+{
+    memset(c, 0, sizeof(*c));
+    c->w = w;
+    c->every_bytes = every_bytes;
+    if (pthread_create(&c->th, NULL, checkpointer_main, c) != 0)
+        c->err = -EAGAIN;
+}
+
+int wal_checkpointer_stop(struct wal_checkpointer *c)
+{
+    if (c->err == -EAGAIN)
+        return c->err;
+    atomic_store(&c->stop, true);
+    pthread_join(c->th, NULL);
+    return c->err;
+}
+
+void wal_rm(const char *dir)
+{
+    char cmd[1040]; /* rm -rf and quotes around a path of up to 1023 bytes */
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "wal bench: could not remove %s\n", dir);
+}
+
+void wal_settle(void)
+{
+    sync();
+    usleep(100000);
+}
+
+/*
+ * Three segments' worth of large records, checkpointing and truncating as
+ * the checkpointer does, so that the preparer has recycled files to reuse:
+ * a fresh log's first segment switches would otherwise zero-fill whole new
+ * segments in the background during the measured run, which no baseline
+ * does (docs/decisions.md).
+ */
+static int warm_up(struct regio_wal *w, uint64_t seg_bytes)
+{
+    const size_t rec = 256 * 1024;
+    uint8_t *buf = calloc(1, rec);
+    if (buf == NULL)
+        return -ENOMEM;
+    memset(buf, 0xa5, rec);
+    int rc = 0;
+    uint64_t start = regio_wal_durable_lsn(w), last = start;
+    while (rc >= 0 && regio_wal_durable_lsn(w) - start < 3 * seg_bytes) {
+        uint64_t lsn;
+        for (int i = 0; i < 8 && rc == 0; i++)
+            rc = regio_wal_append(w, buf, rec, &lsn);
+        if (rc == 0)
+            rc = regio_wal_sync(w, lsn);
+        uint64_t d = regio_wal_durable_lsn(w);
+        if (rc == 0 && d - last >= seg_bytes / 2) {
+            rc = regio_wal_set_checkpoint(w, d);
+            if (rc == 0)
+                rc = regio_wal_truncate_before(w, d); /* >= 0: segments recycled */
+            rc = rc > 0 ? 0 : rc;
+            last = d;
+        }
+    }
+    free(buf);
+    if (rc < 0)
+        return rc;
+    /* Let the preparer finish with the recycled files. */
+    struct regio_wal_stats st;
+    uint64_t used = 0;
+    for (int i = 0; i < 400; i++) {
+        regio_wal_stats(w, &st);
+        if (i > 0 && st.segments_used == used)
+            break;
+        used = st.segments_used;
+        usleep(20000);
+    }
+    return 0;
+}
+
+int wal_open_warm(const struct bench_ctx *ctx, const char *dir, const struct regio_wal_opts *opts,
+                  struct regio_wal **out, uint64_t *seg_bytes_out)
+{
+    wal_rm(dir);
+    wal_settle();
+    struct regio_wal_opts o = *opts;
+    o.create = true;
+    if (ctx->quick && o.segment_bytes == 0)
+        o.segment_bytes = 16u << 20;
+    struct regio_wal *w;
+    int rc = regio_wal_open(dir, &o, &w, NULL);
+    if (rc != 0)
+        return rc;
+    /* The spares are zero-filled in the background: a long-running log has
+     * them ready. */
+    for (int i = 0; i < 2000; i++) {
+        struct regio_wal_stats st;
+        regio_wal_stats(w, &st);
+        if (st.segments_used >= 3)
+            break;
+        usleep(5000);
+    }
+    uint64_t seg_bytes = o.segment_bytes ? o.segment_bytes : 64u << 20;
+    rc = warm_up(w, seg_bytes);
+    if (rc != 0) {
+        regio_wal_close(w);
+        return rc;
+    }
+    wal_settle(); /* the warm-up wrote three segments: let the device absorb them */
+    *out = w;
+    *seg_bytes_out = seg_bytes;
+    return 0;
+}
+
+/* ---- Raw loops -------------------------------------------------------------- */
+
+#define RAW_FILE_BYTES (64u << 20)
+
+/* A preallocated, written-once file (as the WAL's recycled segments are). */
+static int raw_file(const char *path, int flags, size_t file_bytes, void **buf, size_t bytes)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC | flags, 0600);
+    if (fd < 0)
+        return -errno;
+    size_t chunk = bytes > (1u << 20) ? bytes : (1u << 20);
+    if (posix_memalign(buf, 4096, chunk) != 0) {
+        close(fd);
+        return -ENOMEM;
+    }
+    memset(*buf, 0x5a, chunk);
+    int fd2 = open(path, O_RDWR | O_DIRECT | O_CLOEXEC); /* fill without O_DSYNC */
+    for (size_t off = 0; fd2 >= 0 && off < file_bytes; off += chunk)
+        if (pwrite(fd2, *buf, chunk, (off_t)off) != (ssize_t)chunk)
+            break;
+    if (fd2 >= 0) {
+        fdatasync(fd2);
+        close(fd2);
+    }
+    return fd;
+}
+
+struct uring_writer {
+    struct io_uring ring;
+    bool ok;
+};
+
+static int uring_durable_write(struct uring_writer *u, void *buf, size_t bytes, off_t off)
+{
+    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
+    io_uring_prep_write_fixed(s, 0, buf, (unsigned)bytes, (uint64_t)off, 0);
+    s->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+    s = io_uring_get_sqe(&u->ring);
+    io_uring_prep_fsync(s, 0, IORING_FSYNC_DATASYNC);
+    s->flags |= IOSQE_FIXED_FILE;
+    int rc = io_uring_submit_and_wait(&u->ring, 2);
+    if (rc < 0)
+        return rc;
+    int err = 0;
+    for (int i = 0; i < 2; i++) {
+        struct io_uring_cqe *c;
+        rc = io_uring_wait_cqe(&u->ring, &c);
+        if (rc < 0)
+            return rc;
+        if (c->res < 0 && err == 0)
+            err = c->res;
+        io_uring_cqe_seen(&u->ring, c);
+    }
+    return err;
+}
+
+static int raw_write(int fd, struct uring_writer *u, enum raw_mode mode, void *buf, size_t bytes,
+                     off_t off)
+{
+    struct iovec iov = {buf, bytes};
+    switch (mode) {
+    case RAW_FDATASYNC:
+        if (pwrite(fd, buf, bytes, off) != (ssize_t)bytes || fdatasync(fd) != 0)
+            return -errno;
+        return 0;
+    case RAW_ODSYNC:
+        return pwrite(fd, buf, bytes, off) == (ssize_t)bytes ? 0 : -errno;
+    case RAW_RWF_DSYNC:
+        return pwritev2(fd, &iov, 1, off, RWF_DSYNC) == (ssize_t)bytes ? 0 : -errno;
+    default:
+        return uring_durable_write(u, buf, bytes, off);
+    }
+}
+
+int raw_loop(const char *path, size_t bytes, enum raw_mode mode, double seconds,
+             struct raw_result *r)
+{
+    void *buf = NULL;
+    int fd = raw_file(path, mode == RAW_ODSYNC ? O_DSYNC : 0, RAW_FILE_BYTES, &buf, bytes);
+    if (fd < 0)
+        return fd;
+    struct uring_writer u = {.ok = false};
+    int rc = 0;
+    if (mode == RAW_URING_LINKED) {
+        rc = io_uring_queue_init(8, &u.ring, 0);
+        struct iovec iov = {buf, bytes};
+        if (rc == 0) {
+            u.ok = true;
+            rc = io_uring_register_buffers(&u.ring, &iov, 1);
+        }
+        if (rc == 0)
+            rc = io_uring_register_files(&u.ring, &fd, 1);
+    }
+    size_t cap = 1u << 20, n = 0;
+    int64_t *lat = malloc(cap * sizeof(int64_t));
+    if (lat == NULL)
+        rc = -ENOMEM;
+    struct bench_clock c;
+    bench_clock_start(&c);
+    int64_t deadline = c.wall_ns + (int64_t)(seconds * 1e9);
+    size_t off = 0;
+    while (rc == 0 && bench_now_ns() < deadline && n < cap) {
+        int64_t t0 = bench_now_ns();
+        rc = raw_write(fd, &u, mode, buf, bytes, (off_t)off);
+        lat[n++] = bench_now_ns() - t0;
+        off = (off + bytes) % RAW_FILE_BYTES;
+    }
+    int64_t cpu;
+    int64_t wall = bench_clock_stop(&c, &cpu);
+    r->ops = (double)n * 1e9 / (double)wall;
+    r->cpu_ns = bench_per_op(cpu, (double)n);
+    r->p50_us = n ? (double)bench_percentile(lat, (int64_t)n, 0.5) / 1e3 : NAN;
+    free(lat);
+    if (u.ok)
+        io_uring_queue_exit(&u.ring);
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+struct conc_writer {
+    int fd;
+    void *buf;
+    size_t bytes, base, span;
+    int64_t deadline_ns;
+    uint64_t n;
+    int err;
+};
+
+static void *conc_main(void *arg)
+{
+    struct conc_writer *d = arg;
+    size_t off = 0;
+    while (bench_now_ns() < d->deadline_ns) {
+        if (pwrite(d->fd, d->buf, d->bytes, (off_t)(d->base + off)) != (ssize_t)d->bytes) {
+            d->err = -errno;
+            break;
+        }
+        d->n++;
+        off = (off + d->bytes) % d->span;
+    }
+    return NULL;
+}
+
+int raw_concurrent(const char *path, size_t bytes, int n, double seconds, struct raw_result *r)
+{
+    /* Each writer's part holds whole writes; one file as the WAL has one. */
+    size_t span = RAW_FILE_BYTES / (size_t)n / bytes * bytes;
+    if (span < bytes)
+        span = bytes;
+    void *buf = NULL;
+    int fd = raw_file(path, O_DSYNC, span * (size_t)n, &buf, bytes);
+    if (fd < 0)
+        return fd;
+    struct conc_writer *d = calloc((size_t)n, sizeof(*d));
+    pthread_t *th = calloc((size_t)n, sizeof(*th));
+    int rc = d == NULL || th == NULL ? -ENOMEM : 0;
+    struct bench_clock c;
+    bench_clock_start(&c);
+    int started = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        d[i] = (struct conc_writer){.fd = fd,
+                                    .buf = buf,
+                                    .bytes = bytes,
+                                    .base = (size_t)i * span,
+                                    .span = span,
+                                    .deadline_ns = c.wall_ns + (int64_t)(seconds * 1e9)};
+        if (pthread_create(&th[i], NULL, conc_main, &d[i]) != 0)
+            rc = -EAGAIN;
+        else
+            started++;
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        if (d[i].err != 0)
+            rc = d[i].err;
+        total += d[i].n;
+    }
+    int64_t cpu;
+    int64_t wall = bench_clock_stop(&c, &cpu);
+    r->ops = (double)total * 1e9 / (double)wall;
+    r->cpu_ns = bench_per_op(cpu, (double)total);
+    r->p50_us = NAN;
+    free(d);
+    free(th);
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+int raw_bandwidth(const char *path, double seconds, struct raw_result *r)
+{
+    const size_t chunk = 1u << 20, sync_every = 16u << 20, file_bytes = 256u << 20;
+    void *buf = NULL;
+    int fd = raw_file(path, 0, file_bytes, &buf, chunk);
+    if (fd < 0)
+        return fd;
+    struct bench_clock c;
+    bench_clock_start(&c);
+    int64_t deadline = c.wall_ns + (int64_t)(seconds * 1e9);
+    size_t off = 0;
+    uint64_t bytes = 0;
+    int rc = 0;
+    while (rc == 0 && bench_now_ns() < deadline) {
+        if (pwrite(fd, buf, chunk, (off_t)off) != (ssize_t)chunk)
+            rc = -errno;
+        off = (off + chunk) % file_bytes;
+        bytes += chunk;
+        if (rc == 0 && bytes % sync_every == 0 && fdatasync(fd) != 0)
+            rc = -errno;
+    }
+    if (rc == 0 && fdatasync(fd) != 0)
+        rc = -errno;
+    int64_t cpu;
+    int64_t wall = bench_clock_stop(&c, &cpu);
+    r->ops = (double)bytes * 1e9 / (double)wall;
+    r->cpu_ns = bench_per_op(cpu, (double)bytes / chunk);
+    r->p50_us = NAN;
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rc;
+}

@@ -1,0 +1,72 @@
+/*
+ * tools/bench/wal_util.h: what the WAL benchmarks share: a log brought to
+ * the steady state of a long-running database (recycled segments, a
+ * checkpointer), the device's own durable-write loops measured beside it,
+ * and small file helpers.
+ */
+#ifndef REGIO_BENCH_WAL_UTIL_H
+#define REGIO_BENCH_WAL_UTIL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench.h"
+#include "regio.h"
+
+/* The database's checkpointer: each time half a segment more is durable it
+ * checkpoints at the durable end and truncates before it, so segments are
+ * recycled (renamed and reused without zero-filling) as in a long-running
+ * database. */
+struct wal_checkpointer {
+    struct regio_wal *w;
+    uint64_t every_bytes;
+    _Atomic bool stop;
+    uint64_t checkpoints, recycled;
+    int err;
+    pthread_t th;
+};
+
+void wal_checkpointer_start(struct wal_checkpointer *c, struct regio_wal *w, uint64_t every_bytes);
+int wal_checkpointer_stop(struct wal_checkpointer *c);
+
+/* rm -rf dir. */
+void wal_rm(const char *dir);
+/* Write back what an earlier step left dirty and give the device a moment,
+ * so that no measurement pays for the one before it. */
+void wal_settle(void);
+/* A fresh log in dir (removed first), warmed to recycled segments. */
+int wal_open_warm(const struct bench_ctx *ctx, const char *dir, const struct regio_wal_opts *opts,
+                  struct regio_wal **out, uint64_t *seg_bytes_out);
+
+/* ---- The device's durable-write loops (the WAL's raw baselines) ---------- */
+
+enum raw_mode {
+    RAW_FDATASYNC,    /* pwrite + fdatasync */
+    RAW_ODSYNC,       /* pwrite on an O_DSYNC file */
+    RAW_RWF_DSYNC,    /* pwritev2(RWF_DSYNC) */
+    RAW_URING_LINKED, /* io_uring write linked to fdatasync, one enter */
+    RAW_MODES
+};
+extern const char *const raw_mode_name[RAW_MODES];
+
+struct raw_result {
+    double ops; /* durable writes per second */
+    double p50_us;
+    double cpu_ns; /* CPU per write */
+};
+
+/* One writer, `bytes` per durable write, for `seconds`, into a preallocated
+ * file at path (removed afterwards). */
+int raw_loop(const char *path, size_t bytes, enum raw_mode mode, double seconds,
+             struct raw_result *r);
+/* n writers at once (O_DSYNC, each in its own part of one file): the total
+ * durable writes per second the device sustains at that concurrency. */
+int raw_concurrent(const char *path, size_t bytes, int n, double seconds, struct raw_result *r);
+/* The device's sequential O_DIRECT write bandwidth in bytes/s: 1 MiB writes,
+ * made durable every 16 MiB (the best a bulk writer does). */
+int raw_bandwidth(const char *path, double seconds, struct raw_result *r);
+
+#endif
