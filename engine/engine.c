@@ -59,6 +59,7 @@ struct regio__req {
     bool dsync;         /* write: RWF_DSYNC */
     bool sync_only;     /* write_sync: only the sync is being (re)issued */
     bool write_faulted; /* write_sync: an injected fault hit the write part */
+    bool hooked;        /* the testing hook prepared an SQE of this request */
     uint8_t pending;    /* SQEs of this request still to complete */
     bool probed;        /* the stall probe asked to cancel this submission */
     uint32_t gen;
@@ -169,20 +170,31 @@ static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n)
 
 /* ---- Fault injection ----------------------------------------------------------- */
 
+void regio__test_hook_update(struct regio_engine *e)
+{
+    const struct regio__test_hook *t = &e->test;
+    bool active = t->rec != NULL;
+    for (unsigned k = 0; k < 3; k++)
+        active = active || t->faults[k].armed;
+    e->hook = active ? &e->test : NULL;
+}
+
 /* Decide the fault, if any, for the next SQE of kind op (len bytes, align:
  * the file's offset alignment, which a short transfer must keep). */
 static struct regio__fault_hit fault_next(struct regio_engine *e, enum regio_op_kind op,
                                           uint32_t len, uint32_t align)
 {
     struct regio__fault_hit hit = {0, 0, false};
-    struct regio__fault_state *st = &e->faults[op];
+    struct regio__fault_state *st = &e->test.faults[op];
     if (!st->armed)
         return hit;
     st->seen++;
     if (st->seen < st->f.nth)
         return hit;
-    if (!st->f.sticky)
+    if (!st->f.sticky) {
         st->armed = false;
+        regio__test_hook_update(e);
+    }
     if (st->f.err != 0) {
         hit.err = st->f.err;
     } else if (st->f.stall) {
@@ -195,18 +207,39 @@ static struct regio__fault_hit fault_next(struct regio_engine *e, enum regio_op_
     return hit;
 }
 
+/* Why f cannot be armed, or NULL when it can. */
+static const char *fault_invalid(const struct regio_fault *f)
+{
+    if ((unsigned)f->op > REGIO_OP_FSYNC)
+        return "fault: op is not a regio_op_kind";
+    if (f->nth == 0)
+        return "fault: nth is 1-based";
+    if (f->err > 0)
+        return "fault: err must be a negative errno";
+    if (f->err == 0 && f->short_bytes == 0 && !f->stall)
+        return "fault: none of err, short_bytes, stall given";
+    if (f->op == REGIO_OP_FSYNC && f->err == 0 && !f->stall)
+        return "fault: an fsync cannot be short";
+    return NULL;
+}
+
 int regio_engine_fault_arm(struct regio_engine *e, const struct regio_fault *f)
 {
-    if (e == NULL || f == NULL)
+    if (e == NULL || f == NULL) {
+        regio__set_detail("regio_engine_fault_arm: %s is NULL", e == NULL ? "e" : "f");
         return -EINVAL;
-    if ((unsigned)f->op > REGIO_OP_FSYNC || f->nth == 0 || f->err > 0 ||
-        (f->err == 0 && f->short_bytes == 0 && !f->stall) ||
-        (f->op == REGIO_OP_FSYNC && f->err == 0 && !f->stall))
+    }
+    const char *why = fault_invalid(f);
+    if (why != NULL) {
+        regio__set_detail("%s", why);
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    e->faults[f->op] = (struct regio__fault_state){.armed = true, .f = *f, .seen = 0};
+    e->test.faults[f->op] = (struct regio__fault_state){.armed = true, .f = *f, .seen = 0};
+    regio__test_hook_update(e);
+    REGIO_ASSERT(e->hook == &e->test);
     regio__engine_leave(e);
     return 0;
 }
@@ -215,7 +248,8 @@ void regio_engine_fault_clear(struct regio_engine *e)
 {
     if (e == NULL || regio__engine_enter(e) != 0)
         return;
-    memset(e->faults, 0, sizeof(e->faults));
+    memset(e->test.faults, 0, sizeof(e->test.faults));
+    regio__test_hook_update(e);
     regio__engine_leave(e);
 }
 
@@ -230,55 +264,96 @@ static void prep_stall(struct io_uring_sqe *sqe)
     io_uring_prep_timeout(sqe, &stall_ts, 0, 0);
 }
 
-static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_flags)
+/* The READ_FIXED or WRITE_FIXED of n bytes from where r has got to. */
+static void prep_rw_sqe(struct regio__req *r, struct io_uring_sqe *sqe, uint32_t n)
+{
+    char *data = (char *)r->b.data + r->done;
+    uint64_t off = r->off + r->done;
+    if (r->kind != REGIO__REQ_READ) {
+        io_uring_prep_write_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
+        sqe->rw_flags = r->dsync ? RWF_DSYNC : 0;
+    } else {
+        io_uring_prep_read_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
+    }
+    sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* The testing hook's part of a read or write SQE: an armed fault replaces
+ * or shortens it, a recording logs the write. r is marked so that its
+ * completion goes through hook_complete. */
+static void hook_prep_rw(struct regio_engine *e, struct regio__req *r, struct io_uring_sqe *sqe)
 {
     bool write = r->kind != REGIO__REQ_READ;
     uint32_t remaining = r->len - r->done;
-    struct io_uring_sqe *sqe = get_sqes(e, r->kind == REGIO__REQ_WRITE_SYNC ? 2 : 1);
     struct regio__fault_hit hit =
         fault_next(e, write ? REGIO_OP_WRITE : REGIO_OP_READ, remaining, r->f->off_align);
-    uint32_t n = hit.short_len ? hit.short_len : remaining;
-    char *data = (char *)r->b.data + r->done;
-    uint64_t off = r->off + r->done;
-
+    r->hooked = true;
+    if (r->kind == REGIO__REQ_WRITE_SYNC && (hit.err != 0 || hit.short_len != 0))
+        r->write_faulted = true;
     if (hit.err != 0) {
         /* The operation is not run: a NOP carries the injected error back
          * through the ring, so completion order stays the ring's. */
         io_uring_prep_nop(sqe);
         r->fault_err[0] = hit.err;
-    } else if (hit.stall) {
-        prep_stall(sqe);
-    } else if (write) {
-        io_uring_prep_write_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
-        sqe->rw_flags = r->dsync ? RWF_DSYNC : 0;
-        sqe->flags |= IOSQE_FIXED_FILE;
-        r->rec_id[0] = regio__rec_write(e, r->f, data, off, n, r->dsync);
-    } else {
-        io_uring_prep_read_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
-        sqe->flags |= IOSQE_FIXED_FILE;
+        return;
     }
-    if (r->kind == REGIO__REQ_WRITE_SYNC && (hit.err != 0 || hit.short_len != 0))
-        r->write_faulted = true;
+    if (hit.stall) {
+        prep_stall(sqe);
+        return;
+    }
+    uint32_t n = hit.short_len ? hit.short_len : remaining;
+    REGIO_ASSERT(n > 0 && n <= remaining);
+    prep_rw_sqe(r, sqe, n);
+    if (write)
+        r->rec_id[0] =
+            regio__rec_write(e, r->f, (char *)r->b.data + r->done, r->off + r->done, n, r->dsync);
+}
+
+static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_flags)
+{
+    REGIO_ASSERT(r->done < r->len);
+    struct io_uring_sqe *sqe = get_sqes(e, r->kind == REGIO__REQ_WRITE_SYNC ? 2 : 1);
+    if (REGIO_UNLIKELY(e->hook != NULL))
+        hook_prep_rw(e, r, sqe);
+    else
+        prep_rw_sqe(r, sqe, r->len - r->done);
     sqe->flags |= sqe_flags;
     io_uring_sqe_set_data64(sqe, req_user_data(e, r, 0));
     r->pending++;
     CTR_INC(e, submitted);
 }
 
-static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned part, bool linked)
+static void prep_sync_sqe(struct regio__req *r, struct io_uring_sqe *sqe)
 {
-    struct io_uring_sqe *sqe = get_sqes(e, 1);
+    io_uring_prep_fsync(sqe, (int)r->f->slot, r->datasync ? IORING_FSYNC_DATASYNC : 0);
+    sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* The testing hook's part of an fsync SQE (part of r): a fault replaces it,
+ * a recording logs it. */
+static void hook_prep_sync(struct regio_engine *e, struct regio__req *r, struct io_uring_sqe *sqe,
+                           unsigned part, bool linked)
+{
     struct regio__fault_hit hit = fault_next(e, REGIO_OP_FSYNC, 0, 1);
+    r->hooked = true;
     if (hit.err != 0) {
         io_uring_prep_nop(sqe);
         r->fault_err[part] = hit.err;
     } else if (hit.stall) {
         prep_stall(sqe);
     } else {
-        io_uring_prep_fsync(sqe, (int)r->f->slot, r->datasync ? IORING_FSYNC_DATASYNC : 0);
-        sqe->flags |= IOSQE_FIXED_FILE;
+        prep_sync_sqe(r, sqe);
         r->rec_id[part] = regio__rec_sync(e, r->f, linked);
     }
+}
+
+static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned part, bool linked)
+{
+    struct io_uring_sqe *sqe = get_sqes(e, 1);
+    if (REGIO_UNLIKELY(e->hook != NULL))
+        hook_prep_sync(e, r, sqe, part, linked);
+    else
+        prep_sync_sqe(r, sqe);
     io_uring_sqe_set_data64(sqe, req_user_data(e, r, part));
     r->pending++;
     CTR_INC(e, submitted);
@@ -449,6 +524,26 @@ static int pair_done(struct regio_engine *e, struct regio__req *r)
     return finish(e, r, s);
 }
 
+/* The testing hook's part of a completion of part (0/1) of r, which the hook
+ * prepared: the injected result replaces res, the recording logs it.
+ * Returns the result the request goes on with. */
+static int hook_complete(struct regio_engine *e, struct regio__req *r, unsigned part, int res)
+{
+    REGIO_ASSERT(part < 2);
+    if (r->fault_err[part] != 0) {
+        res = r->fault_err[part];
+        r->fault_err[part] = 0;
+    }
+    /* The kernel cancels a sync linked to a failed or short write; an
+     * injected fault on the write must look the same. */
+    if (r->kind == REGIO__REQ_WRITE_SYNC && part == 1 && r->write_faulted && !r->sync_only)
+        res = -ECANCELED;
+    regio__rec_complete(e, r->rec_id[part], res);
+    if (r->kind == REGIO__REQ_WRITE_SYNC && part == 0)
+        regio__rec_linked_start(e, r->rec_id[1], r->rec_id[0]);
+    return res;
+}
+
 static void watchdog_fired(struct regio_engine *e);
 
 static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
@@ -473,18 +568,13 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
     struct regio__req *r = &e->reqs[idx];
     REGIO_ASSERT(r->busy && r->gen == user_data_gen(ud) && r->pending > 0);
     r->pending--;
-    if (r->fault_err[part] != 0) {
-        res = r->fault_err[part];
-        r->fault_err[part] = 0;
-    }
+    if (REGIO_UNLIKELY(r->hooked))
+        res = hook_complete(e, r, part, res);
     switch (r->kind) {
     case REGIO__REQ_READ:
-        return rw_done(e, r, res);
     case REGIO__REQ_WRITE:
-        regio__rec_complete(e, r->rec_id[0], res);
         return rw_done(e, r, res);
     case REGIO__REQ_FSYNC:
-        regio__rec_complete(e, r->rec_id[0], res);
         if (res < 0 && (stall_retry(e, r, &res) || (retryable(res) && retry_ok(e, r)))) {
             issue(e, r);
             return 0;
@@ -493,18 +583,10 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
     default:
         break;
     }
-    if (part == 0) {
+    if (part == 0)
         r->wres = res;
-        regio__rec_complete(e, r->rec_id[0], res);
-        regio__rec_linked_start(e, r->rec_id[1], r->rec_id[0]);
-    } else {
-        /* The kernel cancels a sync linked to a failed or short write; an
-         * injected fault on the write must look the same. */
-        if (r->write_faulted && !r->sync_only)
-            res = -ECANCELED;
+    else
         r->sres = res;
-        regio__rec_complete(e, r->rec_id[1], res);
-    }
     return r->pending == 0 ? pair_done(e, r) : 0;
 }
 
@@ -1428,8 +1510,8 @@ int regio_engine_destroy(struct regio_engine *e)
     io_uring_unregister_files(&e->ring);
     unregister_buffers(e);
     io_uring_queue_exit(&e->ring);
-    if (e->rec != NULL)
-        regio_recording_destroy(e->rec);
+    if (e->test.rec != NULL)
+        regio_recording_destroy(e->test.rec);
     regio__arena_user_put(e->arena);
     regio__engine_leave(e);
     pthread_mutex_destroy(&e->lock);

@@ -11,6 +11,7 @@
 
 #include "regio/engine.h"
 #include "regio/stats.h"
+#include "regio/testing.h"
 #include "arena_internal.h"
 
 /* Request kinds as the engine tracks them (one request can own two SQEs). */
@@ -49,6 +50,13 @@ struct regio__fault_hit {
     bool stall;         /* submit a timer that only a cancel ends instead */
 };
 
+/* What the testing API (regio/testing.h) keeps in an engine. */
+struct regio__test_hook {
+    struct regio__fault_state faults[3]; /* by enum regio_op_kind */
+    struct regio_recording *rec;         /* non-NULL while recording */
+    uint64_t rec_gen;                    /* bumped at each record_start */
+};
+
 struct regio__req;
 
 struct regio_engine {
@@ -84,10 +92,12 @@ struct regio_engine {
     uint8_t *slot_used; /* file table slots in use */
     struct regio_file *files;
 
-    struct regio__fault_state faults[3];
-    struct regio_recording *rec; /* non-NULL while recording */
-    uint64_t rec_gen;            /* bumped at each record_start */
-    _Atomic uint64_t seq;        /* event sequence numbers for the recording */
+    /* The testing hook: &test while a fault is armed or a recording runs,
+     * NULL otherwise. The I/O path tests only this pointer, once per SQE
+     * (regio__test_hook_update keeps it in step with test). */
+    struct regio__test_hook *hook;
+    struct regio__test_hook test;
+    _Atomic uint64_t seq; /* event sequence numbers for the recording */
 
     /* Counters: written by the one thread inside the engine at a time,
      * read by any (the live stats publisher), hence relaxed atomics. */
@@ -108,6 +118,10 @@ struct regio_engine {
  * (shared mode). The pager uses them to guard its own state too. */
 int regio__engine_enter(const struct regio_engine *e);
 void regio__engine_leave(const struct regio_engine *e);
+
+/* Point e->hook at e->test when anything in it is armed or recording, else
+ * NULL. Called with the engine entered after every change to e->test. */
+void regio__test_hook_update(struct regio_engine *e);
 
 /* Recording hooks, called by engine.c with the engine entered. A write
  * record returns an id (or -1 when not recording) to pass at completion. */

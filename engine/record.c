@@ -150,17 +150,17 @@ static struct rec_op *op_append(struct regio_recording *r)
 
 static int64_t op_id(const struct regio_engine *e, const struct regio_recording *r)
 {
-    return (int64_t)((e->rec_gen << REC_INDEX_BITS) | (uint64_t)(r->nops - 1));
+    return (int64_t)((e->test.rec_gen << REC_INDEX_BITS) | (uint64_t)(r->nops - 1));
 }
 
 /* The op an id names, or NULL when it belongs to an earlier recording. */
 static struct rec_op *op_of(struct regio_engine *e, int64_t id)
 {
-    if (id < 0 || e->rec == NULL || ((uint64_t)id >> REC_INDEX_BITS) != e->rec_gen)
+    if (id < 0 || e->test.rec == NULL || ((uint64_t)id >> REC_INDEX_BITS) != e->test.rec_gen)
         return NULL;
     uint64_t i = (uint64_t)id & REC_INDEX_MASK;
-    REGIO_ASSERT(i < e->rec->nops);
-    return &e->rec->ops[i];
+    REGIO_ASSERT(i < e->test.rec->nops);
+    return &e->test.rec->ops[i];
 }
 
 /* A recording that cannot grow (or capture a file) is a test harness
@@ -175,7 +175,7 @@ static void rec_fail(void)
 /* A new log entry for an operation on f, or NULL when not recording. */
 static struct rec_op *op_begin(struct regio_engine *e, struct regio_file *f)
 {
-    struct regio_recording *r = e->rec;
+    struct regio_recording *r = e->test.rec;
     if (r == NULL)
         return NULL;
     int fi = file_index(r, f);
@@ -190,8 +190,8 @@ static struct rec_op *op_begin(struct regio_engine *e, struct regio_file *f)
 static int64_t op_commit(struct regio_engine *e, struct rec_op *op)
 {
     op->sub_seq = next_seq(e);
-    e->rec->nops++;
-    return op_id(e, e->rec);
+    e->test.rec->nops++;
+    return op_id(e, e->test.rec);
 }
 
 int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
@@ -258,17 +258,24 @@ void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t wr
 
 int regio_engine_record_start(struct regio_engine *e)
 {
-    if (e == NULL)
+    if (e == NULL) {
+        regio__set_detail("regio_engine_record_start: e is NULL");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    if (e->rec != NULL) {
+    if (e->test.rec != NULL) {
+        regio__set_detail("regio_engine_record_start: already recording");
         rc = -EBUSY;
     } else {
-        e->rec = calloc(1, sizeof(*e->rec));
-        rc = e->rec == NULL ? -ENOMEM : 0;
-        e->rec_gen++;
+        e->test.rec = calloc(1, sizeof(*e->test.rec));
+        if (e->test.rec == NULL) {
+            regio__set_detail("regio_engine_record_start: out of memory");
+            rc = -ENOMEM;
+        }
+        e->test.rec_gen++;
+        regio__test_hook_update(e);
     }
     regio__engine_leave(e);
     return rc;
@@ -276,17 +283,21 @@ int regio_engine_record_start(struct regio_engine *e)
 
 int regio_engine_record_stop(struct regio_engine *e, struct regio_recording **out)
 {
-    if (e == NULL || out == NULL)
+    if (e == NULL || out == NULL) {
+        regio__set_detail("regio_engine_record_stop: %s is NULL", e == NULL ? "e" : "out");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    if (e->rec == NULL) {
+    if (e->test.rec == NULL) {
+        regio__set_detail("regio_engine_record_stop: not recording");
         rc = -ENOENT;
     } else {
-        e->rec->last_seq = atomic_load(&e->seq);
-        *out = e->rec;
-        e->rec = NULL;
+        e->test.rec->last_seq = atomic_load(&e->seq);
+        *out = e->test.rec;
+        e->test.rec = NULL;
+        regio__test_hook_update(e);
     }
     regio__engine_leave(e);
     return rc;
@@ -398,24 +409,24 @@ static int image_resize(struct image *im, uint64_t len, bool grow_only)
 
 /* Whether an undurable length change happened: always (KEEP), never
  * (DROP), or by seed; never when the call failed. */
-static bool resize_happened(const struct rec_op *op, size_t idx, enum regio_sim_mode mode,
+static bool resize_happened(const struct rec_op *op, size_t idx, enum regio_recording_mode mode,
                             uint64_t seed)
 {
     if (op->completed && op->res < 0)
         return false;
-    if (mode == REGIO_SIM_KEEP || mode == REGIO_SIM_DROP)
-        return mode == REGIO_SIM_KEEP;
+    if (mode == REGIO_RECORDING_KEEP || mode == REGIO_RECORDING_DROP)
+        return mode == REGIO_RECORDING_KEEP;
     return (mix64(seed ^ mix64(idx + 1)) & 1) != 0;
 }
 
 /* Apply an undurable write as chosen by mode and seed: whole, not at all,
  * or torn (each 512-byte sector kept or not). */
 static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
-                           enum regio_sim_mode mode, uint64_t seed)
+                           enum regio_recording_mode mode, uint64_t seed)
 {
-    if (mode == REGIO_SIM_KEEP)
+    if (mode == REGIO_RECORDING_KEEP)
         return image_put(im, w->off, w->data, w->len);
-    if (mode == REGIO_SIM_DROP)
+    if (mode == REGIO_RECORDING_DROP)
         return 0;
     uint64_t h = mix64(seed ^ mix64(idx + 1));
     switch (h % 3) {
@@ -438,7 +449,7 @@ static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
 }
 
 static int build_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
-                       enum regio_sim_mode mode, uint64_t seed, struct image *im)
+                       enum regio_recording_mode mode, uint64_t seed, struct image *im)
 {
     int rc = image_put(im, 0, r->files[i].init, r->files[i].init_bytes);
     for (size_t k = 0; rc == 0 && k < r->nops; k++) {
@@ -458,22 +469,41 @@ static int build_image(const struct regio_recording *r, uint32_t i, uint64_t cra
     return rc;
 }
 
-int regio_recording_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
-                                enum regio_sim_mode mode, uint64_t seed, int out_fd)
+/* Make fd hold exactly the len bytes at p. */
+static int write_all(int fd, const uint8_t *p, size_t len)
 {
-    if (r == NULL || i >= r->nfiles || out_fd < 0 || (unsigned)mode > REGIO_SIM_KEEP)
+    if (ftruncate(fd, (off_t)len) != 0)
+        return -errno;
+    for (size_t done = 0; done < len;) {
+        ssize_t n = pwrite(fd, p + done, len - done, (off_t)done);
+        if (n < 0)
+            return -errno;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int regio_recording_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
+                                enum regio_recording_mode mode, uint64_t seed, int out_fd)
+{
+    if (r == NULL || i >= r->nfiles || out_fd < 0 || (unsigned)mode > REGIO_RECORDING_KEEP) {
+        regio__set_detail("regio_recording_write_image: %s",
+                          r == NULL        ? "r is NULL"
+                          : i >= r->nfiles ? "no such file in the recording"
+                          : out_fd < 0     ? "out_fd is negative"
+                                           : "mode is not a regio_recording_mode");
         return -EINVAL;
+    }
     struct image im = {NULL, 0, 0};
     int rc = build_image(r, i, crash_seq, mode, seed, &im);
-    if (rc == 0 && ftruncate(out_fd, (off_t)im.len) != 0)
-        rc = -errno;
-    for (size_t done = 0; rc == 0 && done < im.len;) {
-        ssize_t n = pwrite(out_fd, im.bytes + done, im.len - done, (off_t)done);
-        if (n < 0)
-            rc = -errno;
-        else
-            done += (size_t)n;
+    if (rc != 0) {
+        regio__set_detail("regio_recording_write_image: out of memory for the image");
+        free(im.bytes);
+        return rc;
     }
+    rc = write_all(out_fd, im.bytes, im.len);
+    if (rc != 0)
+        regio__set_detail("regio_recording_write_image: writing the image: %s", strerror(-rc));
     free(im.bytes);
     return rc;
 }

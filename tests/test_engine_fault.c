@@ -6,14 +6,18 @@
  * by a completed sync survive a DROP image; a forgotten sync loses data),
  * and the stall probe (a request the kernel accepted and never ran is
  * cancelled and resubmitted, owned and shared mode; past the retry limit
- * it fails with -ETIMEDOUT instead of hanging).
+ * it fails with -ETIMEDOUT instead of hanging), and the one testing hook
+ * the I/O path checks (set exactly while a fault is armed or a recording
+ * runs).
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "engine_internal.h"
 #include "regio.h"
+#include "regio/testing.h"
 
 #define BLOCK 4096u
 
@@ -231,8 +235,8 @@ static void test_short(const char *dir)
     char img[600];
     snprintf(img, sizeof(img), "%s.img", v.path);
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    CHECK_OK(
-        regio_recording_write_image(rec, 0, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, fd));
+    CHECK_OK(regio_recording_write_image(rec, 0, regio_recording_last_seq(rec),
+                                         REGIO_RECORDING_DROP, 0, fd));
     close(fd);
     check_file_bytes(img, 4 * BLOCK, 4 * BLOCK, 'L');
     regio_recording_destroy(rec);
@@ -254,7 +258,7 @@ static void test_short(const char *dir)
 /* The simulated image of the file at crash_seq, read back block by block:
  * out[i] is the byte every byte of block i holds, or '?' when mixed. */
 static void image_blocks(struct regio_recording *rec, const char *path, uint64_t crash_seq,
-                         enum regio_sim_mode mode, uint64_t seed, uint32_t nblocks, char *out)
+                         enum regio_recording_mode mode, uint64_t seed, uint32_t nblocks, char *out)
 {
     char img[600];
     snprintf(img, sizeof(img), "%s.img", path);
@@ -334,18 +338,18 @@ static void test_power_loss(const char *dir, uint64_t seed)
     CHECK(end > after_first_sync);
     char got[11] = {0};
 
-    image_blocks(rec, v.path, end, REGIO_SIM_DROP, 0, 10, got);
+    image_blocks(rec, v.path, end, REGIO_RECORDING_DROP, 0, 10, got);
     fprintf(stderr, "drop image at end: %s\n", got);
     CHECK(memcmp(got, "abcOefOO--", 10) == 0);
 
-    image_blocks(rec, v.path, end, REGIO_SIM_KEEP, 0, 10, got);
+    image_blocks(rec, v.path, end, REGIO_RECORDING_KEEP, 0, 10, got);
     CHECK(memcmp(got, "abcdefOO\0z", 10) == 0);
 
     /* At the moment the first sync had completed, only a and b existed. */
-    image_blocks(rec, v.path, after_first_sync, REGIO_SIM_KEEP, 0, 10, got);
+    image_blocks(rec, v.path, after_first_sync, REGIO_RECORDING_KEEP, 0, 10, got);
     CHECK(memcmp(got, "abOOOOOO--", 10) == 0);
     /* Before anything was written: the captured old contents. */
-    image_blocks(rec, v.path, 0, REGIO_SIM_KEEP, 0, 10, got);
+    image_blocks(rec, v.path, 0, REGIO_RECORDING_KEEP, 0, 10, got);
     CHECK(memcmp(got, "OOOOOOOO--", 10) == 0);
 
     /* Random crashes: durable blocks always survive; every other block is
@@ -355,13 +359,13 @@ static void test_power_loss(const char *dir, uint64_t seed)
     for (int i = 0; i < 64; i++) {
         uint64_t s = test_rand(&st);
         uint64_t crash = end ? test_rand(&st) % (end + 1) : 0;
-        image_blocks(rec, v.path, end, REGIO_SIM_RANDOM, s, 10, got);
+        image_blocks(rec, v.path, end, REGIO_RECORDING_RANDOM, s, 10, got);
         CHECK(memcmp(got, "abc", 3) == 0 && got[4] == 'e' && got[5] == 'f');
         CHECK(got[3] == 'd' || got[3] == 'O' || got[3] == '?');
         kept |= got[3] == 'd';
         dropped |= got[3] == 'O';
         CHECK(got[9] == 'z' || got[9] == '-' || got[9] == '?' || got[9] == 0);
-        image_blocks(rec, v.path, crash, REGIO_SIM_RANDOM, s, 10, got);
+        image_blocks(rec, v.path, crash, REGIO_RECORDING_RANDOM, s, 10, got);
         for (int k = 0; k < 8; k++)
             CHECK(got[k] == 'O' || got[k] == "abcdef"[k < 6 ? k : 0] || got[k] == '?');
     }
@@ -391,7 +395,7 @@ static void test_forgotten_sync(const char *dir)
         struct regio_recording *rec;
         CHECK_OK(regio_engine_record_stop(v.e, &rec));
         char got[5] = {0};
-        image_blocks(rec, v.path, regio_recording_last_seq(rec), REGIO_SIM_DROP, 0, 4, got);
+        image_blocks(rec, v.path, regio_recording_last_seq(rec), REGIO_RECORDING_DROP, 0, 4, got);
         CHECK(strcmp(got, with_sync ? "pqrs" : "OOOO") == 0);
         regio_recording_destroy(rec);
         CHECK_OK(regio_slab_free(v.s, b));
@@ -473,11 +477,71 @@ static void test_stall(const char *dir, bool shared)
     env_down(&v);
 }
 
+/* The engine's testing hook is set exactly while something in it is armed
+ * or recording: a one-shot fault that fired, a cleared sticky one and a
+ * stopped recording leave the I/O path with nothing to check. */
+static void test_hook(const char *dir)
+{
+    struct env v;
+    env_up(&v, dir, "hook", 4);
+    struct regio_buf b = block_buf(&v, BLOCK, 'h');
+    struct result r[3];
+    memset(r, 0, sizeof(r));
+    CHECK(v.e->hook == NULL);
+
+    struct regio_fault fr = {.op = REGIO_OP_READ, .nth = 2, .err = -EIO};
+    CHECK_OK(regio_engine_fault_arm(v.e, &fr));
+    CHECK(v.e->hook != NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(regio_file_read(v.f, b, 0, BLOCK, res_cb, &r[i]));
+        CHECK_OK(regio_engine_drain(v.e, -1));
+        CHECK(v.e->hook == (i == 0 ? &v.e->test : NULL));
+    }
+    CHECK_EQ(r[0].res, (int)BLOCK);
+    CHECK_EQ(r[1].res, -EIO);
+    CHECK_EQ(r[2].res, (int)BLOCK);
+
+    fr.sticky = true;
+    CHECK_OK(regio_engine_fault_arm(v.e, &fr));
+    CHECK(v.e->hook != NULL);
+    regio_engine_fault_clear(v.e);
+    CHECK(v.e->hook == NULL);
+
+    /* A write submitted while recording and completed after the stop. */
+    CHECK_OK(regio_engine_record_start(v.e));
+    CHECK(v.e->hook != NULL);
+    CHECK_EQ(regio_engine_record_start(v.e), -EBUSY);
+    memset(r, 0, sizeof(r));
+    CHECK_OK(regio_file_write(v.f, b, 0, BLOCK, res_cb, &r[0]));
+    CHECK_OK(regio_engine_submit(v.e));
+    struct regio_recording *rec = NULL;
+    CHECK_OK(regio_engine_record_stop(v.e, &rec));
+    CHECK(v.e->hook == NULL);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(r[0].res, (int)BLOCK);
+    CHECK_EQ(regio_recording_file_count(rec), 1);
+    regio_recording_destroy(rec);
+    CHECK_EQ(regio_engine_record_stop(v.e, &rec), -ENOENT);
+
+    /* Refused arguments: -EINVAL with a detail of their own, hook unset. */
+    CHECK_EQ(regio_engine_fault_arm(v.e, &(struct regio_fault){.op = REGIO_OP_READ, .nth = 0}),
+             -EINVAL);
+    CHECK(strstr(regio_error_detail(), "nth") != NULL);
+    CHECK_EQ(regio_engine_fault_arm(
+                 v.e, &(struct regio_fault){.op = REGIO_OP_FSYNC, .nth = 1, .short_bytes = 512}),
+             -EINVAL);
+    CHECK(strstr(regio_error_detail(), "fsync") != NULL);
+    CHECK(v.e->hook == NULL);
+    CHECK_OK(regio_slab_free(v.s, b));
+    env_down(&v);
+}
+
 int main(void)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s", test_tmpdir("engine_fault"));
     uint64_t seed = test_seed();
+    test_hook(dir);
     test_errors(dir);
     test_short(dir);
     test_power_loss(dir, seed);

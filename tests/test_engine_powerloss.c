@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "regio.h"
+#include "regio/testing.h"
 
 #define HALF     4096u
 #define UNIT     (2 * HALF)
@@ -173,7 +174,7 @@ static void check_crash(struct world *w, struct regio_recording *rec, const char
 {
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
     CHECK(fd >= 0);
-    CHECK_OK(regio_recording_write_image(rec, 0, crash, REGIO_SIM_DROP, 0, fd));
+    CHECK_OK(regio_recording_write_image(rec, 0, crash, REGIO_RECORDING_DROP, 0, fd));
     char *half = malloc(HALF);
     for (int k = 0; k < UNITS; k++) {
         uint64_t hi = 0;

@@ -17,6 +17,7 @@
 #include "engine_internal.h"
 #include "hash_internal.h"
 #include "regio.h"
+#include "regio/testing.h"
 
 struct env {
     struct regio_arena *a;
@@ -284,7 +285,7 @@ static void test_checksum_values(struct env *v, const char *path)
  * bytes, and for each whole page among the first n whether it verifies
  * (1), was never written (0) or is damaged (-1). */
 static uint64_t image_bytes(struct regio_recording *rec, const char *img, uint64_t crash,
-                            enum regio_sim_mode mode, uint64_t seed, int *state, uint64_t n)
+                            enum regio_recording_mode mode, uint64_t seed, int *state, uint64_t n)
 {
     int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
     CHECK(fd >= 0);
@@ -373,30 +374,30 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
 
     int st[10];
     /* A: the truncate is not durable; dropped, all 8 synced pages remain. */
-    CHECK_EQ(image_bytes(rec, img, a, REGIO_SIM_DROP, 0, st, 8), 8 * 4096);
+    CHECK_EQ(image_bytes(rec, img, a, REGIO_RECORDING_DROP, 0, st, 8), 8 * 4096);
     for (int i = 0; i < 8; i++)
         CHECK_EQ(st[i], 1);
-    CHECK_EQ(image_bytes(rec, img, a, REGIO_SIM_KEEP, 0, st, 3), 3 * 4096);
+    CHECK_EQ(image_bytes(rec, img, a, REGIO_RECORDING_KEEP, 0, st, 3), 3 * 4096);
     /* B: synced, so kept in every mode. */
-    CHECK_EQ(image_bytes(rec, img, bseq, REGIO_SIM_DROP, 0, st, 3), 3 * 4096);
-    CHECK_EQ(image_bytes(rec, img, bseq, REGIO_SIM_KEEP, 0, st, 3), 3 * 4096);
+    CHECK_EQ(image_bytes(rec, img, bseq, REGIO_RECORDING_DROP, 0, st, 3), 3 * 4096);
+    CHECK_EQ(image_bytes(rec, img, bseq, REGIO_RECORDING_KEEP, 0, st, 3), 3 * 4096);
     /* C: the extension may be lost; kept, it adds never-written pages. */
-    CHECK_EQ(image_bytes(rec, img, c, REGIO_SIM_DROP, 0, st, 3), 3 * 4096);
-    CHECK_EQ(image_bytes(rec, img, c, REGIO_SIM_KEEP, 0, st, 10), 10 * 4096);
+    CHECK_EQ(image_bytes(rec, img, c, REGIO_RECORDING_DROP, 0, st, 3), 3 * 4096);
+    CHECK_EQ(image_bytes(rec, img, c, REGIO_RECORDING_KEEP, 0, st, 10), 10 * 4096);
     for (int i = 0; i < 10; i++)
         CHECK_EQ(st[i], i < 3 ? 1 : 0);
     /* D: page 9 is there only if its write is kept; at random, the length
      * is one of the two and the first three pages always verify. */
-    CHECK_EQ(image_bytes(rec, img, d, REGIO_SIM_KEEP, 0, st, 10), 10 * 4096);
+    CHECK_EQ(image_bytes(rec, img, d, REGIO_RECORDING_KEEP, 0, st, 10), 10 * 4096);
     CHECK_EQ(st[9], 1);
-    CHECK_EQ(image_bytes(rec, img, d, REGIO_SIM_DROP, 0, st, 3), 3 * 4096);
+    CHECK_EQ(image_bytes(rec, img, d, REGIO_RECORDING_DROP, 0, st, 3), 3 * 4096);
     /* At random: the extension survived (10 pages), or it did not and the
      * write of page 9 was dropped (3 pages) or kept in part, sectors from
      * the start of page 9 extending the file as a write past the end does.
      * The synced pages always verify. */
     int lengths_seen = 0;
     for (uint64_t seed = 1; seed <= 32; seed++) {
-        uint64_t n = image_bytes(rec, img, d, REGIO_SIM_RANDOM, seed, st, 10);
+        uint64_t n = image_bytes(rec, img, d, REGIO_RECORDING_RANDOM, seed, st, 10);
         CHECK(n == 3 * 4096 || (n > 9 * 4096 && n <= 10 * 4096 && n % 512 == 0));
         lengths_seen |= n == 3 * 4096 ? 1 : n == 10 * 4096 ? 2 : 4;
         for (int i = 0; i < 3; i++)
@@ -416,9 +417,9 @@ static void test_powerloss_length(struct env *v, const char *path, const char *i
     uint64_t e = regio_engine_record_seq(v->e);
     CHECK_OK(regio_engine_record_stop(v->e, &rec));
     CHECK_OK(regio_file_close(f2));
-    CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_KEEP, 0, st, 10), 10 * 4096);
+    CHECK_EQ(image_bytes(rec, img, e, REGIO_RECORDING_KEEP, 0, st, 10), 10 * 4096);
     for (uint64_t seed = 0; seed < 8; seed++)
-        CHECK_EQ(image_bytes(rec, img, e, REGIO_SIM_RANDOM, seed, st, 0), 10 * 4096);
+        CHECK_EQ(image_bytes(rec, img, e, REGIO_RECORDING_RANDOM, seed, st, 0), 10 * 4096);
     regio_recording_destroy(rec);
     unlink(img);
     CHECK_OK(regio_slab_free(v->s, b));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "regio/testing.h"
 #include "wal_internal.h"
 
 #ifndef CRASH_TRIALS
@@ -138,7 +139,7 @@ static void run_trial(const char *tmpl, const char *dir, const struct regio_reco
         snprintf(copy, sizeof(copy), "%s/%s", dir, basename(path));
         int fd = open(copy, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         CHECK(fd >= 0);
-        CHECK_OK(regio_recording_write_image(rec, i, crash_seq, REGIO_SIM_RANDOM, seed, fd));
+        CHECK_OK(regio_recording_write_image(rec, i, crash_seq, REGIO_RECORDING_RANDOM, seed, fd));
         close(fd);
     }
     struct regio_wal_opts o = {.segment_bytes = 1u << 20, .buffer_bytes = 16384};

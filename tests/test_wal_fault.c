@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "regio/testing.h"
 #include "wal_internal.h"
 
 #define SEG (1024u * 1024u)
