@@ -82,6 +82,37 @@ static void test_json_records(const char *root, char *seed)
              0);
 }
 
+/* The WAL's tuning options reach the log (the summary echoes them) and a
+ * log written with the linked fdatasync and one flush in flight verifies. */
+static void test_wal_tuning(const char *root, char *seed)
+{
+    char *dir = subdir(root, "tuning");
+    char *args[] = {"--dir",
+                    dir,
+                    "--records",
+                    "500",
+                    "--threads",
+                    "2",
+                    "--seed",
+                    seed,
+                    "--wal-sync",
+                    "fdatasync",
+                    "--max-flushes",
+                    "1",
+                    "--flusher-poll-ns",
+                    "-1",
+                    "--verify",
+                    "--json",
+                    NULL};
+    CHECK_EQ(walstress(args), 0);
+    CHECK_EQ(json_check(out_path,
+                        "d['ok'] and d['verify']['found']==500 and d['verify']['lost']==0"
+                        " and d['wal_sync']=='fdatasync' and d['max_flushes']==1"
+                        " and d['flusher_poll_ns']==-1",
+                        false),
+             0);
+}
+
 static void test_crash_cycles(const char *root, char *seed)
 {
     char *dir = subdir(root, "crash");
@@ -186,6 +217,12 @@ static void test_usage(void)
     CHECK_EQ(walstress(a3), 2);
     char *a4[] = {"--seconds", "1", "--records", "10", NULL};
     CHECK_EQ(walstress(a4), 2);
+    char *a7[] = {"--wal-sync", "sometimes", NULL};
+    CHECK_EQ(walstress(a7), 2);
+    char *a8[] = {"--max-flushes", "32", NULL};
+    CHECK_EQ(walstress(a8), 2);
+    char *a9[] = {"--flusher-poll-ns", "0", NULL};
+    CHECK_EQ(walstress(a9), 2);
     char *a5[] = {"--bogus", NULL};
     CHECK_EQ(walstress(a5), 2);
     char *a6[] = {"--help", NULL};
@@ -204,6 +241,7 @@ int main(void)
     test_usage();
     test_verify(root, seed);
     test_json_records(root, seed);
+    test_wal_tuning(root, seed);
     test_crash_cycles(root, seed);
     test_live_dump(root);
     test_rmdir_all(root);

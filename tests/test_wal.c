@@ -7,7 +7,8 @@
  * tails the durable end, notify_durable calls back in LSN order, salvage mode
  * keeps the prefix before a damaged record, pads verify over a lapped ring,
  * a log of an older format version is refused, a reopen with a larger buffer
- * takes records bigger than the old window (in the next segment).
+ * takes records bigger than the old window (in the next segment), the
+ * tuning options are checked and honoured.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -507,6 +508,54 @@ static void test_live_stats(void)
     test_rmdir_all(dir);
 }
 
+/* The tuning fields of the options: out-of-range values are refused with a
+ * detail naming the field, 0 gives the defaults, and a log written under
+ * the other settings reads back whole. */
+static void test_tuning(void)
+{
+    const char *dir = test_tmpdir("wal-tune");
+    struct regio_wal *w = NULL;
+    struct regio_wal_opts o = small_opts();
+    o.max_flushes = REGIO_WAL_MAX_FLUSHES + 1;
+    CHECK_EQ(regio_wal_open(dir, &o, &w, NULL), -EINVAL);
+    CHECK(strstr(regio_error_detail(), "max_flushes") != NULL);
+    o = small_opts();
+    o.sync_method = (enum regio_wal_sync_method)7;
+    CHECK_EQ(regio_wal_open(dir, &o, &w, NULL), -EINVAL);
+    CHECK(strstr(regio_error_detail(), "sync_method") != NULL);
+
+    o = small_opts();
+    CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+    CHECK(w->dsync_writes && w->max_flushes_in_flight == 2 && w->poll_ns > 0);
+    CHECK_OK(regio_wal_close(w));
+    const struct regio_wal_opts tunings[2] = {
+        {.sync_method = REGIO_WAL_SYNC_FDATASYNC, .max_flushes = 1, .flusher_poll_ns = -1},
+        {.sync_method = REGIO_WAL_SYNC_DSYNC,
+         .max_flushes = REGIO_WAL_MAX_FLUSHES,
+         .flusher_poll_ns = 1000},
+    };
+    uint8_t buf[4096];
+    uint64_t lsn = 0, n = 0;
+    for (int t = 0; t < 2; t++) {
+        o = small_opts();
+        o.sync_method = tunings[t].sync_method;
+        o.max_flushes = tunings[t].max_flushes;
+        o.flusher_poll_ns = tunings[t].flusher_poll_ns;
+        CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
+        CHECK_EQ(w->dsync_writes, t == 1);
+        CHECK_EQ(w->max_flushes_in_flight, tunings[t].max_flushes);
+        CHECK_EQ(w->poll_ns, tunings[t].flusher_poll_ns);
+        for (uint64_t end = n + 400; n < end; n++) {
+            CHECK_OK(regio_wal_append(w, buf, payload(n, buf, sizeof(buf)), &lsn));
+            if (n % 5 == 0)
+                CHECK_OK(regio_wal_sync(w, lsn));
+        }
+        CHECK_OK(regio_wal_close(w));
+        verify_dir(dir, 0, n);
+    }
+    test_rmdir_all(dir);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -518,6 +567,7 @@ int main(void)
     test_async_and_live_reader();
     test_salvage();
     test_live_stats();
+    test_tuning();
     printf("wal: ok\n");
     return 0;
 }

@@ -64,8 +64,8 @@ static void check_failed_everywhere(struct regio_wal *w, int err)
 static void fault_case(enum regio_op_kind op, int err, bool fdatasync_mode)
 {
     const char *dir = test_tmpdir("walfault");
-    setenv("REGIO_WAL_SYNC", fdatasync_mode ? "fdatasync" : "dsync", 1);
     struct regio_wal_opts o = {.segment_bytes = SEG, .buffer_bytes = BUF, .create = true};
+    o.sync_method = fdatasync_mode ? REGIO_WAL_SYNC_FDATASYNC : REGIO_WAL_SYNC_DSYNC;
     struct regio_wal *w;
     CHECK_OK(regio_wal_open(dir, &o, &w, NULL));
     struct regio_fault f = {.op = op, .nth = 40, .err = err};
@@ -85,7 +85,6 @@ static void fault_case(enum regio_op_kind op, int err, bool fdatasync_mode)
     check_failed_everywhere(w, err);
     CHECK_EQ(regio_wal_durable_lsn(w), durable); /* nothing acknowledged since */
     CHECK_EQ(regio_wal_close(w), err);
-    unsetenv("REGIO_WAL_SYNC");
 
     struct regio_wal_recovery info;
     CHECK_OK(regio_wal_open(dir, &o, &w, &info));

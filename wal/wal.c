@@ -1403,11 +1403,33 @@ static int check_opts(const struct regio_wal_opts *o)
                           (unsigned)REGIO_WAL_MAX_SPARE_SEGMENTS);
         return -EINVAL;
     }
+    if ((unsigned)o->sync_method > REGIO_WAL_SYNC_FDATASYNC) {
+        regio__set_detail("wal: unknown sync_method %d", (int)o->sync_method);
+        return -EINVAL;
+    }
+    if (o->max_flushes > REGIO_WAL_MAX_FLUSHES) {
+        regio__set_detail("wal: max_flushes %u above %u", o->max_flushes,
+                          (unsigned)REGIO_WAL_MAX_FLUSHES);
+        return -EINVAL;
+    }
     if ((unsigned)o->recovery > REGIO_WAL_RECOVER_SALVAGE) {
         regio__set_detail("wal: unknown recovery mode %d", (int)o->recovery);
         return -EINVAL;
     }
     return 0;
+}
+
+/* The tuning fields of w->opts (checked by check_opts), defaults filled
+ * in: RWF_DSYNC writes, two flushes in flight, 50 us of polling (the
+ * measurements are in docs/decisions.md). */
+static void apply_tuning(struct regio_wal *w)
+{
+    const struct regio_wal_opts *o = &w->opts;
+    w->max_flushes_in_flight = o->max_flushes != 0 ? o->max_flushes : 2;
+    w->dsync_writes = o->sync_method == REGIO_WAL_SYNC_DSYNC;
+    w->poll_ns = o->flusher_poll_ns != 0 ? o->flusher_poll_ns : FLUSHER_POLL_NS;
+    REGIO_ASSERT(w->max_flushes_in_flight >= 1 &&
+                 w->max_flushes_in_flight <= REGIO_WAL_MAX_FLUSHES);
 }
 
 int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct regio_wal **out,
@@ -1423,23 +1445,17 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
             return err;
     }
     struct regio_wal *w = calloc(1, sizeof(*w));
-    if (w == NULL)
+    if (w == NULL) {
+        regio__set_detail("wal: out of memory");
         return -ENOMEM;
+    }
     if (opts != NULL)
         w->opts = *opts;
     if (w->opts.spare_segments == 0)
         w->opts.spare_segments = 2;
     w->piece_bytes = w->opts.buffer_bytes ? w->opts.buffer_bytes : REGIO_MIB;
     w->ring_bytes = REGIO__WAL_PIECES * w->piece_bytes;
-    const char *mf = getenv("REGIO_WAL_MAX_FLUSHES"); /* tuning knob, see decisions */
-    w->max_flushes_in_flight = mf != NULL && atoi(mf) > 0 && atoi(mf) < 32 ? (uint32_t)atoi(mf) : 2;
-    const char *mode = getenv("REGIO_WAL_SYNC");
-    /* RWF_DSYNC writes by default; write + linked fdatasync on request
-     * (measured in docs/decisions.md). */
-    w->dsync_writes = !(mode != NULL && strcmp(mode, "fdatasync") == 0);
-    /* Tuning knob for the measurements in docs/decisions.md. */
-    const char *poll = getenv("REGIO_WAL_POLL_NS");
-    w->poll_ns = poll != NULL ? strtoll(poll, NULL, 10) : FLUSHER_POLL_NS;
+    apply_tuning(w);
     w->lock_fd = -1;
     w->stats_handle = -1;
     pthread_mutex_init(&w->mu, NULL);

@@ -73,6 +73,11 @@ static const struct xxh3_fns *fns_of(enum regio__xxh3_impl impl)
     return &fns_plain;
 }
 
+/* The library's one environment variable, REGIO_XXH3 (README), stays one:
+ * the choice is made once per process, before and apart from any object
+ * whose options could carry it (the pager, the WAL and regio-dump all hash),
+ * and both choices compute the same values, so it changes speed only, never
+ * a result or the format. It exists to measure one against the other. */
 static const struct xxh3_fns *fns(void)
 {
     const struct xxh3_fns *f = atomic_load_explicit(&chosen, memory_order_acquire);

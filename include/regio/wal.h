@@ -34,6 +34,15 @@ enum regio_wal_recovery_mode {
 #define REGIO_WAL_MAX_SEGMENT_BYTES  (1ull << 40)
 #define REGIO_WAL_MAX_SPARE_SEGMENTS 64u
 
+/* How a flush is made durable (regio_wal_opts.sync_method). */
+enum regio_wal_sync_method {
+    REGIO_WAL_SYNC_DSYNC = 0,     /* each write carries RWF_DSYNC (the default) */
+    REGIO_WAL_SYNC_FDATASYNC = 1, /* each write is followed by a linked fdatasync */
+};
+
+/* The most flushes regio_wal_opts.max_flushes may allow in flight. */
+#define REGIO_WAL_MAX_FLUSHES 31
+
 struct regio_wal_opts {
     struct regio_arena *arena; /* share this arena (else the WAL makes one) */
     size_t segment_bytes;      /* 0 = 64 MiB; multiple of the block size; <= 1 TiB */
@@ -43,6 +52,19 @@ struct regio_wal_opts {
     bool create;            /* create the directory when missing */
     bool no_create_log;     /* fail with -ENOENT when no log exists */
     const char *stats_name; /* live stats name for an arena the WAL makes */
+    /* Tuning; 0 is the measured default (docs/decisions.md). An RWF_DSYNC
+     * write is durable by itself; a linked fdatasync is a second SQE that
+     * the kernel runs on an io-wq worker. Which is faster depends on the
+     * device and the filesystem. */
+    enum regio_wal_sync_method sync_method;
+    /* Flushes in flight at once (each a write of the buffer filled since the
+     * last): 0 = 2, at most REGIO_WAL_MAX_FLUSHES. More overlap device
+     * latency at the cost of smaller writes. */
+    uint32_t max_flushes;
+    /* How long the flusher polls for work before it sleeps: 0 = 50 us;
+     * negative = it looks once. Polling spares a wake-up per commit at the
+     * cost of a busy core while commits trickle in. */
+    int64_t flusher_poll_ns;
 };
 
 enum regio_wal_end {
@@ -107,7 +129,8 @@ struct regio_wal_reader;
  *             spare_segments above their REGIO_WAL_MAX_* bound; buffer_bytes
  *             not a multiple of 4 KiB or of the log's block; segment_bytes not
  *             a multiple of the block, or smaller than 8 buffers plus 4
- *             blocks.
+ *             blocks; sync_method not a regio_wal_sync_method, or
+ *             max_flushes above REGIO_WAL_MAX_FLUSHES.
  *   -ENOENT   dir does not exist (and create is not set), or no_create_log
  *             is set and dir holds no log.
  *   -EBUSY    the log is open elsewhere (its lock file is held).

@@ -30,6 +30,8 @@ static void usage(FILE *out)
             "                       [--seconds S | --records N] [--sync every|group|none]\n"
             "                       [--segment-bytes B] [--seed S] [--stats-name NAME]\n"
             "                       [--verify] [--crash-cycles N] [--json]\n"
+            "                       [--wal-sync dsync|fdatasync] [--max-flushes N]\n"
+            "                       [--flusher-poll-ns NS]\n"
             "\n"
             "Appends self-describing records to a regio WAL from N threads and measures\n"
             "throughput and durable latency; a progress line every second, a summary at\n"
@@ -55,9 +57,14 @@ static void usage(FILE *out)
             "  --crash-cycles N   N times: run the writers in a child process, SIGKILL it\n"
             "                     at a random moment, recover the log, verify\n"
             "  --json             the summary as one JSON document (progress to stderr)\n"
+            "  --wal-sync dsync|fdatasync  how the WAL makes a flush durable: RWF_DSYNC\n"
+            "                     writes (the WAL's default) or write + linked fdatasync\n"
+            "  --max-flushes N    WAL flushes in flight at once (1 to %d; default the WAL's)\n"
+            "  --flusher-poll-ns NS  how long the WAL's flusher polls before sleeping\n"
+            "                     (negative: it looks once; default the WAL's)\n"
             "\n"
             "exit status: 0 ok, 1 a failed run or any lost or corrupt record, 2 bad usage\n",
-            WS_MAX_THREADS, WS_REC_MIN);
+            WS_MAX_THREADS, WS_REC_MIN, REGIO_WAL_MAX_FLUSHES);
 }
 
 /* ---- Options ----------------------------------------------------------------- */
@@ -180,6 +187,24 @@ static int parse_args(int argc, char **argv, struct ws_opts *o, bool *seed_given
             *seed_given = true;
         } else if (strcmp(a, "--stats-name") == 0) {
             o->stats_name = v;
+        } else if (strcmp(a, "--wal-sync") == 0) {
+            if (strcmp(v, "dsync") == 0)
+                o->wal_sync = REGIO_WAL_SYNC_DSYNC;
+            else if (strcmp(v, "fdatasync") == 0)
+                o->wal_sync = REGIO_WAL_SYNC_FDATASYNC;
+            else
+                return bad_value(a, v, "dsync or fdatasync");
+        } else if (strcmp(a, "--max-flushes") == 0) {
+            if (parse_size(v, &n) != 0 || n < 1 || n > REGIO_WAL_MAX_FLUSHES)
+                return bad_value(a, v, "1 to 31 flushes");
+            o->max_flushes = (uint32_t)n;
+        } else if (strcmp(a, "--flusher-poll-ns") == 0) {
+            char *end;
+            errno = 0;
+            long long ns = strtoll(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || errno != 0 || ns == 0)
+                return bad_value(a, v, "a non-zero count of nanoseconds");
+            o->flusher_poll_ns = ns;
         } else if (strcmp(a, "--crash-cycles") == 0) {
             if (parse_size(v, &n) != 0 || n < 1 || n > 10000)
                 return bad_value(a, v, "1 to 10000 cycles");
@@ -272,6 +297,9 @@ static void print_summary_json_body(const struct ws_opts *o, const struct ws_run
     printf("\"threads\": %u, \"record_bytes_min\": %u, \"record_bytes_max\": %u, ", o->threads,
            o->min_bytes, o->max_bytes);
     json_str("sync", sync_name(o->sync), true);
+    json_str("wal_sync", o->wal_sync == REGIO_WAL_SYNC_FDATASYNC ? "fdatasync" : "dsync", true);
+    printf("\"max_flushes\": %u, \"flusher_poll_ns\": %" PRId64 ", ", o->max_flushes,
+           o->flusher_poll_ns);
     printf("\"seed\": %" PRIu64 ", \"seconds\": %.6f, \"records\": %" PRIu64 ", \"bytes\": %" PRIu64
            ", \"appends_per_s\": %.3f, \"mb_per_s\": %.3f, ",
            o->seed, r->seconds, r->records, r->bytes, (double)r->records / r->seconds,

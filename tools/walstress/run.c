@@ -372,8 +372,12 @@ int ws_run(const struct ws_opts *o, uint16_t cycle, struct ws_shared *sh, struct
 {
     memset(out, 0, sizeof(*out));
     struct ws_run r = {.o = o, .cycle = cycle, .sh = sh};
-    struct regio_wal_opts wo = {
-        .segment_bytes = o->segment_bytes, .create = true, .stats_name = o->stats_name};
+    struct regio_wal_opts wo = {.segment_bytes = o->segment_bytes,
+                                .create = true,
+                                .stats_name = o->stats_name,
+                                .sync_method = o->wal_sync,
+                                .max_flushes = o->max_flushes,
+                                .flusher_poll_ns = o->flusher_poll_ns};
     int err = regio_wal_open(o->dir, &wo, &r.wal, &out->recovery);
     if (err != 0) {
         fprintf(stderr, "walstress: cannot open the log in %s: %s %s\n", o->dir,

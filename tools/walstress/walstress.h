@@ -27,6 +27,10 @@ struct ws_opts {
     uint64_t records;              /* total records (0: run for seconds) */
     enum ws_sync sync;
     uint64_t segment_bytes; /* 0: the WAL's default */
+    /* The WAL's tuning fields (regio_wal_opts; 0: the WAL's defaults). */
+    enum regio_wal_sync_method wal_sync;
+    uint32_t max_flushes;
+    int64_t flusher_poll_ns;
     uint64_t seed;
     const char *stats_name;
     bool verify;
