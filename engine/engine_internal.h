@@ -150,4 +150,24 @@ void regio__engine_user_put(struct regio_engine *e);
  * (arena/stats.c) knows only the file's format. */
 void regio__engine_stats_section(struct regio_stats_engine *s, const struct regio_engine_stats *st);
 
+/*
+ * The pager's write gate: what a bound WAL (wal/wal_pager.c) installs so
+ * that the pager, below the WAL, never calls up into it. admit returns 1
+ * when lsn is durable (write now), 0 when it called notify (ready(op, res))
+ * to run once lsn is durable or the log failed, or a negative errno. sync
+ * blocks until lsn is durable.
+ */
+struct regio_pager;
+struct regio__pager_gate {
+    int (*admit)(void *ctx, uint64_t lsn, regio_cb ready, void *op);
+    int (*sync)(void *ctx, uint64_t lsn);
+    void *ctx;
+};
+
+/* Install (g != NULL) or remove the gate: -EBUSY while a write of p is in
+ * flight or parked, -EPERM from a thread that does not own an owned engine. */
+int regio__pager_set_gate(struct regio_pager *p, const struct regio__pager_gate *g);
+/* Writes parked at the gate now (engine entered or quiescent). */
+uint32_t regio__pager_parked(const struct regio_pager *p);
+
 #endif

@@ -238,7 +238,7 @@ static void test_wal_hostile(const char *root)
 }
 
 /* A page file of 8 KiB pages written through the pager: pages 0..5 and 8,
- * so pages 6 and 7 were never written. */
+ * so pages 6 and 7 were never written; page n has page LSN 100 + n. */
 static void make_page_file(const char *path)
 {
     struct regio_arena_opts ao = {.size_bytes = 16u << 20, .pages = REGIO_PAGES_NORMAL};
@@ -257,6 +257,7 @@ static void make_page_file(const char *path)
         if (pg == 6 || pg == 7)
             continue;
         memset(b.data, (int)(0x30 + pg), regio_pager_payload_bytes(p));
+        CHECK_OK(regio_page_set_lsn(b.data, 8192, 100 + pg));
         CHECK_OK(regio_pager_write_wait(p, pg, b));
     }
     CHECK_OK(regio_pager_sync(p));
@@ -273,14 +274,15 @@ static void test_pages(const char *root)
     snprintf(path, sizeof(path), "%s/pages.db", root);
     make_page_file(path);
     CHECK_EQ(dump("pages", path, "--page-bytes", "8K"), 0);
-    CHECK(file_contains(out_path, "pages scanned 9, valid 7, never written 2, bad checksums 0"));
+    CHECK(file_contains(out_path, "pages scanned 9, valid 7, never written 2, bad checksums 0, "
+                                  "highest page LSN 108"));
     CHECK_EQ(dump("pages", path, "--page-bytes", "8192"), 0);
     char *json_argv[] = {
         (char *)tool_path("dump"), "pages", path, "--page-bytes", "8192", "--json", NULL};
     CHECK_EQ(tool_run(json_argv, out_path, err_path), 0);
     CHECK_EQ(json_check(out_path,
                         "d['ok'] and d['pages']==9 and d['valid']==7 and d['empty']==2"
-                        " and d['bad']==0 and d['bad_pages']==[]",
+                        " and d['bad']==0 and d['bad_pages']==[] and d['max_page_lsn']==108",
                         false),
              0);
     /* The wrong page size: every page fails, and the right one is hinted. */

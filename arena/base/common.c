@@ -69,6 +69,8 @@ const char *regio_strerror(int err)
         return "checksum mismatch or corrupt data (EBADMSG)";
     case ENODATA:
         return "page never written (ENODATA)";
+    case EPROTO:
+        return "page of an older on-disk format (EPROTO)";
     case EAGAIN:
         return "too many requests in flight: reap completions, then retry (EAGAIN)";
     case ECANCELED:

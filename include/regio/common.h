@@ -14,6 +14,7 @@
  *   -EALREADY   double free
  *   -EBADMSG    checksum mismatch or corrupt structure
  *   -ENODATA    a page never written (all zeros)
+ *   -EPROTO     a page of an older on-disk format (docs/format.md)
  *   -EAGAIN     too many requests in flight (reap, then retry)
  *   -ECANCELED  a linked request that did not run because its predecessor failed
  *   -ENOMEM     memory or locked-memory limits

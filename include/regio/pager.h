@@ -1,12 +1,13 @@
 /*
  * regio/pager.h: a page file of fixed-size checksummed pages over an engine.
  *
- * The last 16 bytes of every page are a trailer: XXH3-64 of the page payload
- * seeded with the page number, and the page number itself, so a flipped bit
- * and a page written at the wrong offset are both caught on read (-EBADMSG).
- * In-place page writes are not atomic: a power cut can tear one, and the
- * checksum then reports -EBADMSG. Surviving that is the embedding database's
- * protocol (full-page images in its WAL, or a doublewrite area).
+ * The last 32 bytes of every page are a trailer (page format 2,
+ * docs/format.md): the page LSN (the caller's), the pager's write sequence,
+ * XXH3-64 of everything before it seeded with the page number, and the page
+ * number itself, so a flipped bit and a page written at the wrong offset are
+ * both caught on read (-EBADMSG). A pager bound to a WAL
+ * (regio_pager_bind_wal) writes a page only once the log is durable past
+ * its page LSN.
  */
 #ifndef REGIO_PAGER_H
 #define REGIO_PAGER_H
@@ -19,7 +20,9 @@
 extern "C" {
 #endif
 
-#define REGIO_PAGE_TRAILER_BYTES 16
+#define REGIO_PAGE_TRAILER_BYTES 32
+
+struct regio_wal;
 
 struct regio_pager_opts {
     uint32_t page_bytes; /* 4 KiB to 64 KiB, power of two; 0 = 4096 */
@@ -59,6 +62,8 @@ REGIO_API uint32_t regio_pager_page_bytes(const struct regio_pager *p);
  *   the page size  the page verified (checksum and page number);
  *   -EBADMSG       checksum or page number mismatch, or the file ends inside
  *                  the page;
+ *   -EPROTO        a valid page of format 1 (regio before 0.2), which this
+ *                  pager does not read (docs/format.md);
  *   -ENODATA       a page never written (all zeros) or past the end of the
  *                  file; b is all zeros then;
  *   or the read's negative errno (see regio_cb).
@@ -74,12 +79,19 @@ REGIO_API int regio_pager_read(struct regio_pager *p, uint64_t page_no, struct r
 
 /*
  * Queue a write of page page_no from b. The trailer is written into the last
- * REGIO_PAGE_TRAILER_BYTES of b's page first, so the caller's payload must
+ * REGIO_PAGE_TRAILER_BYTES of b's page first (all but the page LSN, which
+ * the caller stored with regio_page_set_lsn), so the caller's payload must
  * fit in regio_pager_payload_bytes(). cb gets the page size or a negative
- * errno; the page is durable only after a later regio_pager_sync(). The
- * errors of regio_pager_read, and b is checked to be a live buffer of the
+ * errno; the page is durable only after a later regio_pager_sync(). b is
+ * the pager's until cb runs. On a pager bound to a WAL, a page whose LSN is
+ * not 0 and not yet durable in the log is parked, not refused: it reaches
+ * the ring once the log is durable past it (at once on a shared engine; on
+ * an owned engine at the owner's next pager call, regio_pager_submit
+ * included), and cb gets the log's error instead if the log fails first.
+ * The errors of regio_pager_read, and b is checked to be a live buffer of the
  * engine's slab before the trailer is written (-EINVAL, -EFAULT, -ESTALE,
- * -EALREADY: nothing touched).
+ * -EALREADY: nothing touched); bound, also -EINVAL for a page LSN at or
+ * past the log's end (it names no record), or the error that failed the log.
  */
 REGIO_API int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct regio_buf b,
                                 regio_cb cb, void *ctx);
@@ -88,14 +100,38 @@ REGIO_API int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct 
  * Queue, submit and block until the read (write) of one page has completed,
  * running any other callbacks of the engine that complete meanwhile. Return
  * the page size, or the error of the call or of its completion, as
- * regio_pager_read (regio_pager_write) describes.
+ * regio_pager_read (regio_pager_write) describes. On a bound pager,
+ * write_wait first waits (regio_wal_sync) until the log is durable past the
+ * page LSN, and returns that call's error if it fails.
  */
 REGIO_API int regio_pager_read_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b);
 REGIO_API int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b);
 
 /*
- * Block until every page write that completed before the call, and every
- * length change, is durable: one fdatasync through the ring. Returns 0.
+ * Read (write) n pages at once, page page_nos[i] into (from) bufs[i], and
+ * block until every one has its result in results[i]: the page size, or
+ * what the single-page call or its callback would have reported for that
+ * page (a page refused when queued, for example a freed buffer, gets the
+ * refusal; the others still run). As many pages are in flight at once as
+ * the engine accepts; the call reaps whenever it is full. A bound pager's
+ * batch write first waits until the log is durable past the largest page
+ * LSN of the batch. The arrays are only used during the call. Returns the
+ * number of pages whose result is not the page size (0: all done), or, with
+ * nothing queued:
+ *   -EINVAL  p NULL, or an array NULL with n > 0.
+ *   -ENOMEM  no memory for the batch's contexts.
+ *   -EPERM   owned engine, called from another thread.
+ *   other    bound: the error of the log (regio_wal_sync).
+ */
+REGIO_API int regio_pager_read_many_wait(struct regio_pager *p, const uint64_t *page_nos,
+                                         const struct regio_buf *bufs, int *results, size_t n);
+REGIO_API int regio_pager_write_many_wait(struct regio_pager *p, const uint64_t *page_nos,
+                                          const struct regio_buf *bufs, int *results, size_t n);
+
+/*
+ * Block until every page write of p queued before the call (parked ones
+ * included) has completed, then until every completed page write and every
+ * length change is durable: one fdatasync through the ring. Returns 0.
  *   -EINVAL  p NULL.
  *   -ENOMEM  no memory for the operation's context.
  *   -EPERM, -EBADF, -EAGAIN  as regio_file_fsync.
@@ -103,6 +139,38 @@ REGIO_API int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, st
  *            last successful sync may not be durable.
  */
 REGIO_API int regio_pager_sync(struct regio_pager *p);
+
+/*
+ * Hand to the ring the writes a bound WAL released, and submit: on an owned
+ * engine a parked write is submitted only by the owner, at its next pager
+ * call; a loop that otherwise only waits on the engine calls this. Returns
+ * what regio_engine_submit returns (requests submitted).
+ *   -EINVAL  p NULL.
+ *   -EPERM   owned engine, called from another thread.
+ */
+REGIO_API int regio_pager_submit(struct regio_pager *p);
+
+/*
+ * Bind p to the log w (w NULL: unbind): from then on a page write whose page
+ * LSN is not 0 reaches the disk only after w is durable past that LSN (the
+ * write-ahead rule; docs/embedding.md). w is not owned by p and must stay
+ * open while p is bound: unbind or close p before regio_wal_close(w).
+ *   -EINVAL  p NULL.
+ *   -EBUSY   a write of p is in flight or parked.
+ *   -EPERM   owned engine, called from another thread.
+ */
+REGIO_API int regio_pager_bind_wal(struct regio_pager *p, struct regio_wal *w);
+
+/*
+ * The page LSN in the trailer of a page image of page_bytes bytes (a buffer
+ * about to be written, or one read): store the LSN of the WAL record that
+ * last changed the page before writing it; it reads back with the page and
+ * is covered by the checksum. 0 means no record. Pure, any thread.
+ * regio_page_set_lsn: 0, or -EINVAL for page NULL or page_bytes not a page
+ * size a pager can have; regio_page_lsn returns 0 then.
+ */
+REGIO_API int regio_page_set_lsn(void *page, uint32_t page_bytes, uint64_t lsn);
+REGIO_API uint64_t regio_page_lsn(const void *page, uint32_t page_bytes);
 
 /*
  * Whole pages the file holds (its size / page size, rounded down) in
@@ -133,7 +201,8 @@ REGIO_API int regio_pager_truncate(struct regio_pager *p, uint64_t page_count);
  * and usable.
  *   -EINVAL  p NULL.
  *   -EPERM   owned engine, called from another thread.
- *   -EBUSY   page I/O of this pager is in flight (wait for its callbacks).
+ *   -EBUSY   page I/O of this pager is in flight or parked (wait for its
+ *            callbacks; regio_pager_sync waits for them all).
  */
 REGIO_API int regio_pager_close(struct regio_pager *p);
 
@@ -144,6 +213,7 @@ REGIO_API int regio_pager_close(struct regio_pager *p);
  * argument).
  *   -ENODATA  the page is all zeros (never written).
  *   -EBADMSG  checksum or page number mismatch.
+ *   -EPROTO   a valid page of format 1 (16-byte trailer, regio before 0.2).
  *   -EINVAL   page NULL, or page_bytes not a page size a pager can have (a
  *             power of two from 4 KiB to 64 KiB).
  */

@@ -1,9 +1,10 @@
 /*
  * tools/dump/pages.c: `regio-dump pages FILE`, a checksum scan of a page
  * file, like pg_checksums: every page is checked with regio_pager_verify_image
- * (XXH3-64 trailer over the payload and the page number), all-zero pages
- * are counted as never written, and a file whose length is not a whole
- * number of pages is reported.
+ * (XXH3-64 trailer of page format 2 over the payload and page LSN, seeded
+ * with the page number), all-zero pages are counted as never written, pages
+ * of format 1 are named as such, the highest page LSN is reported, and a
+ * file whose length is not a whole number of pages is reported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -93,13 +94,16 @@ static uint32_t guess_page_bytes(int fd, uint32_t given)
 
 struct scan_result {
     uint64_t pages, ok, empty, bad, partial_bytes;
+    uint64_t max_lsn; /* highest page LSN of the valid pages */
     int read_err;
 };
 
 static void report_bad(const struct pages_opts *o, struct jw *j, uint64_t page_no, int rc,
                        uint64_t nbad)
 {
-    const char *why = rc == -EBADMSG ? "checksum or page number mismatch" : regio_strerror(rc);
+    const char *why = rc == -EBADMSG  ? "checksum or page number mismatch"
+                      : rc == -EPROTO ? "page of format 1 (16-byte trailer, regio before 0.2)"
+                                      : regio_strerror(rc);
     if (o->json) {
         if (nbad > JSON_LIST_MAX)
             return;
@@ -135,6 +139,8 @@ static void scan_pages(const struct pages_opts *o, int fd, uint64_t size, struct
             r->pages++;
             if (rc == 0) {
                 r->ok++;
+                uint64_t lsn = regio_page_lsn(buf + p * pb, (uint32_t)pb);
+                r->max_lsn = lsn > r->max_lsn ? lsn : r->max_lsn;
             } else if (rc == -ENODATA) {
                 r->empty++;
             } else {
@@ -193,6 +199,7 @@ int dump_pages_main(int argc, char **argv)
         jw_u64(&j, "empty", r.empty);
         jw_u64(&j, "bad", r.bad);
         jw_u64(&j, "partial_bytes", r.partial_bytes);
+        jw_u64(&j, "max_page_lsn", r.max_lsn);
         if (r.read_err != 0)
             jw_str(&j, "read_error", regio_strerror(r.read_err));
         else
@@ -212,8 +219,8 @@ int dump_pages_main(int argc, char **argv)
     if (guess != 0)
         printf("hint: page 0 verifies with --page-bytes %u\n", guess);
     printf("%s: page size %" PRIu64 ": pages scanned %" PRIu64 ", valid %" PRIu64
-           ", never written %" PRIu64 ", bad checksums %" PRIu64 "\n",
-           o.file, o.page_bytes, r.pages, r.ok, r.empty, r.bad);
+           ", never written %" PRIu64 ", bad checksums %" PRIu64 ", highest page LSN %" PRIu64 "\n",
+           o.file, o.page_bytes, r.pages, r.ok, r.empty, r.bad, r.max_lsn);
     printf("%s\n", ok ? "checksums ok" : "checksum scan FAILED");
     return ok ? DUMP_OK : DUMP_FAIL;
 }
