@@ -1,6 +1,9 @@
 # tests/layering/check.cmake: proves that the build enforces the modules'
 # dependency direction (docs/architecture.md, "Dependency direction").
-#   cmake -DBUILD=<build dir> -DSOURCE=<source dir> -P check.cmake
+#   cmake -DBUILD=<regio's build dir> -DCOMMANDS=<compile_commands.json>
+#         -DSOURCE=<source dir> -P check.cmake
+# (compile_commands.json is in the top build directory, which is not regio's
+# own when regio is a subdirectory of another project).
 #
 # 1. For each module, take the real compile command of one of its sources
 #    from compile_commands.json and compile, in that include context, a
@@ -39,7 +42,7 @@ macro(fail msg)
   math(EXPR failures "${failures} + 1")
 endmacro()
 
-file(READ "${BUILD}/compile_commands.json" db)
+file(READ "${COMMANDS}" db)
 string(JSON n_entries LENGTH "${db}")
 math(EXPR last "${n_entries} - 1")
 
