@@ -277,11 +277,14 @@ static int recover_only(struct regio_wal_recovery *info)
     w->piece_bytes = BUF;
     w->ring_bytes = WINDOW;
     w->lock_fd = -1;
+    w->dir_lock_fd = -1;
     w->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     CHECK(w->dir_fd >= 0);
     int rc = regio__wal_recover(w, info);
     if (w->lock_fd >= 0)
         close(w->lock_fd);
+    if (w->dir_lock_fd >= 0)
+        close(w->dir_lock_fd);
     close(w->dir_fd);
     free(w);
     return rc;

@@ -1300,6 +1300,8 @@ static void destroy(struct regio_wal *w)
     free(w->segs);
     if (w->lock_fd >= 0)
         close(w->lock_fd);
+    if (w->dir_lock_fd >= 0)
+        close(w->dir_lock_fd);
     if (w->dir_fd >= 0)
         close(w->dir_fd);
     pthread_mutex_destroy(&w->mu);
@@ -1457,6 +1459,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     w->ring_bytes = REGIO__WAL_PIECES * w->piece_bytes;
     apply_tuning(w);
     w->lock_fd = -1;
+    w->dir_lock_fd = -1;
     w->stats_handle = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->ctl_mu, NULL);

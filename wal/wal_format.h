@@ -10,6 +10,8 @@
  *   <segment_no as 16 hex digits>.wal   segments (segment_bytes each)
  *   wal.ctl                             control file (epoch, checkpoint, clean close)
  *   wal.lock                            flock(LOCK_EX|LOCK_NB) against a second open
+ *                                       of an older regio; the directory itself is
+ *                                       flocked too, and that is the lock that counts
  *   *.tmp                               files being prepared (ignored by recovery)
  *
  * LSN = segment_no * segment_bytes + offset in the segment file. The first

@@ -66,7 +66,8 @@ struct regio__wal_pin {
 struct regio_wal {
     char *dir;
     int dir_fd;
-    int lock_fd;
+    int lock_fd;     /* wal.lock, flocked (what older versions lock) */
+    int dir_lock_fd; /* the directory itself, flocked: the lock that counts */
     struct regio_wal_opts opts;
 
     /* Geometry, fixed for the open. */

@@ -409,23 +409,47 @@ static int scan_beyond(struct regio_wal *w, struct scan_state *st, uint64_t *fur
     return 0;
 }
 
+static int lock_fd_or_busy(struct regio_wal *w, int fd, const char *what)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    regio__set_detail("wal: %s is open elsewhere (%s held)", w->dir, what);
+    return err;
+}
+
+/*
+ * One writer per log. The lock that counts is on the directory itself: a
+ * lock file can be unlinked while its holder runs, after which a second
+ * process creates a new one, locks it and appends beside the first (two
+ * writers, interleaved records, a corrupt log). The directory cannot go
+ * while the log's files are in it, and a directory renamed away takes the
+ * lock with it. Its own open file description (openat ".") so that the
+ * lock does not depend on how dir_fd was opened. wal.lock is still locked
+ * too, so that an older regio, which locks only that, is kept out as well.
+ */
 static int open_lock(struct regio_wal *w)
 {
+    w->dir_lock_fd = openat(w->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (w->dir_lock_fd < 0) {
+        int err = -errno;
+        regio__set_detail("wal: cannot open %s to lock it: %s", w->dir, strerror(-err));
+        return err;
+    }
+    int err = lock_fd_or_busy(w, w->dir_lock_fd, "directory lock");
+    if (err != 0)
+        return err;
     char path[4096];
-    int err = path_of(w, REGIO__WAL_LOCK_NAME, path, sizeof(path));
+    err = path_of(w, REGIO__WAL_LOCK_NAME, path, sizeof(path));
     if (err != 0)
         return err;
     w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (w->lock_fd < 0)
-        return -errno;
-    if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        regio__set_detail("wal: %s is open elsewhere (lock file held)", w->dir);
-        close(w->lock_fd);
-        w->lock_fd = -1;
+    if (w->lock_fd < 0) {
+        err = -errno;
+        regio__set_detail("wal: cannot open %s: %s", path, strerror(-err));
         return err;
     }
-    return 0;
+    return lock_fd_or_busy(w, w->lock_fd, "lock file");
 }
 
 /* Write a filler record (pad or segend) at lsn into segment file fd. */
