@@ -57,8 +57,8 @@ struct regio__req {
     bool busy;
     bool datasync;      /* fsync: fdatasync */
     bool dsync;         /* write: RWF_DSYNC */
-    bool sync_only;     /* write_sync: only the sync is being (re)issued */
-    bool write_faulted; /* write_sync: an injected fault hit the write part */
+    bool sync_only;     /* write_durable: only the sync is being (re)issued */
+    bool write_faulted; /* write_durable: an injected fault hit the write part */
     bool hooked;        /* the testing hook prepared an SQE of this request */
     uint8_t pending;    /* SQEs of this request still to complete */
     bool probed;        /* the stall probe asked to cancel this submission */
@@ -72,8 +72,8 @@ struct regio__req {
     uint32_t len;
     uint32_t done;
     int fault_err[2]; /* injected result of part 0 / part 1 */
-    int wres;         /* write_sync: result of the write part */
-    int sres;         /* write_sync: result of the sync part */
+    int wres;         /* write_durable: result of the write part */
+    int sres;         /* write_durable: result of the sync part */
     int64_t rec_id[2];
     regio_cb cb;
     void *ctx;
@@ -488,7 +488,7 @@ static int rw_done(struct regio_engine *e, struct regio__req *r, int res)
     return 0;
 }
 
-/* Both SQEs of a write_sync (or its re-issued sync) completed. */
+/* Both SQEs of a write_durable pair (or its re-issued sync) completed. */
 static int pair_done(struct regio_engine *e, struct regio__req *r)
 {
     if (!r->sync_only) {

@@ -127,7 +127,7 @@ static void test_round_trip(const char *dir)
     }
     free(want);
 
-    /* write_ex with DSYNC, write_sync and fsync all complete normally. */
+    /* write_flags with DSYNC, write_durable and fsync all complete normally. */
     struct counter sc = {0, 0, 0};
     CHECK_OK(regio_file_write_flags(f, bufs[0], 0, BLOCK, REGIO_WRITE_DSYNC, count_cb, &sc));
     CHECK_OK(regio_file_write_durable(f, bufs[1], BLOCK, BLOCK, count_cb, &sc));

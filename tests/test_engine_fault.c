@@ -118,7 +118,7 @@ static void test_errors(const char *dir)
     CHECK_EQ(r[2].calls, 1);
     CHECK_EQ(r[2].res, -EIO);
 
-    /* An EIO write in a write_sync cancels its sync; the caller sees EIO. */
+    /* An EIO write in a write_durable pair cancels its sync; the caller sees EIO. */
     CHECK_OK(regio_engine_fault_arm(
         v.e, &(struct regio_fault){REGIO_OP_WRITE, 1, -EIO, false, 0, false}));
     CHECK_OK(regio_file_write_durable(v.f, b, 0, BLOCK, res_cb, &r[3]));

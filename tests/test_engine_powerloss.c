@@ -7,7 +7,7 @@
  * Each 8 KiB unit carries a version (a new version per write of the unit,
  * stamped in both 4 KiB halves). For a DROP image at crash point c, every
  * half must hold a version between the newest one the workload was told was
- * durable by c (a write_sync or DSYNC callback, or an fsync callback for a
+ * durable by c (a write_durable or DSYNC callback, or an fsync callback for a
  * write completed before the fsync was issued) and the newest one whose
  * submission had begun by c. So an acknowledged write is never lost, and
  * nothing appears that was not written.
@@ -53,7 +53,7 @@ struct op {
     struct world *w;
     int unit;                /* -1 for fsync */
     uint64_t version;        /* of the write */
-    bool durable_on_ack;     /* write_sync or DSYNC */
+    bool durable_on_ack;     /* write_durable or DSYNC */
     uint64_t covered[UNITS]; /* fsync: completed versions when issued */
 };
 
