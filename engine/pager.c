@@ -148,7 +148,7 @@ int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t pag
     return -EBADMSG;
 }
 
-int regio_page_set_lsn(void *page, uint32_t page_bytes, uint64_t lsn)
+int regio_pager_set_image_lsn(void *page, uint32_t page_bytes, uint64_t lsn)
 {
     if (page == NULL || !page_bytes_valid(page_bytes)) {
         regio__set_detail("page %p of %u bytes: want a power of two from 4 KiB to 64 KiB", page,
@@ -159,7 +159,7 @@ int regio_page_set_lsn(void *page, uint32_t page_bytes, uint64_t lsn)
     return 0;
 }
 
-uint64_t regio_page_lsn(const void *page, uint32_t page_bytes)
+uint64_t regio_pager_image_lsn(const void *page, uint32_t page_bytes)
 {
     if (page == NULL || !page_bytes_valid(page_bytes))
         return 0;
@@ -307,7 +307,7 @@ static void gate_ready(void *ctx, int res)
 /* Write op now, or park it until the gate says its page LSN is durable. */
 static int admit_write(struct regio_pager *p, struct pager_op *op)
 {
-    uint64_t lsn = regio_page_lsn(op->b.data, p->page_bytes);
+    uint64_t lsn = regio_pager_image_lsn(op->b.data, p->page_bytes);
     int rc = 1;
     if (p->gate.admit != NULL && lsn != 0)
         rc = p->gate.admit(p->gate.ctx, lsn, gate_ready, op);
@@ -515,7 +515,7 @@ int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio
     }
     int rc = check_buf(p, page_no, b, true);
     if (rc == 0)
-        rc = gate_sync(p, regio_page_lsn(b.data, p->page_bytes));
+        rc = gate_sync(p, regio_pager_image_lsn(b.data, p->page_bytes));
     struct sync_wait w = {0, 0};
     if (rc == 0)
         rc = regio_pager_write(p, page_no, b, sync_cb, &w);
@@ -562,7 +562,7 @@ static uint64_t batch_max_lsn(struct regio_pager *p, const struct regio_buf *buf
     for (size_t i = 0; i < n; i++) {
         if (bufs[i].cap_bytes < p->page_bytes || regio_slab_check(p->e->slab, bufs[i]) < 0)
             continue;
-        uint64_t lsn = regio_page_lsn(bufs[i].data, p->page_bytes);
+        uint64_t lsn = regio_pager_image_lsn(bufs[i].data, p->page_bytes);
         max = lsn > max ? lsn : max;
     }
     return max;

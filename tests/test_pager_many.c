@@ -8,7 +8,7 @@
  *   -EAGAIN), owned and shared; a result per page, with a corrupted page, a
  *   never-written page, a page past the end and a freed buffer among the
  *   good ones, and the return value counting exactly those.
- * - The page LSN stored with regio_page_set_lsn reads back with the page,
+ * - The page LSN stored with regio_pager_set_image_lsn reads back with the page,
  *   and is covered by the checksum.
  * - A page of format 1 (16-byte trailer) is told apart: -EPROTO with a
  *   detail, not -EBADMSG.
@@ -82,7 +82,7 @@ static void test_many(const char *dir, bool shared)
         CHECK_OK(regio_slab_alloc(v.s, PB, &bufs[i]));
         nos[i] = (uint64_t)(N - 1 - i); /* reverse order */
         fill(bufs[i].data, payload, nos[i], 1);
-        CHECK_OK(regio_page_set_lsn(bufs[i].data, PB, 1000 + nos[i]));
+        CHECK_OK(regio_pager_set_image_lsn(bufs[i].data, PB, 1000 + nos[i]));
         res[i] = 12345;
     }
     CHECK_EQ(regio_pager_write_many_wait(p, nos, bufs, res, N), 0);
@@ -115,7 +115,7 @@ static void test_many(const char *dir, bool shared)
             char want[PB];
             fill(want, payload, (uint64_t)i, 1);
             CHECK(memcmp(bufs[i].data, want, payload) == 0);
-            CHECK_EQ(regio_page_lsn(bufs[i].data, PB), 1000 + i);
+            CHECK_EQ(regio_pager_image_lsn(bufs[i].data, PB), 1000 + i);
         }
     }
     CHECK(res[N - 1] < 0 && res[N - 1] != 12345);
@@ -123,15 +123,15 @@ static void test_many(const char *dir, bool shared)
     /* Rewrite page 7 in a batch of one with a new LSN: healed. */
     CHECK_OK(regio_slab_alloc(v.s, PB, &bufs[N - 1]));
     fill(bufs[0].data, payload, 7, 2);
-    CHECK_OK(regio_page_set_lsn(bufs[0].data, PB, 77777));
+    CHECK_OK(regio_pager_set_image_lsn(bufs[0].data, PB, 77777));
     uint64_t seven = 7;
     CHECK_EQ(regio_pager_write_many_wait(p, &seven, bufs, res, 1), 0);
     memset(bufs[1].data, 0, PB);
     CHECK_EQ(regio_pager_read_wait(p, 7, bufs[1]), PB);
-    CHECK_EQ(regio_page_lsn(bufs[1].data, PB), 77777);
+    CHECK_EQ(regio_pager_image_lsn(bufs[1].data, PB), 77777);
     CHECK_OK(regio_pager_verify_image(bufs[1].data, PB, 7));
     /* The LSN is under the checksum. */
-    CHECK_OK(regio_page_set_lsn(bufs[1].data, PB, 77778));
+    CHECK_OK(regio_pager_set_image_lsn(bufs[1].data, PB, 77778));
     CHECK_EQ(regio_pager_verify_image(bufs[1].data, PB, 7), -EBADMSG);
 
     /* Argument errors queue nothing. */
@@ -139,8 +139,8 @@ static void test_many(const char *dir, bool shared)
     CHECK_EQ(regio_pager_read_many_wait(p, NULL, bufs, res, 1), -EINVAL);
     CHECK_EQ(regio_pager_write_many_wait(p, nos, bufs, NULL, 1), -EINVAL);
     CHECK_EQ(regio_pager_read_many_wait(p, NULL, NULL, NULL, 0), 0);
-    CHECK_EQ(regio_page_set_lsn(NULL, PB, 1), -EINVAL);
-    CHECK_EQ(regio_page_set_lsn(bufs[0].data, 5000, 1), -EINVAL);
+    CHECK_EQ(regio_pager_set_image_lsn(NULL, PB, 1), -EINVAL);
+    CHECK_EQ(regio_pager_set_image_lsn(bufs[0].data, 5000, 1), -EINVAL);
 
     for (int i = 0; i < N; i++)
         CHECK_OK(regio_slab_free(v.s, bufs[i]));

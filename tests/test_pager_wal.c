@@ -100,7 +100,7 @@ static void test_owned(const char *dir)
 
     uint64_t lsn = append(v.w, 1);
     CHECK(regio_wal_durable_lsn(v.w) <= lsn); /* nobody asked for a flush */
-    CHECK_OK(regio_page_set_lsn(b.data, PB, lsn));
+    CHECK_OK(regio_pager_set_image_lsn(b.data, PB, lsn));
     struct done d = {.w = v.w};
     CHECK_OK(regio_pager_write(v.p, 2, b, done_cb, &d));
     /* Parked: nothing in the ring, the caller was not blocked. */
@@ -129,13 +129,13 @@ static void test_owned(const char *dir)
 
     /* A blocking write waits for the log itself. */
     lsn = append(v.w, 2);
-    CHECK_OK(regio_page_set_lsn(b.data, PB, lsn));
+    CHECK_OK(regio_pager_set_image_lsn(b.data, PB, lsn));
     CHECK_EQ(regio_pager_write_wait(v.p, 0, b), PB);
     CHECK(regio_wal_durable_lsn(v.w) > lsn);
 
     /* A blocking sync waits for a parked write. */
     lsn = append(v.w, 3);
-    CHECK_OK(regio_page_set_lsn(b.data, PB, lsn));
+    CHECK_OK(regio_pager_set_image_lsn(b.data, PB, lsn));
     struct done d2 = {.w = v.w};
     CHECK_OK(regio_pager_write(v.p, 1, b, done_cb, &d2));
     CHECK_OK(regio_pager_sync(v.p));
@@ -153,7 +153,7 @@ static void test_owned(const char *dir)
         CHECK_OK(regio_slab_alloc(v.s, PB, &bufs[i]));
         nos[i] = 10 + (uint64_t)i;
         max = append(v.w, 100 + (uint64_t)i);
-        CHECK_OK(regio_page_set_lsn(bufs[i].data, PB, max));
+        CHECK_OK(regio_pager_set_image_lsn(bufs[i].data, PB, max));
     }
     CHECK_EQ(regio_pager_write_many_wait(v.p, nos, bufs, res, M), 0);
     CHECK(regio_wal_durable_lsn(v.w) > max);
@@ -163,12 +163,12 @@ static void test_owned(const char *dir)
     /* An LSN past the log's end names no record: refused, with a detail. */
     struct regio_wal_stats st;
     CHECK_OK(regio_wal_stats(v.w, &st));
-    CHECK_OK(regio_page_set_lsn(b.data, PB, st.appended_lsn + 4096));
+    CHECK_OK(regio_pager_set_image_lsn(b.data, PB, st.appended_lsn + 4096));
     CHECK_EQ(regio_pager_write(v.p, 4, b, done_cb, &d), -EINVAL);
     CHECK(strstr(regio_error_detail(), "page LSN") != NULL);
     CHECK_EQ(regio_pager_write_wait(v.p, 4, b), -EINVAL);
     /* Page LSN 0 (no record) is written at once. */
-    CHECK_OK(regio_page_set_lsn(b.data, PB, 0));
+    CHECK_OK(regio_pager_set_image_lsn(b.data, PB, 0));
     CHECK_EQ(regio_pager_write_wait(v.p, 4, b), PB);
 
     CHECK_OK(regio_slab_free(v.s, b));
@@ -184,7 +184,7 @@ static void test_shared(const char *dir)
     memset(b.data, 0x33, regio_pager_payload_bytes(v.p));
     for (int round = 0; round < 20; round++) {
         uint64_t lsn = append(v.w, (uint64_t)round);
-        CHECK_OK(regio_page_set_lsn(b.data, PB, lsn));
+        CHECK_OK(regio_pager_set_image_lsn(b.data, PB, lsn));
         struct done d = {.w = v.w};
         CHECK_OK(regio_pager_write(v.p, (uint64_t)round, b, done_cb, &d));
         /* No pager call from here on: the WAL's thread submits it. */

@@ -257,7 +257,7 @@ static void make_page_file(const char *path)
         if (pg == 6 || pg == 7)
             continue;
         memset(b.data, (int)(0x30 + pg), regio_pager_payload_bytes(p));
-        CHECK_OK(regio_page_set_lsn(b.data, 8192, 100 + pg));
+        CHECK_OK(regio_pager_set_image_lsn(b.data, 8192, 100 + pg));
         CHECK_OK(regio_pager_write_wait(p, pg, b));
     }
     CHECK_OK(regio_pager_sync(p));

@@ -18,7 +18,7 @@ static int lsn_beyond_end(struct regio_wal *w, uint64_t lsn)
     struct regio_wal_stats st;
     if (regio_wal_stats(w, &st) == 0 && lsn >= st.appended_lsn) {
         regio__set_detail("page LSN %llu is not below the WAL's end %llu: store the LSN of the "
-                          "record that changed the page (regio_page_set_lsn)",
+                          "record that changed the page (regio_pager_set_image_lsn)",
                           (unsigned long long)lsn, (unsigned long long)st.appended_lsn);
         return -EINVAL;
     }

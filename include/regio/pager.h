@@ -80,7 +80,7 @@ REGIO_API int regio_pager_read(struct regio_pager *p, uint64_t page_no, struct r
 /*
  * Queue a write of page page_no from b. The trailer is written into the last
  * REGIO_PAGE_TRAILER_BYTES of b's page first (all but the page LSN, which
- * the caller stored with regio_page_set_lsn), so the caller's payload must
+ * the caller stored with regio_pager_set_image_lsn), so the caller's payload must
  * fit in regio_pager_payload_bytes(). cb gets the page size or a negative
  * errno; the page is durable only after a later regio_pager_sync(). b is
  * the pager's until cb runs. On a pager bound to a WAL, a page whose LSN is
@@ -166,11 +166,11 @@ REGIO_API int regio_pager_bind_wal(struct regio_pager *p, struct regio_wal *w);
  * about to be written, or one read): store the LSN of the WAL record that
  * last changed the page before writing it; it reads back with the page and
  * is covered by the checksum. 0 means no record. Pure, any thread.
- * regio_page_set_lsn: 0, or -EINVAL for page NULL or page_bytes not a page
- * size a pager can have; regio_page_lsn returns 0 then.
+ * regio_pager_set_image_lsn: 0, or -EINVAL for page NULL or page_bytes not a page
+ * size a pager can have; regio_pager_image_lsn returns 0 then.
  */
-REGIO_API int regio_page_set_lsn(void *page, uint32_t page_bytes, uint64_t lsn);
-REGIO_API uint64_t regio_page_lsn(const void *page, uint32_t page_bytes);
+REGIO_API int regio_pager_set_image_lsn(void *page, uint32_t page_bytes, uint64_t lsn);
+REGIO_API uint64_t regio_pager_image_lsn(const void *page, uint32_t page_bytes);
 
 /*
  * Whole pages the file holds (its size / page size, rounded down) in

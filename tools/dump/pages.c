@@ -139,7 +139,7 @@ static void scan_pages(const struct pages_opts *o, int fd, uint64_t size, struct
             r->pages++;
             if (rc == 0) {
                 r->ok++;
-                uint64_t lsn = regio_page_lsn(buf + p * pb, (uint32_t)pb);
+                uint64_t lsn = regio_pager_image_lsn(buf + p * pb, (uint32_t)pb);
                 r->max_lsn = lsn > r->max_lsn ? lsn : r->max_lsn;
             } else if (rc == -ENODATA) {
                 r->empty++;
