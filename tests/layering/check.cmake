@@ -90,7 +90,9 @@ foreach(m ${modules})
     foreach(hdr ${headers})
       set(probe "${probe_dir}/${m}_includes_${hdr}.c")
       file(WRITE "${probe}" "#include \"${hdr}\"\nint regio_layering_probe;\n")
-      execute_process(COMMAND ${cmd} -fsyntax-only "${probe}" WORKING_DIRECTORY "${wd}"
+      # LC_ALL=C: the compiler's "No such file" is matched below.
+      execute_process(COMMAND ${CMAKE_COMMAND} -E env LC_ALL=C ${cmd} -fsyntax-only "${probe}"
+                      WORKING_DIRECTORY "${wd}"
                       RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
       math(EXPR probes "${probes} + 1")
       if(h_index LESS_EQUAL m_index AND NOT rc EQUAL 0)
