@@ -752,6 +752,9 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     err = list_segments(w, &st.segs, &st.nsegs);
     if (err != 0)
         return err;
+    /* Only what the decoder says now may go into the message below, never
+     * the detail of an earlier failure on this thread. */
+    regio__clear_detail();
     int cerr = regio__wal_read_control(w->dir, &w->ctl);
     uint64_t next = 0;
     struct cut_plan cp = {0};
@@ -773,7 +776,10 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     } else if (cerr != 0) {
         /* Keep what the decoder found (unknown version, bad checksum, ...). */
         char why[256];
-        snprintf(why, sizeof(why), "%s", regio_error_detail());
+        snprintf(why, sizeof(why), "%s",
+                 regio_error_detail()[0] != '\0' ? regio_error_detail()
+                 : cerr == -ENOENT               ? "missing, with segments present"
+                                                 : "unreadable");
         regio__set_detail("wal: control file of %s: %s (%s)", w->dir, why, regio_strerror(cerr));
         err = cerr == -ENOENT ? -EBADMSG : cerr;
     } else {

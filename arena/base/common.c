@@ -1,4 +1,5 @@
 /* arena/base/common.c: error strings, the per-thread error detail, the clock. */
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -43,11 +44,27 @@ const char *regio_version(void)
     return "0.1.0";
 }
 
+/* A code regio gives no meaning of its own (-ELOOP from an open, say) still
+ * gets libc's text: strerrordesc_np returns a static string and, unlike
+ * strerror, is thread-safe and never formats into a shared buffer. */
+static const char *libc_text(int err)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    const char *s = strerrordesc_np(err);
+    if (s != NULL)
+        return s;
+#endif
+    return "unknown error";
+}
+
 /* Messages say what the code means in regio, not only what libc calls it. */
 const char *regio_strerror(int err)
 {
-    if (err < 0)
-        err = -err;
+    /* Negated in unsigned arithmetic: -INT_MIN does not fit an int. */
+    unsigned code = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+    if (code > (unsigned)INT_MAX)
+        return "unknown error";
+    err = (int)code;
     switch (err) {
     case 0:
         return "success";
@@ -106,6 +123,6 @@ const char *regio_strerror(int err)
     case ENOTDIR:
         return "not a directory (ENOTDIR)";
     default:
-        return "unknown error";
+        return libc_text(err);
     }
 }
