@@ -133,7 +133,8 @@ struct regio_wal_reader;
  *             max_flushes above REGIO_WAL_MAX_FLUSHES.
  *   -ENOENT   dir does not exist (and create is not set), or no_create_log
  *             is set and dir holds no log.
- *   -EBUSY    the log is open elsewhere (its lock file is held).
+ *   -EBUSY    the log is open elsewhere (the directory is locked by another
+ *             open, in this or another process).
  *   -EBADMSG  damage recovery may not cut: a corrupt or missing control
  *             file beside segments, a corrupt record before the log's end,
  *             or a segment missing from the chain (strict mode; salvage mode
@@ -231,7 +232,9 @@ REGIO_API int regio_wal_stats(const struct regio_wal *w, struct regio_wal_stats 
  * mark the log cleanly closed in its control file, free w.
  * -EBUSY is a refusal: w is untouched and usable. Every other outcome,
  * success or error, frees w and unlocks the directory: do not use w after.
- * Call it once, when no other call on w runs.
+ * Call it once, when no other call on w runs, and only after every pager
+ * bound to w (regio_pager_bind_wal) is unbound or closed: close does not
+ * check for them, and a bound pager would then use freed memory.
  *   -EINVAL  w NULL (nothing to free).
  *   -EBUSY   a live reader (regio_wal_reader_open_live) is still open on w.
  *   other    the error that failed the log (then no close record is written,
