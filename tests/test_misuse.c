@@ -279,14 +279,544 @@ MISUSE(slab_create_pool_count_wraps, "overflow", -EINVAL)
     return regio_slab_create(x->a, &o, &s);
 }
 
+/* ---- NULL ----------------------------------------------------------------------- */
+
+#define NULL_CASE(id, want, expr)                                                                  \
+    MISUSE(id, "null", want)                                                                       \
+    {                                                                                              \
+        (void)x;                                                                                   \
+        return (expr);                                                                             \
+    }
+
+NULL_CASE(arena_create_null_opts, -EINVAL, regio_arena_create(NULL, &x->a))
+NULL_CASE(arena_destroy_null, -EINVAL, regio_arena_destroy(NULL))
+NULL_CASE(arena_region_of_null, -EFAULT, regio_arena_region_of(NULL, x->b.data, 1))
+NULL_CASE(arena_stats_null, -EINVAL, regio_arena_stats(NULL, NULL))
+NULL_CASE(arena_register_ring_null, -EINVAL, regio_arena_register_ring(NULL, 0))
+NULL_CASE(arena_unregister_ring_null, -EINVAL, regio_arena_unregister_ring(NULL, 0))
+NULL_CASE(slab_create_null_arena, -EINVAL, regio_slab_create(NULL, NULL, &x->s))
+NULL_CASE(slab_destroy_null, -EINVAL, regio_slab_destroy(NULL))
+NULL_CASE(slab_alloc_null, -EINVAL, regio_slab_alloc(NULL, 4096, &x->b))
+NULL_CASE(slab_alloc_null_out, -EINVAL, regio_slab_alloc(x->s, 4096, NULL))
+NULL_CASE(slab_alloc_wait_null, -EINVAL, regio_slab_alloc_wait(NULL, 4096, 0, &x->b))
+NULL_CASE(slab_alloc_pool_null, -EINVAL, regio_slab_alloc_pool(NULL, 0, 0, &x->b))
+NULL_CASE(slab_free_null, -EINVAL, regio_slab_free(NULL, x->b))
+NULL_CASE(buf_view_null_out, -EINVAL, regio_buf_view(x->b, 0, 1, NULL))
+NULL_CASE(slab_check_null, -EINVAL, regio_slab_check(NULL, x->b))
+NULL_CASE(slab_io_begin_null, -EINVAL, regio_slab_io_begin(NULL, x->b))
+NULL_CASE(slab_io_end_null, -EINVAL, regio_slab_io_end(NULL, x->b))
+NULL_CASE(slab_stats_null, -EINVAL, regio_slab_stats(NULL, NULL))
+NULL_CASE(engine_create_null_arena, -EINVAL, regio_engine_create(NULL, x->s, NULL, &x->e))
+NULL_CASE(engine_destroy_null, -EINVAL, regio_engine_destroy(NULL))
+NULL_CASE(file_open_null_engine, -EINVAL, regio_file_open(NULL, "x", O_RDONLY, 0, &x->f))
+NULL_CASE(file_open_null_path, -EINVAL, regio_file_open(x->e, NULL, O_RDONLY, 0, &x->f))
+NULL_CASE(file_close_null, -EBADF, regio_file_close(NULL))
+NULL_CASE(file_read_null, -EBADF, regio_file_read(NULL, x->b, 0, 4096, no_cb, NULL))
+NULL_CASE(file_fsync_null, -EBADF, regio_file_fsync(NULL, true, no_cb, NULL))
+NULL_CASE(engine_submit_null, -EINVAL, regio_engine_submit(NULL))
+NULL_CASE(engine_wait_null, -EINVAL, regio_engine_wait(NULL, 1, 0))
+NULL_CASE(engine_drain_null, -EINVAL, regio_engine_drain(NULL, 0))
+NULL_CASE(engine_stats_null, -EINVAL, regio_engine_stats(NULL, NULL))
+NULL_CASE(pager_open_null_engine, -EINVAL, regio_pager_open(NULL, "x", NULL, &x->p))
+NULL_CASE(pager_read_null, -EINVAL, regio_pager_read(NULL, 0, x->b, no_cb, NULL))
+NULL_CASE(pager_sync_null, -EINVAL, regio_pager_sync(NULL))
+NULL_CASE(pager_close_null, -EINVAL, regio_pager_close(NULL))
+NULL_CASE(pager_verify_null, -EINVAL, regio_pager_verify_image(NULL, 4096, 0))
+NULL_CASE(wal_open_null_dir, -EINVAL, regio_wal_open(NULL, NULL, &x->w, NULL))
+NULL_CASE(wal_append_null, -EINVAL, regio_wal_append(NULL, "x", 1, NULL))
+NULL_CASE(wal_append_null_data, -EINVAL, regio_wal_append(x->w, NULL, 1, NULL))
+NULL_CASE(wal_sync_null, -EINVAL, regio_wal_sync(NULL, 0))
+NULL_CASE(wal_notify_null_cb, -EINVAL, regio_wal_notify_durable(x->w, 0, NULL, NULL))
+NULL_CASE(wal_checkpoint_null, -EINVAL, regio_wal_set_checkpoint(NULL, 0))
+NULL_CASE(wal_truncate_null, -EINVAL, regio_wal_truncate_before(NULL, 0))
+NULL_CASE(wal_stats_null, -EINVAL, regio_wal_stats(NULL, NULL))
+NULL_CASE(wal_close_null, -EINVAL, regio_wal_close(NULL))
+NULL_CASE(wal_reader_open_null, -EINVAL, regio_wal_reader_open(NULL, 0, NULL))
+NULL_CASE(wal_reader_live_null, -EINVAL, regio_wal_reader_open_live(NULL, 0, NULL))
+NULL_CASE(wal_reader_next_null, -EINVAL, regio_wal_reader_next(NULL, NULL))
+NULL_CASE(wal_reader_close_null, -EINVAL, regio_wal_reader_close(NULL))
+NULL_CASE(stats_read_null, -EINVAL, regio_stats_read(NULL, NULL))
+
+/* ---- Foreign and forged handles --------------------------------------------------- */
+
+/* A buffer of another slab on the same arena. */
+MISUSE(slab_free_foreign_buffer, "foreign", -EINVAL)
+{
+    struct regio_slab *other;
+    CHECK_OK(regio_slab_create(x->a, NULL, &other));
+    struct regio_buf b;
+    CHECK_OK(regio_slab_alloc(other, 4096, &b));
+    int rc = regio_slab_free(x->s, b);
+    const char *d = regio_error_detail();
+    char keep[512];
+    snprintf(keep, sizeof(keep), "%s", d);
+    CHECK_OK(regio_slab_free(other, b));
+    CHECK_OK(regio_slab_destroy(other));
+    regio__set_detail("%s", keep);
+    return rc;
+}
+
+MISUSE(slab_free_forged_slot, "forged", -EINVAL)
+{
+    struct regio_buf b = x->b;
+    b.slot = 0xfffffff0u;
+    return regio_slab_free(x->s, b);
+}
+
+MISUSE(slab_free_forged_class, "forged", -EINVAL)
+{
+    struct regio_buf b = x->b;
+    b.class_id = 0xfff0;
+    return regio_slab_free(x->s, b);
+}
+
+MISUSE(slab_free_forged_data, "forged", -EINVAL)
+{
+    struct regio_buf b = x->b;
+    b.data = (char *)b.data + 4096;
+    return regio_slab_free(x->s, b);
+}
+
+MISUSE(slab_free_heap_pointer, "forged", -EFAULT)
+{
+    static char heap[8192];
+    struct regio_buf b = x->b;
+    b.data = heap;
+    return regio_slab_free(x->s, b);
+}
+
+MISUSE(file_write_heap_buffer, "forged", -EFAULT)
+{
+    static _Alignas(4096) char heap[4096];
+    struct regio_buf b = x->b;
+    b.data = heap;
+    return regio_file_write(x->f, b, 0, 4096, no_cb, NULL);
+}
+
+/* ---- Stale handles, double free, free in flight ---------------------------------- */
+
+MISUSE(slab_free_twice, "double-free", -EALREADY)
+{
+    CHECK_OK(regio_slab_free(x->s, x->b));
+    int rc = regio_slab_free(x->s, x->b);
+    x->b.data = NULL;
+    return rc;
+}
+
+MISUSE(slab_free_stale, "stale", -ESTALE)
+{
+    struct regio_buf old = x->b;
+    CHECK_OK(regio_slab_free(x->s, x->b));
+    x->b.data = NULL;
+    /* Reuse the slot until it comes back with a new generation. */
+    struct regio_buf n[64];
+    int got = 0;
+    for (; got < 64; got++) {
+        CHECK_OK(regio_slab_alloc(x->s, 4096, &n[got]));
+        if (n[got].slot == old.slot && n[got].class_id == old.class_id) {
+            got++;
+            break;
+        }
+    }
+    int rc = regio_slab_free(x->s, old);
+    char keep[512];
+    snprintf(keep, sizeof(keep), "%s", regio_error_detail());
+    for (int i = 0; i < got; i++)
+        CHECK_OK(regio_slab_free(x->s, n[i]));
+    regio__set_detail("%s", keep);
+    return rc;
+}
+
+MISUSE(file_write_freed_buffer, "stale", -EALREADY)
+{
+    CHECK_OK(regio_slab_free(x->s, x->b));
+    int rc = regio_file_write(x->f, x->b, 0, 4096, no_cb, NULL);
+    x->b.data = NULL;
+    return rc;
+}
+
+MISUSE(slab_free_in_flight, "free-in-flight", -EBUSY)
+{
+    CHECK_OK(regio_slab_io_begin(x->s, x->b));
+    int rc = regio_slab_free(x->s, x->b);
+    char keep[512];
+    snprintf(keep, sizeof(keep), "%s", regio_error_detail());
+    CHECK_OK(regio_slab_io_end(x->s, x->b));
+    regio__set_detail("%s", keep);
+    return rc;
+}
+
+MISUSE(file_close_twice, "double-free", -EBADF)
+{
+    CHECK_OK(regio_file_close(x->f));
+    return regio_file_close(x->f);
+}
+
+MISUSE(file_read_closed, "stale", -EBADF)
+{
+    CHECK_OK(regio_file_close(x->f));
+    return regio_file_read(x->f, x->b, 0, 4096, no_cb, NULL);
+}
+
+MISUSE(file_close_in_flight, "free-in-flight", -EBUSY)
+{
+    CHECK_OK(regio_file_write(x->f, x->b, 0, 4096, no_cb, NULL));
+    int rc = regio_file_close(x->f);
+    char keep[512];
+    snprintf(keep, sizeof(keep), "%s", regio_error_detail());
+    CHECK_OK(regio_engine_drain(x->e, -1));
+    regio__set_detail("%s", keep);
+    return rc;
+}
+
+MISUSE(pager_close_in_flight, "free-in-flight", -EBUSY)
+{
+    CHECK_OK(regio_pager_write(x->p, 0, x->b, no_cb, NULL));
+    int rc = regio_pager_close(x->p);
+    char keep[512];
+    snprintf(keep, sizeof(keep), "%s", regio_error_detail());
+    CHECK_OK(regio_engine_drain(x->e, -1));
+    regio__set_detail("%s", keep);
+    return rc;
+}
+
+MISUSE(wal_close_with_live_reader, "destroy-order", -EBUSY)
+{
+    struct regio_wal_reader *r;
+    CHECK_OK(regio_wal_reader_open_live(x->w, 0, &r));
+    int rc = regio_wal_close(x->w);
+    char keep[512];
+    snprintf(keep, sizeof(keep), "%s", regio_error_detail());
+    CHECK_OK(regio_wal_reader_close(r));
+    regio__set_detail("%s", keep);
+    return rc;
+}
+
+/* ---- Misaligned offsets --------------------------------------------------------- */
+
+MISUSE(file_read_offset_misaligned, "misaligned", -EINVAL)
+{
+    return regio_file_read(x->f, x->b, 1, 4096, no_cb, NULL);
+}
+
+MISUSE(file_write_len_misaligned, "misaligned", -EINVAL)
+{
+    return regio_file_write(x->f, x->b, 0, 100, no_cb, NULL);
+}
+
+MISUSE(file_write_len_zero, "misaligned", -EINVAL)
+{
+    return regio_file_write(x->f, x->b, 0, 0, no_cb, NULL);
+}
+
+MISUSE(file_write_address_misaligned, "misaligned", -EINVAL)
+{
+    struct regio_buf v;
+    CHECK_OK(regio_buf_view(x->b, 8, 2048, &v));
+    return regio_file_write(x->f, v, 0, 512, no_cb, NULL);
+}
+
+MISUSE(file_read_len_over_buffer, "overflow", -EINVAL)
+{
+    return regio_file_read(x->f, x->b, 0, 8192, no_cb, NULL);
+}
+
+MISUSE(pager_write_small_buffer, "misaligned", -EINVAL)
+{
+    struct regio_buf v;
+    CHECK_OK(regio_buf_view(x->b, 0, 2048, &v));
+    return regio_pager_write(x->p, 0, v, no_cb, NULL);
+}
+
+MISUSE(wal_reader_mid_record, "misaligned", -EINVAL)
+{
+    uint64_t lsn;
+    CHECK_OK(regio_wal_append(x->w, "0123456789abcdef", 16, &lsn));
+    CHECK_OK(regio_wal_sync(x->w, lsn));
+    struct regio_wal_reader *r = NULL;
+    return regio_wal_reader_open_live(x->w, lsn + 8, &r);
+}
+
+/* ---- Wrong thread --------------------------------------------------------------- */
+
+struct on_thread {
+    int (*fn)(struct fx *);
+    struct fx *x;
+    int rc;
+    char detail[512];
+};
+
+static void *thread_main(void *arg)
+{
+    struct on_thread *t = arg;
+    regio__set_detail("%s", SENTINEL);
+    t->rc = t->fn(t->x);
+    snprintf(t->detail, sizeof(t->detail), "%s", regio_error_detail());
+    return NULL;
+}
+
+/* Run fn on another thread; its detail comes back to this one. */
+static int on_other_thread(struct fx *x, int (*fn)(struct fx *))
+{
+    struct on_thread t = {fn, x, 0, ""};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_main, &t) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    regio__set_detail("%s", strcmp(t.detail, SENTINEL) == 0 ? "" : t.detail);
+    return t.rc;
+}
+
+static int do_file_write(struct fx *x)
+{
+    return regio_file_write(x->f, x->b, 0, 4096, no_cb, NULL);
+}
+static int do_submit(struct fx *x)
+{
+    return regio_engine_submit(x->e);
+}
+static int do_wait(struct fx *x)
+{
+    return regio_engine_wait(x->e, 0, 0);
+}
+static int do_file_open(struct fx *x)
+{
+    struct regio_file *f;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/other", x->dir);
+    return regio_file_open(x->e, path, O_RDWR | O_CREAT, 0600, &f);
+}
+static int do_pager_read(struct fx *x)
+{
+    return regio_pager_read(x->p, 0, x->b, no_cb, NULL);
+}
+static int do_pager_extend(struct fx *x)
+{
+    return regio_pager_extend(x->p, 4);
+}
+static int do_engine_destroy(struct fx *x)
+{
+    return regio_engine_destroy(x->e);
+}
+
+MISUSE(file_write_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_file_write);
+}
+MISUSE(engine_submit_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_submit);
+}
+MISUSE(engine_wait_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_wait);
+}
+MISUSE(file_open_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_file_open);
+}
+MISUSE(pager_read_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_pager_read);
+}
+MISUSE(pager_extend_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_pager_extend);
+}
+MISUSE(engine_destroy_wrong_thread, "wrong-thread", -EPERM)
+{
+    return on_other_thread(x, do_engine_destroy);
+}
+
+/* ---- Wrong destroy order -------------------------------------------------------- */
+
+MISUSE(arena_destroy_with_slab, "destroy-order", -EBUSY)
+{
+    return regio_arena_destroy(x->a);
+}
+
+MISUSE(arena_destroy_with_wal, "destroy-order", -EBUSY)
+{
+    /* Everything else gone first: the WAL alone still uses the arena. */
+    CHECK_OK(regio_pager_close(x->p));
+    x->p = NULL;
+    CHECK_OK(regio_engine_destroy(x->e));
+    x->e = NULL;
+    CHECK_OK(regio_slab_free(x->s, x->b));
+    x->b.data = NULL;
+    CHECK_OK(regio_slab_destroy(x->s));
+    x->s = NULL;
+    return regio_arena_destroy(x->a);
+}
+
+MISUSE(slab_destroy_with_buffer, "destroy-order", -EBUSY)
+{
+    return regio_slab_destroy(x->s);
+}
+
+MISUSE(arena_unregister_unknown_ring, "foreign", -ENOENT)
+{
+    return regio_arena_unregister_ring(x->a, 12345);
+}
+
+/* ---- Out-of-range options and arguments ----------------------------------------- */
+
+MISUSE(slab_alloc_pool_unknown, "range", -EINVAL)
+{
+    struct regio_buf b;
+    return regio_slab_alloc_pool(x->s, 7, 0, &b);
+}
+
+MISUSE(slab_alloc_zero, "range", -EINVAL)
+{
+    struct regio_buf b;
+    return regio_slab_alloc(x->s, 0, &b);
+}
+
+MISUSE(arena_create_pages_unknown, "range", -EINVAL)
+{
+    struct regio_arena_opts o = {.size_bytes = 2u << 20, .pages = (enum regio_pages)99};
+    struct regio_arena *a;
+    return regio_arena_create(&o, &a);
+}
+
+MISUSE(arena_create_stats_name_bad, "range", -EINVAL)
+{
+    struct regio_arena_opts o = {.size_bytes = 2u << 20, .stats_name = "../etc"};
+    struct regio_arena *a;
+    return regio_arena_create(&o, &a);
+}
+
+MISUSE(pager_open_page_bytes_bad, "range", -EINVAL)
+{
+    struct regio_pager_opts o = {.page_bytes = 5000, .create = true};
+    struct regio_pager *p;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/pages2", x->dir);
+    return regio_pager_open(x->e, path, &o, &p);
+}
+
+MISUSE(wal_append_record_reserved_type, "range", -EINVAL)
+{
+    struct iovec v = {"x", 1};
+    return regio_wal_append_record(x->w, 0xF000, &v, 1, NULL, NULL);
+}
+
+MISUSE(wal_append_empty, "range", -EINVAL)
+{
+    return regio_wal_append(x->w, "x", 0, NULL);
+}
+
+MISUSE(wal_open_recovery_mode_bad, "range", -EINVAL)
+{
+    struct regio_wal_opts o = {.recovery = (enum regio_wal_recovery_mode)7, .create = true};
+    struct regio_wal *w;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/wal2", x->dir);
+    return regio_wal_open(path, &o, &w, NULL);
+}
+
+MISUSE(wal_open_second_time, "range", -EBUSY)
+{
+    struct regio_wal_opts o = {.segment_bytes = 1u << 20, .buffer_bytes = 64u << 10};
+    struct regio_wal *w;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/wal", x->dir);
+    return regio_wal_open(path, &o, &w, NULL);
+}
+
+MISUSE(wal_reader_open_missing_dir, "range", -ENOENT)
+{
+    struct regio_wal_reader *r;
+    return regio_wal_reader_open("/nonexistent/regio-misuse", 0, &r);
+}
+
+MISUSE(stats_read_missing, "range", -ENOENT)
+{
+    struct regio_stats_file *f = malloc(sizeof(*f));
+    CHECK(f != NULL);
+    int rc = regio_stats_read("/dev/shm/regio.0.misuse-missing", f);
+    free(f);
+    return rc;
+}
+
 /* ---- Runner ------------------------------------------------------------------ */
+
+/*
+ * Cases whose fix belongs to another piece of work in progress (issue 19,
+ * "embedding"): they run like every case and their results are printed, but
+ * a mismatch does not fail the test yet. Each entry says what is missing;
+ * an entry whose case now passes is reported so that it can be removed.
+ */
+#define DETAIL_19_4 "issue 19 #4: this refusal sets no regio_error_detail() yet"
+static const struct {
+    const char *name;
+    const char *why;
+} pending[] = {
+    {"arena_create_null_opts", DETAIL_19_4},
+    {"arena_destroy_null", DETAIL_19_4},
+    {"arena_region_of_null", DETAIL_19_4},
+    {"arena_stats_null", DETAIL_19_4},
+    {"arena_register_ring_null", DETAIL_19_4},
+    {"arena_unregister_ring_null", DETAIL_19_4},
+    {"slab_create_null_arena", DETAIL_19_4},
+    {"slab_destroy_null", DETAIL_19_4},
+    {"slab_alloc_null", DETAIL_19_4},
+    {"slab_alloc_null_out", DETAIL_19_4},
+    {"slab_alloc_wait_null", DETAIL_19_4},
+    {"slab_alloc_pool_null", DETAIL_19_4},
+    {"slab_free_null", DETAIL_19_4},
+    {"slab_check_null", DETAIL_19_4},
+    {"slab_io_begin_null", DETAIL_19_4},
+    {"slab_io_end_null", DETAIL_19_4},
+    {"slab_stats_null", DETAIL_19_4},
+    {"engine_create_null_arena", DETAIL_19_4},
+    {"engine_destroy_null", DETAIL_19_4},
+    {"file_open_null_engine", DETAIL_19_4},
+    {"file_open_null_path", DETAIL_19_4},
+    {"file_close_null", DETAIL_19_4},
+    {"engine_submit_null", DETAIL_19_4},
+    {"engine_wait_null", DETAIL_19_4},
+    {"engine_drain_null", DETAIL_19_4},
+    {"engine_stats_null", DETAIL_19_4},
+    {"pager_open_null_engine", DETAIL_19_4},
+    {"pager_close_null", DETAIL_19_4},
+    {"wal_truncate_null", DETAIL_19_4},
+    {"wal_stats_null", DETAIL_19_4},
+    {"wal_close_null", DETAIL_19_4},
+    {"wal_reader_open_null", DETAIL_19_4},
+    {"wal_reader_live_null", DETAIL_19_4},
+    {"wal_reader_next_null", DETAIL_19_4},
+    {"wal_reader_close_null", DETAIL_19_4},
+    {"slab_free_forged_slot", DETAIL_19_4},
+    {"slab_free_forged_class", DETAIL_19_4},
+    {"slab_free_forged_data", DETAIL_19_4},
+    {"slab_free_heap_pointer", DETAIL_19_4},
+    {"slab_free_twice", DETAIL_19_4},
+    {"slab_free_stale", DETAIL_19_4},
+    {"file_write_freed_buffer", DETAIL_19_4},
+    {"slab_free_in_flight", DETAIL_19_4},
+    {"file_close_twice", DETAIL_19_4},
+    {"slab_alloc_pool_unknown", DETAIL_19_4},
+    {"wal_reader_open_missing_dir", DETAIL_19_4},
+    {"slab_free_foreign_buffer",
+     "issue 19 #5: a buffer of another slab is -ESTALE (\"freed and reused\"), to get a code "
+     "of its own"},
+};
+
+static const char *pending_why(const char *name)
+{
+    for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++)
+        if (strcmp(pending[i].name, name) == 0)
+            return pending[i].why;
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
     char dir[512];
     snprintf(dir, sizeof(dir), "%s", test_tmpdir("misuse"));
-    int failed = 0, ran = 0;
+    int failed = 0, ran = 0, waiting = 0, conforming = 0;
     for (int i = 0; i < case_count; i++) {
         const struct mcase *c = &cases[i];
         if (only != NULL && strcmp(only, c->name) != 0)
@@ -297,15 +827,28 @@ int main(int argc, char **argv)
         int rc = c->call(&x);
         const char *d = regio_error_detail();
         bool fresh = d[0] != '\0' && strcmp(d, SENTINEL) != 0;
-        if (rc != c->want || !fresh) {
-            fprintf(stderr, "FAIL %s [%s]: rc %d (%s), want %d (%s); detail \"%s\"\n", c->name,
-                    c->klass, rc, regio_strerror(rc), c->want, regio_strerror(c->want), d);
-            failed++;
+        const char *why = pending_why(c->name);
+        /* A case waiting only for its detail must still return its code. */
+        if (why != NULL && strcmp(why, DETAIL_19_4) == 0 && rc != c->want)
+            why = NULL;
+        bool ok = rc == c->want && fresh;
+        if (!ok) {
+            fprintf(stderr, "%s %s [%s]: rc %d (%s), want %d; detail \"%s\"%s%s\n",
+                    why ? "PENDING" : "FAIL", c->name, c->klass, rc, regio_strerror(rc), c->want, d,
+                    why ? ": " : "", why ? why : "");
+            if (why)
+                waiting++;
+            else
+                failed++;
+        } else if (why != NULL) {
+            fprintf(stderr, "now conforms, remove from the pending list: %s\n", c->name);
+            conforming++;
         }
         ran++;
         fx_close(&x);
     }
     test_rmdir_all(dir);
-    printf("misuse: %d cases, %d failed\n", ran, failed);
+    printf("misuse: %d cases, %d failed, %d pending on issue 19, %d pending now conform\n", ran,
+           failed, waiting, conforming);
     return failed == 0 ? 0 : 1;
 }
