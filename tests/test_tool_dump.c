@@ -89,9 +89,12 @@ static uint64_t make_log(const char *dir, enum log_kind kind)
     for (int i = 0; i < 10; i++)
         seg_put(&s1, 7, 200, (uint8_t)(0x40 + i));
     uint64_t close_lsn = 0;
-    if (kind != LOG_TORN)
+    if (kind != LOG_TORN) {
         close_lsn = seg_put(&s1, REGIO__WAL_TYPE_CLOSE, 0, 0);
-    else
+        /* As a clean close writes it: a pad fills the close record's block. */
+        uint64_t end = (s1.off + REGIO__WAL_REC_HDR_BYTES + BLOCK - 1) / BLOCK * BLOCK;
+        seg_put(&s1, REGIO__WAL_TYPE_PAD, (uint32_t)(end - s1.off - REGIO__WAL_REC_HDR_BYTES), 0);
+    } else
         memset(s1.data + s1.off, 0xA5, 700); /* a torn flush after the last record */
     if (kind == LOG_CORRUPT)
         s0.data[lsn5 + REGIO__WAL_REC_HDR_BYTES + 3] ^= 0x10;
@@ -140,18 +143,19 @@ static void test_wal_good(const char *root)
     CHECK(file_contains(out_path, "end of log: clean"));
     CHECK(file_contains(out_path, "salt 0x1111222233334444"));
     CHECK_EQ(dump("wal", dir, "--json", NULL), 0);
-    CHECK_EQ(json_check(out_path,
-                        "d['ok'] and d['end']['kind']=='clean' and len(d['segments'])==2"
-                        " and d['segments'][0]['state']=='full'"
-                        " and d['segments'][0]['salt']=='0x1111222233334444'"
-                        " and d['segments'][1]['first_lsn']==65536+4096"
-                        " and d['stats']['user_records']==30 and d['control']['clean']"
-                        " and all(i['checksum_ok'] for s in d['segments'] for i in s['items'])"
-                        " and [i['type_name'] for i in d['segments'][1]['items']][-1]=='close'",
-                        false),
-             0);
+    CHECK_EQ(
+        json_check(out_path,
+                   "d['ok'] and d['end']['kind']=='clean' and len(d['segments'])==2"
+                   " and d['segments'][0]['state']=='full'"
+                   " and d['segments'][0]['salt']=='0x1111222233334444'"
+                   " and d['segments'][1]['first_lsn']==65536+4096"
+                   " and d['stats']['user_records']==30 and d['control']['clean']"
+                   " and all(i['checksum_ok'] for s in d['segments'] for i in s['items'])"
+                   " and [i['type_name'] for i in d['segments'][1]['items']][-2:]==['close','pad']",
+                   false),
+        0);
     CHECK_EQ(dump("wal", dir, "--stats", NULL), 0);
-    CHECK(file_contains(out_path, "total: 32 records, 30 caller records"));
+    CHECK(file_contains(out_path, "total: 33 records, 30 caller records"));
     /* --from: only records at or after the first record of segment 1. */
     CHECK_EQ(dump("wal", dir, "--from", "69632"), 0);
     CHECK(!file_contains(out_path, "lsn 4096 "));

@@ -87,7 +87,7 @@ static void test_damaged_close_pad(const char *dir)
     CHECK_EQ(read_all(dir, &count), 0);
     CHECK_EQ(count, 3);
     flip_bit(dir, pad + 8); /* its LSN field: the header checksum fails */
-    expect_damage(dir, 3, "before the end of a cleanly closed log");
+    expect_damage(dir, 3, "before the close record of a cleanly closed log");
 }
 
 int main(void)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "wal_internal.h"
+#include "wal_judge.h"
 
 uint64_t regio__wal_random64(void)
 {
@@ -60,25 +61,6 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 static void drop_cache(int fd)
 {
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-}
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
-{
-    uint8_t *p = buf;
-    size_t total = 0;
-    while (total < len) {
-        ssize_t n = pread(fd, p + total, len - total, (off_t)(off + total));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            break;
-        total += (size_t)n;
-    }
-    *got = total;
-    return 0;
 }
 
 int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_info *c)
@@ -225,190 +207,6 @@ int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno)
 
 /* ---- Recovery ------------------------------------------------------------ */
 
-struct seg_image {
-    uint64_t segno;
-    struct regio__wal_seg_info si;
-    int hdr_err;   /* 0 valid, else why not */
-    uint8_t *data; /* whole file, loaded on demand */
-    size_t len;
-};
-
-struct scan_state {
-    struct seg_image *segs;
-    uint32_t nsegs;
-    uint32_t chain_first, chain_last; /* indexes of the chain's segments */
-    uint64_t end;                     /* X: first position that is no valid record */
-    uint32_t end_idx;                 /* segment index holding end */
-    uint64_t records;                 /* caller records */
-    uint64_t start_lsn;               /* first caller record */
-    uint64_t last_type_lsn;
-    bool saw_close_at_ctl;
-    uint32_t max_epoch;
-    const char *why;
-    uint64_t window;
-};
-
-static int list_segments(struct regio_wal *w, struct seg_image **out, uint32_t *n_out)
-{
-    uint64_t *segnos;
-    size_t n;
-    int err = regio__wal_list_segments(w->dir, &segnos, &n);
-    if (err != 0)
-        return err;
-    struct seg_image *v = n > 0 ? calloc(n, sizeof(*v)) : NULL;
-    if (n > 0 && (v == NULL || n > UINT32_MAX)) {
-        free(segnos);
-        free(v);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        v[i].segno = segnos[i];
-    free(segnos);
-    *out = v;
-    *n_out = (uint32_t)n;
-    return 0;
-}
-
-static int load_segment(struct regio_wal *w, struct seg_image *s, bool whole)
-{
-    char name[32], path[4096];
-    regio__wal_segment_name(s->segno, name);
-    int err = path_of(w, name, path, sizeof(path));
-    if (err != 0)
-        return err;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (!whole) {
-        s->hdr_err = regio__wal_read_segment_header(fd, &s->si);
-        if (s->hdr_err == 0 && s->si.segment_no != s->segno)
-            s->hdr_err = -EBADMSG;
-        drop_cache(fd);
-        close(fd);
-        return 0;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        err = -errno;
-        close(fd);
-        return err;
-    }
-    size_t want = (size_t)st.st_size;
-    if (s->hdr_err == 0 && want > s->si.segment_bytes)
-        want = (size_t)s->si.segment_bytes;
-    s->data = malloc(want ? want : 1);
-    if (s->data == NULL) {
-        close(fd);
-        return -ENOMEM;
-    }
-    err = pread_all(fd, s->data, want, 0, &s->len);
-    drop_cache(fd);
-    close(fd);
-    return err;
-}
-
-/* Walk the chain of valid records from the first segment; stop at the first
- * spot that is no valid record (or breaks the epoch order). */
-static int walk_chain(struct regio_wal *w, struct scan_state *st)
-{
-    uint32_t i = st->chain_first;
-    uint32_t prev_epoch = 0;
-    for (;;) {
-        struct seg_image *s = &st->segs[i];
-        int err = load_segment(w, s, true);
-        if (err != 0)
-            return err;
-        uint64_t off = s->si.block_bytes;
-        for (;;) {
-            struct regio__wal_rec_info ri;
-            const char *why = NULL;
-            int rc = regio__wal_check_record(&s->si, s->data, s->len, (size_t)off, &ri, &why);
-            if (rc == 0 &&
-                (ri.epoch < prev_epoch || ri.epoch > w->ctl.epoch || ri.epoch < s->si.epoch)) {
-                rc = -EBADMSG;
-                why = "record epoch out of order (stale record of an earlier open)";
-            }
-            if (rc != 0) {
-                st->end = s->si.segment_no * s->si.segment_bytes + off;
-                st->end_idx = i;
-                st->chain_last = i;
-                st->why = rc == -ENODATA ? "zeroed space" : why;
-                return 0;
-            }
-            prev_epoch = ri.epoch;
-            if (ri.type <= REGIO_WAL_TYPE_USER_MAX) {
-                if (st->records == 0)
-                    st->start_lsn = ri.lsn;
-                st->records++;
-            }
-            /* After a clean close only fillers may follow the close record. */
-            if (ri.type != REGIO__WAL_TYPE_PAD && ri.type != REGIO__WAL_TYPE_SEGEND)
-                st->saw_close_at_ctl =
-                    ri.type == REGIO__WAL_TYPE_CLOSE && ri.lsn == w->ctl.close_lsn;
-            st->last_type_lsn = ri.lsn;
-            if (ri.type != REGIO__WAL_TYPE_SEGEND) {
-                off += ri.total_bytes;
-                continue;
-            }
-            /* The successor must be the next file, with a valid header. */
-            if (i + 1 >= st->nsegs || st->segs[i + 1].segno != s->segno + 1 ||
-                st->segs[i + 1].hdr_err != 0) {
-                regio__set_detail("wal: segment %llu ends with a SEGEND record but segment "
-                                  "%llu is missing or has a bad header",
-                                  (unsigned long long)s->segno, (unsigned long long)s->segno + 1);
-                return -EBADMSG;
-            }
-            free(s->data);
-            s->data = NULL;
-            i++;
-            break;
-        }
-    }
-}
-
-/* Valid records beyond the end X: the furthest end among them, whether any
- * is a close record, and how many. Every 8-byte offset is tried. */
-static int scan_beyond(struct regio_wal *w, struct scan_state *st, uint64_t *furthest,
-                       uint64_t *count, bool *close_seen)
-{
-    *furthest = 0;
-    *count = 0;
-    *close_seen = false;
-    for (uint32_t i = st->end_idx; i < st->nsegs; i++) {
-        struct seg_image *s = &st->segs[i];
-        if (s->hdr_err != 0)
-            continue;
-        if (s->data == NULL) {
-            int err = load_segment(w, s, true);
-            if (err != 0)
-                return err;
-        }
-        uint64_t base = s->si.segment_no * s->si.segment_bytes;
-        uint64_t off = i == st->end_idx ? st->end - base + REGIO__WAL_REC_ALIGN : s->si.block_bytes;
-        for (; off + REGIO__WAL_REC_HDR_BYTES <= s->len; off += REGIO__WAL_REC_ALIGN) {
-            /* Cheap filter first: only a header naming its own LSN can be a
-             * record here. */
-            const uint8_t *p = s->data + off;
-            if (regio__le32_get(p + 28) != REGIO__WAL_REC_MAGIC ||
-                regio__le64_get(p + 8) != base + off)
-                continue;
-            struct regio__wal_rec_info ri;
-            if (regio__wal_check_record(&s->si, s->data, s->len, (size_t)off, &ri, NULL) != 0)
-                continue;
-            if (ri.epoch > w->ctl.epoch)
-                continue; /* cannot have been written by any open so far */
-            (*count)++;
-            if (ri.lsn + ri.total_bytes > *furthest)
-                *furthest = ri.lsn + ri.total_bytes;
-            if (ri.type == REGIO__WAL_TYPE_CLOSE)
-                *close_seen = true;
-            if (s->si.window_bytes > st->window)
-                st->window = s->si.window_bytes;
-        }
-    }
-    return 0;
-}
-
 static int lock_fd_or_busy(struct regio_wal *w, int fd, const char *what)
 {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -482,11 +280,17 @@ struct cut_plan {
 };
 
 /* Apply a cut at X: filler from X to the next block, zero the raced window
- * after it, fsync. Returns where new records start. */
-static int apply_cut(struct regio_wal *w, struct scan_state *st, const struct cut_plan *cp,
+ * after it (and, for a salvaged short file, up to its full size, so that it
+ * is a whole segment again), fsync. Returns where new records start. */
+static int apply_cut(struct regio_wal *w, struct regio__wal_judge *j, const struct cut_plan *cp,
                      uint64_t *next_out)
 {
-    struct seg_image *s = &st->segs[st->end_idx];
+    struct regio__wal_seg_image *s = &j->segs[j->end_idx];
+    if (!s->loaded) {
+        int lerr = regio__wal_judge_load(j, s);
+        if (lerr != 0)
+            return lerr;
+    }
     char name[32], path[4096];
     regio__wal_segment_name(s->segno, name);
     int err = path_of(w, name, path, sizeof(path));
@@ -519,7 +323,7 @@ static int apply_cut(struct regio_wal *w, struct scan_state *st, const struct cu
     return err;
 }
 
-static bool nonzero_between(const struct seg_image *s, uint64_t from, uint64_t to)
+static bool nonzero_between(const struct regio__wal_seg_image *s, uint64_t from, uint64_t to)
 {
     uint64_t base = s->segno * s->si.segment_bytes;
     for (uint64_t p = from; p < to && p - base < s->len; p++)
@@ -528,51 +332,46 @@ static bool nonzero_between(const struct seg_image *s, uint64_t from, uint64_t t
     return false;
 }
 
-/* Decide where the log ends (strict: torn tail or -EBADMSG; salvage: keep
- * the prefix); fills the cut plan and the report, changes nothing on disk. */
-static int classify(struct regio_wal *w, struct scan_state *st, struct regio_wal_recovery *info,
-                    struct cut_plan *cp)
+/* Salvage keeps the valid prefix before X and drops everything from X on:
+ * the damaged spot and every valid record found beyond it. */
+static void report_salvage(const struct regio__wal_judge *j, struct regio_wal_recovery *info)
 {
-    bool clean = (w->ctl.flags & REGIO__WAL_CTL_CLEAN) != 0;
-    st->window = st->segs[st->end_idx].si.window_bytes;
-    uint64_t furthest, count;
-    bool close_seen;
-    int err = scan_beyond(w, st, &furthest, &count, &close_seen);
-    if (err != 0)
-        return err;
+    info->end = REGIO_WAL_END_SALVAGED;
+    /* The damaged spot counts as a record unless it is zeroed space. */
+    bool zeroed = j->why != NULL && strcmp(j->why, "zeroed space") == 0;
+    info->records_dropped = j->beyond_user + (zeroed ? 0 : 1);
+    snprintf(info->detail, sizeof(info->detail),
+             "salvaged at LSN %llu: %s; %s; dropped the damaged record and %llu valid caller "
+             "record(s) after it",
+             (unsigned long long)j->end, j->why ? j->why : "?", j->corrupt,
+             (unsigned long long)j->beyond_user);
+}
+
+/* Turn the judge's verdict into the cut plan and the report (strict: torn
+ * tail or -EBADMSG; salvage: keep the prefix or refuse); changes nothing on
+ * disk. */
+static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
+                    struct regio_wal_recovery *info, struct cut_plan *cp)
+{
+    bool corrupt = j->verdict == REGIO__WAL_V_CORRUPT;
     bool salvage = w->opts.recovery == REGIO_WAL_RECOVER_SALVAGE;
-    const char *corrupt = NULL;
-    const struct seg_image *es = &st->segs[st->end_idx];
-    /* Segments are zero-filled to full size before they are named, and
-     * writes never change a file's size: a short one was cut afterwards, and
-     * what it lost cannot be told from a torn tail. */
-    if (es->len < es->si.segment_bytes)
-        corrupt = "segment file shorter than segment_bytes (truncated)";
-    else if (clean && (!st->saw_close_at_ctl ||
-                       !regio__wal_clean_end_ok(st->end, w->ctl.close_lsn, w->block_bytes)))
-        corrupt = "invalid record before the close record of a cleanly closed log";
-    else if (clean && count > 0)
-        corrupt = "valid records after the close record of a cleanly closed log";
-    else if (close_seen)
-        corrupt = "invalid record before a valid close record";
-    else if (count > 0 && furthest > st->end + st->window)
-        corrupt = "invalid record followed by valid records beyond the in-flight window";
-    if (corrupt != NULL && !salvage) {
-        regio__set_detail("wal: corruption at LSN %llu (%s): %s", (unsigned long long)st->end,
-                          st->why ? st->why : "?", corrupt);
+    if (corrupt && (!salvage || !j->salvageable)) {
+        regio__wal_judge_detail(j, salvage ? "wal: salvage refused (no prefix to keep)" : "wal");
         return -EBADMSG;
     }
-    cp->at = st->end;
-    cp->zero_end = st->end + st->window;
-    if (furthest > cp->zero_end)
-        cp->zero_end = furthest;
-    bool had_bytes = nonzero_between(&st->segs[st->end_idx], st->end, cp->zero_end);
-    if (corrupt != NULL) {
-        info->end = REGIO_WAL_END_SALVAGED;
-        info->records_dropped = count + 1;
-        snprintf(info->detail, sizeof(info->detail), "salvaged at LSN %llu: %s; %s",
-                 (unsigned long long)st->end, st->why ? st->why : "?", corrupt);
-    } else if (clean) {
+    struct regio__wal_seg_image *es = &j->segs[j->end_idx];
+    uint64_t base = es->segno * es->si.segment_bytes;
+    cp->at = j->end;
+    cp->zero_end = j->end + j->window;
+    if (j->furthest > cp->zero_end)
+        cp->zero_end = j->furthest;
+    /* A short file is filled back to its full size. */
+    if (es->len < es->si.segment_bytes)
+        cp->zero_end = base + es->si.segment_bytes;
+    bool had_bytes = nonzero_between(es, j->end, cp->zero_end);
+    if (corrupt) {
+        report_salvage(j, info);
+    } else if (j->verdict == REGIO__WAL_V_CLEAN) {
         info->end = REGIO_WAL_END_CLEAN;
         snprintf(info->detail, sizeof(info->detail), "clean close at LSN %llu",
                  (unsigned long long)w->ctl.close_lsn);
@@ -580,9 +379,11 @@ static int classify(struct regio_wal *w, struct scan_state *st, struct regio_wal
         info->end = REGIO_WAL_END_TORN;
         snprintf(info->detail, sizeof(info->detail),
                  "crash: log ends at LSN %llu (%s); %llu raced record(s) in the window cut",
-                 (unsigned long long)st->end, st->why ? st->why : "?", (unsigned long long)count);
+                 (unsigned long long)j->end, j->why ? j->why : "?",
+                 (unsigned long long)j->beyond_records);
     }
-    info->bytes_cut = had_bytes ? cp->zero_end - st->end : 0;
+    uint64_t cut_end = cp->zero_end < j->furthest ? j->furthest : cp->zero_end;
+    info->bytes_cut = had_bytes || corrupt ? cut_end - j->end : 0;
     return 0;
 }
 
@@ -625,54 +426,21 @@ static int new_log(struct regio_wal *w, struct regio_wal_recovery *info, uint64_
     return 0;
 }
 
-static void free_images(struct scan_state *st)
-{
-    for (uint32_t i = 0; i < st->nsegs; i++)
-        free(st->segs[i].data);
-    free(st->segs);
-}
-
-/* Recover an existing log: find the chain, its end, classify, cut. */
-static int existing_log(struct regio_wal *w, struct scan_state *st, struct regio_wal_recovery *info,
-                        struct cut_plan *cp)
+/* Recover an existing log: the judge finds the chain, its end and the
+ * verdict; turn it into the cut plan. */
+static int existing_log(struct regio_wal *w, struct regio__wal_judge *j,
+                        struct regio_wal_recovery *info, struct cut_plan *cp)
 {
     w->block_bytes = w->ctl.block_bytes;
     w->seg_bytes = w->ctl.segment_bytes;
-    uint32_t first = UINT32_MAX;
-    for (uint32_t i = 0; i < st->nsegs; i++) {
-        int err = load_segment(w, &st->segs[i], false);
-        if (err != 0)
-            return err;
-        if (st->segs[i].hdr_err == 0 && (st->segs[i].si.segment_bytes != w->seg_bytes ||
-                                         st->segs[i].si.block_bytes != w->block_bytes))
-            st->segs[i].hdr_err = -EBADMSG;
-        if (st->segs[i].hdr_err == 0 && first == UINT32_MAX)
-            first = i;
-        if (st->segs[i].hdr_err != 0 && first == UINT32_MAX) {
-            /* A damaged file before every valid one cannot be a spare being
-             * prepared: spares are renamed into place only once complete. */
-            regio__set_detail("wal: segment %llu has a bad header",
-                              (unsigned long long)st->segs[i].segno);
-            if (w->opts.recovery != REGIO_WAL_RECOVER_SALVAGE)
-                return -EBADMSG;
-        }
-    }
-    if (first == UINT32_MAX) {
-        regio__set_detail("wal: control file present but no valid segment");
-        return -EBADMSG;
-    }
-    st->chain_first = first;
-    w->first_segno = st->segs[first].segno;
-    int err = walk_chain(w, st);
+    int err = plan_cut(w, j, info, cp);
     if (err != 0)
         return err;
-    err = classify(w, st, info, cp);
-    if (err != 0)
-        return err;
-    w->end_si = st->segs[st->end_idx].si;
-    info->segments = st->segs[st->end_idx].segno - st->segs[first].segno + 1;
-    info->records = st->records;
-    info->start_lsn = st->start_lsn;
+    w->first_segno = j->segs[j->chain_first].segno;
+    w->end_si = j->segs[j->end_idx].si;
+    info->segments = (uint32_t)(j->segs[j->end_idx].segno - w->first_segno + 1);
+    info->records = j->records;
+    info->start_lsn = j->start_lsn;
     return 0;
 }
 
@@ -694,40 +462,16 @@ static int check_geometry(struct regio_wal *w)
 /* Segments after the end become spares: they are renamed to recycle names,
  * and the preparer gives each a fresh salt before use, so nothing they held
  * can be taken for a record of this log again. */
-static int recycle_after(struct regio_wal *w, struct scan_state *st, uint64_t end_segno)
+static int recycle_after(struct regio_wal *w, const struct regio__wal_judge *j, uint64_t end_segno)
 {
-    for (uint32_t i = 0; i < st->nsegs; i++) {
-        if (st->segs[i].segno <= end_segno)
+    for (uint32_t i = 0; i < j->nsegs; i++) {
+        if (j->segs[i].segno <= end_segno)
             continue;
-        int err = regio__wal_recycle_segment(w, st->segs[i].segno);
+        int err = regio__wal_recycle_segment(w, j->segs[i].segno);
         if (err != 0)
             return err;
     }
     return 0;
-}
-
-/* True when the only segment file is segment 0 with a valid header and no
- * record in its first block: a creation that crashed between installing the
- * segment and writing the control file. */
-static bool crashed_creation(struct regio_wal *w, const struct seg_image *s)
-{
-    char name[32], path[4096];
-    if (s->segno != 0)
-        return false;
-    regio__wal_segment_name(0, name);
-    if (path_of(w, name, path, sizeof(path)) != 0)
-        return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    struct regio__wal_seg_info si;
-    uint8_t first[64];
-    bool empty = regio__wal_read_segment_header(fd, &si) == 0 && si.segment_no == 0 &&
-                 pread(fd, first, sizeof(first), (off_t)si.block_bytes) == (ssize_t)sizeof(first);
-    for (size_t i = 0; empty && i < sizeof(first); i++)
-        empty = first[i] == 0;
-    close(fd);
-    return empty;
 }
 
 /* A new log: segment 0 prepared and installed, then the control file with
@@ -748,42 +492,50 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     int err = open_lock(w);
     if (err != 0)
         return err;
-    struct scan_state st = {0};
-    err = list_segments(w, &st.segs, &st.nsegs);
-    if (err != 0)
-        return err;
     /* Only what the decoder says now may go into the message below, never
-     * the detail of an earlier failure on this thread. */
+     * the detail of an earlier failure on this thread (nor of the judge,
+     * which reads the segments after it). */
     regio__clear_detail();
     int cerr = regio__wal_read_control(w->dir, &w->ctl);
+    char ctl_why[256];
+    snprintf(ctl_why, sizeof(ctl_why), "%s",
+             regio_error_detail()[0] != '\0' ? regio_error_detail()
+             : cerr == -ENOENT               ? "missing, with segments present"
+                                             : "unreadable");
+    struct regio__wal_judge j = {.dir_fd = w->dir_fd, .dir = w->dir, .have_ctl = cerr == 0};
+    j.ctl = w->ctl;
+    int jerr = cerr == 0 || cerr == -ENOENT ? regio__wal_judge_run(&j) : 0;
+    if (jerr != 0 && jerr != -ENOENT) {
+        regio__wal_judge_free(&j);
+        return jerr;
+    }
     uint64_t next = 0;
     struct cut_plan cp = {0};
     bool fresh = false;
-    if (cerr == -ENOENT && st.nsegs == 1 && crashed_creation(w, &st.segs[0])) {
+    if (cerr == -ENOENT && jerr == 0 && j.verdict == REGIO__WAL_V_EMPTY) {
         /* Segment 0 was installed but the control file never written: open
          * returns only after both, so no record can exist. Start afresh,
          * reusing the file as a spare. */
         err = regio__wal_recycle_segment(w, 0);
         if (err != 0) {
-            free_images(&st);
+            regio__wal_judge_free(&j);
             return err;
         }
-        st.nsegs = 0;
+        jerr = -ENOENT;
     }
-    if (cerr == -ENOENT && st.nsegs == 0) {
+    if (cerr == -ENOENT && jerr == -ENOENT) {
         fresh = true;
         err = new_log(w, info, &next);
     } else if (cerr != 0) {
         /* Keep what the decoder found (unknown version, bad checksum, ...). */
-        char why[256];
-        snprintf(why, sizeof(why), "%s",
-                 regio_error_detail()[0] != '\0' ? regio_error_detail()
-                 : cerr == -ENOENT               ? "missing, with segments present"
-                                                 : "unreadable");
-        regio__set_detail("wal: control file of %s: %s (%s)", w->dir, why, regio_strerror(cerr));
+        regio__set_detail("wal: control file of %s: %s (%s)", w->dir, ctl_why,
+                          regio_strerror(cerr));
         err = cerr == -ENOENT ? -EBADMSG : cerr;
+    } else if (jerr == -ENOENT) {
+        regio__set_detail("wal: control file present but no valid segment");
+        err = -EBADMSG;
     } else {
-        err = existing_log(w, &st, info, &cp);
+        err = existing_log(w, &j, info, &cp);
     }
     if (err == 0)
         err = check_geometry(w);
@@ -800,10 +552,10 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     }
     w->fresh_log = fresh;
     if (err == 0 && !fresh)
-        err = apply_cut(w, &st, &cp, &next);
+        err = apply_cut(w, &j, &cp, &next);
     if (err == 0 && !fresh)
-        err = recycle_after(w, &st, st.segs[st.end_idx].segno);
-    free_images(&st);
+        err = recycle_after(w, &j, j.segs[j.end_idx].segno);
+    regio__wal_judge_free(&j);
     if (err != 0)
         return err;
     w->has_end_si = !fresh;

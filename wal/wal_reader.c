@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "wal_internal.h"
+#include "wal_judge.h"
 
 struct regio_wal_reader {
     char *dir;
@@ -27,6 +28,7 @@ struct regio_wal_reader {
     size_t buf_cap;
     bool at_end; /* directory reader: nothing valid further */
     int end_err; /* at_end: 0 for the end of the log, -EBADMSG for corruption */
+    bool reread; /* the record at pos was read again after the judge saw it valid */
 };
 
 static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
@@ -87,85 +89,25 @@ static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *r
     return regio__wal_check_record_at(&r->si, r->buf, (size_t)n, off, ri, NULL);
 }
 
-/* Offset in segment segno's file of the first valid record at or after
- * from_off, or UINT64_MAX when none (or the file cannot be read). */
-static uint64_t next_valid_in(struct regio_wal_reader *r, uint64_t segno, uint64_t from_off)
-{
-    char name[32], path[4096];
-    regio__wal_segment_name(segno, name);
-    snprintf(path, sizeof(path), "%s/%s", r->dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return UINT64_MAX;
-    struct regio__wal_seg_info si;
-    uint64_t found = UINT64_MAX;
-    uint8_t *img = NULL;
-    if (regio__wal_read_segment_header(fd, &si) == 0 && si.segment_no == segno &&
-        (img = malloc(si.segment_bytes)) != NULL) {
-        ssize_t n = pread(fd, img, si.segment_bytes, 0);
-        uint64_t off = from_off < si.block_bytes ? si.block_bytes : (from_off + 7) & ~7ull;
-        struct regio__wal_rec_info ri;
-        for (; n > 0 && off + REGIO__WAL_REC_HDR_BYTES <= (uint64_t)n; off += 8) {
-            if (regio__wal_check_record(&si, img, (size_t)n, off, &ri, NULL) == 0) {
-                found = off;
-                break;
-            }
-        }
-    }
-    free(img);
-    close(fd);
-    return found;
-}
-
 /*
- * A directory reader found no valid record at r->pos. That is the end of
- * the log unless it lies before a cleanly closed log's end, or a valid
- * record follows where none may: anywhere in a cleanly closed log, or
- * beyond the in-flight window of a crashed or open one (the window rule of
- * recovery, docs/format.md). Then it is corruption, reported rather than
- * hidden as an early end.
+ * A directory reader found no valid record at r->pos (or no segment file
+ * there). Whether that is the end of the log or damage is what recovery
+ * would decide: the reader asks the same judge (wal_judge.h), so a log that
+ * strict open refuses is never read as one that ends early. 0 at the end of
+ * the log, 1 when the log has grown past r->pos since the read (read again),
+ * -EBADMSG for damage, other errors from reading the files.
  */
 static int reader_at_invalid(struct regio_wal_reader *r)
 {
-    struct regio__wal_ctl_info ctl;
-    bool clean = regio__wal_read_control(r->dir, &ctl) == 0 && (ctl.flags & REGIO__WAL_CTL_CLEAN);
-    uint64_t segno = r->pos / r->seg_bytes;
-    uint64_t window = r->si.window_bytes;
-    /* As in recovery: a segment file is never shorter than segment_bytes
-     * unless it was cut, and what it lost cannot be told from a torn tail. */
-    struct stat st;
-    if (r->fd >= 0 && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size < r->si.segment_bytes) {
-        regio__set_detail("wal reader: segment %llu is shorter than segment_bytes (truncated)",
-                          (unsigned long long)segno);
+    enum regio__wal_verdict v;
+    uint64_t end;
+    int err = regio__wal_judge_dir(r->dir, "wal reader", &v, &end);
+    if (err != 0)
+        return err;
+    if (v == REGIO__WAL_V_CORRUPT)
         return -EBADMSG;
-    }
-    /* As in recovery: an invalid record where a cleanly closed log may not
-     * end is damage, a damaged final pad included, even with nothing valid
-     * after it. Without a segment read (block 0) only the LSN can tell. */
-    uint64_t block = r->si.block_bytes != 0 ? r->si.block_bytes : 1;
-    if (clean && !regio__wal_clean_end_ok(r->pos, ctl.close_lsn, block)) {
-        regio__set_detail("wal reader: no valid record at LSN %llu, before the end of a cleanly "
-                          "closed log (close record at %llu)",
-                          (unsigned long long)r->pos, (unsigned long long)ctl.close_lsn);
-        return -EBADMSG;
-    }
-    uint64_t off = next_valid_in(r, segno, r->pos - segno * r->seg_bytes + 8);
-    uint64_t next_lsn = UINT64_MAX;
-    if (off != UINT64_MAX) {
-        next_lsn = segno * r->seg_bytes + off;
-    } else {
-        off = next_valid_in(r, segno + 1, 0);
-        if (off != UINT64_MAX)
-            next_lsn = (segno + 1) * r->seg_bytes + off;
-    }
-    if (next_lsn == UINT64_MAX)
-        return 0;
-    if (clean || next_lsn - r->pos > window) {
-        regio__set_detail("wal reader: no valid record at LSN %llu, but a valid one at %llu%s",
-                          (unsigned long long)r->pos, (unsigned long long)next_lsn,
-                          clean ? " in a cleanly closed log" : ", beyond the in-flight window");
-        return -EBADMSG;
-    }
+    if (r->pos < end)
+        return 1;
     return 0;
 }
 
@@ -236,14 +178,25 @@ int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_r
         return err;
     uint64_t first = 0;
     err = oldest_segment(dir, &first);
+    /* The geometry comes from the oldest segment's header. */
+    if (err == 0)
+        err = reader_open_segment(r, first);
+    if (err == -ENODATA || err == -EBADMSG) {
+        /* The log begins at its oldest segment: a bad or zeroed header there
+         * is damage, as recovery judges it (wal_judge.h). */
+        enum regio__wal_verdict v;
+        uint64_t end;
+        err = regio__wal_judge_dir(dir, "wal reader", &v, &end);
+        if (err == 0 && v != REGIO__WAL_V_CORRUPT)
+            regio__set_detail("wal reader: segment %llu of %s has a bad header",
+                              (unsigned long long)first, dir);
+        if (err == 0)
+            err = -EBADMSG;
+    }
     if (err == 0 && from_lsn == 0)
         err = reader_first(r, first);
-    else if (err == 0) {
-        /* The geometry comes from the oldest segment's header. */
-        err = reader_open_segment(r, first);
-        if (err == 0)
-            err = reader_check_start(r);
-    }
+    else if (err == 0)
+        err = reader_check_start(r);
     if (err != 0) {
         regio_wal_reader_close(r);
         return err;
@@ -302,15 +255,26 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
             return r->end_err;
         struct regio__wal_rec_info ri;
         int err = read_record(r, &ri);
-        if (err == -ENODATA || err == -EBADMSG) {
+        bool missing = err == -ENOENT && r->live == NULL;
+        if (err == -ENODATA || err == -EBADMSG || missing) {
             if (r->live != NULL)
                 return -EBADMSG; /* below the durable end everything is valid */
+            err = reader_at_invalid(r);
+            if (err == 1 && !r->reread) {
+                r->reread = true; /* a writer elsewhere got there since */
+                continue;
+            }
             r->at_end = true;
-            r->end_err = reader_at_invalid(r);
+            r->end_err = err == 1 ? -EBADMSG : err;
+            if (err == 1)
+                regio__set_detail("wal reader: no valid record at LSN %llu, below the end of "
+                                  "the log",
+                                  (unsigned long long)r->pos);
             return r->end_err;
         }
         if (err != 0)
-            return err == -ENOENT && r->live == NULL ? 0 : err;
+            return err;
+        r->reread = false;
         uint64_t start = r->pos;
         if (ri.type == REGIO__WAL_TYPE_SEGEND)
             r->pos = (start / r->seg_bytes + 1) * r->seg_bytes + r->si.block_bytes;

@@ -246,14 +246,15 @@ REGIO_API int regio_wal_close(struct regio_wal *w);
 /*
  * Open a reader of the log in dir from from_lsn (0: the oldest record still
  * in the directory), independent of any open WAL (another process may have
- * it open: the reader sees what is on disk). On success *out is the
- * caller's until regio_wal_reader_close(). Use a reader from one thread at
- * a time.
+ * it open: the reader sees what is on disk; it takes no lock and cuts
+ * nothing). On success *out is the caller's until regio_wal_reader_close().
+ * Use a reader from one thread at a time.
  *   -EINVAL   dir or out NULL, or from_lsn is not the start of a record.
  *   -ENOENT   dir holds no segment.
+ *   -EBADMSG  the oldest segment's header is damaged or zeroed (the log
+ *             begins there, so strict recovery refuses the log too).
  *   -ENOMEM   no memory.
- *   other     the negative errno of opening or reading a segment (-EBADMSG
- *             for a segment header that does not verify).
+ *   other     the negative errno of opening or reading a segment.
  */
 REGIO_API int regio_wal_reader_open(const char *dir, uint64_t from_lsn,
                                     struct regio_wal_reader **out);
@@ -274,10 +275,13 @@ REGIO_API int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
  * more durable records yet; call again later). Internal records (padding,
  * segment ends, close records) are skipped.
  *   -EINVAL   r or rec NULL.
- *   -EBADMSG  an invalid record where the log may not end: before the end
- *             of a cleanly closed log, with a valid record beyond it, in a
- *             truncated segment, or (live) below the durable LSN. It is
- *             returned again by every later call.
+ *   -EBADMSG  directory reader: the log is damaged where this reader
+ *             stopped, as strict regio_wal_open would find it (the same
+ *             classification, docs/format.md): the records before the
+ *             damage were returned, the end of the log is never reported in
+ *             its place. Live reader: an invalid record below the durable
+ *             LSN. It is returned again by every later call.
+ *   -ENOMEM   no memory.
  *   other     live: the error that failed the log; the negative errno of
  *             reading a segment.
  */

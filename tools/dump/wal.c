@@ -24,6 +24,7 @@
 #include "dump.h"
 #include "regio.h"
 #include "wal_format.h"
+#include "wal_judge.h"
 
 /* Larger segment files are refused rather than read into memory. */
 #define MAX_SEGMENT_FILE_BYTES ((uint64_t)4 << 30)
@@ -44,6 +45,7 @@ struct wal_state {
     struct wal_opts o;
     struct jw j;
     bool have_ctl;
+    bool ctl_damaged;
     struct regio__wal_ctl_info ctl;
     bool failed;      /* a failed check: exit 1 */
     uint64_t records; /* valid records of any type */
@@ -377,11 +379,13 @@ static void dump_segment(struct wal_state *s, const struct seg_file *sf)
     struct regio__wal_seg_info si;
     int rc = regio__wal_read_segment_header(fd, &si);
     if (rc == -ENODATA) {
-        /* A zero-filled file: prepared ahead, not yet in use. */
+        /* Spares are renamed into place only once their header is durable,
+         * so a named segment with a zeroed header was damaged; the verdict
+         * at the end says whether recovery can do without it. */
         if (s->o.json)
-            jw_str(&s->j, "state", "spare");
+            jw_str(&s->j, "state", "zeroed_header");
         else
-            printf(" spare (zero-filled, not yet used)\n");
+            printf(" zeroed header (a spare is named only once its header is durable)\n");
         close(fd);
         goto out;
     }
@@ -472,6 +476,7 @@ static void dump_control(struct wal_state *s)
     } else {
         printf("control: %s\n", REGIO__WAL_CTL_NAME);
     }
+    s->ctl_damaged = rc != 0 && rc != -ENOENT;
     if (rc != 0 && rc != -ENOENT)
         fail(s, REGIO__WAL_CTL_NAME,
              rc == -EBADMSG ? "control file damaged (bad magic, version or checksum)"
@@ -480,45 +485,81 @@ static void dump_control(struct wal_state *s)
         jw_obj_end(&s->j);
 }
 
-/* Where and why the log ends; sets s->failed on corruption. */
+/* Run recovery's own classification (wal/wal_judge.h) over the directory:
+ * 0 with j filled, or -errno when the files cannot be read. */
+static int judge_log(struct wal_state *s, struct regio__wal_judge *j)
+{
+    j->dir = s->o.dir;
+    j->dir_fd = open(s->o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j->dir_fd < 0)
+        return -errno;
+    j->have_ctl = s->have_ctl;
+    j->ctl = s->ctl;
+    int err = regio__wal_judge_run(j);
+    close(j->dir_fd);
+    return err;
+}
+
+/* The verdict in words: kind and detail. */
+static const char *verdict_words(const struct wal_state *s, const struct regio__wal_judge *j,
+                                 char *detail, size_t n)
+{
+    switch (j->verdict) {
+    case REGIO__WAL_V_EMPTY:
+        snprintf(detail, n, "no records (a creation that stopped before its control file)");
+        return "empty";
+    case REGIO__WAL_V_CLEAN:
+        snprintf(detail, n, "close record ends the log at LSN %" PRIu64, s->ctl.close_lsn);
+        return "clean";
+    case REGIO__WAL_V_TORN:
+        if (j->beyond_records == 0 && j->why != NULL && strcmp(j->why, "zeroed space") == 0) {
+            snprintf(detail, n,
+                     "log ends at LSN %" PRIu64
+                     ", zeroed space follows: the log is open or its process crashed",
+                     j->end);
+            return "open_or_crashed";
+        }
+        snprintf(detail, n, "torn tail at LSN %" PRIu64 " (%s)%s; recovery cuts it", j->end,
+                 j->why ? j->why : "?",
+                 j->beyond_records ? ", raced records only within the window" : "");
+        return "torn";
+    default:
+        snprintf(detail, n,
+                 "corruption at LSN %" PRIu64 " (%s): %s: strict recovery refuses the log%s",
+                 j->end, j->why ? j->why : "?", j->corrupt ? j->corrupt : "?",
+                 j->salvageable ? "" : ", and salvage cannot keep a prefix");
+        return "corrupt";
+    }
+}
+
+/* Where and why the log ends, as recovery decides it (the same code); sets
+ * s->failed where strict recovery refuses the log. */
 static void dump_end(struct wal_state *s)
 {
     const char *kind;
-    char detail[320];
-    uint64_t lsn = s->have_end ? s->end_lsn : 0;
-    bool clean = s->have_ctl && (s->ctl.flags & REGIO__WAL_CTL_CLEAN);
-    if (s->have_invalid) {
-        lsn = s->invalid_lsn;
-        if (s->valid_beyond_window || (clean && s->invalid_lsn < s->ctl.close_lsn)) {
-            kind = "corrupt";
-            snprintf(detail, sizeof(detail),
-                     "invalid record at LSN %" PRIu64
-                     " (%s) below valid records (last at LSN %" PRIu64
-                     ")%s: acknowledged data is damaged",
-                     s->invalid_lsn, s->invalid_reason, s->last_valid_after,
-                     s->valid_beyond_window ? " beyond the in-flight window"
-                                            : " before the clean close record");
-            s->failed = true;
-        } else {
-            kind = "torn";
-            snprintf(detail, sizeof(detail),
-                     "torn tail at LSN %" PRIu64 " (%s)%s; recovery cuts it", s->invalid_lsn,
-                     s->invalid_reason,
-                     s->valid_after_invalid ? ", raced records only within the window" : "");
-        }
-    } else if (!s->have_end) {
+    char detail[400];
+    uint64_t lsn = 0;
+    struct regio__wal_judge j = {0};
+    int err = s->ctl_damaged ? 0 : judge_log(s, &j);
+    if (s->ctl_damaged) {
+        kind = "corrupt";
+        snprintf(detail, sizeof(detail), "the control file is damaged: recovery refuses the log");
+    } else if (err == -ENOENT && !s->have_ctl) {
         kind = "empty";
         snprintf(detail, sizeof(detail), "no records");
-    } else if (s->last_type == REGIO__WAL_TYPE_CLOSE) {
-        kind = "clean";
-        snprintf(detail, sizeof(detail), "close record ends the log at LSN %" PRIu64, lsn);
+    } else if (err == -ENOENT) {
+        kind = "corrupt";
+        snprintf(detail, sizeof(detail), "a control file but no segment file");
+    } else if (err != 0) {
+        kind = "unreadable";
+        snprintf(detail, sizeof(detail), "cannot read the log: %s", strerror(-err));
     } else {
-        kind = "open_or_crashed";
-        snprintf(detail, sizeof(detail),
-                 "last record ends at LSN %" PRIu64
-                 ", zeroed space follows: the log is open or its process crashed",
-                 lsn);
+        kind = verdict_words(s, &j, detail, sizeof(detail));
+        lsn = j.end;
     }
+    regio__wal_judge_free(&j);
+    if (strcmp(kind, "corrupt") == 0 || strcmp(kind, "unreadable") == 0)
+        s->failed = true;
     if (s->o.json) {
         jw_obj(&s->j, "end");
         jw_u64(&s->j, "lsn", lsn);

@@ -1,0 +1,375 @@
+/*
+ * wal/wal_judge.c: the classification of a log directory's end shared by
+ * recovery, the directory reader and regio-dump (wal_judge.h). Plain
+ * pread of whole segment images: it runs at open, at a reader's end and in
+ * a tool, never on the commit path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "regio/wal.h"
+#include "wal_judge.h"
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+    uint8_t *p = buf;
+    size_t total = 0;
+    while (total < len) {
+        ssize_t n = pread(fd, p + total, len - total, (off_t)(off + total));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        total += (size_t)n;
+    }
+    *got = total;
+    return 0;
+}
+
+static int open_seg(const struct regio__wal_judge *j, uint64_t segno)
+{
+    char name[32];
+    regio__wal_segment_name(segno, name);
+    int fd = openat(j->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Read a segment's header; a header of another geometry than the control
+ * file's is not one of this log. */
+static int load_header(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
+{
+    int fd = open_seg(j, s->segno);
+    if (fd < 0)
+        return fd;
+    s->hdr_err = regio__wal_read_segment_header(fd, &s->si);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+    if (s->hdr_err == 0 && s->si.segment_no != s->segno)
+        s->hdr_err = -EBADMSG;
+    if (s->hdr_err == 0 && j->have_ctl &&
+        (s->si.segment_bytes != j->ctl.segment_bytes || s->si.block_bytes != j->ctl.block_bytes))
+        s->hdr_err = -EBADMSG;
+    return 0;
+}
+
+int regio__wal_judge_load(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
+{
+    free(s->data);
+    s->data = NULL;
+    s->len = 0;
+    int fd = open_seg(j, s->segno);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    size_t want = (size_t)st.st_size;
+    if (s->hdr_err == 0 && want > s->si.segment_bytes)
+        want = (size_t)s->si.segment_bytes;
+    s->data = malloc(want ? want : 1);
+    int err = s->data == NULL ? -ENOMEM : pread_all(fd, s->data, want, 0, &s->len);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+    s->loaded = err == 0;
+    return err;
+}
+
+static int list_images(struct regio__wal_judge *j)
+{
+    uint64_t *segnos;
+    size_t n;
+    int err = regio__wal_list_segments(j->dir, &segnos, &n);
+    if (err != 0)
+        return err;
+    if (n == 0)
+        return -ENOENT;
+    j->segs = n <= UINT32_MAX ? calloc(n, sizeof(*j->segs)) : NULL;
+    if (j->segs == NULL) {
+        free(segnos);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        j->segs[i].segno = segnos[i];
+    free(segnos);
+    j->nsegs = (uint32_t)n;
+    return 0;
+}
+
+static void set_corrupt(struct regio__wal_judge *j, const char *rule, bool salvageable)
+{
+    j->verdict = REGIO__WAL_V_CORRUPT;
+    j->corrupt = rule;
+    j->salvageable = salvageable;
+}
+
+/* The epoch bound of records: no open after the control file's epoch has
+ * written anything; without a control file nothing bounds it. */
+static uint32_t max_epoch(const struct regio__wal_judge *j)
+{
+    return j->have_ctl ? j->ctl.epoch : UINT32_MAX;
+}
+
+/* A valid record at off of s that may follow one of epoch prev. */
+static int check_in_chain(const struct regio__wal_judge *j, const struct regio__wal_seg_image *s,
+                          uint64_t off, uint32_t prev_epoch, struct regio__wal_rec_info *ri,
+                          const char **why)
+{
+    int rc = regio__wal_check_record(&s->si, s->data, s->len, (size_t)off, ri, why);
+    if (rc == 0 &&
+        (ri->epoch < prev_epoch || ri->epoch > max_epoch(j) || ri->epoch < s->si.epoch)) {
+        *why = "record epoch out of order (stale record of an earlier open)";
+        return -EBADMSG;
+    }
+    if (rc == -ENODATA)
+        *why = "zeroed space";
+    return rc;
+}
+
+static void note_record(struct regio__wal_judge *j, const struct regio__wal_rec_info *ri)
+{
+    if (ri->type <= REGIO_WAL_TYPE_USER_MAX) {
+        if (j->records == 0)
+            j->start_lsn = ri->lsn;
+        j->records++;
+    }
+    /* After a clean close only fillers may follow the close record. */
+    if (!regio__wal_is_filler(ri->type))
+        j->saw_close_at_ctl =
+            ri->type == REGIO__WAL_TYPE_CLOSE && j->have_ctl && ri->lsn == j->ctl.close_lsn;
+}
+
+/* Walk the chain of valid records from the first segment; stop at the first
+ * spot that is no valid record (or breaks the epoch order). 1 when a segend
+ * leads to a missing or damaged segment (CORRUPT set). */
+static int walk_chain(struct regio__wal_judge *j)
+{
+    uint32_t prev_epoch = 0;
+    for (uint32_t i = j->chain_first;; i++) {
+        struct regio__wal_seg_image *s = &j->segs[i];
+        int err = regio__wal_judge_load(j, s);
+        if (err != 0)
+            return err;
+        uint64_t base = s->segno * s->si.segment_bytes;
+        uint64_t off = s->si.block_bytes;
+        struct regio__wal_rec_info ri;
+        const char *why = NULL;
+        while (check_in_chain(j, s, off, prev_epoch, &ri, &why) == 0) {
+            prev_epoch = ri.epoch;
+            note_record(j, &ri);
+            if (ri.type == REGIO__WAL_TYPE_SEGEND)
+                break;
+            off += ri.total_bytes;
+        }
+        j->end = base + off;
+        j->end_idx = i;
+        if (why != NULL) {
+            j->why = why;
+            return 0;
+        }
+        /* A segend: the successor must be the next file, with a valid header. */
+        if (i + 1 >= j->nsegs || j->segs[i + 1].segno != s->segno + 1 ||
+            j->segs[i + 1].hdr_err != 0) {
+            j->end = base + s->si.segment_bytes + s->si.block_bytes;
+            j->why = "segment missing or with a bad header after a segend record";
+            set_corrupt(j, "the log continues in a segment that is missing or damaged", false);
+            return 1;
+        }
+        free(s->data);
+        s->data = NULL;
+        s->loaded = false;
+    }
+}
+
+static void note_beyond(struct regio__wal_judge *j, const struct regio__wal_seg_image *s,
+                        const struct regio__wal_rec_info *ri)
+{
+    j->beyond_records++;
+    if (ri->type <= REGIO_WAL_TYPE_USER_MAX)
+        j->beyond_user++;
+    if (ri->lsn + ri->total_bytes > j->furthest)
+        j->furthest = ri->lsn + ri->total_bytes;
+    if (ri->type == REGIO__WAL_TYPE_CLOSE)
+        j->close_beyond = true;
+    if (s->si.window_bytes > j->window)
+        j->window = s->si.window_bytes;
+}
+
+/* Valid records beyond X, at every 8-byte offset of X's segment after X and
+ * of every later segment file with a valid header. */
+static int scan_beyond(struct regio__wal_judge *j)
+{
+    for (uint32_t i = j->end_idx; i < j->nsegs; i++) {
+        struct regio__wal_seg_image *s = &j->segs[i];
+        if (s->hdr_err != 0)
+            continue;
+        if (!s->loaded) {
+            int err = regio__wal_judge_load(j, s);
+            if (err != 0)
+                return err;
+        }
+        uint64_t base = s->segno * s->si.segment_bytes;
+        uint64_t off = i == j->end_idx ? j->end - base + REGIO__WAL_REC_ALIGN : s->si.block_bytes;
+        for (; off + REGIO__WAL_REC_HDR_BYTES <= s->len; off += REGIO__WAL_REC_ALIGN) {
+            /* Cheap filter first: only a header naming its own LSN can be a
+             * record here. */
+            const uint8_t *p = s->data + off;
+            if (regio__le32_get(p + 28) != REGIO__WAL_REC_MAGIC ||
+                regio__le64_get(p + 8) != base + off)
+                continue;
+            struct regio__wal_rec_info ri;
+            if (regio__wal_check_record(&s->si, s->data, s->len, (size_t)off, &ri, NULL) != 0)
+                continue;
+            if (ri.epoch > max_epoch(j))
+                continue; /* cannot have been written by any open so far */
+            note_beyond(j, s, &ri);
+        }
+    }
+    return 0;
+}
+
+/* The rules of docs/format.md, "Where the log ends", step 4. */
+static void classify(struct regio__wal_judge *j)
+{
+    bool clean = j->have_ctl && (j->ctl.flags & REGIO__WAL_CTL_CLEAN) != 0;
+    const struct regio__wal_seg_image *es = &j->segs[j->end_idx];
+    /* Segments are zero-filled to full size before they are named, and
+     * writes never change a file's size: a short one was cut afterwards, and
+     * what it lost cannot be told from a torn tail. */
+    if (es->len < es->si.segment_bytes)
+        set_corrupt(j, "segment file shorter than segment_bytes (truncated)", true);
+    else if (clean && (!j->saw_close_at_ctl ||
+                       !regio__wal_clean_end_ok(j->end, j->ctl.close_lsn, es->si.block_bytes)))
+        set_corrupt(j, "invalid record before the close record of a cleanly closed log", true);
+    else if (clean && j->beyond_records > 0)
+        set_corrupt(j, "valid records after the close record of a cleanly closed log", true);
+    else if (j->close_beyond)
+        set_corrupt(j, "invalid record before a valid close record", true);
+    else if (j->beyond_records > 0 && j->furthest > j->end + j->window)
+        set_corrupt(j, "invalid record followed by valid records beyond the in-flight window",
+                    true);
+    else
+        j->verdict = clean ? REGIO__WAL_V_CLEAN : REGIO__WAL_V_TORN;
+}
+
+/* No control file: a creation that crashed before writing it leaves at most
+ * segment 0 with a valid header and no record (open returns only after both,
+ * so nothing was acknowledged); anything else is damage. */
+static bool crashed_creation(struct regio__wal_judge *j)
+{
+    if (j->nsegs != 1 || j->segs[0].segno != 0 || j->segs[0].hdr_err != 0)
+        return false;
+    struct regio__wal_seg_image *s = &j->segs[0];
+    if (regio__wal_judge_load(j, s) != 0 || s->len < s->si.block_bytes + 64)
+        return false;
+    for (size_t i = 0; i < 64; i++)
+        if (s->data[s->si.block_bytes + i] != 0)
+            return false;
+    return true;
+}
+
+/* The chain starts at the lowest segment; a bad header there cannot be a
+ * spare being prepared (spares are renamed into place only once complete). */
+static int find_chain(struct regio__wal_judge *j)
+{
+    for (uint32_t i = 0; i < j->nsegs; i++) {
+        int err = load_header(j, &j->segs[i]);
+        if (err != 0)
+            return err;
+    }
+    if (j->segs[0].hdr_err != 0) {
+        j->end = j->segs[0].segno * (j->have_ctl ? j->ctl.segment_bytes : 0);
+        j->why = j->segs[0].hdr_err == -ENODATA ? "zeroed segment header" : "bad segment header";
+        set_corrupt(j, "the oldest segment has no valid header", false);
+        return 1;
+    }
+    j->chain_first = 0;
+    j->window = j->segs[0].si.window_bytes;
+    return 0;
+}
+
+int regio__wal_judge_run(struct regio__wal_judge *j)
+{
+    int err = list_images(j);
+    if (err != 0)
+        return err;
+    err = find_chain(j);
+    if (err != 0)
+        return err < 0 ? err : 0;
+    if (!j->have_ctl) {
+        if (crashed_creation(j)) {
+            j->verdict = REGIO__WAL_V_EMPTY;
+            j->end = j->segs[0].si.first_lsn;
+            return 0;
+        }
+        j->end = j->segs[0].si.first_lsn;
+        j->why = "no control file";
+        set_corrupt(j, "segment files without a control file", false);
+        return 0;
+    }
+    err = walk_chain(j);
+    if (err != 0)
+        return err < 0 ? err : 0;
+    j->window = j->segs[j->end_idx].si.window_bytes;
+    err = scan_beyond(j);
+    if (err != 0)
+        return err;
+    classify(j);
+    return 0;
+}
+
+void regio__wal_judge_free(struct regio__wal_judge *j)
+{
+    for (uint32_t i = 0; i < j->nsegs; i++)
+        free(j->segs[i].data);
+    free(j->segs);
+    j->segs = NULL;
+    j->nsegs = 0;
+}
+
+void regio__wal_judge_detail(const struct regio__wal_judge *j, const char *who)
+{
+    regio__set_detail("%s: corruption at LSN %llu (%s): %s", who, (unsigned long long)j->end,
+                      j->why ? j->why : "?", j->corrupt ? j->corrupt : "?");
+}
+
+int regio__wal_judge_dir(const char *dir, const char *who, enum regio__wal_verdict *verdict,
+                         uint64_t *end_lsn)
+{
+    struct regio__wal_judge j = {0};
+    j.dir = dir;
+    j.dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j.dir_fd < 0)
+        return -errno;
+    int cerr = regio__wal_read_control(dir, &j.ctl);
+    j.have_ctl = cerr == 0;
+    int err = cerr == 0 || cerr == -ENOENT ? regio__wal_judge_run(&j) : 0;
+    if (cerr != 0 && cerr != -ENOENT && cerr != -EBADMSG)
+        err = cerr;
+    if (err == 0 && cerr == -EBADMSG) {
+        j.verdict = REGIO__WAL_V_CORRUPT;
+        char why[200];
+        snprintf(why, sizeof(why), "%s", regio_error_detail());
+        regio__set_detail("%s: control file of %s: %s", who, dir, why);
+    } else if (err == 0 && j.verdict == REGIO__WAL_V_CORRUPT) {
+        regio__wal_judge_detail(&j, who);
+    }
+    if (err == 0) {
+        *verdict = j.verdict;
+        *end_lsn = j.end;
+    }
+    regio__wal_judge_free(&j);
+    close(j.dir_fd);
+    return err;
+}
