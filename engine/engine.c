@@ -52,11 +52,14 @@
 #define WATCHDOG_USER_DATA     (UINT64_MAX - 2)
 #define STALL_PROBE_DEFAULT_MS 2000
 
+uint32_t regio__test_atomic_unit_bytes;
+
 struct regio__req {
     uint8_t kind;
     bool busy;
     bool datasync;      /* fsync: fdatasync */
     bool dsync;         /* write: RWF_DSYNC */
+    bool atomic;        /* write: RWF_ATOMIC (never torn by a power cut) */
     bool sync_only;     /* write_durable: only the sync is being (re)issued */
     bool write_faulted; /* write_durable: an injected fault hit the write part */
     bool hooked;        /* the testing hook prepared an SQE of this request */
@@ -271,7 +274,8 @@ static void prep_rw_sqe(struct regio__req *r, struct io_uring_sqe *sqe, uint32_t
     uint64_t off = r->off + r->done;
     if (r->kind != REGIO__REQ_READ) {
         io_uring_prep_write_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
-        sqe->rw_flags = r->dsync ? RWF_DSYNC : 0;
+        sqe->rw_flags = (r->dsync ? RWF_DSYNC : 0) |
+                        (r->atomic && regio__test_atomic_unit_bytes == 0 ? REGIO__RWF_ATOMIC : 0);
     } else {
         io_uring_prep_read_fixed(sqe, (int)r->f->slot, data, n, off, r->region);
     }
@@ -305,8 +309,8 @@ static void hook_prep_rw(struct regio_engine *e, struct regio__req *r, struct io
     REGIO_ASSERT(n > 0 && n <= remaining);
     prep_rw_sqe(r, sqe, n);
     if (write)
-        r->rec_id[0] =
-            regio__rec_write(e, r->f, (char *)r->b.data + r->done, r->off + r->done, n, r->dsync);
+        r->rec_id[0] = regio__rec_write(e, r->f, (char *)r->b.data + r->done, r->off + r->done, n,
+                                        r->dsync, r->atomic);
 }
 
 static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_flags)
@@ -1000,7 +1004,8 @@ static struct regio__req *accept_req(struct regio_engine *e, struct regio_file *
 }
 
 static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio_buf b,
-                      uint64_t off, uint32_t len, uint8_t kind, bool dsync, regio_cb cb, void *ctx)
+                      uint64_t off, uint32_t len, uint8_t kind, unsigned wflags, regio_cb cb,
+                      void *ctx)
 {
     int region = check_rw(e, f, b, off, len);
     if (region < 0)
@@ -1024,7 +1029,8 @@ static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio
     r->region = (uint16_t)region;
     r->off = off;
     r->len = len;
-    r->dsync = dsync;
+    r->dsync = (wflags & REGIO_WRITE_DSYNC) != 0;
+    r->atomic = (wflags & REGIO_WRITE_ATOMIC) != 0;
     r->datasync = true;
     issue(e, r);
     return 0;
@@ -1044,7 +1050,7 @@ static struct regio_engine *file_engine(const struct regio_file *f)
 }
 
 static int rw_call(struct regio_file *f, struct regio_buf b, uint64_t off, uint32_t len,
-                   uint8_t kind, bool dsync, regio_cb cb, void *ctx)
+                   uint8_t kind, unsigned wflags, regio_cb cb, void *ctx)
 {
     struct regio_engine *e = file_engine(f);
     if (e == NULL)
@@ -1053,7 +1059,7 @@ static int rw_call(struct regio_file *f, struct regio_buf b, uint64_t off, uint3
     if (rc != 0)
         return rc;
     regio__clear_detail();
-    rc = rw_entered(e, f, b, off, len, kind, dsync, cb, ctx);
+    rc = rw_entered(e, f, b, off, len, kind, wflags, cb, ctx);
     regio__engine_leave(e);
     return rc;
 }
@@ -1061,30 +1067,30 @@ static int rw_call(struct regio_file *f, struct regio_buf b, uint64_t off, uint3
 int regio_file_read(struct regio_file *f, struct regio_buf b, uint64_t file_off, uint32_t len,
                     regio_cb cb, void *ctx)
 {
-    return rw_call(f, b, file_off, len, REGIO__REQ_READ, false, cb, ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_READ, 0, cb, ctx);
 }
 
 int regio_file_write(struct regio_file *f, struct regio_buf b, uint64_t file_off, uint32_t len,
                      regio_cb cb, void *ctx)
 {
-    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE, false, cb, ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE, 0, cb, ctx);
 }
 
 int regio_file_write_flags(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                            uint32_t len, unsigned flags, regio_cb cb, void *ctx)
 {
-    if ((flags & ~REGIO_WRITE_DSYNC) != 0) {
-        regio__set_detail("unknown write flags 0x%x", flags & ~REGIO_WRITE_DSYNC);
+    const unsigned known = REGIO_WRITE_DSYNC | REGIO_WRITE_ATOMIC;
+    if ((flags & ~known) != 0) {
+        regio__set_detail("unknown write flags 0x%x", flags & ~known);
         return -EINVAL;
     }
-    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE, (flags & REGIO_WRITE_DSYNC) != 0, cb,
-                   ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE, flags, cb, ctx);
 }
 
 int regio_file_write_durable(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                              uint32_t len, regio_cb cb, void *ctx)
 {
-    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE_SYNC, false, cb, ctx);
+    return rw_call(f, b, file_off, len, REGIO__REQ_WRITE_SYNC, 0, cb, ctx);
 }
 
 int regio_file_fsync(struct regio_file *f, bool datasync, regio_cb cb, void *ctx)

@@ -126,7 +126,17 @@ void regio__test_hook_update(struct regio_engine *e);
 /* Recording hooks, called by engine.c with the engine entered. A write
  * record returns an id (or -1 when not recording) to pass at completion. */
 int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
-                         uint64_t off, uint32_t len, bool dsync);
+                         uint64_t off, uint32_t len, bool dsync, bool atomic);
+
+/* RWF_ATOMIC (linux/fs.h of kernel 6.11; older headers lack it). */
+#define REGIO__RWF_ATOMIC 0x00000040
+/*
+ * Test hook: nonzero pretends that every file reports this atomic write unit
+ * (statx STATX_WRITE_ATOMIC, as the pager asks), and REGIO_WRITE_ATOMIC
+ * writes are then recorded as atomic but submitted without RWF_ATOMIC, which
+ * a device without the feature refuses. Set before opening pagers.
+ */
+extern uint32_t regio__test_atomic_unit_bytes;
 int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linked);
 void regio__rec_complete(struct regio_engine *e, int64_t id, int res);
 /* A linked sync starts when its write completes: record that moment. */

@@ -18,7 +18,10 @@
  * call, since only the owner may touch the ring.
  */
 #include <fcntl.h>
+#include <libgen.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -51,14 +54,31 @@ _Static_assert(offsetof(struct page_trailer, checksum_le) == 16 &&
 #define PAGE_FORMAT2_SEED    0x3247415049474552ull /* "REGIPAG2" read little-endian */
 #define PAGE_CHECKSUMMED(pb) ((size_t)(pb)-16u)    /* bytes before the checksum */
 
-#define PAGER_MIN_PAGE_BYTES 4096u
-#define PAGER_MAX_PAGE_BYTES 65536u
+#define PAGER_DW_SLOTS_DEFAULT 32u
+#define PAGER_DW_SLOTS_MAX     4096u
+#define PAGER_MIN_PAGE_BYTES   4096u
+#define PAGER_MAX_PAGE_BYTES   65536u
 /* Slice of a synchronous wait that must re-check: in shared mode another
  * thread may reap our completion; a parked write may be released by the WAL
  * without any completion in this ring. */
 #define PAGER_SLICE_NS 10000000
 
 enum op_kind { OP_READ, OP_WRITE, OP_SYNC };
+
+/* Where a doublewrite write is, for a retry after the ring was full. */
+enum op_stage { STAGE_SLOT, STAGE_IN_PLACE, STAGE_REUSE_SYNC };
+
+/* A doublewrite slot: FREE may take a new copy; BUSY holds the copy of a
+ * write not yet completed in place; WRITTEN holds the copy of a write
+ * completed in place but perhaps not durable there, so it may be needed to
+ * repair that page until an fdatasync of the page file submitted after the
+ * completion succeeds. */
+enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_WRITTEN };
+
+struct dw_slot {
+    uint8_t state;
+    uint64_t sync_gen; /* WRITTEN: fdatasyncs submitted when the write completed */
+};
 
 struct pager_op {
     struct regio_pager *p;
@@ -67,8 +87,11 @@ struct pager_op {
     regio_cb cb;
     void *ctx;
     enum op_kind kind;
-    int gate_res;          /* what the gate's notification reported */
-    struct pager_op *next; /* free list, or the list of released writes */
+    int gate_res;           /* what the gate's notification reported */
+    uint32_t slot;          /* doublewrite slot of a write */
+    enum op_stage stage;    /* doublewrite: what to submit on a retry */
+    struct pager_op *retry; /* list of operations to submit once the ring has room */
+    struct pager_op *next;  /* free list, or the list of released writes */
 };
 
 struct regio_pager {
@@ -87,6 +110,18 @@ struct regio_pager {
     pthread_cond_t released_cond;
     struct pager_op *released;
     _Atomic uint32_t released_count;
+    /* Torn-page protection (docs/embedding.md, "Torn pages"). */
+    enum regio_pager_torn torn;
+    uint32_t atomic_unit_bytes; /* statx's atomic write unit max (0: none) */
+    struct regio_file *dwf;     /* the doublewrite file, when torn is DOUBLEWRITE */
+    struct dw_slot *slots;
+    uint32_t nslots;
+    uint32_t free_slots;
+    uint64_t sync_gen;          /* fdatasyncs of the page file submitted */
+    bool reuse_sync_in_flight;  /* an fdatasync to free WRITTEN slots is in flight */
+    struct pager_op *slot_wait; /* writes waiting for a free slot, FIFO */
+    struct pager_op *retry;     /* stages to submit once the ring has room, FIFO */
+    uint64_t pages_repaired;    /* torn pages restored from the doublewrite file at open */
 };
 
 static bool page_bytes_valid(uint32_t n)
@@ -224,13 +259,236 @@ static void write_done(void *ctx, int res)
     op_finish(ctx, res);
 }
 
-/* Stamp the trailer and hand the write to the ring; the engine is entered
- * and the buffer was checked when the write was accepted. */
+/* ---- Doublewrite ----------------------------------------------------------------
+ *
+ * A write goes first to a free slot of the doublewrite file with RWF_DSYNC,
+ * then in place. The copy is durable before the in-place write starts, so
+ * whenever a power cut tears the in-place page, its copy is intact; a slot
+ * is reused only after an fdatasync of the page file that was submitted
+ * after the in-place write completed, so the copy stays until the page is
+ * durable in place. Copies carry their write sequence: at open the newest
+ * copy of each page repairs a torn page (pager_dw_repair). Everything here
+ * runs with the engine entered. */
+
+static void list_append(struct pager_op **head, struct pager_op *op)
+{
+    op->retry = NULL;
+    while (*head != NULL)
+        head = &(*head)->retry;
+    *head = op;
+}
+
+static int take_slot(struct regio_pager *p)
+{
+    for (uint32_t i = 0; p->free_slots > 0 && i < p->nslots; i++) {
+        if (p->slots[i].state == SLOT_FREE) {
+            p->slots[i].state = SLOT_BUSY;
+            p->free_slots--;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void slot_free(struct regio_pager *p, uint32_t i)
+{
+    REGIO_ASSERT(p->slots[i].state != SLOT_FREE);
+    p->slots[i].state = SLOT_FREE;
+    p->free_slots++;
+}
+
+/* An fdatasync of the page file submitted as generation gen succeeded:
+ * every write completed in place before it is durable there. */
+static void free_synced(struct regio_pager *p, uint64_t gen)
+{
+    for (uint32_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].state == SLOT_WRITTEN && p->slots[i].sync_gen < gen)
+            slot_free(p, i);
+}
+
+static void dw_pump(struct regio_pager *p);
+
+static void inplace_done(void *ctx, int res)
+{
+    struct pager_op *op = ctx;
+    struct regio_pager *p = op->p;
+    /* Failed or not, the in-place page may hold part of this write: keep the
+     * copy until a later fdatasync, as for a completed one. */
+    p->slots[op->slot].state = SLOT_WRITTEN;
+    p->slots[op->slot].sync_gen = p->sync_gen;
+    op_finish(op, res);
+    dw_pump(p);
+}
+
+static int submit_stage(struct regio_pager *p, struct pager_op *op);
+
+static void slot_done(void *ctx, int res)
+{
+    struct pager_op *op = ctx;
+    struct regio_pager *p = op->p;
+    if (res >= 0) {
+        op->stage = STAGE_IN_PLACE;
+        res = submit_stage(p, op);
+        if (res == -EAGAIN)
+            list_append(&p->retry, op);
+        if (res == 0 || res == -EAGAIN)
+            return;
+    }
+    slot_free(p, op->slot); /* the page in place was not touched */
+    op_finish(op, res);
+    dw_pump(p);
+}
+
+static void fail_slot_waiters(struct regio_pager *p, int res)
+{
+    while (p->slot_wait != NULL) {
+        struct pager_op *op = p->slot_wait;
+        p->slot_wait = op->retry;
+        op_finish(op, res);
+    }
+}
+
+static void reuse_sync_done(void *ctx, int res)
+{
+    struct pager_op *op = ctx;
+    struct regio_pager *p = op->p;
+    p->reuse_sync_in_flight = false;
+    if (res == 0)
+        free_synced(p, op->page_no);
+    op_finish(op, res);
+    /* Without a durable page file no slot can be reused: fail-stop, as the
+     * caller would for a failed regio_pager_sync. */
+    if (res != 0)
+        fail_slot_waiters(p, res);
+    dw_pump(p);
+}
+
+static int submit_stage(struct regio_pager *p, struct pager_op *op)
+{
+    uint32_t pb = p->page_bytes;
+    switch (op->stage) {
+    case STAGE_SLOT:
+        return regio_file_write_flags(p->dwf, op->b, (uint64_t)op->slot * pb, pb, REGIO_WRITE_DSYNC,
+                                      slot_done, op);
+    case STAGE_IN_PLACE:
+        return regio_file_write(p->f, op->b, op->page_no * pb, pb, inplace_done, op);
+    case STAGE_REUSE_SYNC: {
+        op->page_no = ++p->sync_gen;
+        int rc = regio_file_fsync(p->f, true, reuse_sync_done, op);
+        if (rc != 0)
+            p->sync_gen--;
+        return rc;
+    }
+    }
+    return -EINVAL;
+}
+
+static bool any_written(const struct regio_pager *p)
+{
+    for (uint32_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].state == SLOT_WRITTEN)
+            return true;
+    return false;
+}
+
+/* Writes wait for a slot and none is free: make the completed ones durable
+ * in place so that their slots can be reused. */
+static void maybe_reuse_sync(struct regio_pager *p)
+{
+    if (p->slot_wait == NULL || p->free_slots > 0 || p->reuse_sync_in_flight || !any_written(p))
+        return;
+    struct pager_op *op = op_get(p);
+    if (op == NULL)
+        return; /* retried at the next pump */
+    *op = (struct pager_op){.p = p, .kind = OP_SYNC, .stage = STAGE_REUSE_SYNC};
+    p->in_flight++;
+    p->reuse_sync_in_flight = true;
+    int rc = submit_stage(p, op);
+    if (rc == -EAGAIN) {
+        list_append(&p->retry, op);
+    } else if (rc != 0) {
+        p->reuse_sync_in_flight = false;
+        op_finish(op, rc);
+        fail_slot_waiters(p, rc);
+    }
+}
+
+/* A stage of op failed to queue with rc (not -EAGAIN): undo and report. */
+static void stage_failed(struct regio_pager *p, struct pager_op *op, int rc)
+{
+    if (op->stage == STAGE_REUSE_SYNC) {
+        p->reuse_sync_in_flight = false;
+        op_finish(op, rc);
+        fail_slot_waiters(p, rc);
+        return;
+    }
+    if (op->stage == STAGE_SLOT)
+        slot_free(p, op->slot);
+    else
+        p->slots[op->slot].state = SLOT_WRITTEN; /* the slot copy is newer than the page */
+    op_finish(op, rc);
+}
+
+/* Submit what waited for room in the ring, then writes waiting for a slot. */
+static void dw_pump(struct regio_pager *p)
+{
+    if (p->torn != REGIO_PAGER_TORN_DOUBLEWRITE)
+        return;
+    while (p->retry != NULL) {
+        struct pager_op *op = p->retry;
+        int rc = submit_stage(p, op);
+        if (rc == -EAGAIN)
+            return;
+        p->retry = op->retry;
+        if (rc != 0)
+            stage_failed(p, op, rc);
+    }
+    while (p->slot_wait != NULL && p->free_slots > 0) {
+        struct pager_op *op = p->slot_wait;
+        op->slot = (uint32_t)take_slot(p);
+        op->stage = STAGE_SLOT;
+        int rc = submit_stage(p, op);
+        if (rc == -EAGAIN) {
+            slot_free(p, op->slot);
+            return;
+        }
+        p->slot_wait = op->retry;
+        if (rc != 0) {
+            slot_free(p, op->slot);
+            op_finish(op, rc);
+        }
+    }
+    maybe_reuse_sync(p);
+}
+
+/* Start a doublewrite: copy first; without a free slot, wait for one. */
+static int dw_start(struct regio_pager *p, struct pager_op *op)
+{
+    int slot = take_slot(p);
+    if (slot < 0) {
+        list_append(&p->slot_wait, op);
+        maybe_reuse_sync(p);
+        return 0;
+    }
+    op->slot = (uint32_t)slot;
+    op->stage = STAGE_SLOT;
+    int rc = submit_stage(p, op);
+    if (rc != 0)
+        slot_free(p, op->slot);
+    return rc;
+}
+
+/* Stamp the trailer and hand the write to the ring (or to the doublewrite
+ * pipeline); the engine is entered and the buffer was checked when the
+ * write was accepted. */
 static int start_write(struct regio_pager *p, struct pager_op *op)
 {
     fill_trailer(op->b.data, p->page_bytes, op->page_no, p->next_seq++);
-    return regio_file_write(p->f, op->b, op->page_no * p->page_bytes, p->page_bytes, write_done,
-                            op);
+    if (p->torn == REGIO_PAGER_TORN_DOUBLEWRITE)
+        return dw_start(p, op);
+    unsigned flags = p->torn == REGIO_PAGER_TORN_ATOMIC ? REGIO_WRITE_ATOMIC : 0;
+    return regio_file_write_flags(p->f, op->b, op->page_no * p->page_bytes, p->page_bytes, flags,
+                                  write_done, op);
 }
 
 static void push_released(struct regio_pager *p, struct pager_op *op, int res)
@@ -267,6 +525,7 @@ static void release_parked(struct pager_op *op, int res)
  * entered by its owner. */
 static void submit_released(struct regio_pager *p)
 {
+    dw_pump(p);
     if (atomic_load(&p->released_count) == 0)
         return;
     pthread_mutex_lock(&p->released_mu);
@@ -361,7 +620,12 @@ static int page_io(struct regio_pager *p, uint64_t page_no, struct regio_buf b, 
         regio__engine_leave(e);
         return rc;
     }
-    *op = (struct pager_op){p, page_no, b, cb, ctx, write ? OP_WRITE : OP_READ, 0, NULL};
+    *op = (struct pager_op){.p = p,
+                            .page_no = page_no,
+                            .b = b,
+                            .cb = cb,
+                            .ctx = ctx,
+                            .kind = write ? OP_WRITE : OP_READ};
     p->in_flight++;
     if (write)
         p->writes++;
@@ -622,7 +886,12 @@ int regio_pager_write_many_wait(struct regio_pager *p, const uint64_t *page_nos,
 
 static void fsync_done(void *ctx, int res)
 {
-    op_finish(ctx, res);
+    struct pager_op *op = ctx;
+    struct regio_pager *p = op->p;
+    if (res == 0 && p->torn == REGIO_PAGER_TORN_DOUBLEWRITE)
+        free_synced(p, op->page_no);
+    op_finish(op, res);
+    dw_pump(p);
 }
 
 /* Wait until no write of p is parked or in flight. */
@@ -658,12 +927,15 @@ int regio_pager_sync(struct regio_pager *p)
     struct pager_op *op = op_get(p);
     rc = op == NULL ? -ENOMEM : 0;
     if (rc == 0) {
-        *op = (struct pager_op){p, 0, {0}, sync_cb, &w, OP_SYNC, 0, NULL};
+        *op = (struct pager_op){
+            .p = p, .page_no = ++p->sync_gen, .cb = sync_cb, .ctx = &w, .kind = OP_SYNC};
         rc = regio_file_fsync(p->f, true, fsync_done, op);
-        if (rc == 0)
+        if (rc == 0) {
             p->in_flight++;
-        else
+        } else {
+            p->sync_gen--;
             op_put(p, op);
+        }
     }
     regio__engine_leave(e);
     if (rc != 0)
@@ -688,8 +960,218 @@ static int pager_check_align(struct regio_pager *p, const char *path)
     return 0;
 }
 
+/* ---- Torn-page protection at open ---------------------------------------------- */
+
+/* statx as of kernel 6.11 (uapi linux/stat.h), for the atomic write unit;
+ * the system headers of older distributions end before these fields. */
+#define PAGER_STATX_WRITE_ATOMIC 0x00010000u
+struct pager_statx {
+    uint32_t mask;
+    uint8_t skip[164];
+    uint32_t atomic_write_unit_min; /* offset 168 */
+    uint32_t atomic_write_unit_max; /* offset 172 */
+    uint8_t tail[80];
+};
+_Static_assert(offsetof(struct pager_statx, atomic_write_unit_min) == 168 &&
+                   sizeof(struct pager_statx) == 256,
+               "struct statx layout of linux/stat.h");
+
+/* The largest atomic write unit of fd when it covers a page (0: none). */
+static uint32_t atomic_unit_for(int fd, uint32_t page_bytes)
+{
+    uint32_t min = 0, max = 0;
+    if (regio__test_atomic_unit_bytes != 0) {
+        min = PAGER_MIN_PAGE_BYTES;
+        max = regio__test_atomic_unit_bytes;
+    } else {
+        struct pager_statx sx;
+        memset(&sx, 0, sizeof(sx));
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, PAGER_STATX_WRITE_ATOMIC, &sx) != 0 ||
+            (sx.mask & PAGER_STATX_WRITE_ATOMIC) == 0)
+            return 0;
+        min = sx.atomic_write_unit_min;
+        max = sx.atomic_write_unit_max;
+    }
+    return min != 0 && min <= page_bytes && page_bytes <= max ? max : 0;
+}
+
+static int fsync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -ENOMEM;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* The newest valid copy of each page in the doublewrite file. */
+struct dw_copy {
+    uint64_t page_no;
+    uint64_t seq;
+    uint32_t slot;
+};
+
+static size_t find_copies(int dwfd, uint32_t pb, uint64_t nslots, uint8_t *img,
+                          struct dw_copy *copies, uint64_t *max_seq)
+{
+    size_t n = 0;
+    for (uint64_t i = 0; i < nslots; i++) {
+        if (pread(dwfd, img, pb, (off_t)(i * pb)) != (ssize_t)pb)
+            break;
+        const struct page_trailer *t = trailer_of(img, pb);
+        uint64_t page_no = regio__le64_get(t->page_no_le), seq = regio__le64_get(t->seq_le);
+        if (regio__le64_get(t->checksum_le) != format2_checksum(img, pb, page_no))
+            continue; /* never used, or a copy torn before its in-place write began */
+        *max_seq = seq > *max_seq ? seq : *max_seq;
+        size_t k = 0;
+        while (k < n && copies[k].page_no != page_no)
+            k++;
+        if (k == n)
+            n++;
+        else if (copies[k].seq >= seq)
+            continue;
+        copies[k] = (struct dw_copy){page_no, seq, (uint32_t)i};
+    }
+    return n;
+}
+
+/* Restore c in place when the page there is torn: it fails its checksum
+ * (or the file ends inside it) and is not newer than the copy, judging by
+ * the write sequence its trailer holds; a page that only fails verification
+ * because of later damage is newer than a stale copy and is left to read
+ * -EBADMSG. Returns 1 when restored. */
+static int repair_one(struct regio_pager *p, int dwfd, const struct dw_copy *c, uint8_t *img,
+                      uint8_t *cur)
+{
+    uint32_t pb = p->page_bytes;
+    int fd = regio_file_fd(p->f);
+    ssize_t n = pread(fd, cur, pb, (off_t)(c->page_no * pb));
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return 0; /* past the end: the write never reached the file, or it was truncated */
+    if (n == (ssize_t)pb) {
+        int v = regio_pager_verify_image(cur, pb, c->page_no);
+        if (v != -EBADMSG || regio__le64_get(trailer_of(cur, pb)->seq_le) > c->seq)
+            return 0;
+    }
+    if (pread(dwfd, img, pb, (off_t)((uint64_t)c->slot * pb)) != (ssize_t)pb)
+        return -EIO;
+    if (pwrite(fd, img, pb, (off_t)(c->page_no * pb)) != (ssize_t)pb)
+        return -errno;
+    return 1;
+}
+
+/* At open: restore every torn page from its newest copy, make that durable,
+ * and continue the write sequence after every copy's. */
+static int pager_dw_repair(struct regio_pager *p, int dwfd, uint64_t slots_on_disk)
+{
+    uint32_t pb = p->page_bytes;
+    uint8_t *buf = NULL;
+    struct dw_copy *copies = calloc(slots_on_disk ? slots_on_disk : 1, sizeof(*copies));
+    if (copies == NULL || posix_memalign((void **)&buf, PAGER_MAX_PAGE_BYTES, 2u * pb) != 0) {
+        free(copies);
+        return -ENOMEM;
+    }
+    uint64_t max_seq = 0;
+    size_t n = find_copies(dwfd, pb, slots_on_disk, buf, copies, &max_seq);
+    int rc = 0;
+    for (size_t k = 0; k < n && rc >= 0; k++) {
+        rc = repair_one(p, dwfd, &copies[k], buf, buf + pb);
+        if (rc > 0)
+            p->pages_repaired++;
+    }
+    if (rc >= 0 && p->pages_repaired > 0)
+        rc = fdatasync(regio_file_fd(p->f)) == 0 ? 0 : -errno;
+    if (rc < 0)
+        regio__set_detail("pager: repairing torn pages from the doublewrite file: %s",
+                          strerror(-rc));
+    p->next_seq = max_seq + 1;
+    free(buf);
+    free(copies);
+    return rc < 0 ? rc : 0;
+}
+
+/* Open (create) path.dw with nslots slots, repair from it, ready the slots. */
+static int pager_dw_open(struct regio_pager *p, const char *path, uint32_t nslots, mode_t mode)
+{
+    uint32_t pb = p->page_bytes;
+    size_t len = strlen(path) + 4;
+    char *dwpath = malloc(len);
+    if (dwpath == NULL)
+        return -ENOMEM;
+    snprintf(dwpath, len, "%s.dw", path);
+    int rc = regio_file_open(p->e, dwpath, O_RDWR | O_CREAT, mode, &p->dwf);
+    int fd = rc == 0 ? regio_file_fd(p->dwf) : -1;
+    struct stat st;
+    if (rc == 0 && fstat(fd, &st) != 0)
+        rc = -errno;
+    uint64_t have = rc == 0 ? (uint64_t)st.st_size / pb : 0;
+    if (rc == 0 && have < nslots) {
+        /* A new (or shorter) file: its length and name must be durable
+         * before a copy in it is trusted to be. */
+        if (ftruncate(fd, (off_t)nslots * pb) != 0 || fsync(fd) != 0)
+            rc = -errno;
+        if (rc == 0)
+            rc = fsync_parent_dir(dwpath);
+    }
+    if (rc == 0)
+        rc = pager_dw_repair(p, fd, have);
+    p->slots = rc == 0 ? calloc(nslots, sizeof(*p->slots)) : NULL;
+    if (rc == 0 && p->slots == NULL)
+        rc = -ENOMEM;
+    free(dwpath);
+    p->nslots = p->free_slots = nslots;
+    return rc;
+}
+
+/* Choose the protection against torn pages (docs/embedding.md). */
+static int pager_torn_setup(struct regio_pager *p, const char *path,
+                            const struct regio_pager_opts *o)
+{
+    p->atomic_unit_bytes = atomic_unit_for(regio_file_fd(p->f), p->page_bytes);
+    enum regio_pager_torn want = o->torn;
+    if (want == REGIO_PAGER_TORN_AUTO)
+        want = p->atomic_unit_bytes ? REGIO_PAGER_TORN_ATOMIC : REGIO_PAGER_TORN_DOUBLEWRITE;
+    if (want == REGIO_PAGER_TORN_ATOMIC && p->atomic_unit_bytes == 0) {
+        regio__set_detail("pager: %s: the device reports no atomic write unit covering %u-byte "
+                          "pages (statx STATX_WRITE_ATOMIC)",
+                          path, p->page_bytes);
+        return -EOPNOTSUPP;
+    }
+    if (want > REGIO_PAGER_TORN_DETECT) {
+        regio__set_detail("pager: unknown torn-page protection %d", (int)want);
+        return -EINVAL;
+    }
+    uint32_t nslots = o->doublewrite_slots ? o->doublewrite_slots : PAGER_DW_SLOTS_DEFAULT;
+    if (nslots > PAGER_DW_SLOTS_MAX) {
+        regio__set_detail("pager: %u doublewrite slots: at most %u", nslots, PAGER_DW_SLOTS_MAX);
+        return -EINVAL;
+    }
+    p->torn = want;
+    if (want != REGIO_PAGER_TORN_DOUBLEWRITE)
+        return 0;
+    return pager_dw_open(p, path, nslots, o->mode ? o->mode : 0644);
+}
+
+enum regio_pager_torn regio_pager_torn(const struct regio_pager *p)
+{
+    return p == NULL ? REGIO_PAGER_TORN_AUTO : p->torn;
+}
+
+uint64_t regio_pager_pages_repaired(const struct regio_pager *p)
+{
+    return p == NULL ? 0 : p->pages_repaired;
+}
+
 static void pager_free(struct regio_pager *p)
 {
+    free(p->slots);
     while (p->free_ops != NULL) {
         struct pager_op *op = p->free_ops;
         p->free_ops = op->next;
@@ -721,10 +1203,14 @@ int regio_pager_open(struct regio_engine *e, const char *path, const struct regi
     pthread_cond_init(&p->released_cond, NULL);
     int flags = O_RDWR | (o.create ? O_CREAT : 0);
     int rc = regio_file_open(e, path, flags, o.mode ? o.mode : 0644, &p->f);
-    if (rc == 0) {
+    if (rc == 0)
         rc = pager_check_align(p, path);
-        if (rc != 0)
-            regio_file_close(p->f);
+    if (rc == 0)
+        rc = pager_torn_setup(p, path, &o);
+    if (rc != 0 && p->f != NULL) {
+        if (p->dwf != NULL)
+            regio_file_close(p->dwf);
+        regio_file_close(p->f);
     }
     if (rc == 0)
         rc = regio__engine_enter(e);
@@ -823,6 +1309,10 @@ int regio_pager_close(struct regio_pager *p)
     }
     rc = regio_file_close(p->f);
     REGIO_ASSERT(rc == 0);
+    if (p->dwf != NULL) {
+        rc = regio_file_close(p->dwf);
+        REGIO_ASSERT(rc == 0);
+    }
     regio__engine_user_put(e);
     regio__engine_leave(e);
     pager_free(p);

@@ -45,6 +45,7 @@ struct rec_op {
     bool is_resize; /* off is the new length; grow_only for fallocate */
     bool grow_only;
     bool dsync;
+    bool atomic; /* RWF_ATOMIC: kept or lost whole, never torn */
     bool completed;
     uint32_t file;
     uint64_t off;
@@ -195,7 +196,7 @@ static int64_t op_commit(struct regio_engine *e, struct rec_op *op)
 }
 
 int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
-                         uint64_t off, uint32_t len, bool dsync)
+                         uint64_t off, uint32_t len, bool dsync, bool atomic)
 {
     struct rec_op *op = op_begin(e, f);
     if (op == NULL)
@@ -208,6 +209,7 @@ int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const voi
     op->len = len;
     op->data = copy;
     op->dsync = dsync;
+    op->atomic = atomic;
     return op_commit(e, op);
 }
 
@@ -435,6 +437,8 @@ static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
     case 1:
         return 0;
     default:
+        if (w->atomic) /* a torn atomic write is lost whole */
+            return 0;
         break;
     }
     for (uint32_t s = 0; s < w->len; s += SIM_SECTOR_BYTES) {

@@ -55,7 +55,10 @@ static void db_open(struct db *db, const char *dir, struct regio_wal_recovery *i
     struct regio_engine_opts eo = {0};
     CHECK_OK(regio_engine_create(db->arena, db->slab, &eo, &db->engine));
     snprintf(path, sizeof(path), "%s/pages", dir);
-    struct regio_pager_opts po = {.page_bytes = PAGE_BYTES, .create = true};
+    /* Detect only: this example is the embedder's own protocol, which the
+     * pager's doublewrite (the default) would make unnecessary. */
+    struct regio_pager_opts po = {
+        .page_bytes = PAGE_BYTES, .create = true, .torn = REGIO_PAGER_TORN_DETECT};
     CHECK_OK(regio_pager_open(db->engine, path, &po, &db->pager));
     db->payload = regio_pager_payload_bytes(db->pager);
     for (int i = 0; i < N_PAGES; i++)

@@ -48,7 +48,10 @@ static void fill_payload(void *p, size_t n, uint64_t page_no)
 
 static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
 {
-    struct regio_pager_opts po = {.page_bytes = page_bytes, .create = true};
+    /* Detect only: the batch goes to the ring in one submit, with no
+     * doublewrite copies first (tests/test_pager_torn.c tests those). */
+    struct regio_pager_opts po = {
+        .page_bytes = page_bytes, .create = true, .torn = REGIO_PAGER_TORN_DETECT};
     struct regio_pager *p;
     CHECK_OK(regio_pager_open(v->e, path, &po, &p));
     CHECK_EQ(regio_pager_page_bytes(p), page_bytes);
@@ -347,7 +350,8 @@ static void test_length_other_thread(struct env *v, const char *path)
  */
 static void test_powerloss_length(struct env *v, const char *path, const char *img)
 {
-    struct regio_pager_opts po = {.page_bytes = 4096, .create = true};
+    struct regio_pager_opts po = {
+        .page_bytes = 4096, .create = true, .torn = REGIO_PAGER_TORN_DETECT};
     struct regio_pager *p;
     CHECK_OK(regio_pager_open(v->e, path, &po, &p));
     CHECK_OK(regio_pager_truncate(p, 0));

@@ -181,9 +181,15 @@ REGIO_API int regio_file_write(struct regio_file *f, struct regio_buf b, uint64_
 
 /* Flags for regio_file_write_flags. */
 #define REGIO_WRITE_DSYNC 0x1u /* RWF_DSYNC: durable when it completes */
+/* RWF_ATOMIC (kernel 6.11+): all or nothing after a power cut. Only for a
+ * file whose statx reports an atomic write unit that covers len, with len a
+ * power of two and file_off aligned to it; the kernel refuses it otherwise
+ * (-EINVAL or -EOPNOTSUPP from the completion). */
+#define REGIO_WRITE_ATOMIC 0x2u
 
 /* As regio_file_write with flags (REGIO_WRITE_DSYNC: cb runs only once the
- * data is durable); the same errors, and -EINVAL for an unknown flag. */
+ * data is durable; REGIO_WRITE_ATOMIC); the same errors, and -EINVAL for an
+ * unknown flag. */
 REGIO_API int regio_file_write_flags(struct regio_file *f, struct regio_buf b, uint64_t file_off,
                                      uint32_t len, unsigned flags, regio_cb cb, void *ctx);
 

@@ -24,17 +24,40 @@ extern "C" {
 
 struct regio_wal;
 
+/*
+ * Protection against torn pages (a power cut in the middle of a page write;
+ * docs/embedding.md, "Torn pages").
+ */
+enum regio_pager_torn {
+    /* ATOMIC where the device reports an atomic write unit covering a page,
+     * else DOUBLEWRITE. */
+    REGIO_PAGER_TORN_AUTO = 0,
+    /* Each write goes first to a slot of PATH.dw (RWF_DSYNC), then in place;
+     * open restores a torn page from its copy. */
+    REGIO_PAGER_TORN_DOUBLEWRITE = 1,
+    /* Every page write is RWF_ATOMIC (kernel 6.11+); open fails with
+     * -EOPNOTSUPP where the device cannot. */
+    REGIO_PAGER_TORN_ATOMIC = 2,
+    /* Detect only: a torn page reads -EBADMSG, surviving it is the caller's. */
+    REGIO_PAGER_TORN_DETECT = 3,
+};
+
 struct regio_pager_opts {
     uint32_t page_bytes; /* 4 KiB to 64 KiB, power of two; 0 = 4096 */
     bool create;         /* create the file when missing */
-    mode_t mode;         /* for create; 0 = 0644 */
+    mode_t mode;         /* for create (and the doublewrite file); 0 = 0644 */
+    enum regio_pager_torn torn;
+    uint32_t doublewrite_slots; /* DOUBLEWRITE: copies in flight at most; 0 = 32, max 4096 */
 };
 
 struct regio_pager;
 
 /*
  * Open (or, with opts->create, create) the page file at path on engine e.
- * opts (NULL: 4 KiB pages, no create) is only read during the call. On
+ * opts (NULL: 4 KiB pages, no create, AUTO torn-page protection) is only
+ * read during the call. With the doublewrite protection the file path.dw
+ * is created (or opened) too, and every page torn by a power cut is
+ * restored from it, durably, before the call returns. On
  * success *out is the caller's until regio_pager_close() succeeds, and
  * regio_engine_destroy(e) is -EBUSY until then. Engine thread rules apply
  * (regio/engine.h) to this and every pager call that queues or waits.
@@ -43,12 +66,24 @@ struct regio_pager;
  *            filesystem refuses O_DIRECT.
  *   -EPERM   owned engine, called from another thread.
  *   -EBADF   the engine is being destroyed.
+ *   -EINVAL  also: an unknown opts->torn, or doublewrite_slots > 4096.
+ *   -EOPNOTSUPP  opts->torn is REGIO_PAGER_TORN_ATOMIC and statx reports no
+ *            atomic write unit covering the page size.
  *   -EMFILE  the engine's file table is full.
  *   -ENOMEM  no memory.
- *   other    the negative errno of open() (-ENOENT without create, ...).
+ *   other    the negative errno of open() (-ENOENT without create, ...), or
+ *            of the doublewrite file's creation or repair (-EIO, -ENOSPC).
  */
 REGIO_API int regio_pager_open(struct regio_engine *e, const char *path,
                                const struct regio_pager_opts *opts, struct regio_pager **out);
+
+/*
+ * The protection the pager uses (AUTO resolved), and the torn pages it
+ * restored from the doublewrite file when it opened. Any thread; for a NULL
+ * p, AUTO and 0.
+ */
+REGIO_API enum regio_pager_torn regio_pager_torn(const struct regio_pager *p);
+REGIO_API uint64_t regio_pager_pages_repaired(const struct regio_pager *p);
 
 /* Bytes of each page that belong to the caller (page size - trailer), and
  * the page size; 0 for a NULL p. Any thread. */

@@ -134,7 +134,10 @@ static int setup_open(struct setup *s)
     struct regio_engine_opts eo = {.queue_depth = 256};
     if (rc == 0)
         rc = regio_engine_create(s->a, s->s, &eo, &s->e);
-    struct regio_pager_opts po = {.page_bytes = PAGE_BYTES, .create = true};
+    /* Detect only: the file is filled once for reads, which are measured;
+     * doublewrite copies would only slow the fill. */
+    struct regio_pager_opts po = {
+        .page_bytes = PAGE_BYTES, .create = true, .torn = REGIO_PAGER_TORN_DETECT};
     if (rc == 0)
         rc = regio_pager_open(s->e, s->path, &po, &s->p);
     uint64_t have = 0;
