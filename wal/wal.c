@@ -1192,6 +1192,9 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
     out->segments_zero_filled = atomic_load(&w->segments_zero_filled);
     out->block_bytes = w->block_bytes;
     out->failed = atomic_load(&w->failed);
+    out->sync_method = w->sync_method;
+    out->sync_probe_dsync_ns = w->probe_dsync_ns;
+    out->sync_probe_fdatasync_ns = w->probe_fdatasync_ns;
     return 0;
 }
 
@@ -1405,7 +1408,7 @@ static int check_opts(const struct regio_wal_opts *o)
                           (unsigned)REGIO_WAL_MAX_SPARE_SEGMENTS);
         return -EINVAL;
     }
-    if ((unsigned)o->sync_method > REGIO_WAL_SYNC_FDATASYNC) {
+    if ((unsigned)o->sync_method > REGIO_WAL_SYNC_AUTO) {
         regio__set_detail("wal: unknown sync_method %d", (int)o->sync_method);
         return -EINVAL;
     }
@@ -1422,13 +1425,12 @@ static int check_opts(const struct regio_wal_opts *o)
 }
 
 /* The tuning fields of w->opts (checked by check_opts), defaults filled
- * in: RWF_DSYNC writes, two flushes in flight, 50 us of polling (the
+ * in: two flushes in flight, 50 us of polling (the
  * measurements are in docs/decisions.md). */
 static void apply_tuning(struct regio_wal *w)
 {
     const struct regio_wal_opts *o = &w->opts;
     w->max_flushes_in_flight = o->max_flushes != 0 ? o->max_flushes : 2;
-    w->dsync_writes = o->sync_method == REGIO_WAL_SYNC_DSYNC;
     w->poll_ns = o->flusher_poll_ns != 0 ? o->flusher_poll_ns : FLUSHER_POLL_NS;
     REGIO_ASSERT(w->max_flushes_in_flight >= 1 &&
                  w->max_flushes_in_flight <= REGIO_WAL_MAX_FLUSHES);
@@ -1479,6 +1481,10 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     memset(&info, 0, sizeof(info));
     if (err == 0)
         err = regio__wal_recover(w, &info);
+    /* After recovery, which holds the log's lock: no probe on a log that
+     * is open elsewhere. */
+    if (err == 0)
+        regio__wal_choose_sync(w);
     if (err == 0) {
         w->seg_table_len = w->opts.spare_segments + 8;
         w->segs = calloc(w->seg_table_len, sizeof(*w->segs));

@@ -90,9 +90,11 @@ struct regio_wal {
     int stats_handle; /* live stats provider, negative when not published */
     struct regio_slab *slab;
     struct regio_buf pieces[REGIO__WAL_PIECES];
-    struct regio_engine *engine; /* shared mode; used only under flush_mu */
-    bool dsync_writes;           /* RWF_DSYNC (else write + linked fdatasync) */
-    int64_t poll_ns;             /* flusher polls this long before sleeping */
+    struct regio_engine *engine;                 /* shared mode; used only under flush_mu */
+    bool dsync_writes;                           /* RWF_DSYNC (else write + linked fdatasync) */
+    enum regio_wal_sync_method sync_method;      /* chosen at open, never AUTO */
+    uint64_t probe_dsync_ns, probe_fdatasync_ns; /* the open's probe (0: none) */
+    int64_t poll_ns;                             /* flusher polls this long before sleeping */
 
     /* Hot atomics, each on its own line. */
     _Alignas(64) _Atomic uint64_t insert_pos; /* next free LSN */
@@ -212,6 +214,11 @@ int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_in
  * one): header with a fresh salt, fsync, rename, dir fsync. */
 int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno);
 int regio__wal_create_first_segment(struct regio_wal *w);
+/* wal_sync_probe.c: best ns of one 4 KiB durable write with RWF_DSYNC and
+ * with write + fdatasync, in an unnamed file in the directory. */
+int regio__wal_probe_sync(int dir_fd, int64_t *dsync_ns, int64_t *fdatasync_ns);
+/* Set w->sync_method and dsync_writes from opts.sync_method (probing for AUTO). */
+void regio__wal_choose_sync(struct regio_wal *w);
 /* Rename the segment file segno to a recycle .tmp name, durably. */
 int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno);
 int regio__wal_fsync_dir(struct regio_wal *w);

@@ -34,10 +34,14 @@ enum regio_wal_recovery_mode {
 #define REGIO_WAL_MAX_SEGMENT_BYTES  (1ull << 40)
 #define REGIO_WAL_MAX_SPARE_SEGMENTS 64u
 
-/* How a flush is made durable (regio_wal_opts.sync_method). */
+/* How a flush is made durable (regio_wal_opts.sync_method). AUTO probes
+ * the device at open (three 4 KiB durable writes each way in an unnamed
+ * file in the log's directory, a few milliseconds on a slow disk) and keeps
+ * the faster; regio_wal_stats says which it chose. */
 enum regio_wal_sync_method {
     REGIO_WAL_SYNC_DSYNC = 0,     /* each write carries RWF_DSYNC (the default) */
     REGIO_WAL_SYNC_FDATASYNC = 1, /* each write is followed by a linked fdatasync */
+    REGIO_WAL_SYNC_AUTO = 2,      /* the faster of the two on this device, probed at open */
 };
 
 /* The most flushes regio_wal_opts.max_flushes may allow in flight. */
@@ -109,8 +113,12 @@ struct regio_wal_stats {
      * reused recycled files, which needs no zero-filling). Zero-filling
      * writes a whole segment in the background, competing with commits. */
     uint64_t segments_zero_filled;
-    uint32_t block_bytes; /* padding unit */
-    int failed;           /* 0, or the error that failed the log */
+    uint32_t block_bytes;                   /* padding unit */
+    int failed;                             /* 0, or the error that failed the log */
+    enum regio_wal_sync_method sync_method; /* in use: DSYNC or FDATASYNC, never AUTO */
+    /* The open's probe: best time of one 4 KiB durable write each way (0:
+     * no probe, the mode was given). */
+    uint64_t sync_probe_dsync_ns, sync_probe_fdatasync_ns;
 };
 
 struct regio_wal;
