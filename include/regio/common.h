@@ -52,8 +52,11 @@ extern "C" {
 #endif
 
 /*
- * A static, human-readable message for a negative errno returned by regio
- * (or a positive errno). Never NULL; the string is owned by the library.
+ * A static, human-readable message for err, a negative errno returned by
+ * regio or a positive errno; any int is accepted. regio's own words for the
+ * codes above (and a few more), the C library's description for the
+ * others, "unknown error" for values no errno has. Never NULL and never
+ * fails; the string is owned by the library. Any thread.
  */
 REGIO_API const char *regio_strerror(int err);
 
@@ -66,7 +69,8 @@ REGIO_API const char *regio_strerror(int err);
  */
 REGIO_API const char *regio_error_detail(void);
 
-/* The library version as "MAJOR.MINOR.PATCH"; owned by the library. */
+/* The library version as "MAJOR.MINOR.PATCH"; a static string owned by the
+ * library. Any thread. */
 REGIO_API const char *regio_version(void);
 
 /*
