@@ -183,6 +183,11 @@ struct regio_wal {
 
     pthread_mutex_t ctl_mu; /* control file writes */
     struct regio__wal_ctl_info ctl;
+    /* The checkpoint begun last and not yet ended (wal/wal_checkpoint.c),
+     * under ctl_mu: 0 = none. Tokens are never reused within an open. */
+    uint64_t ckpt_token;
+    uint64_t ckpt_redo_lsn;
+    uint64_t ckpt_tokens_issued;
 };
 
 /* ---- Internal interfaces between the WAL's files ---------------------- */

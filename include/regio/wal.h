@@ -213,6 +213,40 @@ REGIO_API int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_
  *            writing or syncing the control file.
  */
 REGIO_API int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn);
+
+/*
+ * A checkpoint begun and not yet ended. redo_lsn is where replay starts
+ * after a crash once the checkpoint is ended; token is the WAL's and only
+ * regio_wal_checkpoint_end reads it.
+ */
+struct regio_wal_checkpoint {
+    uint64_t redo_lsn;
+    uint64_t token;
+};
+
+/*
+ * Begin a checkpoint (docs/embedding.md, "Checkpoints and truncation"):
+ * append a record of the caller's type (its 8-byte payload is the token)
+ * whose LSN becomes the redo point, and fill *ck_out. Then write every page
+ * changed by a record before ck_out->redo_lsn, regio_pager_sync, and call
+ * regio_wal_checkpoint_end. A later begin supersedes this one. Any thread.
+ *   -EINVAL  w or ck_out NULL, or type above REGIO_WAL_TYPE_USER_MAX.
+ *   other    what regio_wal_append_record returns (the error that failed
+ *            the log, -ENOMEM, ...).
+ */
+REGIO_API int regio_wal_checkpoint_begin(struct regio_wal *w, uint16_t type,
+                                         struct regio_wal_checkpoint *ck_out);
+
+/*
+ * End the checkpoint begun last: make its begin record durable
+ * (regio_wal_sync) and publish its redo LSN (regio_wal_set_checkpoint), so
+ * that recovery reports it as checkpoint_lsn. ck is only read.
+ *   -EINVAL  w or ck NULL; ck is not the checkpoint begun last (ended
+ *            already, superseded by a later begin, or not from begin):
+ *            nothing is published.
+ *   other    the error of regio_wal_sync or regio_wal_set_checkpoint.
+ */
+REGIO_API int regio_wal_checkpoint_end(struct regio_wal *w, const struct regio_wal_checkpoint *ck);
 /* The durable LSN: every record that starts below it is durable (0 for a
  * NULL w). Any thread. */
 REGIO_API uint64_t regio_wal_durable_lsn(const struct regio_wal *w);
