@@ -55,7 +55,7 @@ static uint64_t seg_put(struct seg_image *s, uint16_t type, uint32_t len, uint8_
     memset(h + REGIO__WAL_REC_HDR_BYTES, 0, total - REGIO__WAL_REC_HDR_BYTES);
     memset(h + REGIO__WAL_REC_HDR_BYTES, fill, len);
     uint64_t lsn = s->si.segment_no * SEGSZ + s->off;
-    regio__wal_encode_record(h, s->si.salt, lsn, type, 1, len);
+    regio__wal_encode_record(h, s->si.salt, lsn, type, 1, len, 0);
     s->off += total;
     return lsn;
 }

@@ -222,11 +222,10 @@ static void record_begin(struct regio_wal *w, uint8_t hdr[REGIO__WAL_REC_HDR_BYT
 {
     struct regio__wal_segslot *ss = &w->segs[regio__wal_seg(w, lsn) % w->seg_table_len];
     memset(hdr, 0, REGIO__WAL_REC_HDR_BYTES);
-    regio__le64_put(hdr + 8, lsn);
-    regio__le32_put(hdr + 16, len);
-    regio__le32_put(hdr + 20, w->epoch);
-    regio__le16_put(hdr + 24, type);
-    regio__le32_put(hdr + 28, REGIO__WAL_REC_MAGIC);
+    /* The durable LSN this record proves: damage below it, found later
+     * under a valid copy of this record, is corruption, not a torn tail. */
+    uint16_t proof = regio__wal_proof(lsn, atomic_load(&w->durable), w->block_bytes);
+    regio__wal_fill_header(hdr, ss->salt, lsn, type, w->epoch, len, proof);
     /* A stack state must be initialised before a seeded reset: the reset
      * skips deriving the secret when the garbage seed field happens to equal
      * the seed, and would then hash with whatever secret the stack held. */

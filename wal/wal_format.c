@@ -25,6 +25,7 @@ void regio__wal_encode_segment_header(const struct regio__wal_seg_info *in, void
     regio__le32_put(b + 48, in->epoch);
     regio__le32_put(b + 52, in->block_bytes);
     regio__le64_put(b + 56, in->window_bytes);
+    regio__le32_put(b + 64, in->flags);
     regio__le64_put(b + 88, regio__xxh3_64(b, 88));
 }
 
@@ -58,6 +59,14 @@ int regio__wal_decode_segment_header(const void *block, size_t len, struct regio
     out->epoch = regio__le32_get(b + 48);
     out->block_bytes = regio__le32_get(b + 52);
     out->window_bytes = regio__le64_get(b + 56);
+    out->flags = regio__le32_get(b + 64);
+    if (out->version < REGIO__WAL_VERSION && regio__le32_get(b + 12) == 96) {
+        regio__set_detail("segment header: format version %u, written by an earlier regio "
+                          "(this one reads version %u only: replay the log with the regio "
+                          "that wrote it)",
+                          out->version, REGIO__WAL_VERSION);
+        return -EBADMSG;
+    }
     if (out->version != REGIO__WAL_VERSION ||
         regio__le32_get(b + 12) != sizeof(struct regio__wal_seg_hdr)) {
         regio__set_detail("segment header: unknown version %u", out->version);
@@ -107,16 +116,43 @@ uint64_t regio__wal_record_checksum(uint64_t salt, const void *hdr, const void *
     return XXH3_64bits_digest(&st);
 }
 
-void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
-                              uint32_t len)
+uint16_t regio__wal_hdr_check(uint64_t salt, const void *hdr)
+{
+    return (uint16_t)regio__xxh3_64_seed((const uint8_t *)hdr + 8, 22, salt);
+}
+
+uint16_t regio__wal_proof(uint64_t lsn, uint64_t durable, uint32_t block_bytes)
+{
+    uint64_t floor = lsn - lsn % block_bytes;
+    uint64_t back = durable >= floor ? 0 : (floor - durable + block_bytes - 1) / block_bytes;
+    return back + 1 > 0xFFFF ? 0 : (uint16_t)(back + 1);
+}
+
+uint64_t regio__wal_proven(uint64_t lsn, uint16_t proof, uint32_t block_bytes)
+{
+    uint64_t floor = lsn - lsn % block_bytes;
+    uint64_t back = (uint64_t)(proof - 1) * block_bytes;
+    return proof == 0 || back > floor ? 0 : floor - back;
+}
+
+void regio__wal_fill_header(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
+                            uint32_t len, uint16_t proof)
 {
     uint8_t *b = hdr;
     regio__le64_put(b + 8, lsn);
     regio__le32_put(b + 16, len);
     regio__le32_put(b + 20, epoch);
     regio__le16_put(b + 24, type);
-    regio__le16_put(b + 26, 0);
-    regio__le32_put(b + 28, REGIO__WAL_REC_MAGIC);
+    regio__le16_put(b + 26, proof);
+    regio__le16_put(b + 28, REGIO__WAL_REC_MAGIC);
+    regio__le16_put(b + 30, regio__wal_hdr_check(salt, b));
+}
+
+void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
+                              uint32_t len, uint16_t proof)
+{
+    uint8_t *b = hdr;
+    regio__wal_fill_header(b, salt, lsn, type, epoch, len, proof);
     size_t body = regio__wal_is_filler(type)
                       ? 0
                       : (size_t)(regio__wal_rec_total(len) - REGIO__WAL_REC_HDR_BYTES);
@@ -140,8 +176,12 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
             *reason = "zero header (unused space)";
         return -ENODATA;
     }
-    if (regio__le32_get(b + 28) != REGIO__WAL_REC_MAGIC) {
+    if (regio__le16_get(b + 28) != REGIO__WAL_REC_MAGIC) {
         why = "bad record magic";
+        goto bad;
+    }
+    if (regio__le16_get(b + 30) != regio__wal_hdr_check(si->salt, b)) {
+        why = "header check mismatch (torn, corrupt, or stale from a recycled segment)";
         goto bad;
     }
     uint64_t lsn = regio__le64_get(b + 8);
@@ -153,10 +193,6 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
     uint64_t total = regio__wal_rec_total(len);
     if (off + total > si->segment_bytes || total > avail) {
         why = "length runs past the segment";
-        goto bad;
-    }
-    if (regio__le16_get(b + 26) != 0) {
-        why = "nonzero flags";
         goto bad;
     }
     /* A filler's payload is zero by rule, so it is checked as it is and only
@@ -179,6 +215,7 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
         out->len = len;
         out->epoch = regio__le32_get(b + 20);
         out->type = regio__le16_get(b + 24);
+        out->proven_lsn = regio__wal_proven(lsn, regio__le16_get(b + 26), si->block_bytes);
     }
     if (reason)
         *reason = NULL;
@@ -289,7 +326,12 @@ int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl
     out->checkpoint_lsn = regio__le64_get(b + 32);
     out->close_lsn = regio__le64_get(b + 40);
     if (out->version != REGIO__WAL_VERSION) {
-        regio__set_detail("control file: unknown version %u", out->version);
+        regio__set_detail(out->version < REGIO__WAL_VERSION
+                              ? "control file: format version %u, written by an earlier regio "
+                                "(this one reads version 3 only: replay the log with the regio "
+                                "that wrote it)"
+                              : "control file: unknown version %u",
+                          out->version);
         return -EBADMSG;
     }
     /* No checksum covers bytes 72..4095: they must be zero. */

@@ -29,10 +29,19 @@
 
 #define REGIO__WAL_SEG_MAGIC 0x4c41574f49474552ull /* "REGIOWAL" read as LE u64 */
 #define REGIO__WAL_CTL_MAGIC 0x4c54434f49474552ull /* "REGIOCTL" read as LE u64 */
-#define REGIO__WAL_REC_MAGIC 0x52574c52u           /* "RLWR" read as LE u32 */
-/* 2: a filler's checksum covers its header only and its payload must be
- * zero (docs/format.md, docs/decisions.md). Version 1 hashed the payload. */
-#define REGIO__WAL_VERSION 2u
+#define REGIO__WAL_REC_MAGIC 0x5752u               /* "RW" read as LE u16 */
+/* 3: records carry a durable-LSN proof and a header check, segments a
+ * zero-filled flag, so that damage is told from a torn write (docs/format.md,
+ * "Damage that is never cut silently"). 2: a filler's checksum covers its
+ * header only and its payload must be zero. Version 1 hashed the payload.
+ * Logs of earlier versions are refused (-EBADMSG naming the version). */
+#define REGIO__WAL_VERSION 3u
+/* The unit a write tears at: a power cut leaves each 512-byte sector of a
+ * write wholly old or wholly new (the engine's power-loss recording tears
+ * at this size; devices with larger atomic units tear at multiples of it). */
+#define REGIO__WAL_SECTOR_BYTES 512u
+/* Segment header flags. */
+#define REGIO__WAL_SEG_ZERO_FILLED 0x1u /* every byte after block 0 was zero when named */
 
 #define REGIO__WAL_CTL_NAME   "wal.ctl"
 #define REGIO__WAL_CTL_TMP    "wal.ctl.tmp"
@@ -60,24 +69,36 @@ struct regio__wal_seg_hdr {
     uint32_t epoch;         /* open epoch that prepared the segment */
     uint32_t block_bytes;   /* padding unit (>= 4096, power of two) */
     uint64_t window_bytes;  /* in-flight window: most bytes written but unacknowledged */
-    uint64_t reserved[3];   /* zero */
+    uint32_t flags;         /* REGIO__WAL_SEG_ZERO_FILLED */
+    uint32_t reserved32;    /* zero */
+    uint64_t reserved[2];   /* zero */
     uint64_t checksum;      /* XXH3-64, seed 0, over the bytes above */
 };
 _Static_assert(sizeof(struct regio__wal_seg_hdr) == 96, "segment header layout");
+_Static_assert(offsetof(struct regio__wal_seg_hdr, flags) == 64, "segment header layout");
 _Static_assert(offsetof(struct regio__wal_seg_hdr, checksum) == 88, "segment header layout");
 
 /* ---- Record header (every record, 8-byte aligned) ---------------------- */
 struct regio__wal_rec_hdr {
-    uint64_t checksum; /* XXH3-64 seeded with the segment salt over bytes 8..31
-                        * of this header, then the payload and its zero rounding */
-    uint64_t lsn;      /* the record's own start LSN */
-    uint32_t len;      /* payload bytes (rounding excluded) */
-    uint32_t epoch;    /* open epoch that wrote the record */
-    uint16_t type;     /* 0..0xEFFF caller's, 0xFFF0.. internal */
-    uint16_t flags;    /* zero */
-    uint32_t magic;    /* REGIO__WAL_REC_MAGIC */
+    uint64_t checksum;  /* XXH3-64 seeded with the segment salt over bytes 8..31
+                         * of this header, then the payload and its zero rounding */
+    uint64_t lsn;       /* the record's own start LSN */
+    uint32_t len;       /* payload bytes (rounding excluded) */
+    uint32_t epoch;     /* open epoch that wrote the record */
+    uint16_t type;      /* 0..0xEFFF caller's, 0xFFF0.. internal */
+    uint16_t proof;     /* 0: none; v: every record starting below
+                         * round_down(lsn, block) - (v - 1) * block was durable
+                         * when this one was written */
+    uint16_t magic;     /* REGIO__WAL_REC_MAGIC */
+    uint16_t hdr_check; /* low 16 bits of XXH3-64 seeded with the salt over bytes 8..29 */
 };
 _Static_assert(sizeof(struct regio__wal_rec_hdr) == 32, "record header layout");
+_Static_assert(offsetof(struct regio__wal_rec_hdr, proof) == 26, "record header layout");
+_Static_assert(offsetof(struct regio__wal_rec_hdr, magic) == 28, "record header layout");
+_Static_assert(offsetof(struct regio__wal_rec_hdr, hdr_check) == 30, "record header layout");
+/* A header never tears inside a field the classification trusts alone:
+ * sectors are multiples of the record alignment. */
+_Static_assert(REGIO__WAL_SECTOR_BYTES % REGIO__WAL_REC_ALIGN == 0, "sector and alignment");
 #define REGIO__WAL_REC_HDR_BYTES 32u
 
 /* ---- Control file wal.ctl (first bytes of a 4096-byte file) ------------ */
@@ -116,6 +137,7 @@ struct regio__wal_seg_info {
     uint32_t version;
     uint32_t epoch;
     uint32_t block_bytes;
+    uint32_t flags; /* REGIO__WAL_SEG_ZERO_FILLED */
 };
 
 /* Encode a segment header (with its checksum) into hdr_out (>= 96 bytes). */
@@ -141,6 +163,7 @@ struct regio__wal_rec_info {
     uint32_t len;
     uint32_t epoch;
     uint16_t type;
+    uint64_t proven_lsn; /* every record starting below was durable when it was written (0: none) */
 };
 
 /*
@@ -165,7 +188,19 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
  * must be followed in memory by the payload. A filler's (pad, segend)
  * checksum covers the header alone; its payload must be zero. */
 void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
-                              uint32_t len);
+                              uint32_t len, uint16_t proof);
+
+/* The proof field of a record at lsn written while records starting below
+ * durable were durable; 0 when the distance does not fit. */
+uint16_t regio__wal_proof(uint64_t lsn, uint64_t durable, uint32_t block_bytes);
+/* The LSN a proof field proves durable (0: none). */
+uint64_t regio__wal_proven(uint64_t lsn, uint16_t proof, uint32_t block_bytes);
+/* Fill bytes 8..31 of a record header (everything but the checksum),
+ * hdr_check included. */
+void regio__wal_fill_header(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
+                            uint32_t len, uint16_t proof);
+/* The header check of the 32-byte header hdr: bytes 8..29 hashed with salt. */
+uint16_t regio__wal_hdr_check(uint64_t salt, const void *hdr);
 
 /* True for the types whose payload is all zero and not hashed. */
 /* Whether a cleanly closed log may end at LSN end: after its close record

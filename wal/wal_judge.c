@@ -202,6 +202,8 @@ static void note_beyond(struct regio__wal_judge *j, const struct regio__wal_seg_
         j->furthest = ri->lsn + ri->total_bytes;
     if (ri->type == REGIO__WAL_TYPE_CLOSE)
         j->close_beyond = true;
+    if (ri->proven_lsn > j->proven)
+        j->proven = ri->proven_lsn;
     if (s->si.window_bytes > j->window)
         j->window = s->si.window_bytes;
 }
@@ -225,7 +227,7 @@ static int scan_beyond(struct regio__wal_judge *j)
             /* Cheap filter first: only a header naming its own LSN can be a
              * record here. */
             const uint8_t *p = s->data + off;
-            if (regio__le32_get(p + 28) != REGIO__WAL_REC_MAGIC ||
+            if (regio__le16_get(p + 28) != REGIO__WAL_REC_MAGIC ||
                 regio__le64_get(p + 8) != base + off)
                 continue;
             struct regio__wal_rec_info ri;
@@ -239,11 +241,110 @@ static int scan_beyond(struct regio__wal_judge *j)
     return 0;
 }
 
+static bool bytes_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
+/* The header at off of s is one this log wrote there: its check verifies
+ * with the fields a reader knows (the magic, and the LSN, which is the
+ * position) restored, so a flip in either is recognised. In a recycled
+ * segment the LSN is not restored: a stale header of the file's earlier use
+ * at the same offset differs from X only there, and must stay stale. */
+static bool header_ours(const struct regio__wal_seg_image *s, uint64_t off, bool fresh)
+{
+    uint8_t h[REGIO__WAL_REC_HDR_BYTES];
+    memcpy(h, s->data + off, sizeof(h));
+    uint64_t lsn = s->segno * s->si.segment_bytes + off;
+    if (!fresh && regio__le64_get(h + 8) != lsn)
+        return false;
+    regio__le64_put(h + 8, lsn);
+    regio__le16_put(h + 28, REGIO__WAL_REC_MAGIC);
+    return regio__wal_hdr_check(s->si.salt, h) == regio__le16_get(h + 30);
+}
+
+/*
+ * Could a torn write have left the invalid record at off (header intact
+ * and ours)? A power cut leaves each 512-byte sector of a write wholly old
+ * or wholly new, so yes only if some sector of the record, other than those
+ * holding header bytes 8..31 (verified, hence new), may be old: all zero in
+ * a zero-filled segment (its old content), anything in a recycled one (stale
+ * bytes of its earlier use). A filler's payload is zero when new, so in a
+ * zero-filled segment only its checksum's sector can explain it.
+ */
+static bool tear_explains_body(const struct regio__wal_seg_image *s, uint64_t off, bool fresh)
+{
+    const uint8_t *h = s->data + off;
+    uint64_t total = regio__wal_rec_total(regio__le32_get(h + 16));
+    uint64_t end = off + total < s->len ? off + total : s->len;
+    uint64_t verified_lo = (off + 8) / REGIO__WAL_SECTOR_BYTES;
+    uint64_t verified_hi = (off + REGIO__WAL_REC_HDR_BYTES - 1) / REGIO__WAL_SECTOR_BYTES;
+    bool filler = regio__wal_is_filler(regio__le16_get(h + 24));
+    if (filler && fresh)
+        end = off + 8; /* only the checksum bytes could be old */
+    for (uint64_t sec = off / REGIO__WAL_SECTOR_BYTES; sec * REGIO__WAL_SECTOR_BYTES < end; sec++) {
+        if (sec >= verified_lo && sec <= verified_hi)
+            continue;
+        if (!fresh)
+            return true;
+        uint64_t a = sec * REGIO__WAL_SECTOR_BYTES;
+        uint64_t b = a + REGIO__WAL_SECTOR_BYTES < s->len ? a + REGIO__WAL_SECTOR_BYTES : s->len;
+        if (bytes_zero(s->data + a, (size_t)(b - a)))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Nothing proves the invalid spot X durable: is it a torn write (cut) or
+ * damage a tear cannot leave (reported)? NULL for a possible tear, else the
+ * reason. Zero bytes, a header that is not this log's (unused space, stale
+ * bytes, a header torn across a sector boundary) and a record with a sector
+ * that may be old are tears; a header this log wrote with a changed byte,
+ * or a record whose every sector was written but whose checksum fails, is not.
+ */
+static const char *not_a_tear(const struct regio__wal_judge *j)
+{
+    const struct regio__wal_seg_image *s = &j->segs[j->end_idx];
+    uint64_t off = j->end - s->segno * s->si.segment_bytes;
+    if (off + REGIO__WAL_REC_HDR_BYTES > s->len ||
+        off + REGIO__WAL_REC_HDR_BYTES > s->si.segment_bytes)
+        return NULL;
+    const uint8_t *h = s->data + off;
+    if (bytes_zero(h, REGIO__WAL_REC_HDR_BYTES) ||
+        regio__wal_check_record(&s->si, s->data, s->len, (size_t)off, NULL, NULL) == 0)
+        return NULL; /* unused space, or a whole record out of epoch order */
+    bool fresh = (s->si.flags & REGIO__WAL_SEG_ZERO_FILLED) != 0;
+    uint64_t lsn = s->segno * s->si.segment_bytes + off;
+    bool claims = regio__le16_get(h + 28) == REGIO__WAL_REC_MAGIC && regio__le64_get(h + 8) == lsn;
+    /* A header across a sector boundary of a recycled segment can be half
+     * new and half stale: then it may claim X without being ours. */
+    bool crosses = off / REGIO__WAL_SECTOR_BYTES !=
+                   (off + REGIO__WAL_REC_HDR_BYTES - 1) / REGIO__WAL_SECTOR_BYTES;
+    if (!header_ours(s, off, fresh))
+        return claims && (fresh || !crosses) ? "a header written here has a changed byte (its "
+                                               "check fails)"
+                                             : NULL;
+    if (!claims)
+        return "a header written here has a changed LSN or magic (its check verifies with them "
+               "restored)";
+    if (off + regio__wal_rec_total(regio__le32_get(h + 16)) > s->si.segment_bytes)
+        return "a header written here names a length past the segment";
+    if (!tear_explains_body(s, off, fresh))
+        return "every sector of the record was written, yet its checksum fails: a changed byte, "
+               "not a torn write";
+    return NULL;
+}
+
 /* The rules of docs/format.md, "Where the log ends", step 4. */
 static void classify(struct regio__wal_judge *j)
 {
     bool clean = j->have_ctl && (j->ctl.flags & REGIO__WAL_CTL_CLEAN) != 0;
     const struct regio__wal_seg_image *es = &j->segs[j->end_idx];
+    const char *tear;
     /* Segments are zero-filled to full size before they are named, and
      * writes never change a file's size: a short one was cut afterwards, and
      * what it lost cannot be told from a torn tail. */
@@ -259,6 +360,10 @@ static void classify(struct regio__wal_judge *j)
     else if (j->beyond_records > 0 && j->furthest > j->end + j->window)
         set_corrupt(j, "invalid record followed by valid records beyond the in-flight window",
                     true);
+    else if (j->proven > j->end)
+        set_corrupt(j, "invalid record below the durable LSN a later valid record proves", true);
+    else if (!clean && (tear = not_a_tear(j)) != NULL)
+        set_corrupt(j, tear, true);
     else
         j->verdict = clean ? REGIO__WAL_V_CLEAN : REGIO__WAL_V_TORN;
 }

@@ -57,6 +57,7 @@ struct regio__wal_judge {
     uint64_t beyond_user;    /* caller records among them */
     uint64_t furthest;       /* end of the furthest of them (0: none) */
     bool close_beyond;
+    uint64_t proven; /* highest durable LSN a valid record beyond X proves (0: none) */
     enum regio__wal_verdict verdict;
     const char *corrupt; /* CORRUPT: the rule that proves it, in words */
     /* CORRUPT: a cut at X keeps a prefix (salvage may repair); false when the

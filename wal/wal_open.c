@@ -152,8 +152,10 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
         err = -errno;
     /* A recycled file keeps its old records: the new salt makes them fail
      * their checksums, so only a short or new file needs zero-filling. */
+    bool zeroed = false;
     if (err == 0 && (uint64_t)st.st_size != w->seg_bytes) {
         err = zero_fill(tmp, fd, w->seg_bytes);
+        zeroed = err == 0;
         if (err == 0)
             atomic_fetch_add(&w->segments_zero_filled, 1);
     }
@@ -169,6 +171,8 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
             .window_bytes = w->ring_bytes,
             .epoch = w->epoch,
             .block_bytes = w->block_bytes,
+            /* Recovery trusts that bytes nobody wrote read as zero here. */
+            .flags = zeroed ? REGIO__WAL_SEG_ZERO_FILLED : 0,
         };
         regio__wal_encode_segment_header(&si, hdr);
         err = pwrite_all(fd, hdr, w->block_bytes < sizeof(hdr) ? w->block_bytes : sizeof(hdr), 0);
@@ -266,8 +270,11 @@ static int write_filler_plain(struct regio_wal *w, int fd, const struct regio__w
     if (buf == NULL)
         return -ENOMEM;
     /* The filler's payload is its span minus the header, all zero. */
+    /* Everything before the cut is the log as recovered: the filler proves
+     * it, so that later damage there is never taken for a torn tail. */
     regio__wal_encode_record(buf, si->salt, lsn, type, w->epoch,
-                             (uint32_t)(total - REGIO__WAL_REC_HDR_BYTES));
+                             (uint32_t)(total - REGIO__WAL_REC_HDR_BYTES),
+                             regio__wal_proof(lsn, lsn, w->block_bytes));
     int err = pwrite_all(fd, buf, total, lsn - base);
     free(buf);
     *next_out = type == REGIO__WAL_TYPE_SEGEND ? regio__wal_seg_first(w, si->segment_no + 1) : fe;
@@ -365,8 +372,10 @@ static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
     cp->zero_end = j->end + j->window;
     if (j->furthest > cp->zero_end)
         cp->zero_end = j->furthest;
-    /* A short file is filled back to its full size. */
-    if (es->len < es->si.segment_bytes)
+    /* A short file is filled back to its full size; a salvaged segment is
+     * zeroed to its end, so that bytes nobody will write read as zero there
+     * again (what a zero-filled segment promises recovery). */
+    if (es->len < es->si.segment_bytes || corrupt)
         cp->zero_end = base + es->si.segment_bytes;
     bool had_bytes = nonzero_between(es, j->end, cp->zero_end);
     if (corrupt) {
