@@ -27,8 +27,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define SEG     (256u * 1024u)
-#define BUF     (16u * 1024u)
+#define SEG     (64u * 1024u)
+#define BUF     (4u * 1024u)
 #define NREC    240
 #define MAXFILE 16
 
@@ -58,9 +58,18 @@ static size_t payload(int i, uint8_t *out)
     return len;
 }
 
+/* One arena for every open: mapping and prefaulting one per open would
+ * dominate the time of an execution. */
+static struct regio_arena *arena;
+
 static struct regio_wal_opts wal_opts(enum regio_wal_recovery_mode mode)
 {
-    struct regio_wal_opts o = {.segment_bytes = SEG,
+    if (arena == NULL) {
+        struct regio_arena_opts ao = {.size_bytes = 8u << 20, .pages = REGIO_PAGES_NORMAL};
+        FUZZ_CHECK(regio_arena_create(&ao, &arena) == 0);
+    }
+    struct regio_wal_opts o = {.arena = arena,
+                               .segment_bytes = SEG,
                                .buffer_bytes = BUF,
                                .spare_segments = 1,
                                .recovery = mode,
