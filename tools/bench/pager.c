@@ -3,21 +3,28 @@
  *
  * regio: regio_pager_read (READ_FIXED from a registered buffer, checksum
  * verified on completion) keeping qd reads in flight, each completion
- * queueing the next. Baselines on the same file in the same run: qd threads
- * each doing O_DIRECT pread, and fio's io_uring engine with fixed buffers
- * and registered files (where fio is installed).
+ * queueing the next. The primary baseline, on the same file in the same
+ * round, is fio's io_uring engine tuned: fixed buffers, registered files,
+ * whole-depth submits and reaps of at least a quarter of the depth
+ * (--iodepth_batch_submit/complete_min/complete_max), so that it enters the
+ * kernel about as rarely as regio does. fio with its defaults (one enter per
+ * read) and qd threads of O_DIRECT pread are secondary rows. fio 3.33 has
+ * no registered ring fd option, and regio has no polled or SQPOLL mode, so
+ * fio runs without them. Both sides run the same length after the same
+ * 0.2 s warm-up (fio's --runtime and --ramp_time in milliseconds).
  *
- * fio runs a second time with whole-batch submits and reaps (fio_run):
- * the issue's target is against the plain command, and the batched one
- * says how regio compares with a tuned io_uring program.
+ * A further reader, "regio engine", does the same reads through
+ * regio_file_read on the same engine without the page check. fio never
+ * looks at the bytes it reads and the pager must hash every one of them;
+ * the engine row is what regio's I/O path costs beside fio's, and pager
+ * minus engine is what the check costs. CPU per read is process CPU time
+ * (user + system) over reads; fio's comes from its usr_cpu/sys_cpu over its
+ * runtime. Every row is paired rounds (stats.c).
  *
- * A fourth reader, "regio engine", does the same reads through regio_file_read
- * on the same engine without the page check. fio never looks at the bytes
- * it reads and the pager must hash every one of them; the engine row is
- * what regio's I/O path costs beside fio's, and pager minus engine is what
- * the check costs. It does not replace the pager rows. Each figure is the median
- * of 3 runs (1 with --quick). CPU per read is process CPU time (user +
- * system) over reads; fio's comes from its usr_cpu/sys_cpu over its runtime.
+ * The file is 1 GiB (64 MiB with --quick), read with O_DIRECT on every
+ * side, so the host's page cache plays no part whatever the memory size;
+ * what the device is (and whether a virtual disk is cached by its host) is
+ * in the output's device record.
  *
  * regio's thread and fio's job run pinned to the same CPU. On a machine
  * whose block device interrupts one CPU only, a reader on that CPU is
@@ -44,7 +51,8 @@
 #define PAGE_BYTES  4096u
 #define MAX_QD      128
 #define MAX_SAMPLES (1u << 22)
-#define MAX_RUNS    9
+#define MAX_RUNS    BENCH_MAX_ROUNDS
+#define WARMUP_NS   200000000 /* 0.2 s, fio's --ramp_time too */
 
 struct measure {
     double iops;
@@ -264,9 +272,18 @@ static int run_reads(struct setup *s, int qd, double seconds, bool engine_only, 
         if (rc == 0)
             have++;
     }
-    int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
     for (int i = 0; i < qd && rc == 0; i++)
         rc = regio_issue(&slots[i]);
+    /* The same warm-up as fio's --ramp_time: reads run, nothing counted. */
+    int64_t warm_end = bench_now_ns() + WARMUP_NS;
+    while (rc == 0 && bench_now_ns() < warm_end) {
+        int n = regio_engine_wait(s->e, 1, -1);
+        if (n < 0)
+            rc = n;
+    }
+    r.reads = 0;
+    r.lat.n = 0;
+    int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
     int64_t end = t0 + (int64_t)(seconds * 1e9);
     while (rc == 0 && bench_now_ns() < end) {
         int n = regio_engine_wait(s->e, 1, -1);
@@ -416,17 +433,20 @@ static bool have_fio(void)
  */
 static int fio_run(struct setup *s, int qd, double seconds, bool batched, struct measure *m)
 {
-    char cmd[1024], batch[96] = "";
-    int secs = seconds < 1 ? 1 : (int)(seconds + 0.5);
+    char cmd[1024], batch[160] = "";
     if (batched)
-        snprintf(batch, sizeof(batch), "--iodepth_batch_submit=%d --iodepth_batch_complete_max=%d ",
-                 qd, qd);
+        snprintf(batch, sizeof(batch),
+                 "--iodepth_batch_submit=%d --iodepth_batch_complete_min=%d "
+                 "--iodepth_batch_complete_max=%d ",
+                 qd, qd / 4 > 0 ? qd / 4 : 1, qd);
+    /* Run length and warm-up in milliseconds, equal to regio's. */
     snprintf(cmd, sizeof(cmd),
              "fio --name=pager --filename=%s --ioengine=io_uring --fixedbufs --registerfiles "
-             "--direct=1 --rw=randread --bs=4k --iodepth=%d %s--size=%llu --runtime=%d "
-             "--time_based --norandommap --randrepeat=0 --lat_percentiles=1 --cpus_allowed=%d "
-             "--output-format=json 2>/dev/null",
-             s->path, qd, batch, (unsigned long long)(s->pages * PAGE_BYTES), secs, s->cpu);
+             "--direct=1 --rw=randread --bs=4k --iodepth=%d %s--size=%llu --runtime=%dms "
+             "--ramp_time=%dms --time_based --norandommap --randrepeat=0 --lat_percentiles=1 "
+             "--cpus_allowed=%d --output-format=json 2>/dev/null",
+             s->path, qd, batch, (unsigned long long)(s->pages * PAGE_BYTES),
+             (int)(seconds * 1000 + 0.5), WARMUP_NS / 1000000, s->cpu);
     FILE *fp = popen(cmd, "r");
     if (fp == NULL)
         return -errno;
@@ -467,120 +487,88 @@ static int run_fio_batched(struct setup *s, int qd, double seconds, struct measu
 
 typedef int (*run_fn)(struct setup *s, int qd, double seconds, struct measure *m);
 
-/* Field-by-field medians of n measurements. */
-static void median_measure(struct measure *m, int n, struct measure *out)
-{
-    double v[4][MAX_RUNS];
-    for (int i = 0; i < n; i++) {
-        v[0][i] = m[i].iops;
-        v[1][i] = m[i].p50_us;
-        v[2][i] = m[i].p99_us;
-        v[3][i] = m[i].cpu_ns;
-    }
-    out->iops = bench_median(v[0], n);
-    out->p50_us = bench_median(v[1], n);
-    out->p99_us = bench_median(v[2], n);
-    out->cpu_ns = bench_median(v[3], n);
-}
+enum { R_PAGER, R_ENGINE, R_PREAD, R_FIO, R_FIOB, R_KINDS };
 
-/* R_FIO2 is fio again, in its own slot of each round: the spread of fio
- * against itself is the noise that any ratio to fio here carries. R_FIOB
- * is fio batched (fio_run), run at depths above 1 only: at depth 1 its
- * command is the plain one. */
-enum { R_PAGER, R_ENGINE, R_PREAD, R_FIO, R_FIO2, R_FIOB, R_KINDS };
-
-struct depth_result {
-    struct measure med[R_KINDS]; /* medians over rounds */
-    double paired[MAX_RUNS];     /* pager / fio IOPS, per round */
-    double self_iops[MAX_RUNS];  /* second fio / first fio, per round */
-    double self_cpu[MAX_RUNS];
-    bool fio_failed;
+/* The rows of one depth, each a pair of regio's reader and a baseline. */
+enum {
+    P_IOPS,     /* pager vs fio batched */
+    P_P50,      /* pager vs fio batched */
+    P_P99,      /* pager vs fio batched */
+    P_CPU,      /* pager vs fio batched, CPU per read as the figure */
+    P_FIO_IOPS, /* pager vs fio plain */
+    P_PREAD,    /* pager vs pread threads */
+    P_ENG_IOPS, /* engine vs fio batched */
+    P_ENG_CPU,  /* engine vs fio batched, CPU per read */
+    P_KINDS
 };
 
-/*
- * runs rounds of the pager, the engine alone, pread, fio (twice) and fio
- * batched at depth qd, interleaved so that a load change on the machine
- * during the run hits all alike, then the median of each. Each round
- * starts one reader later than the one before (pager, engine, pread, fio,
- * fio, fio batched; then engine, pread, ..., pager; ...): in a fixed
- * order the pager always ran first, just after fio exited and 128 pread
- * threads had, and a slot that is always the same one can be always
- * better or worse. A failed fio run leaves NANs.
- */
-static int measure_depth(struct setup *s, int qd, int runs, bool fio, struct depth_result *out)
+static struct bench_trial tv(double value, double cpu_ns)
 {
-    static const run_fn fns[R_KINDS] = {run_regio, run_engine, run_pread,
-                                        run_fio,   run_fio,    run_fio_batched};
-    struct measure m[R_KINDS][MAX_RUNS];
-    out->fio_failed = false;
-    for (int i = 0; i < runs; i++) {
+    return (struct bench_trial){value, cpu_ns};
+}
+
+/*
+ * Rounds of the pager, the engine alone, pread, fio and fio batched at
+ * depth qd, each round starting one reader later than the one before (in a
+ * fixed order the pager always ran just after fio had exited and 128 pread
+ * threads had, and a slot that is always the same one can be always better
+ * or worse), until bench_pair_more is satisfied. A failed fio run leaves
+ * NANs, and the rows say so.
+ */
+static int measure_depth(struct setup *s, int qd, bool fio, struct bench_pair *p, bool *fio_failed)
+{
+    static const run_fn fns[R_KINDS] = {run_regio, run_engine, run_pread, run_fio, run_fio_batched};
+    memset(p, 0, sizeof(*p) * P_KINDS);
+    *fio_failed = false;
+    for (int i = 0; bench_pair_more(s->ctx, &p[P_IOPS], true); i++) {
+        struct measure m[R_KINDS];
         for (int j = 0; j < R_KINDS; j++) {
             int k = (j + i) % R_KINDS;
-            bool is_fio = k == R_FIO || k == R_FIO2 || k == R_FIOB;
-            m[k][i] = (struct measure){NAN, NAN, NAN, NAN};
-            if ((is_fio && (!fio || out->fio_failed)) || (k == R_FIOB && qd == 1))
+            bool is_fio = k == R_FIO || k == R_FIOB;
+            m[k] = (struct measure){NAN, NAN, NAN, NAN};
+            if (is_fio && (!fio || *fio_failed))
                 continue;
-            int rc = fns[k](s, qd, s->ctx->seconds, &m[k][i]);
+            int rc = fns[k](s, qd, s->ctx->seconds, &m[k]);
             if (rc != 0 && is_fio)
-                out->fio_failed = true;
+                *fio_failed = true;
             else if (rc != 0)
                 return rc;
         }
+        const struct measure *g = &m[R_PAGER], *e = &m[R_ENGINE], *b = &m[R_FIOB];
+        bench_pair_add(&p[P_IOPS], tv(g->iops, g->cpu_ns), tv(b->iops, b->cpu_ns));
+        bench_pair_add(&p[P_P50], tv(g->p50_us, g->cpu_ns), tv(b->p50_us, b->cpu_ns));
+        bench_pair_add(&p[P_P99], tv(g->p99_us, g->cpu_ns), tv(b->p99_us, b->cpu_ns));
+        bench_pair_add(&p[P_CPU], tv(g->cpu_ns, g->cpu_ns), tv(b->cpu_ns, b->cpu_ns));
+        bench_pair_add(&p[P_FIO_IOPS], tv(g->iops, g->cpu_ns), tv(m[R_FIO].iops, m[R_FIO].cpu_ns));
+        bench_pair_add(&p[P_PREAD], tv(g->iops, g->cpu_ns), tv(m[R_PREAD].iops, m[R_PREAD].cpu_ns));
+        bench_pair_add(&p[P_ENG_IOPS], tv(e->iops, e->cpu_ns), tv(b->iops, b->cpu_ns));
+        bench_pair_add(&p[P_ENG_CPU], tv(e->cpu_ns, e->cpu_ns), tv(b->cpu_ns, b->cpu_ns));
     }
-    /* Ratios within each round: the readers ran seconds apart, so a device
-     * that drifts between rounds affects both alike. */
-    bool have = fio && !out->fio_failed;
-    for (int i = 0; i < runs; i++) {
-        out->paired[i] = have ? m[R_PAGER][i].iops / m[R_FIO][i].iops : NAN;
-        out->self_iops[i] = have ? m[R_FIO2][i].iops / m[R_FIO][i].iops : NAN;
-        out->self_cpu[i] = have ? m[R_FIO2][i].cpu_ns / m[R_FIO][i].cpu_ns : NAN;
-    }
-    for (int k = 0; k < R_KINDS; k++)
-        median_measure(m[k], runs, &out->med[k]);
-    if (!have)
-        out->med[R_FIO] = out->med[R_FIO2] = out->med[R_FIOB] =
-            (struct measure){NAN, NAN, NAN, NAN};
     return 0;
 }
 
-/* "a-b (median m)" of v[0..n) into buf; sorts v. */
-static void spread(char *buf, size_t cap, double *v, int n)
+static void depth_rows(const struct bench_ctx *ctx, int qd, const struct bench_pair *p,
+                       const char *fio_note)
 {
-    double med = bench_median(v, n); /* sorts */
-    snprintf(buf, cap, "%.2f-%.2f (median %.2f)", v[0], v[n - 1], med);
-}
-
-/* The per-round notes: pager over fio, and fio over itself (sorts the
- * per-round arrays). */
-static void round_notes(const struct bench_ctx *ctx, int qd, int runs, struct depth_result *d)
-{
-    char list[MAX_RUNS * 8] = "";
-    for (int k = 0; k < runs; k++)
-        snprintf(list + strlen(list), sizeof(list) - strlen(list), " %.2f", d->paired[k]);
-    bench_note(ctx, "pager: qd%d regio/fio IOPS in each round:%s (median %.2fx)", qd, list,
-               bench_median(d->paired, runs));
-    char iops[64], cpu[64];
-    spread(iops, sizeof(iops), d->self_iops, runs);
-    spread(cpu, sizeof(cpu), d->self_cpu, runs);
-    bench_note(ctx,
-               "pager: qd%d fio against itself (a second fio run in each round, second/first): "
-               "IOPS %s, CPU per read %s; a ratio to fio this close to 1 is noise",
-               qd, iops, cpu);
-}
-
-/* what names the reader measured: "" for the pager, "engine " for it. */
-static void rows(const struct bench_ctx *ctx, int qd, const char *what, const struct measure *r,
-                 const char *base, const struct measure *b, const char *note)
-{
-    char name[64];
-    snprintf(name, sizeof(name), "qd%d %sIOPS", qd, what);
-    bench_row(ctx, "pager", name, "IOPS", true, r->iops, base, b->iops, note);
-    snprintf(name, sizeof(name), "qd%d %sp50 latency", qd, what);
-    bench_row(ctx, "pager", name, "us", false, r->p50_us, base, b->p50_us, note);
-    snprintf(name, sizeof(name), "qd%d %sp99 latency", qd, what);
-    bench_row(ctx, "pager", name, "us", false, r->p99_us, base, b->p99_us, note);
-    snprintf(name, sizeof(name), "qd%d %sCPU per read", qd, what);
-    bench_row(ctx, "pager", name, "ns/read", false, r->cpu_ns, base, b->cpu_ns, note);
+    static const struct {
+        const char *what, *metric, *base;
+        bool higher;
+    } r[P_KINDS] = {
+        {"IOPS", "IOPS", "fio batched", true},
+        {"p50 latency", "us", "fio batched", false},
+        {"p99 latency", "us", "fio batched", false},
+        {"CPU per read", "ns/read", "fio batched", false},
+        {"IOPS", "IOPS", "fio io_uring", true},
+        {"IOPS", "IOPS", "pread threads", true},
+        {"engine IOPS", "IOPS", "fio batched", true},
+        {"engine CPU per read", "ns/read", "fio batched", false},
+    };
+    for (int k = 0; k < P_KINDS; k++) {
+        char name[64];
+        snprintf(name, sizeof(name), "qd%d %s", qd, r[k].what);
+        bench_pair_row(ctx, "pager", name, r[k].metric, r[k].higher, &p[k], r[k].base,
+                       k == P_PREAD ? NULL : fio_note);
+    }
 }
 
 static int bench_pager(const struct bench_ctx *ctx)
@@ -588,19 +576,7 @@ static int bench_pager(const struct bench_ctx *ctx)
     struct setup s;
     memset(&s, 0, sizeof(s));
     s.ctx = ctx;
-    /* REGIO_BENCH_CPU chooses the CPU; by default, or when it names one
-     * this process may not run on, the one the bench starts on. */
-    const char *cpu_env = getenv("REGIO_BENCH_CPU");
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    s.cpu = cpu_env != NULL ? atoi(cpu_env) : -1;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || s.cpu < 0 || s.cpu >= CPU_SETSIZE ||
-        !CPU_ISSET(s.cpu, &allowed)) {
-        if (cpu_env != NULL)
-            bench_note(ctx, "pager: REGIO_BENCH_CPU=%s is not a CPU this process may use", cpu_env);
-        int here = sched_getcpu();
-        s.cpu = here < 0 ? 0 : here;
-    }
+    s.cpu = ctx->cpu; /* REGIO_BENCH_CPU, or where the bench started (main.c) */
     int rc = setup_open(&s);
     if (rc != 0) {
         bench_note(ctx, "pager: setup failed: %s %s", regio_strerror(rc), regio_error_detail());
@@ -609,41 +585,27 @@ static int bench_pager(const struct bench_ctx *ctx)
     }
     struct regio_engine_stats st;
     regio_engine_stats(s.e, &st);
-    /* 3 rounds by default; REGIO_BENCH_PAGER_RUNS (1-9) asks for more
-     * where the device is noisy and the ratio must be decided. */
-    const char *env = getenv("REGIO_BENCH_PAGER_RUNS");
-    int runs = ctx->quick ? 1 : 3;
-    if (!ctx->quick && env != NULL && atoi(env) >= 1 && atoi(env) <= MAX_RUNS)
-        runs = atoi(env);
     bench_note(ctx,
-               "pager: %llu pages of 4 KiB in %s, ring flags 0x%x, median of %d runs, regio and "
-               "fio pinned to CPU %d, checksums through %s",
-               (unsigned long long)s.pages, s.path, st.setup_flags, runs, s.cpu,
-               regio_checksum_impl());
+               "pager: %llu pages of 4 KiB in %s (O_DIRECT on every side, so the page cache "
+               "plays no part; %.1f GiB of memory), ring flags 0x%x, regio and fio pinned to "
+               "CPU %d, %.1f s a run after a %.1f s warm-up on both, checksums through %s; "
+               "fio batched: whole-depth submits, reaps of a quarter of the depth at least "
+               "(fio %s has no registered ring fd option; regio has no polled or SQPOLL mode, "
+               "so neither fio runs with them)",
+               (unsigned long long)s.pages, s.path,
+               (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (1u << 30),
+               st.setup_flags, s.cpu, ctx->seconds, WARMUP_NS / 1e9, regio_checksum_impl(), "3.33");
     bool fio = have_fio();
     static const int depths[] = {1, 32, 128};
+    static struct bench_pair pairs[P_KINDS];
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         int qd = depths[i];
-        struct depth_result d;
-        rc = measure_depth(&s, qd, runs, fio, &d);
+        bool fio_failed;
+        rc = measure_depth(&s, qd, fio, pairs, &fio_failed);
         if (rc != 0)
             break;
-        if (fio && !d.fio_failed)
-            round_notes(ctx, qd, runs, &d);
-        const struct measure *m = d.med;
-        const char *fio_note = !fio ? "fio not installed" : d.fio_failed ? "fio run failed" : NULL;
-        rows(ctx, qd, "", &m[R_PAGER], "fio io_uring", &m[R_FIO], fio_note);
-        rows(ctx, qd, "", &m[R_PAGER], "pread threads", &m[R_PREAD], NULL);
-        rows(ctx, qd, "engine ", &m[R_ENGINE], "fio io_uring", &m[R_FIO], fio_note);
-        if (qd > 1) {
-            rows(ctx, qd, "", &m[R_PAGER], "fio batched", &m[R_FIOB], fio_note);
-            rows(ctx, qd, "engine ", &m[R_ENGINE], "fio batched", &m[R_FIOB], fio_note);
-        }
-        bench_note(ctx,
-                   "pager: qd%d CPU per read, pager %.0f ns, engine without the page check %.0f "
-                   "ns, difference %.0f ns (the medians of rounds; noise can make it negative)",
-                   qd, m[R_PAGER].cpu_ns, m[R_ENGINE].cpu_ns,
-                   m[R_PAGER].cpu_ns - m[R_ENGINE].cpu_ns);
+        const char *fio_note = !fio ? "fio not installed" : fio_failed ? "fio run failed" : NULL;
+        depth_rows(ctx, qd, pairs, fio_note);
     }
     setup_close(&s);
     return rc;
