@@ -130,6 +130,10 @@ static int pipe_trial(struct regio_wal *w, const struct pipe_cfg *c, double seco
     struct bench_clock clk;
     bench_clock_start(&clk);
     usleep((useconds_t)(seconds * 9e5));
+    /* A few records at least, however slow the device is right now (one in
+     * flight on a loaded disk may take longer than a short window). */
+    for (int i = 0; i < 2000 && pipers_done(p, started) - d0 < 4; i++)
+        usleep(1000);
     int64_t cpu;
     int64_t wall = bench_clock_stop(&clk, &cpu);
     uint64_t d1 = pipers_done(p, started);
