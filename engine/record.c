@@ -375,6 +375,8 @@ struct image {
 
 static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t n)
 {
+    if (n == 0)
+        return 0; /* a file captured empty has no bytes (and src NULL) */
     size_t end = (size_t)off + n;
     if (end > im->cap) {
         size_t cap = im->cap ? im->cap : 4096;
