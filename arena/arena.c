@@ -492,6 +492,7 @@ int regio_arena_destroy(struct regio_arena *a)
 
 int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len)
 {
+    regio__clear_detail();
     if (a == NULL || p == NULL)
         return -EFAULT;
     if (len == 0)
@@ -531,6 +532,7 @@ static uint64_t pinned_now(const struct regio_arena *a)
 
 int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out)
 {
+    regio__clear_detail();
     if (a == NULL || out == NULL)
         return -EINVAL;
     struct regio_arena *m = (struct regio_arena *)a; /* the lock is not state */
@@ -849,6 +851,7 @@ static int register_ring(struct regio_arena *a, int ring_fd, bool may_clone)
 
 int regio_arena_register_ring(struct regio_arena *a, int ring_fd)
 {
+    regio__clear_detail();
     return register_ring(a, ring_fd, true);
 }
 

@@ -683,6 +683,7 @@ static int snapshot_retry(int fd, struct regio_stats_file *out)
 
 int regio_stats_read(const char *path, struct regio_stats_file *out)
 {
+    regio__clear_detail();
     if (path == NULL || out == NULL) {
         regio__set_detail("stats read needs a path and an output");
         return -EINVAL;
@@ -717,6 +718,7 @@ int regio_stats_read(const char *path, struct regio_stats_file *out)
 
 int regio_stats_alive(const struct regio_stats_file *st)
 {
+    regio__clear_detail();
     if (st == NULL || st->header.pid <= 0)
         return 0;
     pid_t pid = (pid_t)st->header.pid;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "engine_internal.h"
+#include "slab_internal.h"
 #include "regio/iobuf.h"
 #include "stats_internal.h"
 
@@ -228,6 +229,7 @@ static const char *fault_invalid(const struct regio_fault *f)
 
 int regio_engine_fault_arm(struct regio_engine *e, const struct regio_fault *f)
 {
+    regio__clear_detail();
     if (e == NULL || f == NULL) {
         regio__set_detail("regio_engine_fault_arm: %s is NULL", e == NULL ? "e" : "f");
         return -EINVAL;
@@ -821,6 +823,7 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
 
 int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
 {
+    regio__clear_detail();
     if (e == NULL)
         return -EINVAL;
     int rc = regio__engine_enter(e);
@@ -854,6 +857,7 @@ static int drain_entered(struct regio_engine *e, int64_t timeout_ns)
 
 int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns)
 {
+    regio__clear_detail();
     if (e == NULL)
         return -EINVAL;
     int rc = regio__engine_enter(e);
@@ -866,6 +870,7 @@ int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns)
 
 int regio_engine_submit(struct regio_engine *e)
 {
+    regio__clear_detail();
     if (e == NULL)
         return -EINVAL;
     int rc = regio__engine_enter(e);
@@ -885,6 +890,7 @@ uint32_t regio_engine_in_flight(const struct regio_engine *e)
  * changes after create. */
 int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *out)
 {
+    regio__clear_detail();
     if (e == NULL || out == NULL)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
@@ -1182,14 +1188,14 @@ static int slot_alloc(struct regio_engine *e)
     return -EMFILE;
 }
 
-static int open_direct(const char *path, int flags, mode_t mode)
+static int open_direct(int dir_fd, const char *path, int flags, mode_t mode)
 {
-    int fd = open(path, flags | O_DIRECT | O_CLOEXEC, mode);
+    int fd = openat(dir_fd, path, flags | O_DIRECT | O_CLOEXEC, mode);
     if (fd >= 0)
         return fd;
     int err = -errno;
     if (err == -EINVAL) {
-        int probe = open(path, O_RDONLY | O_CLOEXEC);
+        int probe = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
         if (probe >= 0) {
             close(probe);
             regio__set_detail("the filesystem holding %s refuses O_DIRECT", path);
@@ -1200,8 +1206,8 @@ static int open_direct(const char *path, int flags, mode_t mode)
     return err;
 }
 
-static int file_open_entered(struct regio_engine *e, const char *path, int flags, mode_t mode,
-                             struct regio_file **out)
+static int file_open_entered(struct regio_engine *e, int dir_fd, const char *path, int flags,
+                             mode_t mode, struct regio_file **out)
 {
     if (e->closing)
         return -EBADF;
@@ -1213,7 +1219,7 @@ static int file_open_entered(struct regio_engine *e, const char *path, int flags
         return -ENOMEM;
     }
     int slot = slot_alloc(e);
-    int fd = slot < 0 ? slot : open_direct(path, flags, mode);
+    int fd = slot < 0 ? slot : open_direct(dir_fd, path, flags, mode);
     if (fd < 0) {
         if (slot >= 0)
             e->slot_used[slot] = 0;
@@ -1245,13 +1251,21 @@ static int file_open_entered(struct regio_engine *e, const char *path, int flags
 int regio_file_open(struct regio_engine *e, const char *path, int flags, mode_t mode,
                     struct regio_file **out)
 {
-    if (e == NULL || path == NULL || out == NULL)
+    return regio_file_openat(e, AT_FDCWD, path, flags, mode, out);
+}
+
+int regio_file_openat(struct regio_engine *e, int dir_fd, const char *name, int flags, mode_t mode,
+                      struct regio_file **out)
+{
+    regio__clear_detail();
+    if (e == NULL || name == NULL || out == NULL) {
+        regio__set_detail("regio_file_open: NULL engine, path or out pointer");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    regio__clear_detail();
-    rc = file_open_entered(e, path, flags, mode, out);
+    rc = file_open_entered(e, dir_fd, name, flags, mode, out);
     regio__engine_leave(e);
     return rc;
 }
@@ -1268,15 +1282,19 @@ static void file_shut(struct regio_engine *e, struct regio_file *f)
     f->open = false;
 }
 
+/* A successful close leaves the detail alone (see regio_wal_reader_close). */
 int regio_file_close(struct regio_file *f)
 {
-    if (f == NULL)
+    if (f == NULL) {
+        regio__set_detail("regio_file_close: NULL file");
         return -EBADF;
+    }
     struct regio_engine *e = f->e;
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
     if (!f->open) {
+        regio__set_detail("file %s is already closed", f->path);
         rc = -EBADF;
     } else if (f->in_flight > 0) {
         regio__set_detail("%u requests in flight on %s", f->in_flight, f->path);
@@ -1291,6 +1309,7 @@ int regio_file_close(struct regio_file *f)
 int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
                          uint32_t *offset_align_out)
 {
+    regio__clear_detail();
     if (f == NULL || !f->open)
         return -EBADF;
     if (mem_align_out != NULL)
@@ -1302,6 +1321,7 @@ int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
 
 int regio_file_fd(const struct regio_file *f)
 {
+    regio__clear_detail();
     if (f == NULL || !f->open)
         return -EBADF;
     return f->fd;
@@ -1467,6 +1487,7 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
     pthread_mutex_init(&e->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     regio__arena_user_get(a);
+    regio__slab_user_get(s);
     e->stats_handle = regio__stats_attach(a, REGIO_STATS_ENGINE, NULL, stats_fill, e);
     *out = e;
     return 0;
@@ -1486,6 +1507,7 @@ void regio__engine_user_put(struct regio_engine *e)
 
 int regio_engine_destroy(struct regio_engine *e)
 {
+    regio__clear_detail();
     if (e == NULL)
         return -EINVAL;
     int rc = regio__engine_enter(e);
@@ -1518,6 +1540,7 @@ int regio_engine_destroy(struct regio_engine *e)
     io_uring_queue_exit(&e->ring);
     if (e->test.rec != NULL)
         regio_recording_destroy(e->test.rec);
+    regio__slab_user_put(e->slab);
     regio__arena_user_put(e->arena);
     regio__engine_leave(e);
     pthread_mutex_destroy(&e->lock);

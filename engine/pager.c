@@ -159,6 +159,7 @@ static bool is_format1(const uint8_t *page, uint32_t page_bytes, uint64_t page_n
 
 int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t page_no)
 {
+    regio__clear_detail();
     /* Only the page sizes a pager can have: an arbitrary length would send
      * the trailer read anywhere past the caller's page. */
     if (page == NULL || !page_bytes_valid(page_bytes)) {
@@ -185,6 +186,7 @@ int regio_pager_verify_image(const void *page, uint32_t page_bytes, uint64_t pag
 
 int regio_pager_set_image_lsn(void *page, uint32_t page_bytes, uint64_t lsn)
 {
+    regio__clear_detail();
     if (page == NULL || !page_bytes_valid(page_bytes)) {
         regio__set_detail("page %p of %u bytes: want a power of two from 4 KiB to 64 KiB", page,
                           page_bytes);
@@ -243,8 +245,11 @@ static void read_done(void *ctx, int res)
     struct pager_op *op = ctx;
     uint32_t pb = op->p->page_bytes;
     if (res == 0) {
-        memset(op->b.data, 0, pb); /* past the end of the file */
-        res = -ENODATA;
+        /* Past the end of the file: told apart from a never-written page
+         * inside it, so that a file cut short does not pass for pages
+         * nobody wrote (the buffer is zeroed all the same). */
+        memset(op->b.data, 0, pb);
+        res = -ENXIO;
     } else if (res > 0 && (uint32_t)res < pb) {
         res = -EBADMSG; /* the file ends inside this page */
     } else if (res > 0) {
@@ -646,12 +651,14 @@ static int page_io(struct regio_pager *p, uint64_t page_no, struct regio_buf b, 
 int regio_pager_read(struct regio_pager *p, uint64_t page_no, struct regio_buf b, regio_cb cb,
                      void *ctx)
 {
+    regio__clear_detail();
     return page_io(p, page_no, b, false, cb, ctx);
 }
 
 int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct regio_buf b, regio_cb cb,
                       void *ctx)
 {
+    regio__clear_detail();
     return page_io(p, page_no, b, true, cb, ctx);
 }
 
@@ -680,6 +687,7 @@ uint32_t regio__pager_parked(const struct regio_pager *p)
 
 int regio_pager_submit(struct regio_pager *p)
 {
+    regio__clear_detail();
     if (p == NULL) {
         regio__set_detail("pager is NULL");
         return -EINVAL;
@@ -763,6 +771,7 @@ static int gate_sync(struct regio_pager *p, uint64_t lsn)
 
 int regio_pager_read_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b)
 {
+    regio__clear_detail();
     struct sync_wait w = {0, 0};
     int rc = regio_pager_read(p, page_no, b, sync_cb, &w);
     if (rc != 0)
@@ -773,6 +782,7 @@ int regio_pager_read_wait(struct regio_pager *p, uint64_t page_no, struct regio_
 
 int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio_buf b)
 {
+    regio__clear_detail();
     if (p == NULL) {
         regio__set_detail("pager is NULL");
         return -EINVAL;
@@ -868,6 +878,7 @@ static int many_run(struct regio_pager *p, const uint64_t *page_nos, const struc
 int regio_pager_read_many_wait(struct regio_pager *p, const uint64_t *page_nos,
                                const struct regio_buf *bufs, int *results, size_t n)
 {
+    regio__clear_detail();
     int rc = many_args(p, page_nos, bufs, results, n);
     return rc != 0 || n == 0 ? rc : many_run(p, page_nos, bufs, results, n, false);
 }
@@ -875,6 +886,7 @@ int regio_pager_read_many_wait(struct regio_pager *p, const uint64_t *page_nos,
 int regio_pager_write_many_wait(struct regio_pager *p, const uint64_t *page_nos,
                                 const struct regio_buf *bufs, int *results, size_t n)
 {
+    regio__clear_detail();
     int rc = many_args(p, page_nos, bufs, results, n);
     if (rc != 0 || n == 0)
         return rc;
@@ -911,6 +923,7 @@ static void wait_writes(struct regio_pager *p)
 
 int regio_pager_sync(struct regio_pager *p)
 {
+    regio__clear_detail();
     if (p == NULL) {
         regio__set_detail("pager is NULL");
         return -EINVAL;
@@ -1185,6 +1198,7 @@ static void pager_free(struct regio_pager *p)
 int regio_pager_open(struct regio_engine *e, const char *path, const struct regio_pager_opts *opts,
                      struct regio_pager **out)
 {
+    regio__clear_detail();
     if (e == NULL || path == NULL || out == NULL)
         return -EINVAL;
     struct regio_pager_opts o = opts != NULL ? *opts : (struct regio_pager_opts){0};
@@ -1236,6 +1250,7 @@ uint32_t regio_pager_page_bytes(const struct regio_pager *p)
 
 int regio_pager_page_count(struct regio_pager *p, uint64_t *count_out)
 {
+    regio__clear_detail();
     if (p == NULL || count_out == NULL)
         return -EINVAL;
     struct stat st;
@@ -1269,6 +1284,7 @@ static int set_length(struct regio_pager *p, off_t len, bool grow_only)
 
 int regio_pager_extend(struct regio_pager *p, uint64_t page_count)
 {
+    regio__clear_detail();
     if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes) {
         regio__set_detail("pager: extend needs a pager and a page count whose bytes fit off_t");
         return -EINVAL;
@@ -1284,6 +1300,7 @@ int regio_pager_extend(struct regio_pager *p, uint64_t page_count)
 
 int regio_pager_truncate(struct regio_pager *p, uint64_t page_count)
 {
+    regio__clear_detail();
     if (p == NULL || page_count > (uint64_t)INT64_MAX / p->page_bytes) {
         regio__set_detail("pager: truncate needs a pager and a page count whose bytes fit off_t");
         return -EINVAL;
@@ -1291,10 +1308,13 @@ int regio_pager_truncate(struct regio_pager *p, uint64_t page_count)
     return set_length(p, (off_t)(page_count * p->page_bytes), false);
 }
 
+/* A successful close leaves the detail alone (see regio_wal_reader_close). */
 int regio_pager_close(struct regio_pager *p)
 {
-    if (p == NULL)
+    if (p == NULL) {
+        regio__set_detail("regio_pager_close: NULL pager");
         return -EINVAL;
+    }
     struct regio_engine *e = p->e;
     int rc = regio__engine_enter(e);
     if (rc != 0)

@@ -260,6 +260,7 @@ void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t wr
 
 int regio_engine_record_start(struct regio_engine *e)
 {
+    regio__clear_detail();
     if (e == NULL) {
         regio__set_detail("regio_engine_record_start: e is NULL");
         return -EINVAL;
@@ -285,6 +286,7 @@ int regio_engine_record_start(struct regio_engine *e)
 
 int regio_engine_record_stop(struct regio_engine *e, struct regio_recording **out)
 {
+    regio__clear_detail();
     if (e == NULL || out == NULL) {
         regio__set_detail("regio_engine_record_stop: %s is NULL", e == NULL ? "e" : "out");
         return -EINVAL;
@@ -492,6 +494,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 int regio_recording_write_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
                                 enum regio_recording_mode mode, uint64_t seed, int out_fd)
 {
+    regio__clear_detail();
     if (r == NULL || i >= r->nfiles || out_fd < 0 || (unsigned)mode > REGIO_RECORDING_KEEP) {
         regio__set_detail("regio_recording_write_image: %s",
                           r == NULL        ? "r is NULL"

@@ -391,33 +391,63 @@ static inline int tier_of(const struct regio_slab *s, size_t len)
     return s->lut[(len - 1) >> 12];
 }
 
+/* Every failed allocation says why: the allocation paths themselves stay
+ * free of detail writes, and this runs only when they fail. */
+static __attribute__((noinline)) int alloc_refused(const struct regio_slab *s, size_t len,
+                                                   int64_t pool, int rc)
+{
+    if (s == NULL)
+        regio__set_detail("regio_slab_alloc: NULL slab or out pointer");
+    else if (rc == -EINVAL && pool >= 0)
+        regio__set_detail("regio_slab_alloc_pool: pool %lld does not exist (the slab has %u)",
+                          (long long)pool, s->class_count - s->tier_count);
+    else if (rc == -EINVAL)
+        regio__set_detail("regio_slab_alloc: %zu bytes is 0 or more than the largest class (%zu)",
+                          len, s->tier_max_bytes);
+    else if (rc == -ENOBUFS)
+        regio__set_detail("no free buffer of %s %zu bytes, and the arena has no chunk left",
+                          pool >= 0 ? "the pool's" : "a class of", len);
+    else if (rc == -ETIMEDOUT)
+        regio__set_detail("no buffer of %s %zu bytes was freed before the timeout",
+                          pool >= 0 ? "the pool's" : "a class of", len);
+    else
+        regio__set_detail("buffer allocation failed: %s", regio_strerror(rc));
+    return rc;
+}
+
 int regio_slab_alloc(struct regio_slab *s, size_t len, struct regio_buf *out)
 {
     if (REGIO_UNLIKELY(s == NULL || out == NULL))
-        return -EINVAL;
+        return alloc_refused(NULL, len, -1, -EINVAL);
     int cid = tier_of(s, len);
     if (REGIO_UNLIKELY(cid < 0))
-        return cid;
-    return alloc_class(s, (uint32_t)cid, out);
+        return alloc_refused(s, len, -1, cid);
+    int rc = alloc_class(s, (uint32_t)cid, out);
+    return REGIO_UNLIKELY(rc < 0) ? alloc_refused(s, len, -1, rc) : 0;
 }
 
 int regio_slab_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
                           struct regio_buf *out)
 {
     if (s == NULL || out == NULL)
-        return -EINVAL;
+        return alloc_refused(NULL, len, -1, -EINVAL);
     int cid = tier_of(s, len);
     if (cid < 0)
-        return cid;
-    return alloc_wait_class(s, (uint32_t)cid, timeout_ns, out);
+        return alloc_refused(s, len, -1, cid);
+    int rc = alloc_wait_class(s, (uint32_t)cid, timeout_ns, out);
+    return rc < 0 ? alloc_refused(s, len, -1, rc) : 0;
 }
 
 int regio_slab_alloc_pool(struct regio_slab *s, uint32_t pool, int64_t timeout_ns,
                           struct regio_buf *out)
 {
-    if (s == NULL || out == NULL || pool >= s->class_count - s->tier_count)
-        return -EINVAL;
-    return alloc_wait_class(s, s->tier_count + pool, timeout_ns, out);
+    if (s == NULL || out == NULL)
+        return alloc_refused(NULL, 0, pool, -EINVAL);
+    if (pool >= s->class_count - s->tier_count)
+        return alloc_refused(s, 0, pool, -EINVAL);
+    uint32_t cid = s->tier_count + pool;
+    int rc = alloc_wait_class(s, cid, timeout_ns, out);
+    return rc < 0 ? alloc_refused(s, s->classes[cid].buf_bytes, pool, rc) : 0;
 }
 
 /* ---- Handle checks ------------------------------------------------------- */
@@ -495,6 +525,39 @@ int regio__slab_locate(const struct regio_slab *s, const void *p, struct regio__
     return 0;
 }
 
+/* Whether b's memory lies in an arena chunk that another slab holds: such a
+ * handle is not stale, it was given to the wrong slab, and says so. */
+static __attribute__((noinline)) bool foreign_buffer(const struct regio_slab *s, struct regio_buf b)
+{
+    uintptr_t r = (uintptr_t)regio__arena_chunk_owner(s->arena, b.data);
+    uintptr_t runs = (uintptr_t)s->runs;
+    if (r == 0 || (r >= runs && r < runs + s->nchunks * sizeof(struct slab_run)))
+        return false;
+    uintptr_t chunk = ((uintptr_t)b.data - (uintptr_t)s->base) >> REGIO_CHUNK_SHIFT;
+    regio__set_detail("buffer %p (class %u, slot %u) belongs to another slab on the same arena "
+                      "(chunk %zu), not to slab #%llu that was given",
+                      b.data, b.class_id, b.slot, (size_t)chunk, (unsigned long long)s->serial);
+    return true;
+}
+
+/* Every refusal of a handle goes through here: -EXDEV for another slab's
+ * buffer, otherwise rc with a detail of its own. Off the fast paths. */
+static __attribute__((noinline)) int handle_refused(const struct regio_slab *s, struct regio_buf b,
+                                                    int rc)
+{
+    if (foreign_buffer(s, b))
+        return -EXDEV;
+    const char *why = rc == -ESTALE     ? "stale handle: the buffer was freed (and maybe reused)"
+                      : rc == -EALREADY ? "buffer already freed"
+                      : rc == -EFAULT   ? "pointer outside this slab's arena"
+                      : rc == -EBUSY    ? "I/O in flight on the buffer"
+                      : rc == -EAGAIN   ? "too many I/Os in flight on one buffer"
+                                        : "handle does not name a buffer (or view) of this slab";
+    regio__set_detail("buffer %p (class %u, slot %u, gen %u): %s", b.data, b.class_id, b.slot,
+                      b.gen, why);
+    return rc;
+}
+
 /* Cross-check a handle that owns its slot against the page-descriptor
  * table: the pointer must lie in that very slot of that class and region.
  * Returns the region. */
@@ -570,7 +633,14 @@ release_entry(struct regio_slab *s, const struct slab_class *c, uint32_t cid,
 
 /* Why a whole-buffer handle failed the fast checks of regio_slab_free, or
  * why its slot state refuses the free. Never touches buffer memory. */
+static int free_refused_why(const struct regio_slab *s, struct regio_buf b);
+
 static __attribute__((noinline)) int free_refused(const struct regio_slab *s, struct regio_buf b)
+{
+    return handle_refused(s, b, free_refused_why(s, b));
+}
+
+static int free_refused_why(const struct regio_slab *s, struct regio_buf b)
 {
     _Atomic uint64_t *w;
     int rc = handle_word(s, b, true, &w);
@@ -589,8 +659,10 @@ static __attribute__((noinline)) int free_refused(const struct regio_slab *s, st
 
 int regio_slab_free(struct regio_slab *s, struct regio_buf b)
 {
-    if (REGIO_UNLIKELY(s == NULL))
+    if (REGIO_UNLIKELY(s == NULL)) {
+        regio__set_detail("regio_slab_free: NULL slab");
         return -EINVAL;
+    }
     uint32_t cid = b.class_id;
     if (REGIO_UNLIKELY(cid >= s->class_count))
         return free_refused(s, b);
@@ -613,7 +685,8 @@ int regio_slab_free(struct regio_slab *s, struct regio_buf b)
     if (REGIO_UNLIKELY(!atomic_compare_exchange_strong_explicit(
             &c->words[slot], &v, (uint32_t)(gen + 1), memory_order_acq_rel, memory_order_acquire)))
         /* Owned by this generation with I/O in flight, or not ours. */
-        return (v & (SLOT_FLIGHT_ONE - 1)) == owned ? -EBUSY : free_refused(s, b);
+        return (v & (SLOT_FLIGHT_ONE - 1)) == owned ? handle_refused(s, b, -EBUSY)
+                                                    : free_refused(s, b);
     release_entry(s, c, cid, &b, gen + 1);
     return 0;
 }
@@ -621,8 +694,8 @@ int regio_slab_free(struct regio_slab *s, struct regio_buf b)
 int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct regio_buf *out)
 {
     if (out == NULL || len == 0 || off > b.cap_bytes || len > b.cap_bytes - off) {
-        regio__set_detail("buf view: [%zu, +%zu) is empty or outside the buffer's %u bytes", off,
-                          len, b.cap_bytes);
+        regio__set_detail("regio_buf_view: [%zu, +%zu) is empty or leaves the %u-byte buffer%s",
+                          off, len, b.cap_bytes, out == NULL ? " (out is NULL)" : "");
         return -EINVAL;
     }
     *out = b;
@@ -633,16 +706,17 @@ int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct regio_buf 
 
 int regio_slab_check(const struct regio_slab *s, struct regio_buf b)
 {
-    if (s == NULL)
+    if (s == NULL) {
+        regio__set_detail("regio_slab_check: NULL slab");
         return -EINVAL;
+    }
     _Atomic uint64_t *w;
     int rc = handle_word(s, b, false, &w);
-    if (rc < 0)
-        return rc;
-    rc = word_state(atomic_load_explicit(w, memory_order_acquire), b.gen ^ s->salt);
-    if (rc < 0)
-        return rc;
-    return owner_check(s, b);
+    if (rc == 0)
+        rc = word_state(atomic_load_explicit(w, memory_order_acquire), b.gen ^ s->salt);
+    if (rc == 0)
+        rc = owner_check(s, b);
+    return rc < 0 ? handle_refused(s, b, rc) : rc;
 }
 
 /* Count a slot going busy (0 -> 1 in flight) or idle (1 -> 0). */
@@ -660,31 +734,33 @@ static void count_flight(struct regio_slab *s, uint32_t cid, bool begin)
 
 int regio_slab_io_begin(struct regio_slab *s, struct regio_buf b)
 {
-    if (REGIO_UNLIKELY(s == NULL))
+    if (REGIO_UNLIKELY(s == NULL)) {
+        regio__set_detail("regio_slab_io_begin: NULL slab");
         return -EINVAL;
+    }
     _Atomic uint64_t *w;
     int rc = handle_word(s, b, false, &w);
     if (REGIO_UNLIKELY(rc < 0))
-        return rc;
+        return handle_refused(s, b, rc);
     uint32_t gen = b.gen ^ s->salt;
     uint64_t v = atomic_load_explicit(w, memory_order_acquire);
     rc = word_state(v, gen);
     if (REGIO_UNLIKELY(rc < 0))
-        return rc;
+        return handle_refused(s, b, rc);
     int region = owner_check(s, b);
     if (REGIO_UNLIKELY(region < 0))
-        return region;
+        return handle_refused(s, b, region);
     /* Checked and marked in one CAS: a concurrent free either sees the
      * in-flight count and fails with -EBUSY, or wins and makes this fail. */
     for (;;) {
         if (REGIO_UNLIKELY((v >> SLOT_FLIGHT_SHIFT) == SLOT_FLIGHT_MAX))
-            return -EAGAIN;
+            return handle_refused(s, b, -EAGAIN);
         if (atomic_compare_exchange_weak_explicit(w, &v, v + SLOT_FLIGHT_ONE, memory_order_acq_rel,
                                                   memory_order_acquire))
             break;
         rc = word_state(v, gen);
         if (rc < 0)
-            return rc;
+            return handle_refused(s, b, rc);
     }
     if ((v >> SLOT_FLIGHT_SHIFT) == 0)
         count_flight(s, b.class_id, true);
@@ -693,20 +769,24 @@ int regio_slab_io_begin(struct regio_slab *s, struct regio_buf b)
 
 int regio_slab_io_end(struct regio_slab *s, struct regio_buf b)
 {
-    if (REGIO_UNLIKELY(s == NULL))
+    if (REGIO_UNLIKELY(s == NULL)) {
+        regio__set_detail("regio_slab_io_end: NULL slab");
         return -EINVAL;
+    }
     _Atomic uint64_t *w;
     int rc = handle_word(s, b, false, &w);
     if (REGIO_UNLIKELY(rc < 0))
-        return rc;
+        return handle_refused(s, b, rc);
     uint32_t gen = b.gen ^ s->salt;
     uint64_t v = atomic_load_explicit(w, memory_order_acquire);
     for (;;) {
         rc = word_state(v, gen);
         if (rc < 0)
-            return rc;
-        if ((v >> SLOT_FLIGHT_SHIFT) == 0)
-            return -EINVAL; /* no I/O in flight */
+            return handle_refused(s, b, rc);
+        if ((v >> SLOT_FLIGHT_SHIFT) == 0) {
+            regio__set_detail("regio_slab_io_end: no I/O in flight on buffer %p", b.data);
+            return -EINVAL;
+        }
         if (atomic_compare_exchange_weak_explicit(w, &v, v - SLOT_FLIGHT_ONE, memory_order_acq_rel,
                                                   memory_order_acquire))
             break;

@@ -464,6 +464,7 @@ static void stats_fill(void *ctx, void *section)
 int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
                       struct regio_slab **out)
 {
+    regio__clear_detail();
     static const struct regio_slab_opts defaults;
     if (a == NULL || out == NULL)
         return -EINVAL;
@@ -508,10 +509,31 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
     return 0;
 }
 
+void regio__slab_user_get(struct regio_slab *s)
+{
+    atomic_fetch_add(&s->users, 1);
+}
+
+void regio__slab_user_put(struct regio_slab *s)
+{
+    uint32_t before = atomic_fetch_sub(&s->users, 1);
+    REGIO_ASSERT(before > 0);
+}
+
 int regio_slab_destroy(struct regio_slab *s)
 {
-    if (s == NULL)
+    regio__clear_detail();
+    if (s == NULL) {
+        regio__set_detail("regio_slab_destroy: NULL slab");
         return -EINVAL;
+    }
+    /* An engine checks every handle against its slab and keeps buffers in
+     * flight: freeing the slab under it would be a use after free. */
+    uint32_t users = atomic_load(&s->users);
+    if (users != 0) {
+        regio__set_detail("slab still has %u engine(s) built on it: destroy them first", users);
+        return -EBUSY;
+    }
     int rc = regio__tcache_retire_all(s);
     if (rc < 0)
         return rc;
@@ -536,6 +558,7 @@ struct regio_arena *regio_slab_arena(const struct regio_slab *s)
  */
 int regio_slab_stats(const struct regio_slab *s, struct regio_slab_stats *out)
 {
+    regio__clear_detail();
     if (s == NULL || out == NULL)
         return -EINVAL;
     memset(out, 0, sizeof(*out));

@@ -163,6 +163,9 @@ struct regio_slab {
     uint16_t *chunk_region; /* region of each chunk */
 
     _Atomic uint64_t chunks_held;
+    /* Engines built on the slab: while any is alive the slab refuses to be
+     * destroyed, since the engine checks every handle against it. */
+    _Atomic uint32_t users;
     int stats_handle; /* provider in the arena's live stats, or negative */
 
     /* Under the registry lock (buf.c). */
@@ -184,6 +187,11 @@ static inline char *slab_slot_ptr(const struct regio_slab *s, const struct slab_
     size_t idx = slot & ((1u << c->shift) - 1);
     return s->base + (first << REGIO_CHUNK_SHIFT) + idx * c->buf_bytes;
 }
+
+/* Users of the slab (engines), counted so that regio_slab_destroy refuses
+ * while one is alive (slab.c). */
+void regio__slab_user_get(struct regio_slab *s);
+void regio__slab_user_put(struct regio_slab *s);
 
 /* Depot (slab.c). All take and drop the class lock themselves unless named
  * _locked. Pop returns the number of entries taken (up to n). */

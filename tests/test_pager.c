@@ -3,7 +3,7 @@
  * tests/test_pager.c: page files of 4 KiB and 16 KiB pages: batches of 64+
  * pages written and read back in one submit each, a flipped byte and a
  * misdirected page caught (-EBADMSG), never-written and past-the-end pages
- * (-ENODATA, zeros), size calls, close while busy, bad arguments; the
+ * (-ENODATA / -ENXIO, zeros), size calls, close while busy, bad arguments; the
  * checksums on disk are the plain XXH3 values whichever XXH3 entry points
  * the process uses; truncate and extend under a simulated power loss.
  */
@@ -105,7 +105,7 @@ static void test_batches(struct env *v, const char *path, uint32_t page_bytes)
     for (uint32_t k = 0; k < page_bytes; k++)
         CHECK(((uint8_t *)bufs[0].data)[k] == 0);
     memset(bufs[0].data, 0xee, page_bytes);
-    CHECK_EQ(regio_pager_read_wait(p, 100000, bufs[0]), -ENODATA);
+    CHECK_EQ(regio_pager_read_wait(p, 100000, bufs[0]), -ENXIO);
     for (uint32_t k = 0; k < page_bytes; k++)
         CHECK(((uint8_t *)bufs[0].data)[k] == 0);
     CHECK_OK(regio_pager_truncate(p, N));

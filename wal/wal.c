@@ -17,11 +17,13 @@
  */
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "hash_internal.h"
@@ -341,8 +343,11 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
         return -EINVAL;
     }
     int err = atomic_load(&w->failed);
-    if (err != 0)
+    if (err != 0) {
+        regio__set_detail("wal: the log failed earlier (%s); close and reopen it",
+                          regio_strerror(err));
         return err;
+    }
     uint64_t total = regio__wal_rec_total(len), start, segend_at;
     uint32_t slot;
     err = slot_acquire(w, &slot);
@@ -400,18 +405,21 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
 
 int regio_wal_append(struct regio_wal *w, const void *data, size_t len, uint64_t *lsn_out)
 {
+    regio__clear_detail();
     struct iovec v = {.iov_base = (void *)data, .iov_len = len};
     return append_common(w, 0, &v, 1, lsn_out, NULL);
 }
 
 int regio_wal_appendv(struct regio_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn_out)
 {
+    regio__clear_detail();
     return append_common(w, 0, iov, iovcnt, lsn_out, NULL);
 }
 
 int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iovec *iov, int iovcnt,
                             uint64_t *lsn_out, uint64_t *end_lsn_out)
 {
+    regio__clear_detail();
     if (type > REGIO_WAL_TYPE_USER_MAX) {
         regio__set_detail("wal: record type %u is reserved (0..%u allowed)", (unsigned)type,
                           (unsigned)REGIO_WAL_TYPE_USER_MAX);
@@ -485,10 +493,9 @@ static struct regio_file *segment_file(struct regio_wal *w, uint64_t segno, int 
         regio_file_close(ss->file);
         ss->file = NULL;
     }
-    char name[32], path[4096];
+    char name[32];
     regio__wal_segment_name(segno, name);
-    snprintf(path, sizeof(path), "%s/%s", w->dir, name);
-    *err = regio_file_open(w->engine, path, O_RDWR, 0600, &ss->file);
+    *err = regio_file_openat(w->engine, w->dir_fd, name, O_RDWR, 0600, &ss->file);
     if (*err != 0) {
         ss->file = NULL;
         return NULL;
@@ -940,6 +947,7 @@ static void wait_ack(struct regio_wal *w, uint64_t lsn)
 
 int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
 {
+    regio__clear_detail();
     if (w == NULL) {
         regio__set_detail("wal: sync of a NULL log");
         return -EINVAL;
@@ -1001,6 +1009,7 @@ static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
 
 int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
 {
+    regio__clear_detail();
     if (w == NULL || cb == NULL || lsn >= atomic_load(&w->insert_pos)) {
         regio__set_detail("wal: notify needs a log, a callback and an LSN below the appended end");
         return -EINVAL;
@@ -1121,13 +1130,45 @@ static void *prep_main(void *arg)
 
 /* ---- Checkpoint, truncation, stats ------------------------------------------ */
 
+/*
+ * A checkpoint is where replay starts after a crash, so it must survive
+ * the crash: durable (a record not yet durable may be cut by recovery),
+ * and a place a reader can open at (a record's start, or the durable end,
+ * where the next record goes). 0 clears it.
+ */
+static int checkpoint_ok(struct regio_wal *w, uint64_t lsn)
+{
+    uint64_t durable = atomic_load(&w->durable);
+    if (lsn > durable) {
+        regio__set_detail("wal: checkpoint LSN %llu is not durable yet (durable up to %llu): "
+                          "sync its record first",
+                          (unsigned long long)lsn, (unsigned long long)durable);
+        return -EINVAL;
+    }
+    if (lsn == 0 || lsn == durable)
+        return 0;
+    int err = regio__wal_check_position(w->dir_fd, lsn);
+    if (err != 0) {
+        char why[400];
+        snprintf(why, sizeof(why), "%s", regio_error_detail());
+        regio__set_detail("wal: checkpoint LSN %llu refused: %s", (unsigned long long)lsn, why);
+    }
+    return err;
+}
+
 int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
 {
+    regio__clear_detail();
     if (w == NULL || lsn > atomic_load(&w->insert_pos)) {
         regio__set_detail("wal: checkpoint needs a log and an LSN at most the appended end");
         return -EINVAL;
     }
     int err = atomic_load(&w->failed);
+    if (err != 0) {
+        regio__set_detail("wal: the log failed earlier (%s)", regio_strerror(err));
+        return err;
+    }
+    err = checkpoint_ok(w, lsn);
     if (err != 0)
         return err;
     pthread_mutex_lock(&w->ctl_mu);
@@ -1147,6 +1188,7 @@ uint64_t regio_wal_durable_lsn(const struct regio_wal *w)
 
 int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
 {
+    regio__clear_detail();
     if (w == NULL)
         return -EINVAL;
     int err = atomic_load(&w->failed);
@@ -1176,6 +1218,7 @@ int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
 
 int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
 {
+    regio__clear_detail();
     if (cw == NULL || out == NULL)
         return -EINVAL;
     struct regio_wal *w = (struct regio_wal *)cw;
@@ -1194,6 +1237,7 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
     out->sync_method = w->sync_method;
     out->sync_probe_dsync_ns = w->probe_dsync_ns;
     out->sync_probe_fdatasync_ns = w->probe_fdatasync_ns;
+    out->volatile_storage = w->volatile_storage;
     return 0;
 }
 
@@ -1435,9 +1479,28 @@ static void apply_tuning(struct regio_wal *w)
                  w->max_flushes_in_flight <= REGIO_WAL_MAX_FLUSHES);
 }
 
+/* A log on memory-backed storage acknowledges records that a reboot
+ * loses: not refused (tests and scratch logs want it), but reported where
+ * the embedder looks, in the recovery report and the stats. */
+static void note_volatile(struct regio_wal *w, struct regio_wal_recovery *info)
+{
+    struct statfs sf;
+    if (fstatfs(w->dir_fd, &sf) != 0)
+        return;
+    w->volatile_storage = sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+    info->volatile_storage = w->volatile_storage;
+    if (!w->volatile_storage)
+        return;
+    size_t used = strlen(info->detail);
+    snprintf(info->detail + used, sizeof(info->detail) - used,
+             "; on %s: the log does not survive a reboot",
+             sf.f_type == TMPFS_MAGIC ? "tmpfs" : "ramfs");
+}
+
 int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct regio_wal **out,
                    struct regio_wal_recovery *info_out)
 {
+    regio__clear_detail();
     if (dir == NULL || out == NULL) {
         regio__set_detail("wal: open needs a directory and an out pointer");
         return -EINVAL;
@@ -1484,6 +1547,8 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
      * is open elsewhere. */
     if (err == 0)
         regio__wal_choose_sync(w);
+    if (err == 0)
+        note_volatile(w, &info);
     if (err == 0) {
         w->seg_table_len = w->opts.spare_segments + 8;
         w->segs = calloc(w->seg_table_len, sizeof(*w->segs));
@@ -1514,6 +1579,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
 
 int regio_wal_close(struct regio_wal *w)
 {
+    regio__clear_detail();
     if (w == NULL)
         return -EINVAL;
     /* A live reader points into the WAL; closing under it would leave the
@@ -1539,6 +1605,11 @@ int regio_wal_close(struct regio_wal *w)
         c.flags |= REGIO__WAL_CTL_CLEAN;
         c.close_lsn = close_lsn;
         err = regio__wal_write_control(w, &c);
+        if (err != 0)
+            regio__set_detail("wal: writing the control file at close: %s", regio_strerror(err));
+    } else if (regio_error_detail()[0] == '\0') {
+        regio__set_detail("wal: closed a failed log (%s); it recovers at the next open",
+                          regio_strerror(err));
     }
     destroy(w);
     return err;

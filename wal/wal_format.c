@@ -345,10 +345,18 @@ int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl
 
 int regio__wal_read_control(const char *dir, struct regio__wal_ctl_info *out)
 {
-    char path[4096];
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    int err = regio__wal_read_control_at(dfd, out);
+    close(dfd);
+    return err;
+}
+
+int regio__wal_read_control_at(int dir_fd, struct regio__wal_ctl_info *out)
+{
     uint8_t buf[REGIO__WAL_CTL_FILE_BYTES];
-    snprintf(path, sizeof(path), "%s/%s", dir, REGIO__WAL_CTL_NAME);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dir_fd, REGIO__WAL_CTL_NAME, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     ssize_t n = pread(fd, buf, sizeof(buf), 0);
@@ -407,9 +415,25 @@ static int push_u64(uint64_t **vp, size_t *np, size_t *capp, uint64_t v)
 
 int regio__wal_list_segments(const char *dir, uint64_t **segnos_out, size_t *n_out)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
         return -errno;
+    int err = regio__wal_list_segments_at(dfd, segnos_out, n_out);
+    close(dfd);
+    return err;
+}
+
+int regio__wal_list_segments_at(int dir_fd, uint64_t **segnos_out, size_t *n_out)
+{
+    /* A fresh fd for the stream: its offset is not dir_fd's to move. */
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        int e = -errno;
+        if (fd >= 0)
+            close(fd);
+        return e;
+    }
     uint64_t *v = NULL;
     size_t n = 0, cap = 0;
     int err = 0;

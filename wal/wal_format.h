@@ -273,6 +273,9 @@ void regio__wal_encode_control(const struct regio__wal_ctl_info *in, void *out_4
 int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl_info *out);
 /* Read dir/wal.ctl: 0, -ENOENT when absent, -EBADMSG when damaged. */
 int regio__wal_read_control(const char *dir, struct regio__wal_ctl_info *out);
+/* The same through a held directory fd (an open log never looks its
+ * directory up by path again: docs/embedding.md). */
+int regio__wal_read_control_at(int dir_fd, struct regio__wal_ctl_info *out);
 
 /* Parse "<16 hex>.wal"; true and *segno_out on a match. */
 bool regio__wal_parse_segment_name(const char *name, uint64_t *segno_out);
@@ -285,6 +288,8 @@ void regio__wal_segment_name(uint64_t segno, char out[32]);
  * none) and *n_out; -errno when dir cannot be opened, -ENOMEM.
  */
 int regio__wal_list_segments(const char *dir, uint64_t **segnos_out, size_t *n_out);
+/* The same through a held directory fd. */
+int regio__wal_list_segments_at(int dir_fd, uint64_t **segnos_out, size_t *n_out);
 
 /* Name of a record type ("user", "pad", "segend", "close", "internal?"). */
 const char *regio__wal_type_name(uint16_t type);

@@ -66,8 +66,9 @@ struct regio__wal_pin {
 struct regio_wal {
     char *dir;
     int dir_fd;
-    int lock_fd;     /* wal.lock, flocked (what older versions lock) */
-    int dir_lock_fd; /* the directory itself, flocked: the lock that counts */
+    int lock_fd;           /* wal.lock, flocked (what older versions lock) */
+    int dir_lock_fd;       /* the directory itself, flocked: the lock that counts */
+    bool volatile_storage; /* dir on tmpfs/ramfs (wal.c) */
     struct regio_wal_opts opts;
 
     /* Geometry, fixed for the open. */
@@ -227,6 +228,10 @@ void regio__wal_choose_sync(struct regio_wal *w);
 /* Rename the segment file segno to a recycle .tmp name, durably. */
 int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno);
 int regio__wal_fsync_dir(struct regio_wal *w);
+/* 0 when a reader may start at lsn in the log of dir_fd (a record starts
+ * there, or the valid records end there); -EINVAL with a detail otherwise
+ * (wal_reader.c). */
+int regio__wal_check_position(int dir_fd, uint64_t lsn);
 uint64_t regio__wal_random64(void);
 
 /* ---- For tests ---------------------------------------------------------- */

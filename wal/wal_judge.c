@@ -90,7 +90,7 @@ static int list_images(struct regio__wal_judge *j)
 {
     uint64_t *segnos;
     size_t n;
-    int err = regio__wal_list_segments(j->dir, &segnos, &n);
+    int err = regio__wal_list_segments_at(j->dir_fd, &segnos, &n);
     if (err != 0)
         return err;
     if (n == 0)
@@ -452,12 +452,21 @@ void regio__wal_judge_detail(const struct regio__wal_judge *j, const char *who)
 int regio__wal_judge_dir(const char *dir, const char *who, enum regio__wal_verdict *verdict,
                          uint64_t *end_lsn)
 {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    int err = regio__wal_judge_at(dfd, dir, who, verdict, end_lsn);
+    close(dfd);
+    return err;
+}
+
+int regio__wal_judge_at(int dir_fd, const char *dir, const char *who,
+                        enum regio__wal_verdict *verdict, uint64_t *end_lsn)
+{
     struct regio__wal_judge j = {0};
     j.dir = dir;
-    j.dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (j.dir_fd < 0)
-        return -errno;
-    int cerr = regio__wal_read_control(dir, &j.ctl);
+    j.dir_fd = dir_fd;
+    int cerr = regio__wal_read_control_at(dir_fd, &j.ctl);
     j.have_ctl = cerr == 0;
     int err = cerr == 0 || cerr == -ENOENT ? regio__wal_judge_run(&j) : 0;
     if (cerr != 0 && cerr != -ENOENT && cerr != -EBADMSG)
@@ -475,6 +484,5 @@ int regio__wal_judge_dir(const char *dir, const char *who, enum regio__wal_verdi
         *end_lsn = j.end;
     }
     regio__wal_judge_free(&j);
-    close(j.dir_fd);
     return err;
 }

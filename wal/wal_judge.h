@@ -88,5 +88,8 @@ void regio__wal_judge_detail(const struct regio__wal_judge *j, const char *who);
  */
 int regio__wal_judge_dir(const char *dir, const char *who, enum regio__wal_verdict *verdict,
                          uint64_t *end_lsn);
+/* The same through a held directory fd (dir names it in details only). */
+int regio__wal_judge_at(int dir_fd, const char *dir, const char *who,
+                        enum regio__wal_verdict *verdict, uint64_t *end_lsn);
 
 #endif

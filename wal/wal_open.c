@@ -29,10 +29,31 @@ int regio__wal_fsync_dir(struct regio_wal *w)
     return fsync(w->dir_fd) == 0 ? 0 : -errno;
 }
 
-static int path_of(const struct regio_wal *w, const char *name, char *out, size_t n)
+/* Every file of an open log is reached through w->dir_fd, never by path:
+ * a later chdir, or the directory renamed or deleted and re-created under
+ * the same name, must not make the log write into another directory. */
+static int open_in_dir(const struct regio_wal *w, const char *name, int flags)
 {
-    int len = snprintf(out, n, "%s/%s", w->dir, name);
-    return len > 0 && (size_t)len < n ? 0 : -ENAMETOOLONG;
+    int fd = openat(w->dir_fd, name, flags | O_CLOEXEC, 0600);
+    return fd >= 0 ? fd : -errno;
+}
+
+static int rename_in_dir(const struct regio_wal *w, const char *from, const char *to)
+{
+    return renameat(w->dir_fd, from, w->dir_fd, to) == 0 ? 0 : -errno;
+}
+
+/* A directory stream of the log's own directory (a fresh fd, so that its
+ * offset is not w->dir_fd's). */
+static DIR *open_dir_stream(const struct regio_wal *w)
+{
+    int fd = openat(w->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (d == NULL)
+        close(fd);
+    return d;
 }
 
 static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
@@ -65,23 +86,17 @@ static void drop_cache(int fd)
 
 int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_info *c)
 {
-    char tmp[4096], fin[4096];
     uint8_t buf[REGIO__WAL_CTL_FILE_BYTES];
-    int err = path_of(w, REGIO__WAL_CTL_TMP, tmp, sizeof(tmp));
-    if (err == 0)
-        err = path_of(w, REGIO__WAL_CTL_NAME, fin, sizeof(fin));
-    if (err != 0)
-        return err;
     regio__wal_encode_control(c, buf);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open_in_dir(w, REGIO__WAL_CTL_TMP, O_WRONLY | O_CREAT | O_TRUNC);
     if (fd < 0)
-        return -errno;
-    err = pwrite_all(fd, buf, sizeof(buf), 0);
+        return fd;
+    int err = pwrite_all(fd, buf, sizeof(buf), 0);
     if (err == 0 && fsync(fd) != 0)
         err = -errno;
     close(fd);
-    if (err == 0 && rename(tmp, fin) != 0)
-        err = -errno;
+    if (err == 0)
+        err = rename_in_dir(w, REGIO__WAL_CTL_TMP, REGIO__WAL_CTL_NAME);
     if (err == 0)
         err = regio__wal_fsync_dir(w);
     return err;
@@ -92,10 +107,10 @@ int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_in
  * through a second O_DIRECT descriptor where the filesystem allows it, so
  * that preparing a spare does not fill the page cache with pages the commit
  * path's O_DIRECT writes would then have to invalidate. */
-static int zero_fill(const char *path, int fd, uint64_t bytes)
+static int zero_fill(const struct regio_wal *w, const char *name, int fd, uint64_t bytes)
 {
     static const uint8_t zeros[65536] __attribute__((aligned(4096)));
-    int dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    int dfd = open_in_dir(w, name, O_WRONLY | O_DIRECT);
     int wfd = dfd >= 0 ? dfd : fd;
     int err = 0;
     for (uint64_t off = 0; off < bytes && err == 0; off += sizeof(zeros)) {
@@ -114,7 +129,7 @@ static int zero_fill(const char *path, int fd, uint64_t bytes)
 /* Find a recycled file to reuse (its name into out); false when none. */
 static bool find_recycled(struct regio_wal *w, char *out, size_t n)
 {
-    DIR *d = opendir(w->dir);
+    DIR *d = open_dir_stream(w);
     if (d == NULL)
         return false;
     bool found = false;
@@ -124,8 +139,9 @@ static bool find_recycled(struct regio_wal *w, char *out, size_t n)
          * (it is fully rewritten unless it already has the segment size). */
         bool reusable =
             strncmp(de->d_name, "recycle-", 8) == 0 || strncmp(de->d_name, "prep-", 5) == 0;
-        if (reusable && strstr(de->d_name, ".tmp") != NULL) {
-            found = path_of(w, de->d_name, out, n) == 0;
+        if (reusable && strstr(de->d_name, ".tmp") != NULL && strlen(de->d_name) < n) {
+            strcpy(out, de->d_name);
+            found = true;
             break;
         }
     }
@@ -135,18 +151,14 @@ static bool find_recycled(struct regio_wal *w, char *out, size_t n)
 
 int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
 {
-    char tmp[4096], fin[4096], name[32], tname[64];
-    regio__wal_segment_name(segno, name);
-    snprintf(tname, sizeof(tname), "prep-%016llx.tmp", (unsigned long long)segno);
-    int err = path_of(w, name, fin, sizeof(fin));
-    if (err != 0)
-        return err;
-    bool reuse = find_recycled(w, tmp, sizeof(tmp));
-    if (!reuse && (err = path_of(w, tname, tmp, sizeof(tmp))) != 0)
-        return err;
-    int fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char tmp[256], fin[32];
+    regio__wal_segment_name(segno, fin);
+    if (!find_recycled(w, tmp, sizeof(tmp)))
+        snprintf(tmp, sizeof(tmp), "prep-%016llx.tmp", (unsigned long long)segno);
+    int fd = open_in_dir(w, tmp, O_RDWR | O_CREAT);
     if (fd < 0)
-        return -errno;
+        return fd;
+    int err = 0;
     struct stat st;
     if (fstat(fd, &st) != 0)
         err = -errno;
@@ -154,7 +166,7 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
      * their checksums, so only a short or new file needs zero-filling. */
     bool zeroed = false;
     if (err == 0 && (uint64_t)st.st_size != w->seg_bytes) {
-        err = zero_fill(tmp, fd, w->seg_bytes);
+        err = zero_fill(w, tmp, fd, w->seg_bytes);
         zeroed = err == 0;
         if (err == 0)
             atomic_fetch_add(&w->segments_zero_filled, 1);
@@ -182,8 +194,8 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
     if (err == 0)
         drop_cache(fd);
     close(fd);
-    if (err == 0 && rename(tmp, fin) != 0)
-        err = -errno;
+    if (err == 0)
+        err = rename_in_dir(w, tmp, fin);
     if (err == 0)
         err = regio__wal_fsync_dir(w);
     if (err == 0) {
@@ -196,14 +208,10 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
 
 int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno)
 {
-    char from[4096], to[4096], name[32], tname[64];
+    char name[32], tname[64];
     regio__wal_segment_name(segno, name);
     snprintf(tname, sizeof(tname), "recycle-%016llx.tmp", (unsigned long long)segno);
-    int err = path_of(w, name, from, sizeof(from));
-    if (err == 0)
-        err = path_of(w, tname, to, sizeof(to));
-    if (err == 0 && rename(from, to) != 0)
-        err = -errno;
+    int err = rename_in_dir(w, name, tname);
     if (err == 0)
         err = regio__wal_fsync_dir(w);
     return err;
@@ -241,14 +249,12 @@ static int open_lock(struct regio_wal *w)
     int err = lock_fd_or_busy(w, w->dir_lock_fd, "directory lock");
     if (err != 0)
         return err;
-    char path[4096];
-    err = path_of(w, REGIO__WAL_LOCK_NAME, path, sizeof(path));
-    if (err != 0)
-        return err;
-    w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    w->lock_fd = open_in_dir(w, REGIO__WAL_LOCK_NAME, O_RDWR | O_CREAT);
     if (w->lock_fd < 0) {
-        err = -errno;
-        regio__set_detail("wal: cannot open %s: %s", path, strerror(-err));
+        err = w->lock_fd;
+        w->lock_fd = -1;
+        regio__set_detail("wal: cannot open %s/%s: %s", w->dir, REGIO__WAL_LOCK_NAME,
+                          strerror(-err));
         return err;
     }
     return lock_fd_or_busy(w, w->lock_fd, "lock file");
@@ -298,14 +304,12 @@ static int apply_cut(struct regio_wal *w, struct regio__wal_judge *j, const stru
         if (lerr != 0)
             return lerr;
     }
-    char name[32], path[4096];
+    char name[32];
     regio__wal_segment_name(s->segno, name);
-    int err = path_of(w, name, path, sizeof(path));
-    if (err != 0)
-        return err;
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open_in_dir(w, name, O_RDWR);
     if (fd < 0)
-        return -errno;
+        return fd;
+    int err = 0;
     uint64_t next = cp->at;
     if (cp->at % w->block_bytes != 0)
         err = write_filler_plain(w, fd, &s->si, cp->at, &next);
@@ -377,7 +381,10 @@ static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
      * again (what a zero-filled segment promises recovery). */
     if (es->len < es->si.segment_bytes || corrupt)
         cp->zero_end = base + es->si.segment_bytes;
-    bool had_bytes = nonzero_between(es, j->end, cp->zero_end);
+    /* Bytes past a clean close are no torn tail (what a recycled segment
+     * held before, under another salt): nothing was cut, bytes_cut is 0. */
+    bool clean_end = j->verdict == REGIO__WAL_V_CLEAN && !corrupt;
+    bool had_bytes = !clean_end && nonzero_between(es, j->end, cp->zero_end);
     if (corrupt) {
         report_salvage(j, info);
     } else if (j->verdict == REGIO__WAL_V_CLEAN) {
@@ -453,6 +460,37 @@ static int existing_log(struct regio_wal *w, struct regio__wal_judge *j,
     return 0;
 }
 
+/* A stored checkpoint a reader cannot start at would make replay fail
+ * after every open: ignore it (and forget it with the control file written
+ * next), saying so in the report. Never fails the open. */
+static void check_stored_checkpoint(struct regio_wal *w, struct regio_wal_recovery *info,
+                                    uint64_t end)
+{
+    uint64_t ck = w->ctl.checkpoint_lsn;
+    if (ck == 0)
+        return;
+    char why[300];
+    if (ck > end) {
+        /* Kept: the records up to it were durable and are gone, which the
+         * caller must hear about rather than have replay start earlier. */
+        size_t used = strlen(info->detail);
+        snprintf(info->detail + used, sizeof(info->detail) - used,
+                 "; checkpoint LSN %llu lies past the recovered end", (unsigned long long)ck);
+        return;
+    }
+    if (regio__wal_check_position(w->dir_fd, ck) != 0) {
+        snprintf(why, sizeof(why), "%s", regio_error_detail());
+    } else {
+        return;
+    }
+    regio__clear_detail();
+    info->checkpoint_ignored_lsn = ck;
+    w->ctl.checkpoint_lsn = 0;
+    size_t used = strlen(info->detail);
+    snprintf(info->detail + used, sizeof(info->detail) - used,
+             "; stored checkpoint LSN %llu ignored (%s)", (unsigned long long)ck, why);
+}
+
 /* The buffer ring must fit a segment twice over, so that every record
  * fits and at most one segment switch is in flight. */
 static int check_geometry(struct regio_wal *w)
@@ -505,7 +543,7 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
      * the detail of an earlier failure on this thread (nor of the judge,
      * which reads the segments after it). */
     regio__clear_detail();
-    int cerr = regio__wal_read_control(w->dir, &w->ctl);
+    int cerr = regio__wal_read_control_at(w->dir_fd, &w->ctl);
     char ctl_why[256];
     snprintf(ctl_why, sizeof(ctl_why), "%s",
              regio_error_detail()[0] != '\0' ? regio_error_detail()
@@ -548,6 +586,8 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     }
     if (err == 0)
         err = check_geometry(w);
+    if (err == 0 && !fresh)
+        check_stored_checkpoint(w, info, j.end);
     if (err == 0) {
         w->epoch = w->ctl.epoch + 1;
         w->ctl.epoch = w->epoch;

@@ -47,6 +47,7 @@ static int gate_sync(void *ctx, uint64_t lsn)
 
 int regio_pager_bind_wal(struct regio_pager *p, struct regio_wal *w)
 {
+    regio__clear_detail();
     if (p == NULL) {
         regio__set_detail("pager is NULL");
         return -EINVAL;

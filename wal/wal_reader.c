@@ -16,7 +16,7 @@
 #include "wal_judge.h"
 
 struct regio_wal_reader {
-    char *dir;
+    int dir_fd;             /* the log's directory, held: files are opened relative to it */
     struct regio_wal *live; /* NULL for a directory reader */
     struct regio__wal_pin pin;
     int fd; /* current segment file, -1 none */
@@ -26,9 +26,10 @@ struct regio_wal_reader {
     uint64_t pos; /* next record start */
     uint8_t *buf; /* holds the current record */
     size_t buf_cap;
-    bool at_end; /* directory reader: nothing valid further */
-    int end_err; /* at_end: 0 for the end of the log, -EBADMSG for corruption */
-    bool reread; /* the record at pos was read again after the judge saw it valid */
+    bool at_end;          /* directory reader: nothing valid further */
+    int end_err;          /* at_end: 0 for the end of the log, -EBADMSG for corruption */
+    bool reread;          /* the record at pos was read again after the judge saw it valid */
+    char end_detail[256]; /* the detail of end_err, given again with it */
 };
 
 static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
@@ -38,10 +39,9 @@ static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
-    char name[32], path[4096];
+    char name[32];
     regio__wal_segment_name(segno, name);
-    snprintf(path, sizeof(path), "%s/%s", r->dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(r->dir_fd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     int err = regio__wal_read_segment_header(fd, &r->si);
@@ -101,7 +101,7 @@ static int reader_at_invalid(struct regio_wal_reader *r)
 {
     enum regio__wal_verdict v;
     uint64_t end;
-    int err = regio__wal_judge_dir(r->dir, "wal reader", &v, &end);
+    int err = regio__wal_judge_at(r->dir_fd, "the log directory", "wal reader", &v, &end);
     if (err != 0)
         return err;
     if (v == REGIO__WAL_V_CORRUPT)
@@ -111,17 +111,19 @@ static int reader_at_invalid(struct regio_wal_reader *r)
     return 0;
 }
 
-static int reader_new(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
+/* dir_fd is the reader's own from here on (closed by reader close). */
+static int reader_new(int dir_fd, uint64_t from_lsn, struct regio_wal_reader **out)
 {
+    *out = NULL;
+    if (dir_fd < 0)
+        return -errno;
     struct regio_wal_reader *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return -ENOMEM;
-    r->dir = strdup(dir);
-    r->fd = -1;
-    if (r->dir == NULL) {
-        free(r);
+    if (r == NULL) {
+        close(dir_fd);
         return -ENOMEM;
     }
+    r->dir_fd = dir_fd;
+    r->fd = -1;
     r->pos = from_lsn;
     *out = r;
     return 0;
@@ -137,24 +139,87 @@ static int reader_first(struct regio_wal_reader *r, uint64_t first_segno)
     return 0;
 }
 
-/* A from_lsn other than 0 must be a record start. */
+/* Walk segment si's records in the image img from its first one up to
+ * target: 0 when a record boundary falls on target (a record starts there,
+ * or the segment's valid records end there), else -EINVAL with a detail
+ * saying what lies at target. */
+static int walk_to(const struct regio__wal_seg_info *si, const uint8_t *img, size_t n,
+                   uint64_t target_off)
+{
+    uint64_t base = si->segment_no * si->segment_bytes;
+    uint64_t off = si->block_bytes;
+    while (off < target_off) {
+        struct regio__wal_rec_info ri;
+        if (regio__wal_check_record(si, img, n, off, &ri, NULL) != 0) {
+            regio__set_detail("wal reader: LSN %llu is past the end of the log (its valid "
+                              "records end at LSN %llu)",
+                              (unsigned long long)(base + target_off),
+                              (unsigned long long)(base + off));
+            return -EINVAL;
+        }
+        if (off + ri.total_bytes > target_off) {
+            regio__set_detail("wal reader: LSN %llu is inside the record at LSN %llu; records "
+                              "start at %llu and %llu",
+                              (unsigned long long)(base + target_off),
+                              (unsigned long long)(base + off), (unsigned long long)(base + off),
+                              (unsigned long long)(base + off + ri.total_bytes));
+            return -EINVAL;
+        }
+        off += ri.total_bytes;
+    }
+    return 0;
+}
+
+/*
+ * No valid record at r->pos: it is still a place to start when it is the
+ * end of the valid records (the next record of the log goes there; the
+ * reader then reports the end, or the damage, as next does), or the first
+ * record position of a segment. Anything else, inside a record or past the
+ * end, is refused: starting at the next record instead would silently skip
+ * part of what the caller asked for.
+ */
+static int reader_check_boundary(struct regio_wal_reader *r)
+{
+    uint64_t segno = r->pos / r->seg_bytes;
+    uint64_t block = r->si.block_bytes;
+    if (r->pos == segno * r->seg_bytes + block)
+        return 0;
+    int err = reader_open_segment(r, segno);
+    if (err != 0) {
+        regio__set_detail("wal reader: LSN %llu is in segment %llu, which the log does not have "
+                          "(recycled, or past the end)",
+                          (unsigned long long)r->pos, (unsigned long long)segno);
+        return -EINVAL;
+    }
+    uint8_t *img = malloc(r->si.segment_bytes);
+    if (img == NULL)
+        return -ENOMEM;
+    ssize_t n = pread(r->fd, img, r->si.segment_bytes, 0);
+    err = n < 0 ? -errno : walk_to(&r->si, img, (size_t)n, r->pos - segno * r->seg_bytes);
+    free(img);
+    return err;
+}
+
+/* A from_lsn other than 0 must be a record start (or the end of the log). */
 static int reader_check_start(struct regio_wal_reader *r)
 {
     struct regio__wal_rec_info ri;
     int err = read_record(r, &ri);
-    if (err == -ENODATA || err == -EBADMSG || err == -ENOENT) {
-        regio__set_detail("wal reader: LSN %llu is not the start of a record in the log",
-                          (unsigned long long)r->pos);
-        return -EINVAL;
-    }
+    if (err == -ENODATA || err == -EBADMSG || err == -ENOENT)
+        return reader_check_boundary(r);
     return err;
 }
 
-static int oldest_segment(const char *dir, uint64_t *segno_out)
+static int oldest_segment(int dir_fd, uint64_t *segno_out)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return -errno;
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        int err = -errno;
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
     bool found = false;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -168,16 +233,37 @@ static int oldest_segment(const char *dir, uint64_t *segno_out)
     return found ? 0 : -ENOENT;
 }
 
-int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
+int regio__wal_check_position(int dir_fd, uint64_t lsn)
 {
-    if (dir == NULL || out == NULL)
-        return -EINVAL;
     struct regio_wal_reader *r;
-    int err = reader_new(dir, from_lsn, &r);
+    int err = reader_new(fcntl(dir_fd, F_DUPFD_CLOEXEC, 0), lsn, &r);
     if (err != 0)
         return err;
     uint64_t first = 0;
-    err = oldest_segment(dir, &first);
+    err = oldest_segment(r->dir_fd, &first);
+    if (err == 0)
+        err = reader_open_segment(r, first); /* the geometry */
+    if (err == 0)
+        err = reader_check_start(r);
+    regio_wal_reader_close(r);
+    return err;
+}
+
+int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
+{
+    regio__clear_detail();
+    if (dir == NULL || out == NULL) {
+        regio__set_detail("wal reader: NULL directory or out pointer");
+        return -EINVAL;
+    }
+    struct regio_wal_reader *r;
+    int err = reader_new(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), from_lsn, &r);
+    if (err != 0) {
+        regio__set_detail("wal reader: cannot open directory %s: %s", dir, regio_strerror(err));
+        return err;
+    }
+    uint64_t first = 0;
+    err = oldest_segment(r->dir_fd, &first);
     /* The geometry comes from the oldest segment's header. */
     if (err == 0)
         err = reader_open_segment(r, first);
@@ -186,7 +272,7 @@ int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_r
          * is damage, as recovery judges it (wal_judge.h). */
         enum regio__wal_verdict v;
         uint64_t end;
-        err = regio__wal_judge_dir(dir, "wal reader", &v, &end);
+        err = regio__wal_judge_at(r->dir_fd, dir, "wal reader", &v, &end);
         if (err == 0 && v != REGIO__WAL_V_CORRUPT)
             regio__set_detail("wal reader: segment %llu of %s has a bad header",
                               (unsigned long long)first, dir);
@@ -208,10 +294,12 @@ int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_r
 int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
                                struct regio_wal_reader **out)
 {
+    regio__clear_detail();
     if (w == NULL || out == NULL)
         return -EINVAL;
     struct regio_wal_reader *r;
-    int err = reader_new(w->dir, from_lsn, &r);
+    /* The open log's own directory fd, not its path: see wal_open.c. */
+    int err = reader_new(fcntl(w->dir_fd, F_DUPFD_CLOEXEC, 0), from_lsn, &r);
     if (err != 0)
         return err;
     r->live = w;
@@ -244,21 +332,32 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
 
 int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *rec)
 {
+    regio__clear_detail();
     if (r == NULL || rec == NULL)
         return -EINVAL;
     for (;;) {
         if (r->live != NULL && r->pos >= atomic_load(&r->live->durable)) {
             int failed = atomic_load(&r->live->failed);
+            if (failed != 0)
+                regio__set_detail("wal reader: the log failed (%s)", regio_strerror(failed));
             return failed != 0 ? failed : 0;
         }
-        if (r->at_end)
+        if (r->at_end) {
+            /* The error sticks, and so does its explanation. */
+            if (r->end_err != 0)
+                regio__set_detail("%s", r->end_detail);
             return r->end_err;
+        }
         struct regio__wal_rec_info ri;
         int err = read_record(r, &ri);
         bool missing = err == -ENOENT && r->live == NULL;
         if (err == -ENODATA || err == -EBADMSG || missing) {
-            if (r->live != NULL)
-                return -EBADMSG; /* below the durable end everything is valid */
+            if (r->live != NULL) {
+                /* Below the durable end everything is valid. */
+                regio__set_detail("wal reader: no valid record at LSN %llu below the durable end",
+                                  (unsigned long long)r->pos);
+                return -EBADMSG;
+            }
             err = reader_at_invalid(r);
             if (err == 1 && !r->reread) {
                 r->reread = true; /* a writer elsewhere got there since */
@@ -270,6 +369,7 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
                 regio__set_detail("wal reader: no valid record at LSN %llu, below the end of "
                                   "the log",
                                   (unsigned long long)r->pos);
+            snprintf(r->end_detail, sizeof(r->end_detail), "%s", regio_error_detail());
             return r->end_err;
         }
         if (err != 0)
@@ -297,10 +397,14 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
     }
 }
 
+/* A successful close leaves the detail alone, so that the explanation of
+ * the reader's last error can still be read after closing it. */
 int regio_wal_reader_close(struct regio_wal_reader *r)
 {
-    if (r == NULL)
+    if (r == NULL) {
+        regio__set_detail("regio_wal_reader_close: NULL reader");
         return -EINVAL;
+    }
     if (r->live != NULL) {
         pthread_mutex_lock(&r->live->mu);
         struct regio__wal_pin **pp = &r->live->pins;
@@ -313,7 +417,7 @@ int regio_wal_reader_close(struct regio_wal_reader *r)
     if (r->fd >= 0)
         close(r->fd);
     free(r->buf);
-    free(r->dir);
+    close(r->dir_fd);
     free(r);
     return 0;
 }

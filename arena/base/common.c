@@ -71,7 +71,7 @@ const char *regio_strerror(int err)
     case EFAULT:
         return "pointer or range not inside one registered region (EFAULT)";
     case EINVAL:
-        return "invalid argument, or offset/length/address misaligned for O_DIRECT (EINVAL)";
+        return "invalid argument (EINVAL)";
     case ENOBUFS:
         return "no free buffer (ENOBUFS)";
     case ETIMEDOUT:
@@ -80,6 +80,9 @@ const char *regio_strerror(int err)
         return "still has buffers, registrations or operations in flight, or in use (EBUSY)";
     case ESTALE:
         return "stale buffer handle: the buffer was freed and reused (ESTALE)";
+    case EXDEV:
+        return "buffer of another slab: give it to the slab (or an engine of the slab) it came "
+               "from (EXDEV)";
     case EALREADY:
         return "buffer already freed (EALREADY)";
     case EBADMSG:
@@ -88,6 +91,8 @@ const char *regio_strerror(int err)
         return "page never written (ENODATA)";
     case EPROTO:
         return "page of an older on-disk format (EPROTO)";
+    case ENXIO:
+        return "page past the end of the file: not written, or the file was cut short (ENXIO)";
     case EAGAIN:
         return "too many requests in flight: reap completions, then retry (EAGAIN)";
     case ECANCELED:

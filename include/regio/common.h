@@ -11,10 +11,12 @@
  *   -ETIMEDOUT  a wait ran out
  *   -EBUSY      object still has buffers, registrations or operations in flight
  *   -ESTALE     buffer handle from an earlier generation (freed and reused)
+ *   -EXDEV      buffer handle of another slab (on the same arena) than the one given
  *   -EALREADY   double free
  *   -EBADMSG    checksum mismatch or corrupt structure
  *   -ENODATA    a page never written (all zeros)
  *   -EPROTO     a page of an older on-disk format (docs/format.md)
+ *   -ENXIO      a page past the end of its file (not written, or the file cut short)
  *   -EAGAIN     too many requests in flight (reap, then retry)
  *   -ECANCELED  a linked request that did not run because its predecessor failed
  *   -ENOMEM     memory or locked-memory limits

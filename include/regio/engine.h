@@ -125,6 +125,16 @@ REGIO_API int regio_file_open(struct regio_engine *e, const char *path, int flag
                               struct regio_file **out);
 
 /*
+ * As regio_file_open, with name resolved relative to the directory open as
+ * dir_fd (openat(2); AT_FDCWD for the working directory). For code that
+ * holds its directory open so that a chdir, or the directory renamed or
+ * re-created, never sends its files elsewhere. dir_fd stays the caller's.
+ * Errors as regio_file_open, and -EBADF/-ENOTDIR for a bad dir_fd.
+ */
+REGIO_API int regio_file_openat(struct regio_engine *e, int dir_fd, const char *name, int flags,
+                                mode_t mode, struct regio_file **out);
+
+/*
  * Unregister and close f's file descriptor. The regio_file itself stays
  * allocated until its engine is destroyed, so that a later call through it
  * gets -EBADF instead of touching freed memory. A refusal changes nothing.
@@ -227,8 +237,10 @@ REGIO_API int regio_engine_submit(struct regio_engine *e);
  * Submit what is queued, then reap completions and run their callbacks until
  * min_complete have run, nothing is in flight, or timeout_ns passes
  * (negative: no limit; 0: only what is ready now). Returns the number of
- * callbacks run, which is 0 at once when nothing is in flight. Engine thread
- * rules apply.
+ * callbacks run, which is 0 at once when nothing is in flight (there is
+ * nothing to wait for, so the call does not sleep out the timeout; a
+ * -ETIMEDOUT therefore always means a late request, never an idle engine).
+ * Engine thread rules apply.
  *   -EINVAL     e is NULL.
  *   -EPERM      owned engine, called from another thread.
  *   -ETIMEDOUT  min_complete > 0, requests are in flight, and none completed

@@ -138,7 +138,7 @@ REGIO_API int regio_slab_alloc_pool(struct regio_slab *s, uint32_t pool, int64_t
  * Return a whole buffer (not a view) to the slab. On success the handle and
  * every view of it are dead: the buffer must not be touched afterwards. A
  * refused free changes nothing. Touches no buffer memory. Any thread. On the
- * I/O path: sets no regio_error_detail().
+ * I/O path: sets regio_error_detail() only when it fails.
  *   -EINVAL    s NULL; a view rather than the whole buffer; a handle naming
  *              no slot of this slab, or whose pointer or region is not its
  *              slot's.
@@ -149,6 +149,8 @@ REGIO_API int regio_slab_alloc_pool(struct regio_slab *s, uint32_t pool, int64_t
  *              handed out again.
  *   -EBUSY     I/O is in flight on the buffer (regio_slab_io_begin without
  *              its regio_slab_io_end).
+ *   -EXDEV     a buffer of another slab on the same arena (the detail
+ *              names its chunk): give it back to the slab it came from.
  */
 REGIO_API int regio_slab_free(struct regio_slab *s, struct regio_buf b);
 
@@ -164,12 +166,13 @@ REGIO_API int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct 
  * Check that handle b is a live buffer (or view) of slab s, of the current
  * generation, owned, and that [b.data, b.data + b.cap_bytes) lies inside the
  * slot's buffer. Returns the region index (>= 0). Touches no buffer memory.
- * Any thread. Sets no regio_error_detail().
+ * Any thread. Sets regio_error_detail() only when it fails.
  *   -EINVAL    s NULL, or a handle naming no slot of this slab, or whose
  *              range leaves its slot.
  *   -EFAULT    the range is outside this slab's arena.
  *   -EALREADY  the buffer was freed by this very handle.
  *   -ESTALE    a handle of an earlier generation.
+ *   -EXDEV     a buffer of another slab on the same arena.
  */
 REGIO_API int regio_slab_check(const struct regio_slab *s, struct regio_buf b);
 

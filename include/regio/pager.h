@@ -99,8 +99,11 @@ REGIO_API uint32_t regio_pager_page_bytes(const struct regio_pager *p);
  *                  the page;
  *   -EPROTO        a valid page of format 1 (regio before 0.2), which this
  *                  pager does not read (docs/format.md);
- *   -ENODATA       a page never written (all zeros) or past the end of the
- *                  file; b is all zeros then;
+ *   -ENODATA       a page inside the file never written (all zeros);
+ *   -ENXIO         the page lies wholly past the end of the file: never
+ *                  written, or the file was cut short (b is zeroed for
+ *                  -ENODATA and -ENXIO alike; only the caller's own page
+ *                  count tells a fresh page from a lost one);
  *   or the read's negative errno (see regio_cb).
  * Errors of the call itself:
  *   -EINVAL  p NULL; b smaller than a page; page_no so large that its offset

@@ -79,14 +79,26 @@ enum regio_wal_end {
 };
 
 struct regio_wal_recovery {
-    uint32_t segments;        /* segments holding records */
-    uint64_t records;         /* valid caller records found */
-    uint64_t start_lsn;       /* oldest record kept */
-    uint64_t end_lsn;         /* where the next record goes */
-    uint64_t checkpoint_lsn;  /* from the control file (0: none) */
+    uint32_t segments;       /* segments holding records */
+    uint64_t records;        /* valid caller records found */
+    uint64_t start_lsn;      /* oldest record kept */
+    uint64_t end_lsn;        /* where the next record goes */
+    uint64_t checkpoint_lsn; /* from the control file (0: none, or ignored) */
+    /* A stored checkpoint below the recovered end that is no record start
+     * (a damaged control file, or one written before
+     * regio_wal_set_checkpoint checked its LSN). Open ignores it rather
+     * than make the log unreadable: checkpoint_lsn is then 0 (replay from
+     * the oldest record) and the control file forgets it. 0 when none was
+     * ignored. A checkpoint past the recovered end is kept (the durable
+     * records up to it are lost, and the detail says so). */
+    uint64_t checkpoint_ignored_lsn;
     uint64_t bytes_cut;       /* torn tail bytes cut and zeroed */
     uint64_t records_dropped; /* salvage: invalid records dropped */
     uint32_t epoch;           /* epoch of this open */
+    /* The directory is on tmpfs or ramfs: every sync succeeds, but nothing
+     * survives a reboot or power loss. Accepted (tests use it); the detail
+     * says so too. */
+    bool volatile_storage;
     enum regio_wal_end end;
     char detail[160]; /* what was found at the end, in words */
 };
@@ -119,6 +131,7 @@ struct regio_wal_stats {
     /* The open's probe: best time of one 4 KiB durable write each way (0:
      * no probe, the mode was given). */
     uint64_t sync_probe_dsync_ns, sync_probe_fdatasync_ns;
+    bool volatile_storage; /* on tmpfs or ramfs: lost at reboot (see regio_wal_recovery) */
 };
 
 struct regio_wal;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <ftw.h>
 #include <time.h>
@@ -344,6 +346,24 @@ static bool verify_ok(const struct ws_verify_result *v)
 
 /* ---- One run ------------------------------------------------------------------ */
 
+/* The same test regio_wal_open makes for regio_wal_recovery.volatile_storage,
+ * made before the log is opened so that the banner can say it. */
+static bool on_volatile_storage(const char *dir)
+{
+    struct statfs sf;
+    char parent[4096];
+    int rc = statfs(dir, &sf);
+    if (rc != 0 && errno == ENOENT && strlen(dir) < sizeof(parent)) {
+        /* Not made yet: the directory it will be made in. */
+        strcpy(parent, dir);
+        char *slash = strrchr(parent, '/');
+        if (slash != NULL && slash != parent)
+            *slash = '\0';
+        rc = slash != NULL ? statfs(parent, &sf) : statfs(".", &sf);
+    }
+    return rc == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
 static int single_run(const struct ws_opts *o)
 {
     static struct ws_shared sh;
@@ -358,6 +378,10 @@ static int single_run(const struct ws_opts *o)
                ", dir %s, pid %d\n",
                o->threads, o->min_bytes, o->max_bytes, sync_name(o->sync), budget, o->seed, o->dir,
                (int)getpid());
+        if (on_volatile_storage(o->dir))
+            printf("regio-walstress: %s is on tmpfs/ramfs: syncs cost no device time and "
+                   "nothing survives a reboot (figures are not durable-storage figures)\n",
+                   o->dir);
     }
     fflush(stdout);
     int err = ws_run(o, 0, &sh, &r);
