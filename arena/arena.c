@@ -530,11 +530,14 @@ static uint64_t pinned_now(const struct regio_arena *a)
     return groups * a->size_bytes;
 }
 
+/* Getters that succeed leave the detail alone (it may explain a warning of
+ * the call before, such as a stats file that could not be published). */
 int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out)
 {
-    regio__clear_detail();
-    if (a == NULL || out == NULL)
+    if (a == NULL || out == NULL) {
+        regio__set_detail("regio_arena_stats: NULL arena or out pointer");
         return -EINVAL;
+    }
     struct regio_arena *m = (struct regio_arena *)a; /* the lock is not state */
     memset(out, 0, sizeof(*out));
     out->base = a->base;

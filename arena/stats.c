@@ -718,7 +718,6 @@ int regio_stats_read(const char *path, struct regio_stats_file *out)
 
 int regio_stats_alive(const struct regio_stats_file *st)
 {
-    regio__clear_detail();
     if (st == NULL || st->header.pid <= 0)
         return 0;
     pid_t pid = (pid_t)st->header.pid;

@@ -890,9 +890,10 @@ uint32_t regio_engine_in_flight(const struct regio_engine *e)
  * changes after create. */
 int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *out)
 {
-    regio__clear_detail();
-    if (e == NULL || out == NULL)
+    if (e == NULL || out == NULL) {
+        regio__set_detail("regio_engine_stats: NULL engine or out pointer");
         return -EINVAL;
+    }
     memset(out, 0, sizeof(*out));
     out->setup_flags = e->setup_flags;
     out->cloned = e->cloned;
@@ -1309,9 +1310,10 @@ int regio_file_close(struct regio_file *f)
 int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
                          uint32_t *offset_align_out)
 {
-    regio__clear_detail();
-    if (f == NULL || !f->open)
+    if (f == NULL || !f->open) {
+        regio__set_detail("regio_file_dio_align: file NULL or closed");
         return -EBADF;
+    }
     if (mem_align_out != NULL)
         *mem_align_out = f->mem_align;
     if (offset_align_out != NULL)
@@ -1321,9 +1323,10 @@ int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
 
 int regio_file_fd(const struct regio_file *f)
 {
-    regio__clear_detail();
-    if (f == NULL || !f->open)
+    if (f == NULL || !f->open) {
+        regio__set_detail("regio_file_fd: file NULL or closed");
         return -EBADF;
+    }
     return f->fd;
 }
 

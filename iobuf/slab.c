@@ -558,9 +558,10 @@ struct regio_arena *regio_slab_arena(const struct regio_slab *s)
  */
 int regio_slab_stats(const struct regio_slab *s, struct regio_slab_stats *out)
 {
-    regio__clear_detail();
-    if (s == NULL || out == NULL)
+    if (s == NULL || out == NULL) {
+        regio__set_detail("regio_slab_stats: NULL slab or out pointer");
         return -EINVAL;
+    }
     memset(out, 0, sizeof(*out));
     out->class_count = s->class_count;
     out->tier_count = s->tier_count;
