@@ -1113,6 +1113,8 @@ static void *prep_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         int err = regio__wal_prepare_segment(w, segno);
         pthread_mutex_lock(&w->mu);
+        if (err == -ECANCELED && atomic_load(&w->stopping))
+            break; /* closing: the spare is abandoned, not failed */
         if (err != 0) {
             w->prep_err = err;
             pthread_mutex_unlock(&w->mu);
@@ -1218,9 +1220,10 @@ int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
 
 int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
 {
-    regio__clear_detail();
-    if (cw == NULL || out == NULL)
+    if (cw == NULL || out == NULL) {
+        regio__set_detail("regio_wal_stats: NULL log or out pointer");
         return -EINVAL;
+    }
     struct regio_wal *w = (struct regio_wal *)cw;
     memset(out, 0, sizeof(*out));
     out->appended_lsn = atomic_load(&w->insert_pos);

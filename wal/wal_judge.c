@@ -1,39 +1,22 @@
 /*
  * wal/wal_judge.c: the classification of a log directory's end shared by
- * recovery, the directory reader and regio-dump (wal_judge.h). Plain
- * pread of whole segment images: it runs at open, at a reader's end and in
- * a tool, never on the commit path.
+ * recovery, the directory reader and regio-dump (wal_judge.h). Segment
+ * images are read-only mappings, so only what is walked or searched is
+ * read: it runs at open, at a reader's end and in a tool, never on the
+ * commit path.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "regio/wal.h"
 #include "wal_judge.h"
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
-{
-    uint8_t *p = buf;
-    size_t total = 0;
-    while (total < len) {
-        ssize_t n = pread(fd, p + total, len - total, (off_t)(off + total));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            break;
-        total += (size_t)n;
-    }
-    *got = total;
-    return 0;
-}
 
 static int open_seg(const struct regio__wal_judge *j, uint64_t segno)
 {
@@ -61,11 +44,27 @@ static int load_header(struct regio__wal_judge *j, struct regio__wal_seg_image *
     return 0;
 }
 
+/* Unmap an image and drop what reading it left in the page cache (while a
+ * segment has cached pages, every O_DIRECT write into it also invalidates
+ * them, on the commit path). */
+static void unload(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
+{
+    if (s->map_len > 0) {
+        munmap(s->data, s->map_len);
+        int fd = open_seg(j, s->segno);
+        if (fd >= 0) {
+            (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+    }
+    s->data = NULL;
+    s->len = s->map_len = 0;
+    s->loaded = false;
+}
+
 int regio__wal_judge_load(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
 {
-    free(s->data);
-    s->data = NULL;
-    s->len = 0;
+    unload(j, s);
     int fd = open_seg(j, s->segno);
     if (fd < 0)
         return fd;
@@ -78,12 +77,21 @@ int regio__wal_judge_load(struct regio__wal_judge *j, struct regio__wal_seg_imag
     size_t want = (size_t)st.st_size;
     if (s->hdr_err == 0 && want > s->si.segment_bytes)
         want = (size_t)s->si.segment_bytes;
-    s->data = malloc(want ? want : 1);
-    int err = s->data == NULL ? -ENOMEM : pread_all(fd, s->data, want, 0, &s->len);
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    /* Mapped, not read: the judge touches only the records it walks and
+     * the bytes it searches, so opening a small log no longer reads whole
+     * segments (a 64 MiB read per segment was most of an open's time). The
+     * log's locks keep other opens from changing the files meanwhile. */
+    static uint8_t empty[1];
+    void *m = want > 0 ? mmap(NULL, want, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)empty;
+    int err = m == MAP_FAILED ? -errno : 0;
     close(fd);
-    s->loaded = err == 0;
-    return err;
+    if (err != 0)
+        return err;
+    s->data = m;
+    s->len = want;
+    s->map_len = want;
+    s->loaded = true;
+    return 0;
 }
 
 static int list_images(struct regio__wal_judge *j)
@@ -186,9 +194,7 @@ static int walk_chain(struct regio__wal_judge *j)
             set_corrupt(j, "the log continues in a segment that is missing or damaged", false);
             return 1;
         }
-        free(s->data);
-        s->data = NULL;
-        s->loaded = false;
+        unload(j, s);
     }
 }
 
@@ -209,13 +215,15 @@ static void note_beyond(struct regio__wal_judge *j, const struct regio__wal_seg_
 }
 
 /* Valid records beyond X, at every 8-byte offset of X's segment after X and
- * of every later segment file with a valid header. */
-static int scan_beyond(struct regio__wal_judge *j)
+ * of every later segment file with a valid header, below limit. */
+static int scan_beyond(struct regio__wal_judge *j, uint64_t limit)
 {
     for (uint32_t i = j->end_idx; i < j->nsegs; i++) {
         struct regio__wal_seg_image *s = &j->segs[i];
         if (s->hdr_err != 0)
             continue;
+        if (s->segno * s->si.segment_bytes >= limit)
+            break;
         if (!s->loaded) {
             int err = regio__wal_judge_load(j, s);
             if (err != 0)
@@ -223,7 +231,8 @@ static int scan_beyond(struct regio__wal_judge *j)
         }
         uint64_t base = s->segno * s->si.segment_bytes;
         uint64_t off = i == j->end_idx ? j->end - base + REGIO__WAL_REC_ALIGN : s->si.block_bytes;
-        for (; off + REGIO__WAL_REC_HDR_BYTES <= s->len; off += REGIO__WAL_REC_ALIGN) {
+        uint64_t stop = limit - base < s->len ? limit - base : s->len;
+        for (; off + REGIO__WAL_REC_HDR_BYTES <= stop; off += REGIO__WAL_REC_ALIGN) {
             /* Cheap filter first: only a header naming its own LSN can be a
              * record here. */
             const uint8_t *p = s->data + off;
@@ -427,7 +436,17 @@ int regio__wal_judge_run(struct regio__wal_judge *j)
     if (err != 0)
         return err < 0 ? err : 0;
     j->window = j->segs[j->end_idx].si.window_bytes;
-    err = scan_beyond(j);
+    /* After a crash every byte past the end is searched: a valid record
+     * anywhere there tells a torn tail from damage. After a clean close
+     * that ends where the control file says, only the next two blocks are:
+     * an open after the close writes contiguously from the close's next
+     * block, so the chain walk itself runs into its records (and the close
+     * record is then not the last). Searching whole segments and spares
+     * made every open read them. A damaged clean log is searched whole. */
+    const struct regio__wal_seg_image *es = &j->segs[j->end_idx];
+    bool clean_end = (j->ctl.flags & REGIO__WAL_CTL_CLEAN) != 0 && j->saw_close_at_ctl &&
+                     regio__wal_clean_end_ok(j->end, j->ctl.close_lsn, es->si.block_bytes);
+    err = scan_beyond(j, clean_end ? j->end + 2ull * es->si.block_bytes : UINT64_MAX);
     if (err != 0)
         return err;
     classify(j);
@@ -437,7 +456,7 @@ int regio__wal_judge_run(struct regio__wal_judge *j)
 void regio__wal_judge_free(struct regio__wal_judge *j)
 {
     for (uint32_t i = 0; i < j->nsegs; i++)
-        free(j->segs[i].data);
+        unload(j, &j->segs[i]);
     free(j->segs);
     j->segs = NULL;
     j->nsegs = 0;

@@ -19,9 +19,10 @@
 struct regio__wal_seg_image {
     uint64_t segno;
     struct regio__wal_seg_info si;
-    int hdr_err;   /* 0: a valid header of this log; else why not */
-    uint8_t *data; /* whole file (at most segment_bytes), loaded on demand */
-    size_t len;    /* bytes in data; shorter than segment_bytes for a cut file */
+    int hdr_err;    /* 0: a valid header of this log; else why not */
+    uint8_t *data;  /* whole file (at most segment_bytes), mapped read-only on demand */
+    size_t len;     /* bytes in data; shorter than segment_bytes for a cut file */
+    size_t map_len; /* bytes mapped at data (0: data is no mapping) */
     bool loaded;
 };
 

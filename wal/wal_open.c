@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,6 +115,13 @@ static int zero_fill(const struct regio_wal *w, const char *name, int fd, uint64
     int wfd = dfd >= 0 ? dfd : fd;
     int err = 0;
     for (uint64_t off = 0; off < bytes && err == 0; off += sizeof(zeros)) {
+        /* A close does not wait for a spare nobody will use: the file is
+         * left short under its prep name, and the next preparation
+         * rewrites it. */
+        if (atomic_load(&w->stopping)) {
+            err = -ECANCELED;
+            break;
+        }
         size_t n = bytes - off < sizeof(zeros) ? (size_t)(bytes - off) : sizeof(zeros);
         err = pwrite_all(wfd, zeros, n, off);
         if (err == -EINVAL && wfd == dfd) {
@@ -149,7 +157,25 @@ static bool find_recycled(struct regio_wal *w, char *out, size_t n)
     return found;
 }
 
+/* Give a new file its full size without writing it: fallocate, or the
+ * zero-fill where the filesystem has no fallocate. */
+static int allocate_file(const struct regio_wal *w, const char *name, int fd, uint64_t bytes)
+{
+    if (fallocate(fd, 0, 0, (off_t)bytes) == 0)
+        return 0;
+    if (errno != EOPNOTSUPP && errno != ENOSYS)
+        return -errno;
+    return zero_fill(w, name, fd, bytes);
+}
+
+static int prepare_segment(struct regio_wal *w, uint64_t segno, bool allocate_only);
+
 int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
+{
+    return prepare_segment(w, segno, false);
+}
+
+static int prepare_segment(struct regio_wal *w, uint64_t segno, bool allocate_only)
 {
     char tmp[256], fin[32];
     regio__wal_segment_name(segno, fin);
@@ -165,7 +191,11 @@ int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
     /* A recycled file keeps its old records: the new salt makes them fail
      * their checksums, so only a short or new file needs zero-filling. */
     bool zeroed = false;
-    if (err == 0 && (uint64_t)st.st_size != w->seg_bytes) {
+    if (err == 0 && (uint64_t)st.st_size != w->seg_bytes && allocate_only) {
+        /* Allocated space reads as zeros just as written zeros do. */
+        err = allocate_file(w, tmp, fd, w->seg_bytes);
+        zeroed = err == 0;
+    } else if (err == 0 && (uint64_t)st.st_size != w->seg_bytes) {
         err = zero_fill(w, tmp, fd, w->seg_bytes);
         zeroed = err == 0;
         if (err == 0)
@@ -290,6 +320,7 @@ static int write_filler_plain(struct regio_wal *w, int fd, const struct regio__w
 struct cut_plan {
     uint64_t at;       /* X */
     uint64_t zero_end; /* zero [new start, zero_end) in X's segment */
+    bool clean;        /* a clean end: nothing of an earlier open can be unsynced */
 };
 
 /* Apply a cut at X: filler from X to the next block, zero the raced window
@@ -311,21 +342,33 @@ static int apply_cut(struct regio_wal *w, struct regio__wal_judge *j, const stru
         return fd;
     int err = 0;
     uint64_t next = cp->at;
-    if (cp->at % w->block_bytes != 0)
+    bool wrote = cp->at % w->block_bytes != 0;
+    if (wrote)
         err = write_filler_plain(w, fd, &s->si, cp->at, &next);
     uint64_t base = s->segno * s->si.segment_bytes;
     uint64_t zstart = next > base + s->si.segment_bytes ? base + s->si.segment_bytes : next;
     uint64_t zend =
         cp->zero_end > base + s->si.segment_bytes ? base + s->si.segment_bytes : cp->zero_end;
+    /* The window is compared with zeros through the mapping: ask for it in
+     * one read rather than fault it in page by page. */
+    if (zstart < zend && zend - base <= s->len) {
+        uintptr_t a = ((uintptr_t)s->data + (zstart - base)) & ~(uintptr_t)4095;
+        madvise((void *)a, (uintptr_t)s->data + (zend - base) - a, MADV_WILLNEED);
+    }
     static const uint8_t zeros[65536];
     for (uint64_t p = zstart; err == 0 && p < zend;) {
         size_t n = zend - p < sizeof(zeros) ? (size_t)(zend - p) : sizeof(zeros);
         bool dirty = p - base + n > s->len || memcmp(s->data + (p - base), zeros, n) != 0;
-        if (dirty)
+        if (dirty) {
             err = pwrite_all(fd, zeros, n, p - base);
+            wrote = true;
+        }
         p += n;
     }
-    if (err == 0 && fsync(fd) != 0)
+    /* After a clean end with nothing written there is nothing to make
+     * durable; after a crash the fsync also covers what an earlier,
+     * interrupted recovery may have left in the page cache. */
+    if (err == 0 && (wrote || !cp->clean) && fsync(fd) != 0)
         err = -errno;
     if (err == 0)
         drop_cache(fd);
@@ -384,6 +427,7 @@ static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
     /* Bytes past a clean close are no torn tail (what a recycled segment
      * held before, under another salt): nothing was cut, bytes_cut is 0. */
     bool clean_end = j->verdict == REGIO__WAL_V_CLEAN && !corrupt;
+    cp->clean = clean_end;
     bool had_bytes = !clean_end && nonzero_between(es, j->end, cp->zero_end);
     if (corrupt) {
         report_salvage(j, info);
@@ -525,7 +569,11 @@ static int recycle_after(struct regio_wal *w, const struct regio__wal_judge *j, 
  * the first epoch; both durable before any record can be written. */
 int regio__wal_create_first_segment(struct regio_wal *w)
 {
-    int err = regio__wal_prepare_segment(w, 0);
+    /* Allocated, not zero-filled: writing 64 MiB of zeros made creating a
+     * log take a quarter of a second. The price is that commits into this
+     * first segment convert unwritten extents at sync time; every later
+     * segment is zero-filled by the preparer thread, after open returned. */
+    int err = prepare_segment(w, 0, true);
     if (err == 0)
         err = regio__wal_write_control(w, &w->ctl);
     return err;
