@@ -66,7 +66,8 @@ int raw_loop(const char *path, size_t bytes, enum raw_mode mode, double seconds,
  * durable writes per second the device sustains at that concurrency. */
 int raw_concurrent(const char *path, size_t bytes, int n, double seconds, struct raw_result *r);
 /* The device's sequential O_DIRECT write bandwidth in bytes/s: 1 MiB writes,
- * made durable every 16 MiB (the best a bulk writer does). */
+ * 4 in flight through io_uring, made durable every 16 MiB (the best a bulk
+ * writer does). */
 int raw_bandwidth(const char *path, double seconds, struct raw_result *r);
 
 #endif

@@ -5,8 +5,8 @@
  * database that commits in batches does (TigerBeetle: one sync per batch of
  * thousands). The bound is then the device's bandwidth, not its sync
  * latency, so the baseline is the device's sequential O_DIRECT write
- * bandwidth measured in the same round (1 MiB writes, durable every
- * 16 MiB), expressed as records/s of the record's payload size: the ratio is
+ * bandwidth measured in the same round (1 MiB writes, 4 in flight,
+ * durable every 16 MiB), expressed as records/s of the record's payload size: the ratio is
  * the fraction of the device's bandwidth that reaches the log as durable
  * payload.
  *
