@@ -47,7 +47,7 @@ static struct bench_entry *bench_find(const char *name)
  * the order of the stack (slab under register under pager and WAL), then any
  * other registered one in registration order. Names only, never symbols.
  */
-static const char *const preferred_order[] = {"slab", "register", "pager", "wal"};
+static const char *const preferred_order[] = {"slab", "register", "pager", "wal", "walpipe"};
 #define PREFERRED_COUNT (sizeof(preferred_order) / sizeof(preferred_order[0]))
 
 static int preferred_rank(const char *name)
