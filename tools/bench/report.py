@@ -92,6 +92,26 @@ def ratio_target(rows, bench, name, base, need, label, why=""):
     return f"| {label} | {ratio_cell(r)} (target ≥ {need:.3g}x) | {v} | {why} |"
 
 
+def cores(r):
+    """CPU in use while the row's regio figure was measured, in cores."""
+    if r is None or r.get("regio") is None or r.get("regio_cpu_ns_per_op") is None:
+        return ""
+    if r["metric"] not in ("durable records/s", "durable appends/s", "IOPS"):
+        return ""
+    return f"; regio kept {r['regio'] * r['regio_cpu_ns_per_op'] / 1e9:.2f} CPUs busy"
+
+
+def why_wal1(rows):
+    """The one-appender gap taken apart: each forced method against its raw loop."""
+    parts = []
+    for name, base in (("1 appender, sync_method DSYNC", "raw 4K pwritev2 RWF_DSYNC"),
+                       ("1 appender, sync_method FDATASYNC", "raw 4K io_uring write+linked fsync")):
+        r = find(rows, "wal", name, base)
+        if r:
+            parts.append(f"{name.split(', ')[1]}: {ratio_cell(r)} of {base}")
+    return "; ".join(parts)
+
+
 def targets(rows):
     out = ["| target | measured | verdict | the measurement behind it |", "|---|---|---|---|"]
     for qd in (1, 32, 128):
@@ -113,7 +133,8 @@ def targets(rows):
     out.append(ratio_target(rows, "wal", "1 appender, 100 B, sync each",
                             "best raw durable 4K write loop", 1.0,
                             "one appender ≥ 1.0x the best raw durable-write loop",
-                            r1["note"] if r1 and r1.get("note") else ""))
+                            ((r1["note"] + "; ") if r1 and r1.get("note") else "") +
+                            why_wal1(rows)))
     for base in ("db_bench sync=1 pipelined", "db_bench sync=1 unordered"):
         out.append(ratio_target(rows, "wal", "64 appenders, 100 B, sync each", base, 3.0,
                                 f"64 appenders ≥ 3x {base}"))
@@ -125,7 +146,7 @@ def targets(rows):
     p4k = find(rows, "walpipe", "1 thread x 4096 in flight, 4096 B")
     out.append(ratio_target(rows, "walpipe", "1 thread x 4096 in flight, 4096 B", None, 0.8,
                             "pipelined, one thread, 4 KiB: ≥ 0.8x the device's bandwidth",
-                            p4k["note"] if p4k and p4k.get("note") else ""))
+                            (p4k["note"] if p4k and p4k.get("note") else "") + cores(p4k)))
     p100 = find(rows, "walpipe", "1 thread x 4096 in flight, 100 B")
     if p100:
         rr = p100.get("regio_rounds") or []
@@ -136,7 +157,7 @@ def targets(rows):
         v = verdict(p100["regio"], lo, hi, 1e6)
         out.append(f"| pipelined, one thread: ≥ 1 M durable 100-byte records/s | "
                    f"{fmt(p100['regio'])} records/s (rounds {fmt(lo)}–{fmt(hi)}) | {v} | "
-                   f"{p100.get('note') or ''} |")
+                   f"{p100.get('note') or ''}{cores(p100)} |")
     for size in (100, 4096):
         one = find(rows, "walpipe", f"1 thread x 4096 in flight, {size} B")
         four = find(rows, "walpipe", f"4 threads x 4096 in flight, {size} B")
@@ -145,7 +166,7 @@ def targets(rows):
             v = "**met**" if x >= 1.0 else "**missed**"
             out.append(f"| pipelined, 4 threads ≥ the one-thread rate ({size} B) | "
                        f"{fmt(four['regio'])} vs {fmt(one['regio'])} records/s ({x:.2f}x) | {v} | "
-                       f"medians of the two rows |")
+                       f"medians of the two rows; 4 threads: {four.get('note') or ''}{cores(four)} |")
     classes = [r for r in rows if r["bench"] == "slab" and r["baseline_name"].startswith("floor")]
     worst = None
     for r in classes:
@@ -157,15 +178,22 @@ def targets(rows):
         costs = [r["regio"] - f["baseline"] for r, f in zip(classes, fl)
                  if f and r["regio"] is not None and f["baseline"] is not None]
         cost = sorted(costs)[len(costs) // 2] if costs else None
+        cpu = [r["regio_cpu_ns_per_op"] - r["baseline_cpu_ns_per_op"] for r in classes
+               if r.get("regio_cpu_ns_per_op") is not None and
+               r.get("baseline_cpu_ns_per_op") is not None]
+        cpu_gap = sorted(cpu)[len(cpu) // 2] if cpu else None
         out.append(f"| slab ≤ 1.2x the one-CAS floor in every class | {met} of {len(classes)} "
                    f"classes; worst {worst['name']}: {ratio_cell(worst)} (target ≥ 0.833x) | "
                    f"{'**met**' if met == len(classes) else '**missed**'} | regio's checks cost "
-                   f"{fmt(cost)} ns a pair over the unchecked free list (median over classes) |")
+                   f"{fmt(cost)} ns a pair over the unchecked free list (median over classes); "
+                   f"in CPU time regio is {fmt(cpu_gap)} ns a pair above the floor |")
     for r in rows:
         if r["bench"] == "register" and r["name"].startswith("create+register") and \
                 r["baseline_name"].startswith("same memory"):
             out.append(ratio_target(rows, "register", r["name"], r["baseline_name"], 1 / 1.2,
-                                    f"register: {r['name']} within 1.2x of one iovec"))
+                                    f"register: {r['name']} within 1.2x of one iovec",
+                                    f"CPU {fmt(r.get('regio_cpu_ns_per_op'))} ns vs "
+                                    f"{fmt(r.get('baseline_cpu_ns_per_op'))} ns"))
         if r["bench"] == "register" and r["name"].startswith("clone"):
             v = verdict(r["regio"], None, None, 0.2, higher=False)
             out.append(f"| {r['name']} ≤ 0.2 ms per GiB | {fmt(r['regio'])} ms/GiB "
