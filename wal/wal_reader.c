@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wal_internal.h"
@@ -102,6 +103,14 @@ static int reader_at_invalid(struct regio_wal_reader *r)
     enum regio__wal_verdict v;
     uint64_t end;
     int err = regio__wal_judge_at(r->dir_fd, "the log directory", "wal reader", &v, &end);
+    if (err == 0 && v == REGIO__WAL_V_CORRUPT) {
+        /* A writer elsewhere may have been mid-write at the end, where a
+         * read can see part of a sector: damage must still be there a
+         * moment later. */
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        err = regio__wal_judge_at(r->dir_fd, "the log directory", "wal reader", &v, &end);
+    }
     if (err != 0)
         return err;
     if (v == REGIO__WAL_V_CORRUPT)
