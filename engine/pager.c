@@ -557,15 +557,18 @@ static void gate_ready(void *ctx, int res)
         push_released(p, op, res);
         return;
     }
-    int rc = regio__engine_enter(p->e);
+    struct regio_engine *e = p->e;
+    int rc = regio__engine_enter(e);
     REGIO_ASSERT(rc == 0);
     release_parked(op, res);
-    regio_engine_submit(p->e);
-    regio__engine_leave(p->e);
-    /* Wake a blocking call of this pager that sleeps on the parked write. */
+    regio_engine_submit(e);
+    /* Wake a blocking call of this pager that sleeps on the parked write.
+     * Still inside the engine: once we leave, the write may complete and
+     * the pager be closed and freed by another thread. */
     pthread_mutex_lock(&p->released_mu);
     pthread_cond_broadcast(&p->released_cond);
     pthread_mutex_unlock(&p->released_mu);
+    regio__engine_leave(e);
 }
 
 /* Write op now, or park it until the gate says its page LSN is durable. */
