@@ -92,8 +92,11 @@ struct regio_wal_recovery {
      * ignored. A checkpoint past the recovered end is kept (the durable
      * records up to it are lost, and the detail says so). */
     uint64_t checkpoint_ignored_lsn;
-    uint64_t bytes_cut;       /* torn tail bytes cut and zeroed */
-    uint64_t records_dropped; /* salvage: invalid records dropped */
+    uint64_t bytes_cut;       /* torn tail bytes cut and zeroed; salvage: the
+                               * LSN span dropped from the damage on */
+    uint64_t records_dropped; /* salvage: the damaged record (unless the
+                               * damage is zeroed space) plus every valid
+                               * caller record found after it */
     uint32_t epoch;           /* epoch of this open */
     /* The directory is on tmpfs or ramfs: every sync succeeds, but nothing
      * survives a reboot or power loss. Accepted (tests use it); the detail
