@@ -179,6 +179,7 @@ REGIO_API int regio_file_fd(const struct regio_file *f);
  *   -EFAULT   [b.data, b.data + len) is not inside one region of the
  *             engine's arena, or not where the handle says.
  *   -ESTALE, -EALREADY  b was freed (see regio_slab_check).
+ *   -EXDEV    b is a buffer of another slab than the engine's.
  *   -EAGAIN   max_in_flight requests are in flight: reap some, then retry.
  */
 REGIO_API int regio_file_read(struct regio_file *f, struct regio_buf b, uint64_t file_off,

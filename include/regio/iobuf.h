@@ -92,8 +92,9 @@ REGIO_API int regio_slab_create(struct regio_arena *a, const struct regio_slab_o
  * freed; a refusal leaves s untouched and usable. Call it from one thread,
  * with no other call on s running.
  *   -EINVAL  s is NULL.
- *   -EBUSY   a buffer of some class is still out, or an allocation is waiting
- *            (regio_error_detail() names the class).
+ *   -EBUSY   an engine built on the slab still exists, a buffer of some
+ *            class is still out, or an allocation is waiting
+ *            (regio_error_detail() says which).
  */
 REGIO_API int regio_slab_destroy(struct regio_slab *s);
 
@@ -182,18 +183,19 @@ REGIO_API int regio_slab_check(const struct regio_slab *s, struct regio_buf b);
  * free cannot slip in between. Returns the region index. Every successful
  * call must be matched by one regio_slab_io_end() when the I/O completes;
  * until then regio_slab_free() is -EBUSY. Used by the engine; public for
- * code that submits I/O itself. Any thread. Sets no regio_error_detail().
- *   -EINVAL, -EFAULT, -EALREADY, -ESTALE  as regio_slab_check.
+ * code that submits I/O itself. Any thread. Sets regio_error_detail() only
+ * when it fails.
+ *   -EINVAL, -EFAULT, -EALREADY, -ESTALE, -EXDEV  as regio_slab_check.
  *   -EAGAIN  the slot's in-flight counter is at its maximum.
  */
 REGIO_API int regio_slab_io_begin(struct regio_slab *s, struct regio_buf b);
 
 /*
  * End one in-flight I/O on b, begun by regio_slab_io_begin. Any thread.
- * Sets no regio_error_detail().
+ * Sets regio_error_detail() only when it fails.
  *   -EINVAL   s NULL, a handle naming no slot of this slab, or no I/O in
  *             flight on the slot.
- *   -EFAULT, -EALREADY, -ESTALE  as regio_slab_check.
+ *   -EFAULT, -EALREADY, -ESTALE, -EXDEV  as regio_slab_check.
  */
 REGIO_API int regio_slab_io_end(struct regio_slab *s, struct regio_buf b);
 

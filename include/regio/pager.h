@@ -110,7 +110,7 @@ REGIO_API uint32_t regio_pager_page_bytes(const struct regio_pager *p);
  *            passes 2^63; and the other -EINVAL cases of regio_file_read.
  *   -EFAULT  b.data NULL, or b outside the engine's arena.
  *   -ENOMEM  no memory for the operation's context.
- *   -EPERM, -EBADF, -ESTALE, -EALREADY, -EAGAIN  as regio_file_read.
+ *   -EPERM, -EBADF, -ESTALE, -EALREADY, -EXDEV, -EAGAIN  as regio_file_read.
  */
 REGIO_API int regio_pager_read(struct regio_pager *p, uint64_t page_no, struct regio_buf b,
                                regio_cb cb, void *ctx);

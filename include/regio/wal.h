@@ -222,11 +222,16 @@ REGIO_API int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_
 
 /*
  * Store lsn as the checkpoint (the LSN recovery and truncation keep the log
- * from), durably, in the control file. The caller vouches that lsn is the
- * start of a record or the end of the appended log. Any thread.
- *   -EINVAL  w NULL, or lsn past the end of the appended log.
- *   other    the error that failed the log, or the negative errno of
- *            writing or syncing the control file.
+ * from), durably, in the control file. Only an LSN that a reader can open
+ * at is accepted, so a checkpoint never makes the log unreadable: 0, the
+ * durable LSN, or the start of a durable record (checked against the
+ * segment on disk). regio_wal_checkpoint_begin/_end use it in the right
+ * order. Any thread.
+ *   -EINVAL  w NULL; lsn past the end of the appended log, not durable yet,
+ *            or not the start of a record (regio_error_detail() says which).
+ *   other    the error that failed the log, the negative errno of reading
+ *            the segment that should hold lsn, or of writing or syncing the
+ *            control file.
  */
 REGIO_API int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn);
 
