@@ -171,11 +171,15 @@ struct regio_pager;
 struct regio__pager_gate {
     int (*admit)(void *ctx, uint64_t lsn, regio_cb ready, void *op);
     int (*sync)(void *ctx, uint64_t lsn);
+    /* Called once when the pager drops the gate (replaced, removed, or the
+     * pager closed), so the owner of ctx knows nothing refers to it any more. */
+    void (*release)(void *ctx);
     void *ctx;
 };
 
 /* Install (g != NULL) or remove the gate: -EBUSY while a write of p is in
- * flight or parked, -EPERM from a thread that does not own an owned engine. */
+ * flight or parked, -EPERM from a thread that does not own an owned engine.
+ * On success the gate it replaces, if any, is released. */
 int regio__pager_set_gate(struct regio_pager *p, const struct regio__pager_gate *g);
 /* Writes parked at the gate now (engine entered or quiescent). */
 uint32_t regio__pager_parked(const struct regio_pager *p);

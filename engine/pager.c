@@ -665,6 +665,14 @@ int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct regio_buf 
     return page_io(p, page_no, b, true, cb, ctx);
 }
 
+/* Release the installed gate, if any, to its owner. */
+static void drop_gate(struct regio_pager *p)
+{
+    if (p->gate.release != NULL)
+        p->gate.release(p->gate.ctx);
+    p->gate = (struct regio__pager_gate){0};
+}
+
 int regio__pager_set_gate(struct regio_pager *p, const struct regio__pager_gate *g)
 {
     int rc = regio__engine_enter(p->e);
@@ -677,6 +685,7 @@ int regio__pager_set_gate(struct regio_pager *p, const struct regio__pager_gate 
                           p->writes);
         rc = -EBUSY;
     } else {
+        drop_gate(p);
         p->gate = g != NULL ? *g : (struct regio__pager_gate){0};
     }
     regio__engine_leave(p->e);
@@ -1336,6 +1345,7 @@ int regio_pager_close(struct regio_pager *p)
         rc = regio_file_close(p->dwf);
         REGIO_ASSERT(rc == 0);
     }
+    drop_gate(p);
     regio__engine_user_put(e);
     regio__engine_leave(e);
     pager_free(p);

@@ -13,6 +13,8 @@
  * - write_wait and write_many_wait wait for the log first.
  * - A page LSN at or past the log's end is refused with a detail; binding
  *   with a write parked is -EBUSY; page LSN 0 is never held back.
+ * - A log refuses to close while a pager is bound to it; unbinding,
+ *   rebinding to another log or closing the pager releases the binding.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -197,12 +199,45 @@ static void test_shared(const char *dir)
     env_close(&v);
 }
 
+/* A log with a pager bound to it refuses to close (the pager's gate points
+ * at it); unbinding, rebinding elsewhere or closing the pager releases it. */
+static void test_close_order(const char *dir)
+{
+    struct env v;
+    env_open(&v, dir, "order", false);
+    CHECK_EQ(regio_wal_close(v.w), -EBUSY);
+    CHECK(strstr(regio_error_detail(), "bound") != NULL);
+    /* Still usable after the refusal. */
+    uint64_t lsn = append(v.w, 7);
+    CHECK_OK(regio_wal_sync(v.w, lsn));
+    CHECK_OK(regio_pager_bind_wal(v.p, NULL));
+    /* Unbound: close would succeed; bind again and release by rebinding to
+     * a second log instead. */
+    CHECK_OK(regio_pager_bind_wal(v.p, v.w));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/order-wal2", dir);
+    struct regio_wal_opts wo = {
+        .create = true, .segment_bytes = 1u << 20, .buffer_bytes = 64u << 10};
+    struct regio_wal *w2;
+    CHECK_OK(regio_wal_open(path, &wo, &w2, NULL));
+    CHECK_OK(regio_pager_bind_wal(v.p, w2));
+    CHECK_OK(regio_wal_close(v.w)); /* released by the rebind */
+    CHECK_EQ(regio_wal_close(w2), -EBUSY);
+    /* Closing the pager releases its binding too. */
+    CHECK_OK(regio_pager_close(v.p));
+    CHECK_OK(regio_wal_close(w2));
+    CHECK_OK(regio_engine_destroy(v.e));
+    CHECK_OK(regio_slab_destroy(v.s));
+    CHECK_OK(regio_arena_destroy(v.a));
+}
+
 int main(void)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s", test_tmpdir("pager_wal"));
     test_owned(dir);
     test_shared(dir);
+    test_close_order(dir);
     test_rmdir_all(dir);
     return 0;
 }

@@ -1595,6 +1595,15 @@ int regio_wal_close(struct regio_wal *w)
         regio__set_detail("wal: live readers are still open; close them first");
         return -EBUSY;
     }
+    /* A bound pager's gate points at w: freeing w under it would let the
+     * pager's next write use freed memory. */
+    unsigned bound = atomic_load(&w->bound_pagers);
+    if (bound > 0) {
+        regio__set_detail("wal: %u pager(s) still bound to this log; unbind (regio_pager_bind_wal "
+                          "with NULL) or close them first",
+                          bound);
+        return -EBUSY;
+    }
     int err = atomic_load(&w->failed);
     uint64_t close_lsn = 0;
     if (err == 0) {

@@ -161,6 +161,9 @@ struct regio_wal {
     uint64_t async_insert_steps;  /* list steps taken by inserts, under mu (tests) */
     _Atomic uint32_t async_count; /* changed under mu, read without it */
     struct regio__wal_pin *pins;
+    /* Pagers bound to this log (wal/wal_pager.c): each holds a gate whose
+     * context is w, so close refuses while any is bound. */
+    atomic_uint bound_pagers;
     /* An engine call waiting to run on the flusher thread, which holds
      * flush_mu meanwhile so that no appender uses the WAL's (shared-mode)
      * engine during it. */

@@ -11,6 +11,7 @@
 #include "engine_internal.h"
 #include "regio/pager.h"
 #include "regio/wal.h"
+#include "wal_internal.h"
 
 /* A page LSN at or past the log's end names no record of this log. */
 static int lsn_beyond_end(struct regio_wal *w, uint64_t lsn)
@@ -45,6 +46,14 @@ static int gate_sync(void *ctx, uint64_t lsn)
     return rc != 0 ? rc : regio_wal_sync(w, lsn);
 }
 
+/* The pager dropped its gate (unbound, rebound or closed). */
+static void gate_release(void *ctx)
+{
+    struct regio_wal *w = ctx;
+    unsigned before = atomic_fetch_sub(&w->bound_pagers, 1);
+    REGIO_ASSERT(before > 0);
+}
+
 int regio_pager_bind_wal(struct regio_pager *p, struct regio_wal *w)
 {
     regio__clear_detail();
@@ -52,6 +61,13 @@ int regio_pager_bind_wal(struct regio_pager *p, struct regio_wal *w)
         regio__set_detail("pager is NULL");
         return -EINVAL;
     }
-    struct regio__pager_gate g = {gate_admit, gate_sync, w};
-    return regio__pager_set_gate(p, w != NULL ? &g : NULL);
+    /* Count the binding before the gate can be used, so that a concurrent
+     * regio_wal_close refuses rather than freeing w under it. */
+    if (w != NULL)
+        atomic_fetch_add(&w->bound_pagers, 1);
+    struct regio__pager_gate g = {gate_admit, gate_sync, gate_release, w};
+    int rc = regio__pager_set_gate(p, w != NULL ? &g : NULL);
+    if (rc != 0 && w != NULL)
+        gate_release(w);
+    return rc;
 }

@@ -191,8 +191,9 @@ REGIO_API int regio_pager_submit(struct regio_pager *p);
 /*
  * Bind p to the log w (w NULL: unbind): from then on a page write whose page
  * LSN is not 0 reaches the disk only after w is durable past that LSN (the
- * write-ahead rule; docs/embedding.md). w is not owned by p and must stay
- * open while p is bound: unbind or close p before regio_wal_close(w).
+ * write-ahead rule; docs/embedding.md). w is not owned by p; while p is
+ * bound, regio_wal_close(w) refuses with -EBUSY, so unbind or close p first.
+ * Binding to another log, unbinding, or closing p releases the binding.
  *   -EINVAL  p NULL.
  *   -EBUSY   a write of p is in flight or parked.
  *   -EPERM   owned engine, called from another thread.

@@ -295,11 +295,11 @@ REGIO_API int regio_wal_stats(const struct regio_wal *w, struct regio_wal_stats 
  * mark the log cleanly closed in its control file, free w.
  * -EBUSY is a refusal: w is untouched and usable. Every other outcome,
  * success or error, frees w and unlocks the directory: do not use w after.
- * Call it once, when no other call on w runs, and only after every pager
- * bound to w (regio_pager_bind_wal) is unbound or closed: close does not
- * check for them, and a bound pager would then use freed memory.
+ * Call it once, when no other call on w runs.
  *   -EINVAL  w NULL (nothing to free).
- *   -EBUSY   a live reader (regio_wal_reader_open_live) is still open on w.
+ *   -EBUSY   a live reader (regio_wal_reader_open_live) is still open on w,
+ *            or a pager is still bound to w (regio_pager_bind_wal): unbind
+ *            or close it first.
  *   other    the error that failed the log (then no close record is written,
  *            and the next open recovers the log as after a crash), or the
  *            negative errno of writing the close record or the control file.
