@@ -24,6 +24,7 @@
 #include "check.h"
 #include "engine_internal.h"
 #include "regio.h"
+#include "wal_hold.h"
 
 enum { PB = 4096 };
 
@@ -100,14 +101,20 @@ static void test_owned(const char *dir)
     CHECK_OK(regio_slab_alloc(v.s, PB, &b));
     memset(b.data, 0x5a, regio_pager_payload_bytes(v.p));
 
+    /* Hold the WAL's flusher so that the record cannot become durable on
+     * its own (the flusher writes whatever was appended, unasked) before
+     * the page write has been parked. */
+    struct wal_hold h;
+    wal_hold_start(&h, v.w);
     uint64_t lsn = append(v.w, 1);
-    CHECK(regio_wal_durable_lsn(v.w) <= lsn); /* nobody asked for a flush */
+    CHECK(regio_wal_durable_lsn(v.w) <= lsn);
     CHECK_OK(regio_pager_set_image_lsn(b.data, PB, lsn));
     struct done d = {.w = v.w};
     CHECK_OK(regio_pager_write(v.p, 2, b, done_cb, &d));
     /* Parked: nothing in the ring, the caller was not blocked. */
     CHECK_EQ(regio__pager_parked(v.p), 1);
     CHECK_EQ(regio_engine_in_flight(v.e), 0);
+    wal_hold_release(&h);
     /* The notification asked the log to flush; on an owned engine the write
      * waits for the owner's next pager call, so it is not on disk yet. */
     for (int i = 0; i < 200 && regio_wal_durable_lsn(v.w) <= lsn; i++)
