@@ -140,6 +140,8 @@ static void *pair_main(void *arg)
         now = t;
     }
     l->elapsed_ns = now - t0;
+    if (l->kind == K_FREELIST)
+        freelist_drain();
     if (pinned)
         bench_unpin(&old);
     return NULL;

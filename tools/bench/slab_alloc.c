@@ -48,6 +48,13 @@ void freelist_free(unsigned cls, void *p)
         free(p);
 }
 
+void freelist_drain(void)
+{
+    for (unsigned c = 0; c < FL_CLASSES; c++)
+        while (fl[c].n > 0)
+            free(fl[c].v[--fl[c].n]);
+}
+
 void *glibc_alloc(size_t bytes)
 {
     return aligned_alloc(4096, bytes);

@@ -11,6 +11,9 @@
 /* Per-thread, per-class stack of pre-aligned buffers; cls < 64. */
 void *freelist_alloc(unsigned cls, size_t bytes);
 void freelist_free(unsigned cls, void *p);
+/* Free every buffer the calling thread's free lists hold (at the end of a
+ * trial's thread, so that the buffers do not outlive it). */
+void freelist_drain(void);
 
 void *glibc_alloc(size_t bytes);
 void glibc_free(void *p);
