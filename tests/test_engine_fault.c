@@ -430,7 +430,12 @@ static void test_stall(const char *dir, bool shared)
     struct regio_engine_stats st;
     CHECK_OK(regio_engine_stats(v.e, &st));
     CHECK(st.stall_probes >= 1);
-    CHECK_EQ(st.stall_resubmits, 1);
+    /* The stalled write is resubmitted; on a quiet machine it is the only
+     * one. On a loaded one the kernel's workers may not have started some
+     * other writes within the probe interval either, and the probe rightly
+     * cancels and resubmits those too (seen: all 32 at load average 30), so
+     * only the bound is checked; every write still lands exactly once. */
+    CHECK(st.stall_resubmits >= 1 && st.stall_resubmits <= N);
     int fd = open(v.path, O_RDONLY);
     CHECK(fd >= 0);
     char got[BLOCK];
