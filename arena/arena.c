@@ -420,8 +420,10 @@ static void arena_free(struct regio_arena *a)
 int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena **out)
 {
     regio__clear_detail();
-    if (opts == NULL || out == NULL)
+    if (opts == NULL || out == NULL) {
+        regio__set_detail("regio_arena_create: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     struct regio_arena *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return -ENOMEM;
@@ -473,8 +475,10 @@ int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena *
 int regio_arena_destroy(struct regio_arena *a)
 {
     regio__clear_detail();
-    if (a == NULL)
+    if (a == NULL) {
+        regio__set_detail("regio_arena_destroy: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     pthread_mutex_lock(&a->lock);
     unsigned users = atomic_load(&a->users);
     uint32_t regs = a->reg_count;
@@ -493,8 +497,10 @@ int regio_arena_destroy(struct regio_arena *a)
 int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len)
 {
     regio__clear_detail();
-    if (a == NULL || p == NULL)
+    if (a == NULL || p == NULL) {
+        regio__set_detail("regio_arena_region_of: a required argument is NULL (or out of range)");
         return -EFAULT;
+    }
     if (len == 0)
         return -EINVAL;
     uintptr_t off = (uintptr_t)p - (uintptr_t)a->base; /* wraps for p < base */
@@ -842,10 +848,14 @@ static int register_locked(struct regio_arena *a, int ring_fd, bool may_clone)
 static int register_ring(struct regio_arena *a, int ring_fd, bool may_clone)
 {
     regio__clear_detail();
-    if (a == NULL)
+    if (a == NULL) {
+        regio__set_detail("regio_arena_register_ring: NULL arena");
         return -EINVAL;
-    if (ring_fd < 0)
+    }
+    if (ring_fd < 0) {
+        regio__set_detail("regio_arena_register_ring: ring fd %d", ring_fd);
         return -EBADF;
+    }
     pthread_mutex_lock(&a->lock);
     int err = register_locked(a, ring_fd, may_clone);
     pthread_mutex_unlock(&a->lock);
@@ -866,8 +876,10 @@ int regio__arena_register_ring_fresh(struct regio_arena *a, int ring_fd)
 int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd)
 {
     regio__clear_detail();
-    if (a == NULL)
+    if (a == NULL) {
+        regio__set_detail("regio_arena_unregister_ring: NULL arena");
         return -EINVAL;
+    }
     pthread_mutex_lock(&a->lock);
     struct regio_arena_reg *r = reg_find(a, ring_fd);
     if (r == NULL) {

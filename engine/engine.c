@@ -824,8 +824,10 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
 int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
 {
     regio__clear_detail();
-    if (e == NULL)
+    if (e == NULL) {
+        regio__set_detail("regio_engine_wait: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
@@ -858,8 +860,10 @@ static int drain_entered(struct regio_engine *e, int64_t timeout_ns)
 int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns)
 {
     regio__clear_detail();
-    if (e == NULL)
+    if (e == NULL) {
+        regio__set_detail("regio_engine_drain: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
@@ -871,8 +875,10 @@ int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns)
 int regio_engine_submit(struct regio_engine *e)
 {
     regio__clear_detail();
-    if (e == NULL)
+    if (e == NULL) {
+        regio__set_detail("regio_engine_submit: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
@@ -1449,8 +1455,10 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
                         const struct regio_engine_opts *opts, struct regio_engine **out)
 {
     regio__clear_detail();
-    if (a == NULL || s == NULL || out == NULL)
+    if (a == NULL || s == NULL || out == NULL) {
+        regio__set_detail("regio_engine_create: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     if (regio_slab_arena(s) != a) {
         regio__set_detail("the slab is not built on this arena");
         return -EINVAL;
@@ -1511,8 +1519,10 @@ void regio__engine_user_put(struct regio_engine *e)
 int regio_engine_destroy(struct regio_engine *e)
 {
     regio__clear_detail();
-    if (e == NULL)
+    if (e == NULL) {
+        regio__set_detail("regio_engine_destroy: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;

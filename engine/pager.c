@@ -1211,8 +1211,10 @@ int regio_pager_open(struct regio_engine *e, const char *path, const struct regi
                      struct regio_pager **out)
 {
     regio__clear_detail();
-    if (e == NULL || path == NULL || out == NULL)
+    if (e == NULL || path == NULL || out == NULL) {
+        regio__set_detail("regio_pager_open: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     struct regio_pager_opts o = opts != NULL ? *opts : (struct regio_pager_opts){0};
     uint32_t pb = o.page_bytes ? o.page_bytes : PAGER_MIN_PAGE_BYTES;
     if (!page_bytes_valid(pb)) {

@@ -466,8 +466,10 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
 {
     regio__clear_detail();
     static const struct regio_slab_opts defaults;
-    if (a == NULL || out == NULL)
+    if (a == NULL || out == NULL) {
+        regio__set_detail("regio_slab_create: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     const struct regio_slab_opts *o = opts ? opts : &defaults;
     size_t tiers[REGIO_SLAB_MAX_CLASSES];
     uint32_t tier_count;

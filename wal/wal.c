@@ -1191,8 +1191,11 @@ uint64_t regio_wal_durable_lsn(const struct regio_wal *w)
 int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
 {
     regio__clear_detail();
-    if (w == NULL)
+    if (w == NULL) {
+        regio__set_detail(
+            "regio_wal_truncate_before: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     int err = atomic_load(&w->failed);
     if (err != 0)
         return err;
@@ -1583,8 +1586,10 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
 int regio_wal_close(struct regio_wal *w)
 {
     regio__clear_detail();
-    if (w == NULL)
+    if (w == NULL) {
+        regio__set_detail("regio_wal_close: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     /* A live reader points into the WAL; closing under it would leave the
      * reader with freed memory. Nothing is changed: close the readers and
      * call again. */

@@ -304,8 +304,11 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
                                struct regio_wal_reader **out)
 {
     regio__clear_detail();
-    if (w == NULL || out == NULL)
+    if (w == NULL || out == NULL) {
+        regio__set_detail(
+            "regio_wal_reader_open_live: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     struct regio_wal_reader *r;
     /* The open log's own directory fd, not its path: see wal_open.c. */
     int err = reader_new(fcntl(w->dir_fd, F_DUPFD_CLOEXEC, 0), from_lsn, &r);
@@ -342,8 +345,10 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
 int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *rec)
 {
     regio__clear_detail();
-    if (r == NULL || rec == NULL)
+    if (r == NULL || rec == NULL) {
+        regio__set_detail("regio_wal_reader_next: a required argument is NULL (or out of range)");
         return -EINVAL;
+    }
     for (;;) {
         if (r->live != NULL && r->pos >= atomic_load(&r->live->durable)) {
             int failed = atomic_load(&r->live->failed);
