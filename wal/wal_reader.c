@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,15 +99,30 @@ static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *r
  * the log, 1 when the log has grown past r->pos since the read (read again),
  * -EBADMSG for damage, other errors from reading the files.
  */
+/* Whether a writer holds the log now: it holds the directory's flock
+ * exclusively (wal_open.c), so a shared try-lock on our own open file
+ * description of the directory fails. An error other than EWOULDBLOCK
+ * counts as held, which only costs the wait below. */
+static bool writer_holds_log(int dir_fd)
+{
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    bool held = flock(fd, LOCK_SH | LOCK_NB) != 0;
+    close(fd); /* drops the shared lock with the description */
+    return held;
+}
+
 static int reader_at_invalid(struct regio_wal_reader *r)
 {
     enum regio__wal_verdict v;
     uint64_t end;
     int err = regio__wal_judge_at(r->dir_fd, "the log directory", "wal reader", &v, &end);
-    if (err == 0 && v == REGIO__WAL_V_CORRUPT) {
+    if (err == 0 && v == REGIO__WAL_V_CORRUPT && writer_holds_log(r->dir_fd)) {
         /* A writer elsewhere may have been mid-write at the end, where a
          * read can see part of a sector: damage must still be there a
-         * moment later. */
+         * moment later. With no writer the files cannot change, so the
+         * first judgement stands (and a damaged log costs no wait). */
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
         err = regio__wal_judge_at(r->dir_fd, "the log directory", "wal reader", &v, &end);
