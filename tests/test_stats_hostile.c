@@ -74,11 +74,19 @@ static void test_fifo(void)
     regio__set_detail("sentinel");
     CHECK_EQ(regio_stats_read(path, &f), -EBADMSG);
     CHECK(strcmp(regio_error_detail(), "sentinel") != 0);
-    /* The dump lists every stats file, the FIFO among them. */
-    char *argv[] = {(char *)tool_path("dump"), "arena", "--pid", "1", NULL};
-    int rc = tool_run(argv, "/dev/null", "/dev/null");
+    /* The dump lists every stats file, the FIFO among them (when the tools
+     * are built; the library's part above stands alone). */
+    char dump[4200];
+    const char *bd = getenv("REGIO_BUILD_DIR");
+    snprintf(dump, sizeof(dump), "%s/regio-dump", bd != NULL ? bd : ".");
+    if (access(dump, X_OK) == 0) {
+        char *argv[] = {dump, "arena", "--pid", "1", NULL};
+        int rc = tool_run(argv, "/dev/null", "/dev/null");
+        CHECK(rc == 0 || rc == 1);
+    } else {
+        fprintf(stderr, "%s is not built: the dump part is skipped\n", dump);
+    }
     alarm(0);
-    CHECK(rc == 0 || rc == 1);
     unlink(path);
 }
 

@@ -13,7 +13,9 @@
  * appended at that LSN), in LSN order, no duplicates, and ends with 0 or a
  * documented error; strict open succeeds or returns a documented error, and
  * a log it opens is then read back as a prefix of the held records; salvage
- * open does the same; when strict open succeeds, salvage open does too.
+ * open does the same; when strict open succeeds, salvage open does too; the
+ * reader ends with -EBADMSG exactly when strict open refuses with -EBADMSG
+ * (one classification of the log's end, wal/wal_judge.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -305,8 +307,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(img.f[i].bytes);
 
     int count = 0;
-    (void)read_all(work_a, &count, false);
+    int reader_end = read_all(work_a, &count, false);
     int strict = open_and_read(work_a, REGIO_WAL_RECOVER_STRICT);
+    /* One classification (wal/wal_judge.c): the reader calls damage what
+     * strict open refuses, and nothing else. */
+    if ((reader_end == -EBADMSG) != (strict == -EBADMSG))
+        fprintf(stderr, "disagree: reader %d, strict open %d\n", reader_end, strict);
+    FUZZ_CHECK((reader_end == -EBADMSG) == (strict == -EBADMSG));
     int salvage = open_and_read(work_b, REGIO_WAL_RECOVER_SALVAGE);
     if (strict == 0)
         FUZZ_CHECK(salvage == 0);
