@@ -79,7 +79,17 @@ static struct regio_wal_opts wal_opts(enum regio_wal_recovery_mode mode)
     return o;
 }
 
-static void capture(const char *dir, struct image *img)
+static void image_free(struct image *img)
+{
+    for (int i = 0; i < img->n; i++)
+        free(img->f[i].bytes);
+    img->n = 0;
+}
+
+/* One pass over dir: false when a listed file vanished before it was read
+ * (an open log's spare preparer renames prep-*.tmp into place in the
+ * background), so that the caller captures again. */
+static bool capture_once(const char *dir, struct image *img)
 {
     DIR *d = opendir(dir);
     FUZZ_CHECK(d != NULL);
@@ -94,6 +104,12 @@ static void capture(const char *dir, struct image *img)
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         int fd = open(path, O_RDONLY);
+        if (fd < 0 && errno == ENOENT) {
+            img->n--;
+            closedir(d);
+            image_free(img);
+            return false;
+        }
         FUZZ_CHECK(fd >= 0);
         struct stat st;
         FUZZ_CHECK(fstat(fd, &st) == 0);
@@ -103,6 +119,15 @@ static void capture(const char *dir, struct image *img)
         close(fd);
     }
     closedir(d);
+    return true;
+}
+
+static void capture(const char *dir, struct image *img)
+{
+    for (int tries = 0; !capture_once(dir, img); tries++) {
+        FUZZ_CHECK(tries < 10000);
+        usleep(1000);
+    }
 }
 
 /* The known log: NREC records, each synced, a checkpoint at a third. */
