@@ -33,8 +33,8 @@
  * "Names"). A close or destroy that refuses (-EBUSY, -EPERM, -EINVAL) leaves
  * its object untouched and usable; one that fails on I/O while closing still
  * frees the object and reports the error. Failing calls leave a longer
- * explanation in regio_error_detail() unless their comment says otherwise
- * (some buffer calls of the I/O path set none).
+ * explanation in regio_error_detail(), written by that call (never the
+ * text of an earlier failure; tests/test_misuse.c checks every case).
  */
 #ifndef REGIO_COMMON_H
 #define REGIO_COMMON_H

@@ -34,7 +34,11 @@ extern "C" {
  * fault. Runs exactly once per accepted request, on the thread that reaps
  * completions (regio_engine_wait, regio_engine_drain, a _wait helper), with
  * the engine entered: it may queue new requests on the engine but must not
- * block or destroy it.
+ * block or destroy it. A request queued with a NULL cb runs all the same,
+ * and its result is seen only in the engine's counters (completed, errors):
+ * the caller cannot learn that it failed, so pass NULL only where a later
+ * check covers the outcome (a read whose bytes are verified anyway), never
+ * for a write whose durability matters.
  */
 typedef void (*regio_cb)(void *ctx, int res);
 
