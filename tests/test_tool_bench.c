@@ -74,6 +74,23 @@ int main(void)
                  " for r in d['rows'])",
                  names[i], names[i]);
         CHECK_EQ(json_check(out_path, expr, false), 0);
+        /* Where SQLite, RocksDB and LMDB were built in (tools/install-deps.sh
+         * installs their -dev packages), the kv row of each thread count has
+         * the best of them as a measured baseline with an interval, and each of
+         * the three its own row. */
+        if (strcmp(names[i], "kv") == 0 &&
+            system("pkg-config --exists sqlite3 rocksdb lmdb") == 0) {
+            CHECK_EQ(json_check(out_path,
+                                "all(any(r['name']=='%d thread%s, 16 B keys, 100 B values'%(t,s)"
+                                " and r['baseline_name']==b and r['baseline']>0 and r['regio']>0"
+                                " and r['ratio_lo']<=r['ratio']<=r['ratio_hi'] and r['rounds']>=3"
+                                " for r in d['rows']) for t,s in [(1,''),(16,'s')]"
+                                " for b in ['best of SQLite/RocksDB/LMDB',"
+                                " 'SQLite WAL, synchronous=FULL', 'RocksDB sync=true, pipelined',"
+                                " 'LMDB, a txn per put'])",
+                                false),
+                     0);
+        }
     }
     /* Where fio is installed (tools/install-deps.sh installs it), the
      * pager's comparison must be against fio measured in this run. */

@@ -10,10 +10,12 @@ set -euo pipefail
 # (setarch, for ThreadSanitizer runs). Later issues: clang (fuzzing),
 # clang-format (style), fio (benchmark baseline), rocksdb-tools (db_bench,
 # the WAL benchmark's RocksDB baseline), libjemalloc2 and libmimalloc2.0 (the
-# slab benchmark's allocator baselines, loaded with dlopen).
+# slab benchmark's allocator baselines, loaded with dlopen), libsqlite3-dev,
+# librocksdb-dev and liblmdb-dev (the kv benchmark's competitors, through
+# their C APIs; regio-bench builds without them and says so in its rows).
 packages=(cmake make pkg-config gcc clang clang-format binutils util-linux
           liburing-dev libxxhash-dev libcmocka-dev fio rocksdb-tools
-          libjemalloc2 libmimalloc2.0)
+          libjemalloc2 libmimalloc2.0 libsqlite3-dev librocksdb-dev liblmdb-dev)
 
 missing=()
 for p in "${packages[@]}"; do
