@@ -572,6 +572,16 @@ static int queue_write(struct regio_wal *w, struct regio__wal_flush *f, uint64_t
         return err;
     uint64_t off = a - regio__wal_seg(w, a) * w->seg_bytes;
     for (;;) {
+#ifdef REGIO_MUTATION_SKIP_SYNC
+        /* A deliberately broken build for the mutation test
+         * wal_crash_mutant_skip_sync (CMakeLists.txt): plain writes, so
+         * records are acknowledged without a sync. Never defined otherwise. */
+        err = regio_file_write(file, v, off, (uint32_t)(b - a), write_done, f);
+        if (err != -EAGAIN)
+            return err;
+        regio_engine_wait(w->engine, 1, -1);
+        continue;
+#endif
         if (w->dsync_writes)
             err = regio_file_write_flags(file, v, off, (uint32_t)(b - a), REGIO_WRITE_DSYNC,
                                          write_done, f);
