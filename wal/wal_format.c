@@ -356,7 +356,9 @@ int regio__wal_read_control(const char *dir, struct regio__wal_ctl_info *out)
 int regio__wal_read_control_at(int dir_fd, struct regio__wal_ctl_info *out)
 {
     uint8_t buf[REGIO__WAL_CTL_FILE_BYTES];
-    int fd = openat(dir_fd, REGIO__WAL_CTL_NAME, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted under the name must not block the open (a
+     * regular file ignores the flag); its read then fails (-ESPIPE). */
+    int fd = openat(dir_fd, REGIO__WAL_CTL_NAME, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     ssize_t n = pread(fd, buf, sizeof(buf), 0);

@@ -22,7 +22,8 @@ static int open_seg(const struct regio__wal_judge *j, uint64_t segno)
 {
     char name[32];
     regio__wal_segment_name(segno, name);
-    int fd = openat(j->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO named like a segment must not block recovery. */
+    int fd = openat(j->dir_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     return fd < 0 ? -errno : fd;
 }
 

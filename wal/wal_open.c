@@ -147,6 +147,15 @@ static bool find_recycled(struct regio_wal *w, char *out, size_t n)
          * (it is fully rewritten unless it already has the segment size). */
         bool reusable =
             strncmp(de->d_name, "recycle-", 8) == 0 || strncmp(de->d_name, "prep-", 5) == 0;
+        /* Only a regular file is reused. Anything else under these names (a
+         * FIFO or directory named like a stale segment, recycled as one) is
+         * removed where it can be: preparing it would fail the log. */
+        struct stat st;
+        if (reusable && (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                         !S_ISREG(st.st_mode))) {
+            (void)unlinkat(dirfd(d), de->d_name, 0);
+            continue;
+        }
         if (reusable && strstr(de->d_name, ".tmp") != NULL && strlen(de->d_name) < n) {
             strcpy(out, de->d_name);
             found = true;

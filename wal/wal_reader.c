@@ -43,10 +43,16 @@ static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
     r->fd = -1;
     char name[32];
     regio__wal_segment_name(segno, name);
-    int fd = openat(r->dir_fd, name, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named like a segment must not block the reader. */
+    int fd = openat(r->dir_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int err = regio__wal_read_segment_header(fd, &r->si);
+    /* Something other than a regular file under a segment's name holds no
+     * header: damage, as the judge (wal_judge.c) calls it too. */
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? -errno : !S_ISREG(st.st_mode) ? -EBADMSG : 0;
+    if (err == 0)
+        err = regio__wal_read_segment_header(fd, &r->si);
     if (err == 0 && r->si.segment_no != segno)
         err = -EBADMSG;
     if (err != 0) {
@@ -274,6 +280,28 @@ int regio__wal_check_position(int dir_fd, uint64_t lsn)
     return err;
 }
 
+/* No segment file: a log only when a control file is there, and then a
+ * damaged one (a new log writes its control file after segment 0), as strict
+ * open judges it (wal_open.c): -EBADMSG; -ENOENT with no control file
+ * either; the control file's read error when it cannot be read. */
+static int no_segment(int dir_fd, const char *dir)
+{
+    struct regio__wal_ctl_info ctl;
+    int cerr = regio__wal_read_control_at(dir_fd, &ctl);
+    if (cerr == -ENOENT) {
+        regio__set_detail("wal reader: %s holds no log (no segment, no control file)", dir);
+        return -ENOENT;
+    }
+    if (cerr == 0 || cerr == -EBADMSG) {
+        regio__set_detail("wal reader: %s has a control file but no segment (strict recovery "
+                          "refuses the log)",
+                          dir);
+        return -EBADMSG;
+    }
+    regio__set_detail("wal reader: control file of %s: %s", dir, regio_strerror(cerr));
+    return cerr;
+}
+
 int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_reader **out)
 {
     regio__clear_detail();
@@ -289,6 +317,11 @@ int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_r
     }
     uint64_t first = 0;
     err = oldest_segment(r->dir_fd, &first);
+    if (err == -ENOENT) {
+        err = no_segment(r->dir_fd, dir);
+        regio_wal_reader_close(r);
+        return err;
+    }
     /* The geometry comes from the oldest segment's header. */
     if (err == 0)
         err = reader_open_segment(r, first);
@@ -309,6 +342,9 @@ int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_r
     else if (err == 0)
         err = reader_check_start(r);
     if (err != 0) {
+        if (regio_error_detail()[0] == '\0')
+            regio__set_detail("wal reader: cannot read segment %llu of %s: %s",
+                              (unsigned long long)first, dir, regio_strerror(err));
         regio_wal_reader_close(r);
         return err;
     }

@@ -313,11 +313,13 @@ REGIO_API int regio_wal_close(struct regio_wal *w);
  * nothing). On success *out is the caller's until regio_wal_reader_close().
  * Use a reader from one thread at a time.
  *   -EINVAL   dir or out NULL, or from_lsn is not the start of a record.
- *   -ENOENT   dir holds no segment.
- *   -EBADMSG  the oldest segment's header is damaged or zeroed (the log
- *             begins there, so strict recovery refuses the log too).
+ *   -ENOENT   dir holds no segment and no control file.
+ *   -EBADMSG  the oldest segment's header is damaged or zeroed, or is not a
+ *             regular file, or dir holds a control file but no segment
+ *             (strict recovery refuses such a log too).
  *   -ENOMEM   no memory.
- *   other     the negative errno of opening or reading a segment.
+ *   other     the negative errno of opening or reading a segment or the
+ *             control file.
  */
 REGIO_API int regio_wal_reader_open(const char *dir, uint64_t from_lsn,
                                     struct regio_wal_reader **out);
