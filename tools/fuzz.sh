@@ -7,6 +7,9 @@
 # build-fuzz/findings/<name>/ and stops that target. A finding that is fixed
 # becomes a file in tests/fuzz/corpus/<name>/, so every ordinary test run
 # replays it (the test fuzz_<name>). Prints executions per target.
+# Targets: wal (recovery and readers over mutated logs), record (decoder and
+# segment scan), page (page verification), stats (stats reader), dump (the
+# regio-dump wal/pages/arena parsers, their verdicts against strict open).
 #
 #   tools/fuzz.sh [SECONDS] [name...]     default 60 seconds, every target
 #

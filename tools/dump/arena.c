@@ -18,13 +18,6 @@
 #include "regio.h"
 #include "regio/stats.h"
 
-struct arena_opts {
-    long pid; /* 0: every process */
-    bool watch, json;
-    double interval_s;
-    uint64_t count; /* refreshes in watch mode; 0: until interrupted */
-};
-
 /* One stats file found in the directory. */
 struct found {
     char path[PATH_MAX];
@@ -59,7 +52,7 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static int parse_arena_args(int argc, char **argv, struct arena_opts *o)
+static int parse_arena_args(int argc, char **argv, struct dump_arena_opts *o)
 {
     o->interval_s = 1.0;
     for (int i = 1; i < argc; i++) {
@@ -120,10 +113,10 @@ static int cmp_found(const void *a, const void *b)
 }
 
 /* Every stats file (of pid, when nonzero), sorted; *n_out entries. */
-static struct found *scan(long pid, size_t *n_out)
+static struct found *scan(const char *dir, long pid, size_t *n_out)
 {
     *n_out = 0;
-    DIR *d = opendir(REGIO_STATS_DIR);
+    DIR *d = opendir(dir);
     if (d == NULL)
         return NULL;
     struct found *v = NULL;
@@ -142,7 +135,7 @@ static struct found *scan(long pid, size_t *n_out)
         }
         struct found *f = &v[n++];
         memset(f, 0, sizeof(*f));
-        snprintf(f->path, sizeof(f->path), "%s/%s", REGIO_STATS_DIR, e->d_name);
+        snprintf(f->path, sizeof(f->path), "%s/%s", dir, e->d_name);
         f->pid = p;
         f->err = regio_stats_read(f->path, &f->st);
         /* A file whose pid field disagrees with its name is not trusted. */
@@ -305,19 +298,19 @@ static void json_found(struct jw *j, const struct found *f)
 
 /* ---- Text ------------------------------------------------------------------ */
 
-static void text_list(const struct found *v, size_t n)
+static void text_list(FILE *out, const char *dir, const struct found *v, size_t n)
 {
     if (n == 0) {
-        printf("no regio process publishes stats in %s\n", REGIO_STATS_DIR);
+        fprintf(out, "no regio process publishes stats in %s\n", dir);
         return;
     }
-    printf("%-8s %-20s %-10s %-8s %10s %11s %5s %7s %4s %9s\n", "PID", "NAME", "STATE", "PAGES",
-           "SIZE_MIB", "CHUNKS", "SLABS", "ENGINES", "WALS", "UPDATED");
+    fprintf(out, "%-8s %-20s %-10s %-8s %10s %11s %5s %7s %4s %9s\n", "PID", "NAME", "STATE",
+            "PAGES", "SIZE_MIB", "CHUNKS", "SLABS", "ENGINES", "WALS", "UPDATED");
     for (size_t i = 0; i < n; i++) {
         const struct found *f = &v[i];
         if (f->err != 0) {
-            printf("%-8ld %-20s %-10s (%s: %s)\n", f->pid, "?", found_state(f), f->path,
-                   regio_strerror(f->err));
+            fprintf(out, "%-8ld %-20s %-10s (%s: %s)\n", f->pid, "?", found_state(f), f->path,
+                    regio_strerror(f->err));
             continue;
         }
         const struct regio_stats_file *st = &f->st;
@@ -331,109 +324,116 @@ static void text_list(const struct found *v, size_t n)
         char chunks[32];
         snprintf(chunks, sizeof(chunks), "%" PRIu64 "/%" PRIu64, st->arena.chunks_used,
                  st->arena.chunks_total);
-        printf("%-8ld %-20s %-10s %-8s %10" PRIu64 " %11s %5d %7d %4d %7.1fs\n", f->pid,
-               st->header.name, found_state(f), regio_pages_name((enum regio_pages)st->arena.pages),
-               st->arena.size_bytes >> 20, chunks, slabs, engines, wals, age_s(st));
+        fprintf(out, "%-8ld %-20s %-10s %-8s %10" PRIu64 " %11s %5d %7d %4d %7.1fs\n", f->pid,
+                st->header.name, found_state(f),
+                regio_pages_name((enum regio_pages)st->arena.pages), st->arena.size_bytes >> 20,
+                chunks, slabs, engines, wals, age_s(st));
     }
 }
 
-static void text_slab(int idx, const struct regio_stats_slab *s)
+static void text_slab(FILE *out, int idx, const struct regio_stats_slab *s)
 {
-    printf("slab %d%s%s%s: %" PRIu64 " chunks of 2 MiB, %u classes (%u tiers)\n", idx,
-           s->name[0] ? " \"" : "", s->name, s->name[0] ? "\"" : "", s->chunks, s->class_count,
-           s->tier_count);
-    printf("  %5s %9s %4s %9s %9s %9s %10s %12s %8s %8s\n", "class", "buf_bytes", "kind",
-           "capacity", "in_use", "in_flight", "high_water", "allocs", "exhaust", "waits");
+    fprintf(out, "slab %d%s%s%s: %" PRIu64 " chunks of 2 MiB, %u classes (%u tiers)\n", idx,
+            s->name[0] ? " \"" : "", s->name, s->name[0] ? "\"" : "", s->chunks, s->class_count,
+            s->tier_count);
+    fprintf(out, "  %5s %9s %4s %9s %9s %9s %10s %12s %8s %8s\n", "class", "buf_bytes", "kind",
+            "capacity", "in_use", "in_flight", "high_water", "allocs", "exhaust", "waits");
     for (uint32_t c = 0; c < s->class_count; c++) {
         const struct regio_stats_class *k = &s->classes[c];
         if (k->capacity == 0 && k->allocs == 0 && k->exhaustions == 0)
             continue; /* never used: only noise */
-        printf("  %5u %9u %4s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %10" PRIu64 " %12" PRIu64
-               " %8" PRIu64 " %8" PRIu64 "\n",
-               c, k->buf_bytes, k->pool ? "pool" : "tier", k->capacity, k->in_use, k->in_flight,
-               k->high_water, k->allocs, k->exhaustions, k->waits);
+        fprintf(out,
+                "  %5u %9u %4s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %10" PRIu64 " %12" PRIu64
+                " %8" PRIu64 " %8" PRIu64 "\n",
+                c, k->buf_bytes, k->pool ? "pool" : "tier", k->capacity, k->in_use, k->in_flight,
+                k->high_water, k->allocs, k->exhaustions, k->waits);
     }
 }
 
-static void text_engine(int idx, const struct regio_stats_engine *e)
+static void text_engine(FILE *out, int idx, const struct regio_stats_engine *e)
 {
-    printf("engine %d%s%s%s: in flight %u, submitted %" PRIu64 ", completed %" PRIu64
-           ", errors %" PRIu64 ", retries %" PRIu64 ", short resubmits %" PRIu64 ", enters %" PRIu64
-           ", stall probes %" PRIu64 " (resubmitted %" PRIu64 "); setup flags 0x%x%s%s\n",
-           idx, e->name[0] ? " \"" : "", e->name, e->name[0] ? "\"" : "", e->in_flight,
-           e->submitted, e->completed, e->errors, e->retries, e->short_resubmits, e->enters,
-           e->stall_probes, e->stall_resubmits, e->setup_flags,
-           (e->flags & REGIO_STATS_ENGINE_CLONED) ? ", registration cloned" : "",
-           (e->flags & REGIO_STATS_ENGINE_SHARED) ? ", shared" : ", owned");
+    fprintf(out,
+            "engine %d%s%s%s: in flight %u, submitted %" PRIu64 ", completed %" PRIu64
+            ", errors %" PRIu64 ", retries %" PRIu64 ", short resubmits %" PRIu64
+            ", enters %" PRIu64 ", stall probes %" PRIu64 " (resubmitted %" PRIu64
+            "); setup flags 0x%x%s%s\n",
+            idx, e->name[0] ? " \"" : "", e->name, e->name[0] ? "\"" : "", e->in_flight,
+            e->submitted, e->completed, e->errors, e->retries, e->short_resubmits, e->enters,
+            e->stall_probes, e->stall_resubmits, e->setup_flags,
+            (e->flags & REGIO_STATS_ENGINE_CLONED) ? ", registration cloned" : "",
+            (e->flags & REGIO_STATS_ENGINE_SHARED) ? ", shared" : ", owned");
 }
 
-static void text_wal(const struct regio_stats_wal *w)
+static void text_wal(FILE *out, const struct regio_stats_wal *w)
 {
     double pad_pct =
         w->bytes_written ? 100.0 * (double)w->bytes_padded / (double)w->bytes_written : 0.0;
-    printf("wal \"%s\": appended LSN %" PRIu64 ", durable LSN %" PRIu64 " (%" PRIu64
-           " bytes not yet durable)\n",
-           w->name, w->appended_lsn, w->durable_lsn,
-           w->appended_lsn > w->durable_lsn ? w->appended_lsn - w->durable_lsn : 0);
-    printf("  records %" PRIu64 ", syncs %" PRIu64 ", records per sync %.2f, written %" PRIu64
-           " bytes, padded %" PRIu64 " (%.1f%%), segments %" PRIu64 " (%" PRIu64
-           " zero-filled), block %u%s%s\n",
-           w->records, w->syncs, w->syncs ? records_per_sync(w) : 0.0, w->bytes_written,
-           w->bytes_padded, pad_pct, w->segments_used, w->segments_zero_filled, w->block_bytes,
-           w->failed ? ", FAILED: " : "", w->failed ? regio_strerror(w->failed) : "");
+    fprintf(out,
+            "wal \"%s\": appended LSN %" PRIu64 ", durable LSN %" PRIu64 " (%" PRIu64
+            " bytes not yet durable)\n",
+            w->name, w->appended_lsn, w->durable_lsn,
+            w->appended_lsn > w->durable_lsn ? w->appended_lsn - w->durable_lsn : 0);
+    fprintf(out,
+            "  records %" PRIu64 ", syncs %" PRIu64 ", records per sync %.2f, written %" PRIu64
+            " bytes, padded %" PRIu64 " (%.1f%%), segments %" PRIu64 " (%" PRIu64
+            " zero-filled), block %u%s%s\n",
+            w->records, w->syncs, w->syncs ? records_per_sync(w) : 0.0, w->bytes_written,
+            w->bytes_padded, pad_pct, w->segments_used, w->segments_zero_filled, w->block_bytes,
+            w->failed ? ", FAILED: " : "", w->failed ? regio_strerror(w->failed) : "");
 }
 
-static void text_detail(const struct found *f)
+static void text_detail(FILE *out, const struct found *f)
 {
-    printf("%s: %s\n", f->path, found_state(f));
+    fprintf(out, "%s: %s\n", f->path, found_state(f));
     if (f->err != 0) {
-        printf("  cannot read: %s\n", regio_strerror(f->err));
+        fprintf(out, "  cannot read: %s\n", regio_strerror(f->err));
         return;
     }
     const struct regio_stats_file *st = &f->st;
     const struct regio_stats_arena *a = &st->arena;
-    printf("process %d, name \"%s\", updated %.2f s ago (%" PRIu64 " updates, every %u ms)\n",
-           st->header.pid, st->header.name, age_s(st), st->header.updates, st->header.interval_ms);
-    printf("arena: %" PRIu64 " MiB in %u region(s) of %" PRIu64
-           " MiB; pages %s (kernel page %" PRIu64 " KiB, THP %" PRIu64 " MiB)\n",
-           a->size_bytes >> 20, a->region_count, a->region_bytes >> 20,
-           regio_pages_name((enum regio_pages)a->pages), a->kernel_page_bytes >> 10,
-           a->anon_huge_bytes >> 20);
+    fprintf(out, "process %d, name \"%s\", updated %.2f s ago (%" PRIu64 " updates, every %u ms)\n",
+            st->header.pid, st->header.name, age_s(st), st->header.updates, st->header.interval_ms);
+    fprintf(out,
+            "arena: %" PRIu64 " MiB in %u region(s) of %" PRIu64
+            " MiB; pages %s (kernel page %" PRIu64 " KiB, THP %" PRIu64 " MiB)\n",
+            a->size_bytes >> 20, a->region_count, a->region_bytes >> 20,
+            regio_pages_name((enum regio_pages)a->pages), a->kernel_page_bytes >> 10,
+            a->anon_huge_bytes >> 20);
     for (uint32_t r = 0; r < a->region_count && r < 16; r++)
-        printf("  region %u: bytes [%" PRIu64 ", %" PRIu64 ") of the arena\n", r,
-               (uint64_t)r * a->region_bytes, (uint64_t)(r + 1) * a->region_bytes);
-    printf("  fallback: %s\n", a->fallback_reason[0] ? a->fallback_reason : "none");
-    printf("  chunks %" PRIu64 "/%" PRIu64
-           " used; %u ring registration(s), %u cloned; %u users; %" PRIu64 " MiB pinned\n",
-           a->chunks_used, a->chunks_total, a->registrations, a->clones, a->users,
-           a->pinned_bytes >> 20);
+        fprintf(out, "  region %u: bytes [%" PRIu64 ", %" PRIu64 ") of the arena\n", r,
+                (uint64_t)r * a->region_bytes, (uint64_t)(r + 1) * a->region_bytes);
+    fprintf(out, "  fallback: %s\n", a->fallback_reason[0] ? a->fallback_reason : "none");
+    fprintf(out,
+            "  chunks %" PRIu64 "/%" PRIu64
+            " used; %u ring registration(s), %u cloned; %u users; %" PRIu64 " MiB pinned\n",
+            a->chunks_used, a->chunks_total, a->registrations, a->clones, a->users,
+            a->pinned_bytes >> 20);
     for (int i = 0; i < REGIO_STATS_MAX_SLABS; i++)
         if (st->slabs[i].used)
-            text_slab(i, &st->slabs[i]);
+            text_slab(out, i, &st->slabs[i]);
     for (int i = 0; i < REGIO_STATS_MAX_ENGINES; i++)
         if (st->engines[i].used)
-            text_engine(i, &st->engines[i]);
+            text_engine(out, i, &st->engines[i]);
     for (int i = 0; i < REGIO_STATS_MAX_WALS; i++)
         if (st->wals[i].used)
-            text_wal(&st->wals[i]);
+            text_wal(out, &st->wals[i]);
     if (st->header.dropped_sections)
-        printf("(%u objects not shown: the file's tables were full)\n",
-               st->header.dropped_sections);
+        fprintf(out, "(%u objects not shown: the file's tables were full)\n",
+                st->header.dropped_sections);
 }
 
 /* ---- Main ------------------------------------------------------------------ */
 
-/* Show one refresh; returns how many of the files are live. */
-static size_t show_once(const struct arena_opts *o)
+size_t dump_arena_show(const struct dump_arena_opts *o, const char *dir, FILE *out)
 {
     size_t n;
-    struct found *v = scan(o->pid, &n);
+    struct found *v = scan(dir, o->pid, &n);
     size_t live = 0;
     for (size_t i = 0; i < n; i++)
         live += v[i].alive;
     if (o->json) {
         struct jw j;
-        jw_init(&j, stdout);
+        jw_init(&j, out);
         jw_obj(&j, NULL);
         if (o->pid)
             jw_i64(&j, "pid", o->pid);
@@ -444,27 +444,28 @@ static size_t show_once(const struct arena_opts *o)
         jw_arr_end(&j);
         jw_obj_end(&j);
     } else if (o->pid == 0) {
-        text_list(v, n);
+        text_list(out, dir, v, n);
     } else if (n == 0) {
-        printf("process %ld publishes no stats (no %s/%s%ld.*)\n", o->pid, REGIO_STATS_DIR,
-               REGIO_STATS_PREFIX, o->pid);
+        fprintf(out, "process %ld publishes no stats (no %s/%s%ld.*)\n", o->pid, dir,
+                REGIO_STATS_PREFIX, o->pid);
     } else {
         for (size_t i = 0; i < n; i++)
-            text_detail(&v[i]);
+            text_detail(out, &v[i]);
     }
-    fflush(stdout);
+    fflush(out);
     free(v);
     return live;
 }
 
 int dump_arena_main(int argc, char **argv)
 {
-    struct arena_opts o = {0};
+    struct dump_arena_opts o = {0};
     int rc = parse_arena_args(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? DUMP_OK : rc;
     if (!o.watch)
-        return (show_once(&o) == 0 && o.pid != 0) ? DUMP_FAIL : DUMP_OK;
+        return (dump_arena_show(&o, REGIO_STATS_DIR, stdout) == 0 && o.pid != 0) ? DUMP_FAIL
+                                                                                 : DUMP_OK;
 
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
@@ -478,7 +479,7 @@ int dump_arena_main(int argc, char **argv)
         }
         if (clear)
             printf("\033[H\033[2J");
-        size_t live = show_once(&o);
+        size_t live = dump_arena_show(&o, REGIO_STATS_DIR, stdout);
         seen_live |= live > 0;
         /* Watching one process ends with it (once it has been seen: a
          * process that is still starting up is waited for). */

@@ -21,12 +21,6 @@
 #define LIST_MAX      100        /* bad pages listed as text (all are counted) */
 #define JSON_LIST_MAX 10000      /* bad pages listed in JSON */
 
-struct pages_opts {
-    const char *file;
-    uint64_t page_bytes;
-    bool json;
-};
-
 static void pages_usage(FILE *out)
 {
     fprintf(out, "usage: regio-dump pages FILE [--page-bytes B] [--json]\n"
@@ -41,7 +35,7 @@ static void pages_usage(FILE *out)
                  "partial last page, or an unreadable file; 2 bad usage\n");
 }
 
-static int parse_pages_args(int argc, char **argv, struct pages_opts *o)
+static int parse_pages_args(int argc, char **argv, struct dump_pages_opts *o)
 {
     o->page_bytes = 4096;
     for (int i = 1; i < argc; i++) {
@@ -98,8 +92,8 @@ struct scan_result {
     int read_err;
 };
 
-static void report_bad(const struct pages_opts *o, struct jw *j, uint64_t page_no, int rc,
-                       uint64_t nbad)
+static void report_bad(const struct dump_pages_opts *o, FILE *out, struct jw *j, uint64_t page_no,
+                       int rc, uint64_t nbad)
 {
     const char *why = rc == -EBADMSG  ? "checksum or page number mismatch"
                       : rc == -EPROTO ? "page of format 1 (16-byte trailer, regio before 0.2)"
@@ -113,15 +107,15 @@ static void report_bad(const struct pages_opts *o, struct jw *j, uint64_t page_n
         jw_str(j, "error", why);
         jw_obj_end(j);
     } else if (nbad <= LIST_MAX) {
-        printf("page %" PRIu64 " (offset %" PRIu64 "): %s\n", page_no, page_no * o->page_bytes,
-               why);
+        fprintf(out, "page %" PRIu64 " (offset %" PRIu64 "): %s\n", page_no,
+                page_no * o->page_bytes, why);
     } else if (nbad == LIST_MAX + 1) {
-        printf("(more bad pages: only the first %d are listed)\n", LIST_MAX);
+        fprintf(out, "(more bad pages: only the first %d are listed)\n", LIST_MAX);
     }
 }
 
-static void scan_pages(const struct pages_opts *o, int fd, uint64_t size, struct jw *j,
-                       struct scan_result *r, uint8_t *buf)
+static void scan_pages(const struct dump_pages_opts *o, FILE *out, int fd, uint64_t size,
+                       struct jw *j, struct scan_result *r, uint8_t *buf)
 {
     uint64_t pb = o->page_bytes;
     uint64_t whole = size / pb;
@@ -145,28 +139,24 @@ static void scan_pages(const struct pages_opts *o, int fd, uint64_t size, struct
                 r->empty++;
             } else {
                 r->bad++;
-                report_bad(o, j, page_no, rc, r->bad);
+                report_bad(o, out, j, page_no, rc, r->bad);
             }
         }
     }
 }
 
-int dump_pages_main(int argc, char **argv)
+int dump_pages(const struct dump_pages_opts *o, FILE *out)
 {
-    struct pages_opts o = {0};
-    int rc = parse_pages_args(argc, argv, &o);
-    if (rc != 0)
-        return rc < 0 ? DUMP_OK : rc;
-    int fd = open(o.file, O_RDONLY | O_CLOEXEC);
+    int fd = open(o->file, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "regio-dump pages: %s: %s\n", o.file, strerror(errno));
+        fprintf(stderr, "regio-dump pages: %s: %s\n", o->file, strerror(errno));
         if (fd >= 0)
             close(fd);
         return DUMP_FAIL;
     }
     if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "regio-dump pages: %s: not a regular file\n", o.file);
+        fprintf(stderr, "regio-dump pages: %s: not a regular file\n", o->file);
         close(fd);
         return DUMP_FAIL;
     }
@@ -177,22 +167,22 @@ int dump_pages_main(int argc, char **argv)
     }
     struct jw j;
     struct scan_result r = {0};
-    if (o.json) {
-        jw_init(&j, stdout);
+    if (o->json) {
+        jw_init(&j, out);
         jw_obj(&j, NULL);
-        jw_str(&j, "file", o.file);
+        jw_str(&j, "file", o->file);
         jw_u64(&j, "file_bytes", (uint64_t)st.st_size);
-        jw_u64(&j, "page_bytes", o.page_bytes);
+        jw_u64(&j, "page_bytes", o->page_bytes);
         jw_arr(&j, "bad_pages");
     }
-    scan_pages(&o, fd, (uint64_t)st.st_size, &j, &r, buf);
+    scan_pages(o, out, fd, (uint64_t)st.st_size, &j, &r, buf);
     free(buf);
     uint32_t guess = 0;
     if (r.bad > 0 && r.ok == 0)
-        guess = guess_page_bytes(fd, (uint32_t)o.page_bytes);
+        guess = guess_page_bytes(fd, (uint32_t)o->page_bytes);
     close(fd);
     bool ok = r.bad == 0 && r.partial_bytes == 0 && r.read_err == 0;
-    if (o.json) {
+    if (o->json) {
         jw_arr_end(&j);
         jw_u64(&j, "pages", r.pages);
         jw_u64(&j, "valid", r.ok);
@@ -211,16 +201,29 @@ int dump_pages_main(int argc, char **argv)
         return ok ? DUMP_OK : DUMP_FAIL;
     }
     if (r.read_err != 0)
-        printf("read error after %" PRIu64 " pages: %s\n", r.pages, regio_strerror(r.read_err));
+        fprintf(out, "read error after %" PRIu64 " pages: %s\n", r.pages,
+                regio_strerror(r.read_err));
     if (r.partial_bytes != 0)
-        printf("the file ends with %" PRIu64 " bytes that are not a whole page of %" PRIu64
-               " bytes\n",
-               r.partial_bytes, o.page_bytes);
+        fprintf(out,
+                "the file ends with %" PRIu64 " bytes that are not a whole page of %" PRIu64
+                " bytes\n",
+                r.partial_bytes, o->page_bytes);
     if (guess != 0)
-        printf("hint: page 0 verifies with --page-bytes %u\n", guess);
-    printf("%s: page size %" PRIu64 ": pages scanned %" PRIu64 ", valid %" PRIu64
-           ", never written %" PRIu64 ", bad checksums %" PRIu64 ", highest page LSN %" PRIu64 "\n",
-           o.file, o.page_bytes, r.pages, r.ok, r.empty, r.bad, r.max_lsn);
-    printf("%s\n", ok ? "checksums ok" : "checksum scan FAILED");
+        fprintf(out, "hint: page 0 verifies with --page-bytes %u\n", guess);
+    fprintf(out,
+            "%s: page size %" PRIu64 ": pages scanned %" PRIu64 ", valid %" PRIu64
+            ", never written %" PRIu64 ", bad checksums %" PRIu64 ", highest page LSN %" PRIu64
+            "\n",
+            o->file, o->page_bytes, r.pages, r.ok, r.empty, r.bad, r.max_lsn);
+    fprintf(out, "%s\n", ok ? "checksums ok" : "checksum scan FAILED");
     return ok ? DUMP_OK : DUMP_FAIL;
+}
+
+int dump_pages_main(int argc, char **argv)
+{
+    struct dump_pages_opts o = {0};
+    int rc = parse_pages_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? DUMP_OK : rc;
+    return dump_pages(&o, stdout);
 }

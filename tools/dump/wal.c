@@ -29,12 +29,6 @@
 /* Larger segment files are refused rather than read into memory. */
 #define MAX_SEGMENT_FILE_BYTES ((uint64_t)4 << 30)
 
-struct wal_opts {
-    const char *dir;
-    uint64_t from_lsn;
-    bool stats, json;
-};
-
 /* Per-type totals for --stats. */
 struct type_count {
     uint16_t type;
@@ -42,10 +36,12 @@ struct type_count {
 };
 
 struct wal_state {
-    struct wal_opts o;
+    struct dump_wal_opts o;
+    FILE *out;
     struct jw j;
     bool have_ctl;
-    bool ctl_damaged;
+    bool ctl_damaged; /* the control file is corrupt: recovery refuses the log */
+    int ctl_read_err; /* it cannot be read (-errno): recovery fails with that */
     struct regio__wal_ctl_info ctl;
     bool failed;      /* a failed check: exit 1 */
     uint64_t records; /* valid records of any type */
@@ -85,7 +81,7 @@ static void wal_usage(FILE *out)
                  "file, or not a WAL directory; 2 bad usage\n");
 }
 
-static int parse_wal_args(int argc, char **argv, struct wal_opts *o)
+static int parse_wal_args(int argc, char **argv, struct dump_wal_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -123,7 +119,7 @@ static void fail(struct wal_state *s, const char *where, const char *why)
 {
     s->failed = true;
     if (!s->o.json) {
-        printf("  ERROR: %s: %s\n", where, why);
+        fprintf(s->out, "  ERROR: %s: %s\n", where, why);
         return;
     }
     char *msg = NULL;
@@ -221,9 +217,10 @@ static void note_record(struct wal_state *s, const struct regio__wal_seg_info *s
         jw_bool(&s->j, "checksum_ok", true);
         jw_obj_end(&s->j);
     } else {
-        printf("  lsn %" PRIu64 " end %" PRIu64 " type %s (0x%04x) len %u epoch %u checksum ok\n",
-               r->lsn, r->lsn + r->total_bytes, regio__wal_type_name(r->type), r->type, r->len,
-               r->epoch);
+        fprintf(s->out,
+                "  lsn %" PRIu64 " end %" PRIu64 " type %s (0x%04x) len %u epoch %u checksum ok\n",
+                r->lsn, r->lsn + r->total_bytes, regio__wal_type_name(r->type), r->type, r->len,
+                r->epoch);
     }
     (void)si;
 }
@@ -249,9 +246,10 @@ static void note_invalid(struct wal_state *s, const struct regio__wal_seg_info *
         jw_str(&s->j, "reason", reason ? reason : "invalid record");
         jw_obj_end(&s->j);
     } else {
-        printf("  INVALID at lsn %" PRIu64 " (offset %" PRIu64 "): %s; %" PRIu64
-               " bytes to the next valid record or the end\n",
-               lsn, offset, reason ? reason : "invalid record", bytes);
+        fprintf(s->out,
+                "  INVALID at lsn %" PRIu64 " (offset %" PRIu64 "): %s; %" PRIu64
+                " bytes to the next valid record or the end\n",
+                lsn, offset, reason ? reason : "invalid record", bytes);
     }
 }
 
@@ -364,13 +362,14 @@ static void dump_segment(struct wal_state *s, const struct seg_file *sf)
         jw_str(&s->j, "file", sf->name);
         jw_u64(&s->j, "segment_no", sf->no);
     } else {
-        printf("segment %s:", sf->name);
+        fprintf(s->out, "segment %s:", sf->name);
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO named like a segment must not block the dump. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (!s->o.json)
-            printf("\n");
+            fprintf(s->out, "\n");
         fail(s, sf->name, fd < 0 ? strerror(errno) : "not a regular file");
         if (fd >= 0)
             close(fd);
@@ -385,13 +384,13 @@ static void dump_segment(struct wal_state *s, const struct seg_file *sf)
         if (s->o.json)
             jw_str(&s->j, "state", "zeroed_header");
         else
-            printf(" zeroed header (a spare is named only once its header is durable)\n");
+            fprintf(s->out, " zeroed header (a spare is named only once its header is durable)\n");
         close(fd);
         goto out;
     }
     if (rc != 0) {
         if (!s->o.json)
-            printf("\n");
+            fprintf(s->out, "\n");
         fail(s, sf->name,
              rc == -EBADMSG ? (regio_error_detail()[0] ? regio_error_detail()
                                                        : "not a regio WAL segment header")
@@ -409,10 +408,11 @@ static void dump_segment(struct wal_state *s, const struct seg_file *sf)
         jw_u64(&s->j, "block_bytes", si.block_bytes);
         jw_u64(&s->j, "window_bytes", si.window_bytes);
     } else {
-        printf(" no %" PRIu64 ", first LSN %" PRIu64 ", salt 0x%016" PRIx64
-               ", epoch %u, segment %" PRIu64 " bytes, block %u, window %" PRIu64 "\n",
-               si.segment_no, si.first_lsn, si.salt, si.epoch, si.segment_bytes, si.block_bytes,
-               si.window_bytes);
+        fprintf(s->out,
+                " no %" PRIu64 ", first LSN %" PRIu64 ", salt 0x%016" PRIx64
+                ", epoch %u, segment %" PRIu64 " bytes, block %u, window %" PRIu64 "\n",
+                si.segment_no, si.first_lsn, si.salt, si.epoch, si.segment_bytes, si.block_bytes,
+                si.window_bytes);
     }
     if (si.segment_no != sf->no)
         fail(s, sf->name, "segment number in the header does not match the file name");
@@ -439,8 +439,8 @@ static void dump_segment(struct wal_state *s, const struct seg_file *sf)
         jw_u64(&s->j, "records", n);
         jw_u64(&s->j, "invalid_spans", invalid);
     } else {
-        printf("  state %s: %" PRIu64 " records, %" PRIu64 " invalid spans\n", seg_state(n, segend),
-               n, invalid);
+        fprintf(s->out, "  state %s: %" PRIu64 " records, %" PRIu64 " invalid spans\n",
+                seg_state(n, segend), n, invalid);
     }
 out:
     if (s->o.json)
@@ -465,18 +465,22 @@ static void dump_control(struct wal_state *s)
             jw_u64(&s->j, "block_bytes", s->ctl.block_bytes);
         }
     } else if (rc == 0) {
-        printf("control: epoch %u, %s, checkpoint LSN %" PRIu64 ", segments of %" PRIu64
-               " bytes, block %u\n",
-               s->ctl.epoch,
-               (s->ctl.flags & REGIO__WAL_CTL_CLEAN) ? "closed cleanly" : "not closed cleanly",
-               s->ctl.checkpoint_lsn, s->ctl.segment_bytes, s->ctl.block_bytes);
+        fprintf(s->out,
+                "control: epoch %u, %s, checkpoint LSN %" PRIu64 ", segments of %" PRIu64
+                " bytes, block %u\n",
+                s->ctl.epoch,
+                (s->ctl.flags & REGIO__WAL_CTL_CLEAN) ? "closed cleanly" : "not closed cleanly",
+                s->ctl.checkpoint_lsn, s->ctl.segment_bytes, s->ctl.block_bytes);
     } else if (rc == -ENOENT) {
-        printf("control: no %s (a log never opened to the end, or not a log)\n",
-               REGIO__WAL_CTL_NAME);
+        fprintf(s->out, "control: no %s (a log never opened to the end, or not a log)\n",
+                REGIO__WAL_CTL_NAME);
     } else {
-        printf("control: %s\n", REGIO__WAL_CTL_NAME);
+        fprintf(s->out, "control: %s\n", REGIO__WAL_CTL_NAME);
     }
-    s->ctl_damaged = rc != 0 && rc != -ENOENT;
+    /* Damage is -EBADMSG; any other error (a FIFO under the name: -ESPIPE)
+     * is the file being unreadable, which recovery reports as that error. */
+    s->ctl_damaged = rc == -EBADMSG;
+    s->ctl_read_err = rc != 0 && rc != -ENOENT && rc != -EBADMSG ? rc : 0;
     if (rc != 0 && rc != -ENOENT)
         fail(s, REGIO__WAL_CTL_NAME,
              rc == -EBADMSG ? "control file damaged (bad magic, version or checksum)"
@@ -533,17 +537,21 @@ static const char *verdict_words(const struct wal_state *s, const struct regio__
 }
 
 /* Where and why the log ends, as recovery decides it (the same code); sets
- * s->failed where strict recovery refuses the log. */
-static void dump_end(struct wal_state *s)
+ * s->failed where strict recovery refuses the log, and the verdict in res. */
+static void dump_end(struct wal_state *s, struct dump_wal_result *res)
 {
     const char *kind;
     char detail[400];
     uint64_t lsn = 0;
     struct regio__wal_judge j = {0};
-    int err = s->ctl_damaged ? 0 : judge_log(s, &j);
+    int err = s->ctl_damaged || s->ctl_read_err ? 0 : judge_log(s, &j);
     if (s->ctl_damaged) {
         kind = "corrupt";
         snprintf(detail, sizeof(detail), "the control file is damaged: recovery refuses the log");
+    } else if (s->ctl_read_err) {
+        kind = "unreadable";
+        snprintf(detail, sizeof(detail), "cannot read the control file: %s",
+                 strerror(-s->ctl_read_err));
     } else if (err == -ENOENT && !s->have_ctl) {
         kind = "empty";
         snprintf(detail, sizeof(detail), "no records");
@@ -560,6 +568,8 @@ static void dump_end(struct wal_state *s)
     regio__wal_judge_free(&j);
     if (strcmp(kind, "corrupt") == 0 || strcmp(kind, "unreadable") == 0)
         s->failed = true;
+    res->end_kind = kind;
+    res->end_lsn = lsn;
     if (s->o.json) {
         jw_obj(&s->j, "end");
         jw_u64(&s->j, "lsn", lsn);
@@ -567,7 +577,7 @@ static void dump_end(struct wal_state *s)
         jw_str(&s->j, "detail", detail);
         jw_obj_end(&s->j);
     } else {
-        printf("end of log: %s: %s\n", kind, detail);
+        fprintf(s->out, "end of log: %s: %s\n", kind, detail);
     }
 }
 
@@ -593,25 +603,26 @@ static void dump_stats(struct wal_state *s)
     }
     if (!s->o.stats)
         return;
-    printf("%-10s %-8s %12s %16s\n", "type", "name", "records", "bytes (on disk)");
+    fprintf(s->out, "%-10s %-8s %12s %16s\n", "type", "name", "records", "bytes (on disk)");
     for (uint32_t i = 0; i < s->type_count; i++)
-        printf("0x%04x     %-8s %12" PRIu64 " %16" PRIu64 "\n", s->types[i].type,
-               regio__wal_type_name(s->types[i].type), s->types[i].records, s->types[i].bytes);
-    printf("total: %" PRIu64 " records, %" PRIu64 " caller records with %" PRIu64
-           " payload bytes\n",
-           s->records, s->user_records, s->user_payload_bytes);
+        fprintf(s->out, "0x%04x     %-8s %12" PRIu64 " %16" PRIu64 "\n", s->types[i].type,
+                regio__wal_type_name(s->types[i].type), s->types[i].records, s->types[i].bytes);
+    fprintf(s->out,
+            "total: %" PRIu64 " records, %" PRIu64 " caller records with %" PRIu64
+            " payload bytes\n",
+            s->records, s->user_records, s->user_payload_bytes);
 }
 
-int dump_wal_main(int argc, char **argv)
+int dump_wal(const struct dump_wal_opts *o, FILE *out, struct dump_wal_result *res)
 {
     static struct wal_state s;
     memset(&s, 0, sizeof(s));
-    int rc = parse_wal_args(argc, argv, &s.o);
-    if (rc != 0)
-        return rc < 0 ? DUMP_OK : rc;
+    s.o = *o;
+    s.out = out;
+    *res = (struct dump_wal_result){.end_kind = "unreadable"};
     size_t nseg;
     struct seg_file *segs;
-    rc = list_segments(s.o.dir, &segs, &nseg);
+    int rc = list_segments(s.o.dir, &segs, &nseg);
     if (rc != 0) {
         fprintf(stderr, "regio-dump wal: %s: %s\n", s.o.dir, strerror(-rc));
         return DUMP_FAIL;
@@ -624,14 +635,15 @@ int dump_wal_main(int argc, char **argv)
                 "regio-dump wal: %s is not a regio WAL directory (no segment files, no %s)\n",
                 s.o.dir, REGIO__WAL_CTL_NAME);
         free(segs);
+        res->end_kind = "not_a_log";
         return DUMP_FAIL;
     }
     if (s.o.json) {
-        jw_init(&s.j, stdout);
+        jw_init(&s.j, out);
         jw_obj(&s.j, NULL);
         jw_str(&s.j, "dir", s.o.dir);
     } else {
-        printf("log %s: %zu segment file(s)\n", s.o.dir, nseg);
+        fprintf(out, "log %s: %zu segment file(s)\n", s.o.dir, nseg);
     }
     dump_control(&s);
     if (s.o.json)
@@ -642,11 +654,21 @@ int dump_wal_main(int argc, char **argv)
         jw_arr_end(&s.j);
     free(segs);
     dump_stats(&s);
-    dump_end(&s);
+    dump_end(&s, res);
     if (s.o.json) {
         write_errors(&s);
         jw_bool(&s.j, "ok", !s.failed);
         jw_obj_end(&s.j);
     }
     return s.failed ? DUMP_FAIL : DUMP_OK;
+}
+
+int dump_wal_main(int argc, char **argv)
+{
+    struct dump_wal_opts o = {0};
+    int rc = parse_wal_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? DUMP_OK : rc;
+    struct dump_wal_result res;
+    return dump_wal(&o, stdout, &res);
 }
