@@ -742,14 +742,49 @@ static void watchdog_arm(struct regio_engine *e)
     e->progress_at_arm = e->progress;
 }
 
-/* Block in the kernel until a CQE is ready or ts passes (NULL: no limit). */
-static int block(struct regio_engine *e, struct __kernel_timespec *ts)
+/*
+ * How many CQEs an owned engine's sleep asks the kernel for: the callbacks
+ * the caller still wants, but never more than the requests in flight (each
+ * posts at least one CQE), so the count can always be reached. Asking for
+ * the whole batch in one io_uring_enter is what min_complete is for: a
+ * reader that reaps a quarter of its depth at a time enters the kernel once
+ * per batch instead of once per wake-up (docs/decisions.md, "A wait asks
+ * the kernel for the whole batch").
+ */
+static unsigned wait_count(const struct regio_engine *e, unsigned want)
+{
+    unsigned in_flight = atomic_load(&e->in_flight);
+    if (want > in_flight)
+        want = in_flight;
+    return want > 0 ? want : 1;
+}
+
+/* A sleep for more than one CQE could outlast a stalled request: the
+ * watchdog's timer posts one CQE, not the count. Such a sleep is bounded by
+ * the watchdog's period, after which the loop reaps the timer and the probe
+ * runs. */
+static struct __kernel_timespec *wait_bound(struct regio_engine *e, unsigned nr,
+                                            struct __kernel_timespec *ts)
+{
+    if (nr <= 1)
+        return ts;
+    const struct __kernel_timespec *w = &e->watchdog_ts;
+    if (ts == NULL || ts->tv_sec > w->tv_sec ||
+        (ts->tv_sec == w->tv_sec && ts->tv_nsec > w->tv_nsec))
+        return &e->watchdog_ts;
+    return ts;
+}
+
+/* Block in the kernel until want CQEs are ready (an owned engine; a shared
+ * one wakes at the first) or ts passes (NULL: no limit). */
+static int block(struct regio_engine *e, struct __kernel_timespec *ts, unsigned want)
 {
     CTR_INC(e, enters);
     watchdog_arm(e);
     if (!e->shared) {
         struct io_uring_cqe *cqe;
-        return io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, ts, NULL);
+        unsigned nr = wait_count(e, want);
+        return io_uring_submit_and_wait_timeout(&e->ring, &cqe, nr, wait_bound(e, nr, ts), NULL);
     }
     int rc = flush_sq(e);
     if (rc < 0)
@@ -794,13 +829,13 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
             CTR_INC(e, enters);
             rc = io_uring_submit_and_get_events(&e->ring);
         } else if (timeout_ns < 0) {
-            rc = block(e, NULL);
+            rc = block(e, NULL, min_complete - (unsigned)ran);
         } else {
             int64_t left = deadline - regio__now_ns();
             if (left <= 0)
                 break;
             struct __kernel_timespec ts = {left / 1000000000, left % 1000000000};
-            rc = block(e, &ts);
+            rc = block(e, &ts, min_complete - (unsigned)ran);
         }
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             if (ran == 0)

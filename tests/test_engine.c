@@ -419,6 +419,44 @@ static void test_early_submit(const char *dir)
     env_down(&v);
 }
 
+/* A wait for min_complete callbacks asks the kernel for all of them in one
+ * sleep: one io_uring_enter for a batch of reads that the device completes
+ * at different moments, instead of one per wake-up. */
+static void test_wait_batch(const char *dir)
+{
+    struct env v;
+    env_up(&v, NULL);
+    struct regio_file *f = open_rw(&v, dir, "batch");
+    enum { N = 32, BIG = 16 * BLOCK };
+    struct regio_buf bufs[N];
+    struct counter c = {0, 0, 0};
+    for (int i = 0; i < N; i++) {
+        CHECK_OK(regio_slab_alloc(v.s, BIG, &bufs[i]));
+        fill(bufs[i].data, BIG, (uint64_t)i);
+        CHECK_OK(regio_file_write(f, bufs[i], (uint64_t)i * BIG, BIG, count_cb, &c));
+    }
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(c.errors, 0);
+    for (int round = 0; round < 4; round++) {
+        struct counter rc = {0, 0, 0};
+        for (int i = 0; i < N; i++)
+            CHECK_OK(regio_file_read(f, bufs[i], (uint64_t)((i * 7 + round) % N) * BIG, BIG,
+                                     count_cb, &rc));
+        struct regio_engine_stats before, after;
+        CHECK_OK(regio_engine_stats(v.e, &before));
+        CHECK_EQ(regio_engine_wait(v.e, N, -1), N);
+        CHECK_OK(regio_engine_stats(v.e, &after));
+        CHECK_EQ(rc.calls, N);
+        CHECK_EQ(rc.errors, 0);
+        /* The submit and the sleep are one enter. */
+        CHECK_EQ(after.enters - before.enters, 1);
+    }
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_slab_free(v.s, bufs[i]));
+    CHECK_OK(regio_file_close(f));
+    env_down(&v);
+}
+
 /* A callback that tries to queue more work while the engine is destroyed. */
 struct requeue {
     struct regio_engine *e;
@@ -564,6 +602,7 @@ int main(void)
     test_drain_many(keep);
     test_early_submit(keep);
     test_wait_timeout(keep);
+    test_wait_batch(keep);
     test_destroy_in_flight(keep);
     test_limits_and_clone(keep);
     test_rmdir_all(keep);

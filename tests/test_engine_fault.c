@@ -477,6 +477,29 @@ static void test_stall(const char *dir, bool shared)
     CHECK_OK(regio_engine_drain(v.e, -1));
     CHECK_EQ(r[3].res, BLOCK);
     CHECK(memcmp(b[2].data, b[0].data, BLOCK) == 0);
+
+    /* A wait for a whole batch of which two reads stall every time: the
+     * watchdog's timer is one CQE, short of the count the sleep asks the
+     * kernel for, so only the sleep's bound gets the probe to run. The wait
+     * returns with every callback run, the two stalled ones -ETIMEDOUT. */
+    enum { W = 8 };
+    memset(r, 0, sizeof(r));
+    CHECK_OK(regio_engine_fault_arm(
+        v.e,
+        &(struct regio_fault){.op = REGIO_OP_READ, .nth = W - 1, .sticky = true, .stall = true}));
+    for (int i = 0; i < W; i++)
+        CHECK_OK(regio_file_read(v.f, b[i], (uint64_t)i * BLOCK, BLOCK, res_cb, &r[i]));
+    int ran = 0;
+    while (ran < W) {
+        int n = regio_engine_wait(v.e, (unsigned)(W - ran), -1);
+        CHECK(n > 0);
+        ran += n;
+    }
+    regio_engine_fault_clear(v.e);
+    for (int i = 0; i < W; i++) {
+        CHECK_EQ(r[i].calls, 1);
+        CHECK_EQ(r[i].res, i < W - 2 ? (int)BLOCK : -ETIMEDOUT);
+    }
     for (int i = 0; i < N; i++)
         CHECK_OK(regio_slab_free(v.s, b[i]));
     env_down(&v);

@@ -245,6 +245,10 @@ REGIO_API int regio_engine_submit(struct regio_engine *e);
  * callbacks run, which is 0 at once when nothing is in flight (there is
  * nothing to wait for, so the call does not sleep out the timeout; a
  * -ETIMEDOUT therefore always means a late request, never an idle engine).
+ * An owned engine's sleep asks the kernel for all the completions still
+ * wanted (at most one per request in flight) and wakes once for them, so a
+ * caller that reaps a batch at a time enters the kernel once per batch;
+ * such a sleep lasts at most the stall probe's period before it looks again.
  * Engine thread rules apply.
  *   -EINVAL     e is NULL.
  *   -EPERM      owned engine, called from another thread.

@@ -3,9 +3,11 @@
  *
  * regio: regio_pager_read (READ_FIXED from a registered buffer, checksum
  * verified on completion) keeping qd reads in flight, each completion
- * queueing the next. The primary baseline, on the same file in the same
- * round, is fio's io_uring engine tuned: fixed buffers, registered files,
- * whole-depth submits and reaps of at least a quarter of the depth
+ * queueing the next, reaped at least qd/4 at a time (regio_engine_wait's
+ * min_complete, fio batched's --iodepth_batch_complete_min). The primary
+ * baseline, on the same file in the same round, is fio's io_uring engine
+ * tuned: fixed buffers, registered files, whole-depth submits and reaps of
+ * at least a quarter of the depth
  * (--iodepth_batch_submit/complete_min/complete_max), so that it enters the
  * kernel about as rarely as regio does. fio with its defaults (one enter per
  * read) and qd threads of O_DIRECT pread are secondary rows. fio 3.33 has
@@ -274,10 +276,13 @@ static int run_reads(struct setup *s, int qd, double seconds, bool engine_only, 
     }
     for (int i = 0; i < qd && rc == 0; i++)
         rc = regio_issue(&slots[i]);
+    /* Reap at least a quarter of the depth per wait, as fio batched does
+     * (--iodepth_batch_complete_min): one io_uring_enter per batch. */
+    unsigned batch = qd / 4 > 0 ? (unsigned)qd / 4 : 1;
     /* The same warm-up as fio's --ramp_time: reads run, nothing counted. */
     int64_t warm_end = bench_now_ns() + WARMUP_NS;
     while (rc == 0 && bench_now_ns() < warm_end) {
-        int n = regio_engine_wait(s->e, 1, -1);
+        int n = regio_engine_wait(s->e, batch, -1);
         if (n < 0)
             rc = n;
     }
@@ -286,7 +291,7 @@ static int run_reads(struct setup *s, int qd, double seconds, bool engine_only, 
     int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
     int64_t end = t0 + (int64_t)(seconds * 1e9);
     while (rc == 0 && bench_now_ns() < end) {
-        int n = regio_engine_wait(s->e, 1, -1);
+        int n = regio_engine_wait(s->e, batch, -1);
         if (n < 0)
             rc = n;
     }
