@@ -812,13 +812,24 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts, unsigned 
     return err;
 }
 
-static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
+/*
+ * Reap until min_complete callbacks ran or timeout_ns passes. idle_waits
+ * selects what an empty engine means. false (drain, the pager, the WAL):
+ * nothing in flight ends the wait at once, since the caller only waits for
+ * requests it knows of. true (regio_engine_wait): the caller waits for
+ * callbacks, so an empty engine is waited on like a slow one: until the
+ * timeout, or, shared, until a request another thread submits completes.
+ * An owned engine that emptied after running some callbacks returns them:
+ * no more can come.
+ */
+static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns,
+                        bool idle_waits)
 {
     int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
     int ran = 0;
     for (;;) {
-        bool need = (unsigned)ran < min_complete && atomic_load(&e->in_flight) > 0 &&
-                    io_uring_cq_ready(&e->ring) == 0;
+        bool busy = atomic_load(&e->in_flight) > 0 || (idle_waits && (e->shared || ran == 0));
+        bool need = (unsigned)ran < min_complete && busy && io_uring_cq_ready(&e->ring) == 0;
         int rc;
         if (!need && io_uring_cq_ready(&e->ring) > 0 && io_uring_sq_ready(&e->ring) == 0) {
             /* Completions are posted and nothing waits to be submitted: reap
@@ -846,14 +857,25 @@ static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t t
         if (n > 0)
             wake_waiters(e);
         ran += n;
-        if ((unsigned)ran >= min_complete || atomic_load(&e->in_flight) == 0 || timeout_ns == 0)
+        bool idle = atomic_load(&e->in_flight) == 0 && !(idle_waits && (e->shared || ran == 0));
+        if ((unsigned)ran >= min_complete || idle || timeout_ns == 0)
             break;
         if (timeout_ns > 0 && regio__now_ns() >= deadline)
             break;
     }
-    if (ran == 0 && min_complete > 0 && atomic_load(&e->in_flight) > 0)
+    if (ran == 0 && min_complete > 0 && (idle_waits || atomic_load(&e->in_flight) > 0))
         return -ETIMEDOUT;
     return ran;
+}
+
+int regio__engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
+{
+    int rc = regio__engine_enter(e);
+    if (rc != 0)
+        return rc;
+    rc = wait_entered(e, min_complete, timeout_ns, false);
+    regio__engine_leave(e);
+    return rc;
 }
 
 int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns)
@@ -866,7 +888,17 @@ int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t tim
     int rc = regio__engine_enter(e);
     if (rc != 0)
         return rc;
-    rc = wait_entered(e, min_complete, timeout_ns);
+    if (!e->shared && timeout_ns < 0 && min_complete > 0 && atomic_load(&e->in_flight) == 0) {
+        /* Only this thread can submit to an owned engine, and it would be
+         * asleep: the wait could never end. */
+        regio__set_detail("regio_engine_wait: no limit and nothing in flight on an owned engine "
+                          "(it would never return)");
+        rc = -EDEADLK;
+    } else {
+        rc = wait_entered(e, min_complete, timeout_ns, true);
+        if (rc == -ETIMEDOUT)
+            regio__set_detail("regio_engine_wait: no callback ran within the timeout");
+    }
     regio__engine_leave(e);
     return rc;
 }
@@ -881,7 +913,7 @@ static int drain_entered(struct regio_engine *e, int64_t timeout_ns)
             if (left < 0)
                 left = 0;
         }
-        int rc = wait_entered(e, 1, left);
+        int rc = wait_entered(e, 1, left, false);
         if (rc < 0 && rc != -ETIMEDOUT)
             return rc;
         if (left == 0 && atomic_load(&e->in_flight) > 0)

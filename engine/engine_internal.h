@@ -119,6 +119,11 @@ struct regio_engine {
 int regio__engine_enter(const struct regio_engine *e);
 void regio__engine_leave(const struct regio_engine *e);
 
+/* regio_engine_wait for callers that wait only for requests they know are
+ * in flight (the pager, the WAL): nothing in flight returns 0 at once, never
+ * sleeps out the timeout or refuses; sets no detail. */
+int regio__engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns);
+
 /* Point e->hook at e->test when anything in it is armed or recording, else
  * NULL. Called with the engine entered after every change to e->test. */
 void regio__test_hook_update(struct regio_engine *e);

@@ -741,7 +741,7 @@ static void wait_step(struct regio_pager *p)
         return;
     }
     bool slice = e->shared || parked > 0;
-    regio_engine_wait(e, 1, slice ? PAGER_SLICE_NS : -1);
+    regio__engine_wait(e, 1, slice ? PAGER_SLICE_NS : -1);
 }
 
 /* Block until *counter (a pager field guarded by the engine) reaches target. */

@@ -4,8 +4,8 @@
  * every failing public call leaves a detail of its own (never the previous
  * failure's text); another slab's buffer is -EXDEV, not -ESTALE; a clean
  * close cuts nothing (bytes_cut 0, also in a recycled segment);
- * regio_engine_wait with nothing in flight returns 0 at once and
- * -ETIMEDOUT only while a request is late; a log keeps its files in the
+ * regio_engine_wait waits on an idle engine like a slow one (-ETIMEDOUT
+ * after the timeout, -EDEADLK without limit on an owned engine); a log keeps its files in the
  * directory it was opened in, whatever happens to the path afterwards.
  */
 #include <dirent.h>
@@ -13,6 +13,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -222,15 +223,30 @@ static void count_cb(void *ctx, int res)
     ((struct count *)ctx)->calls++;
 }
 
-/* Nothing in flight: 0 at once, whatever the timeout. A request the kernel
- * holds (a stalled fault): -ETIMEDOUT once the timeout passes. */
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* An idle owned engine is waited on like a slow one: a timed wait sleeps
+ * the timeout out and says -ETIMEDOUT (an event loop of short waits must
+ * not spin), a poll says -ETIMEDOUT at once, a wait without limit is
+ * refused with -EDEADLK (it could never end). A request the kernel holds (a
+ * stalled fault): -ETIMEDOUT once the timeout passes. */
 static void engine_wait_contract(const char *dir)
 {
     struct env v;
     env_up(&v);
-    CHECK_EQ(regio_engine_wait(v.e, 1, 50 * 1000000ll), 0);
-    CHECK_EQ(regio_engine_wait(v.e, 1, 0), 0);
-    CHECK_EQ(regio_engine_wait(v.e, 1, -1), 0);
+    int64_t t0 = mono_ns();
+    CHECK_FRESH(regio_engine_wait(v.e, 1, 50 * 1000000ll), -ETIMEDOUT);
+    CHECK(mono_ns() - t0 >= 50 * 1000000ll); /* slept it out: a lower bound only */
+    CHECK_FRESH(regio_engine_wait(v.e, 1, 0), -ETIMEDOUT);
+    CHECK_FRESH(regio_engine_wait(v.e, 1, -1), -EDEADLK);
+    CHECK(strstr(regio_error_detail(), "nothing in flight") != NULL);
+    CHECK_EQ(regio_engine_wait(v.e, 0, 0), 0);
+    CHECK_EQ(regio_engine_wait(v.e, 0, 20 * 1000000ll), 0);
     char path[512];
     snprintf(path, sizeof(path), "%s/wait", dir);
     struct regio_file *f;

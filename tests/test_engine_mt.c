@@ -2,7 +2,8 @@
 /*
  * tests/test_engine_mt.c: shared mode used from two threads at once (each
  * writes and reads back its own blocks; either thread may reap the other's
- * completions), and owned mode refusing every call from a second thread.
+ * completions), an idle shared engine's wait woken by another thread's
+ * write, and owned mode refusing every call from a second thread.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -103,6 +104,57 @@ static void test_shared(const char *dir, struct regio_arena *a, struct regio_sla
     CHECK_OK(regio_engine_stats(env.e, &st));
     CHECK_EQ(st.completed, 4 * ROUNDS);
     CHECK_OK(regio_engine_destroy(env.e));
+}
+
+/* An idle shared engine: a thread waiting with a long timeout wakes for a
+ * write another thread submits (and only submits) meanwhile, and runs its
+ * callback; with no limit it is not refused (another thread may submit). */
+struct idle_waiter {
+    struct regio_engine *e;
+    int64_t timeout_ns;
+    int rc;
+};
+
+static void *idle_wait_main(void *arg)
+{
+    struct idle_waiter *x = arg;
+    x->rc = regio_engine_wait(x->e, 1, x->timeout_ns);
+    return NULL;
+}
+
+static void count_cb(void *ctx, int res)
+{
+    atomic_fetch_add((atomic_int *)ctx, res == (int)BLOCK ? 1 : 100);
+}
+
+static void test_shared_idle_wait(const char *dir, struct regio_arena *a, struct regio_slab *s)
+{
+    struct regio_engine_opts eo = {.shared = true};
+    struct regio_engine *e;
+    CHECK_OK(regio_engine_create(a, s, &eo, &e));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/idle", dir);
+    struct regio_file *f;
+    CHECK_OK(regio_file_open(e, path, O_RDWR | O_CREAT, 0600, &f));
+    struct regio_buf b;
+    CHECK_OK(regio_slab_alloc(s, BLOCK, &b));
+    memset(b.data, 'i', BLOCK);
+    for (int round = 0; round < 2; round++) {
+        struct idle_waiter x = {e, round == 0 ? 60 * 1000000000ll : -1, 0};
+        atomic_int calls;
+        atomic_init(&calls, 0);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, idle_wait_main, &x), 0);
+        usleep(20000); /* the waiter is (most likely) asleep on the empty engine */
+        CHECK_OK(regio_file_write(f, b, 0, BLOCK, count_cb, &calls));
+        CHECK(regio_engine_submit(e) >= 0);
+        CHECK_EQ(pthread_join(t, NULL), 0);
+        CHECK_EQ(x.rc, 1);
+        CHECK_EQ(atomic_load(&calls), 1);
+    }
+    CHECK_OK(regio_slab_free(s, b));
+    CHECK_OK(regio_file_close(f));
+    CHECK_OK(regio_engine_destroy(e));
 }
 
 struct foreign {
@@ -271,6 +323,7 @@ int main(void)
     memset(&so, 0, sizeof(so));
     CHECK_OK(regio_slab_create(a, &so, &s));
     test_shared(dir, a, s);
+    test_shared_idle_wait(dir, a, s);
     test_owned(dir, a, s);
     test_shared_pager(dir, a, s);
     test_live_stats(dir);

@@ -26,6 +26,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "engine_internal.h"
 #include "hash_internal.h"
 #include "stats_internal.h"
 #include "wal_internal.h"
@@ -589,7 +590,7 @@ static int queue_write(struct regio_wal *w, struct regio__wal_flush *f, uint64_t
             err = regio_file_write_durable(file, v, off, (uint32_t)(b - a), write_done, f);
         if (err != -EAGAIN)
             return err;
-        regio_engine_wait(w->engine, 1, -1);
+        regio__engine_wait(w->engine, 1, -1);
     }
 }
 
@@ -847,10 +848,10 @@ static void *flusher_main(void *arg)
         if (w->fl_count > 0) {
             /* Block in the kernel for a completion; re-check soon when an
              * insertion was about to finish (SPIN), at once after progress. */
-            regio_engine_wait(w->engine, 1,
-                              s == STEP_PROGRESS ? 0
-                              : s == STEP_SPIN   ? 20000
-                                                 : 200000);
+            regio__engine_wait(w->engine, 1,
+                               s == STEP_PROGRESS ? 0
+                               : s == STEP_SPIN   ? 20000
+                                                  : 200000);
             continue;
         }
         if (s == STEP_SPIN) {
@@ -923,7 +924,7 @@ static void lead_flush(struct regio_wal *w, uint64_t lsn)
     for (;;) {
         enum step s = flusher_step(w, lsn + 1);
         if (w->fl_count > 0) {
-            regio_engine_wait(w->engine, 1, s == STEP_SPIN ? 20000 : -1);
+            regio__engine_wait(w->engine, 1, s == STEP_SPIN ? 20000 : -1);
             continue;
         }
         if (atomic_load(&w->durable) > lsn || atomic_load(&w->failed) != 0)

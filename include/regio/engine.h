@@ -240,20 +240,29 @@ REGIO_API int regio_engine_submit(struct regio_engine *e);
 
 /*
  * Submit what is queued, then reap completions and run their callbacks until
- * min_complete have run, nothing is in flight, or timeout_ns passes
- * (negative: no limit; 0: only what is ready now). Returns the number of
- * callbacks run, which is 0 at once when nothing is in flight (there is
- * nothing to wait for, so the call does not sleep out the timeout; a
- * -ETIMEDOUT therefore always means a late request, never an idle engine).
- * An owned engine's sleep asks the kernel for all the completions still
- * wanted (at most one per request in flight) and wakes once for them, so a
- * caller that reaps a batch at a time enters the kernel once per batch;
- * such a sleep lasts at most the stall probe's period before it looks again.
- * Engine thread rules apply.
+ * min_complete have run or timeout_ns passes (negative: no limit; 0: only
+ * what is ready now). Returns the number of callbacks run (0 only when
+ * min_complete is 0). An empty engine is waited on like a slow one, as
+ * liburing's io_uring_wait_cqe_timeout does: with nothing in flight the
+ * call sleeps out the timeout and returns -ETIMEDOUT, so an event loop of
+ * `regio_engine_wait(e, 1, 10 ms)` sleeps while idle instead of spinning. A
+ * shared engine wakes for a request another thread submits meanwhile and
+ * returns once its callback ran here; one whose callback another thread's
+ * wait ran does not count. On an owned engine, when every request in flight
+ * completes before min_complete callbacks ran, the call returns those it
+ * ran (no more can come). An owned engine's sleep asks the kernel for all
+ * the completions still wanted (at most one per request in flight) and
+ * wakes once for them, so a caller that reaps a batch at a time enters the
+ * kernel once per batch; such a sleep lasts at most the stall probe's
+ * period before it looks again. Engine thread rules apply.
  *   -EINVAL     e is NULL.
  *   -EPERM      owned engine, called from another thread.
- *   -ETIMEDOUT  min_complete > 0, requests are in flight, and none completed
- *               before the timeout.
+ *   -ETIMEDOUT  min_complete > 0 and no callback ran before the timeout
+ *               (with timeout_ns 0: none was ready), whether or not
+ *               anything was in flight.
+ *   -EDEADLK    owned engine, min_complete > 0, no limit (timeout_ns < 0)
+ *               and nothing in flight: only this thread could submit, so
+ *               the wait would never end. Nothing is done.
  *   other       the negative errno of io_uring_enter, when no callback ran.
  */
 REGIO_API int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns);
