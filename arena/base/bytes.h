@@ -52,12 +52,22 @@ static inline void regio__le64_put(void *p, uint64_t v)
 }
 
 /* True when [p, p+n) holds only zero bytes: how a never-written block, page
- * or header is told from a damaged one. Eight bytes at a time, because it
- * runs over whole segments' worth of blocks during recovery. */
+ * or header is told from a damaged one. Word by word, 64 bytes per branch,
+ * because it runs over whole segments' worth of blocks during recovery. */
 static inline bool regio__all_zero(const void *p, size_t n)
 {
     const uint8_t *b = p;
     size_t i = 0;
+    /* 64 bytes per test: recovery checks every filler's payload (up to a
+     * block per sync) and every header this way, and one branch per 64 bytes
+     * costs an eighth of one per word (under the fuzzers' comparison
+     * tracing, an eighth of the traced comparisons). */
+    for (; i + 64 <= n; i += 64) {
+        uint64_t w[8];
+        memcpy(w, b + i, 64);
+        if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0)
+            return false;
+    }
     for (; i + 8 <= n; i += 8) {
         uint64_t v;
         memcpy(&v, b + i, 8);
