@@ -18,9 +18,12 @@
  * Invariants: no crash, no sanitizer report, no hang; --json output is one
  * well-formed JSON document; the dump's verdict on a log agrees with strict
  * recovery's (regio_wal_open) and the directory reader's: "corrupt" exactly
- * when strict open refuses with -EBADMSG and the reader ends with it, "clean", "torn" or
- * "open_or_crashed" only for a log it opens; text and JSON give the same verdict; pages: exit 0
- * exactly when every page verifies or was never written and the file is whole pages.
+ * when strict open refuses with -EBADMSG and the reader ends with it,
+ * "clean", "torn" or "open_or_crashed" only for a log strict open opens,
+ * "unreadable" only for one it fails to read (an error other than
+ * -EBADMSG); text and JSON give the same verdict; pages: exit 0 exactly
+ * when every page verifies or was never written and the file is whole
+ * pages.
  *
  * REGIO_FUZZ_DUMP_SEEDS=DIR writes the seed corpus (a real crashed and a
  * cleanly closed log, a page file written through the pager, a real stats
@@ -345,6 +348,9 @@ static void one_wal(uint8_t opt, const uint8_t *p, size_t n)
         FUZZ_CHECK(strict == 0);
     if (strcmp(kind, "not_a_log") == 0 || strcmp(kind, "empty") == 0)
         FUZZ_CHECK(strict == -ENOENT || strict == 0);
+    /* Files the dump cannot read, recovery cannot read either. */
+    if (strcmp(kind, "unreadable") == 0)
+        FUZZ_CHECK(strict != 0 && strict != -EBADMSG);
 }
 
 /* ---- pages ------------------------------------------------------------------ */
