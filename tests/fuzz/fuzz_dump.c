@@ -616,19 +616,36 @@ static void seed_pages(const char *out_dir, const char *scratch)
     write_seed(out_dir, "pages-empty", SUB_PAGES, 0, NULL, 0);
 }
 
-static void seed_arena(const char *out_dir)
+/* A live stats file with a slab, an engine and a WAL (the WAL's own engine
+ * on the arena), so that every section the dump prints is in the seeds. */
+static void seed_arena(const char *out_dir, const char *scratch)
 {
     struct regio_arena_opts ao = {
-        .size_bytes = 4u << 20, .pages = REGIO_PAGES_NORMAL, .stats_name = "fuzzseed"};
+        .size_bytes = 8u << 20, .pages = REGIO_PAGES_NORMAL, .stats_name = "fuzzseed"};
     struct regio_arena *a;
     FUZZ_CHECK(regio_arena_create(&ao, &a) == 0);
     struct regio_slab *s;
     FUZZ_CHECK(regio_slab_create(a, NULL, &s) == 0);
+    char log[700];
+    snprintf(log, sizeof(log), "%s/seed-stats-log", scratch);
+    struct regio_wal_opts wo = {.arena = a,
+                                .segment_bytes = SEG_BYTES,
+                                .buffer_bytes = 4096,
+                                .spare_segments = 1,
+                                .create = true};
+    struct regio_wal *w;
+    FUZZ_CHECK(regio_wal_open(log, &wo, &w, NULL) == 0);
+    uint64_t lsn;
+    for (int i = 0; i < 20; i++)
+        FUZZ_CHECK(regio_wal_append(w, "seed record", 11, &lsn) == 0);
+    FUZZ_CHECK(regio_wal_sync(w, lsn) == 0);
     char path[600];
     snprintf(path, sizeof(path), "%s/%s%d.fuzzseed", REGIO_STATS_DIR, REGIO_STATS_PREFIX,
              (int)getpid());
     struct regio_stats_file f;
-    for (int tries = 0; regio_stats_read(path, &f) != 0 || f.slabs[0].used == 0; tries++) {
+    for (int tries = 0; regio_stats_read(path, &f) != 0 || f.slabs[0].used == 0 ||
+                        f.engines[0].used == 0 || f.wals[0].used == 0 || f.wals[0].syncs == 0;
+         tries++) {
         FUZZ_CHECK(tries < 5000); /* the publisher refreshes in the background */
         usleep(1000);
     }
@@ -641,6 +658,7 @@ static void seed_arena(const char *out_dir)
     write_seed(out_dir, "arena-detail-json", SUB_ARENA, 1 | 2 | 8 | 16, d, used);
     write_seed(out_dir, "arena-two-json", SUB_ARENA, 1 | 2 | 4 | 16, d, used);
     write_seed(out_dir, "arena-short", SUB_ARENA, 0, d, 200);
+    FUZZ_CHECK(regio_wal_close(w) == 0);
     FUZZ_CHECK(regio_slab_destroy(s) == 0);
     FUZZ_CHECK(regio_arena_destroy(a) == 0);
 }
@@ -654,7 +672,7 @@ static void write_seeds(const char *out_dir)
     }
     seed_wal(out_dir, scratch);
     seed_pages(out_dir, scratch);
-    seed_arena(out_dir);
+    seed_arena(out_dir, scratch);
 }
 
 /* ---- Entry ------------------------------------------------------------------ */
