@@ -488,6 +488,121 @@ static int run_fio_batched(struct setup *s, int qd, double seconds, struct measu
     return fio_run(s, qd, seconds, true, m);
 }
 
+/* ---- The page check alone -------------------------------------------------
+ *
+ * fio never looks at the bytes it reads; the pager hashes every one. These
+ * rows isolate that cost in the same run: regio_pager_verify_image (XXH3-64
+ * over the page, the check the pager runs on every read) against one pass
+ * that only loads the page's words, on pages in the cache and on pages from
+ * memory (a buffer larger than the cache, walked once a pass, as pages fresh
+ * from DMA are). The baseline is not a competitor: it is what touching the
+ * page costs without hashing it, so regio's figure minus it is the hash's
+ * computation and the baseline is the memory traffic any reader of the page
+ * pays. report.py sets the figures beside the pager's and fio's CPU per
+ * read.
+ */
+#define CHECK_HOT_PAGES 8
+
+struct check_set {
+    uint8_t *pages; /* valid images of pages 0..n-1, read from the bench file */
+    uint64_t n;
+    uint64_t sink; /* keeps the word sums alive */
+};
+
+static int check_set_load(struct setup *s, struct check_set *c)
+{
+    uint64_t bytes = (s->ctx->quick ? 16ull : 256ull) << 20;
+    if (bytes > s->pages * PAGE_BYTES)
+        bytes = s->pages * PAGE_BYTES;
+    c->n = bytes / PAGE_BYTES;
+    c->pages = aligned_alloc(PAGE_BYTES, bytes);
+    if (c->pages == NULL)
+        return -ENOMEM;
+    int fd = open(s->path, O_RDONLY);
+    if (fd < 0)
+        return -errno;
+    ssize_t got = pread(fd, c->pages, bytes, 0);
+    int rc = got == (ssize_t)bytes ? 0 : got < 0 ? -errno : -EIO;
+    close(fd);
+    for (uint64_t i = 0; rc == 0 && i < c->n; i++)
+        rc = regio_pager_verify_image(c->pages + i * PAGE_BYTES, PAGE_BYTES, i) == 0 ? 0 : -EIO;
+    return rc;
+}
+
+static uint64_t page_words(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < PAGE_BYTES / 8; i++)
+        sum += w[i];
+    return sum;
+}
+
+/* CPU ns per page over about `seconds`: verify (or load the words of) page
+ * i % span, span = CHECK_HOT_PAGES (in cache) or the whole set (memory). */
+static struct bench_trial check_trial(struct check_set *c, bool hot, bool verify, double seconds)
+{
+    uint64_t span = hot ? CHECK_HOT_PAGES : c->n, done = 0;
+    int bad = 0;
+    struct bench_clock clk;
+    bench_clock_start(&clk);
+    int64_t end = clk.wall_ns + (int64_t)(seconds * 1e9);
+    while (bench_now_ns() < end) {
+        for (uint64_t k = 0; k < span; k++, done++) {
+            uint64_t i = (done * 7919) % span; /* not sequential: no stream prefetch */
+            const uint8_t *pg = c->pages + i * PAGE_BYTES;
+            if (verify)
+                bad |= regio_pager_verify_image(pg, PAGE_BYTES, i);
+            else
+                c->sink += page_words(pg);
+        }
+    }
+    int64_t cpu;
+    bench_clock_stop(&clk, &cpu);
+    double ns = bench_per_op(cpu, (double)done);
+    return (struct bench_trial){bad ? NAN : ns, ns};
+}
+
+static int bench_check(struct setup *s)
+{
+    struct check_set c = {0};
+    int rc = check_set_load(s, &c);
+    cpu_set_t old;
+    bool pinned = rc == 0 && pin_self(s->cpu, &old);
+    static struct bench_pair pairs[2];
+    memset(pairs, 0, sizeof(pairs));
+    double secs = s->ctx->seconds / 2;
+    for (int round = 0; rc == 0 && bench_pair_more(s->ctx, &pairs[1], false); round++) {
+        for (int hot = 0; hot < 2; hot++) {
+            struct bench_trial v, b;
+            if (round % 2) {
+                b = check_trial(&c, hot, false, secs);
+                v = check_trial(&c, hot, true, secs);
+            } else {
+                v = check_trial(&c, hot, true, secs);
+                b = check_trial(&c, hot, false, secs);
+            }
+            bench_pair_add(&pairs[hot], v, b);
+        }
+    }
+    if (pinned)
+        pthread_setaffinity_np(pthread_self(), sizeof(old), &old);
+    char note[160];
+    snprintf(note, sizeof(note),
+             "%llu pages of 4 KiB read from the bench file, %s; CPU time per page; checksums "
+             "through %s",
+             (unsigned long long)c.n, "verified once a pass in a scattered order",
+             regio_checksum_impl());
+    if (rc == 0) {
+        bench_pair_row(s->ctx, "pager", "page check (verify_image), page from memory", "ns/page",
+                       false, &pairs[0], "load the page's words, no hash", note);
+        bench_pair_row(s->ctx, "pager", "page check (verify_image), page in cache", "ns/page",
+                       false, &pairs[1], "load the page's words, no hash", note);
+    }
+    free(c.pages);
+    return rc;
+}
+
 /* ---- Driver --------------------------------------------------------------- */
 
 typedef int (*run_fn)(struct setup *s, int qd, double seconds, struct measure *m);
@@ -611,6 +726,11 @@ static int bench_pager(const struct bench_ctx *ctx)
             break;
         const char *fio_note = !fio ? "fio not installed" : fio_failed ? "fio run failed" : NULL;
         depth_rows(ctx, qd, pairs, fio_note);
+    }
+    if (rc == 0) {
+        rc = bench_check(&s);
+        if (rc != 0)
+            bench_note(ctx, "pager: page check rows: %s", regio_strerror(rc));
     }
     setup_close(&s);
     return rc;
