@@ -20,7 +20,8 @@
 #include "wal_util.h"
 
 const char *const raw_mode_name[RAW_MODES] = {"pwrite+fdatasync", "O_DSYNC pwrite",
-                                              "pwritev2 RWF_DSYNC", "io_uring write+linked fsync"};
+                                              "pwritev2 RWF_DSYNC", "io_uring write+linked fsync",
+                                              "io_uring write RWF_DSYNC"};
 
 static void *checkpointer_main(void *arg)
 {
@@ -190,6 +191,27 @@ struct uring_writer {
     bool ok;
 };
 
+/* One WRITE_FIXED carrying RWF_DSYNC, as regio's DSYNC sync method issues
+ * its flushes: the same I/O as pwritev2(RWF_DSYNC), through the ring (where
+ * the kernel may hand it to an io-wq worker, since it can block). */
+static int uring_dsync_write(struct uring_writer *u, void *buf, size_t bytes, off_t off)
+{
+    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
+    io_uring_prep_write_fixed(s, 0, buf, (unsigned)bytes, (uint64_t)off, 0);
+    s->flags |= IOSQE_FIXED_FILE;
+    s->rw_flags = RWF_DSYNC;
+    int rc = io_uring_submit_and_wait(&u->ring, 1);
+    if (rc < 0)
+        return rc;
+    struct io_uring_cqe *c;
+    rc = io_uring_wait_cqe(&u->ring, &c);
+    if (rc < 0)
+        return rc;
+    int res = c->res;
+    io_uring_cqe_seen(&u->ring, c);
+    return res == (int)bytes ? 0 : res < 0 ? res : -EIO;
+}
+
 static int uring_durable_write(struct uring_writer *u, void *buf, size_t bytes, off_t off)
 {
     struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
@@ -227,6 +249,8 @@ static int raw_write(int fd, struct uring_writer *u, enum raw_mode mode, void *b
         return pwrite(fd, buf, bytes, off) == (ssize_t)bytes ? 0 : -errno;
     case RAW_RWF_DSYNC:
         return pwritev2(fd, &iov, 1, off, RWF_DSYNC) == (ssize_t)bytes ? 0 : -errno;
+    case RAW_URING_DSYNC:
+        return uring_dsync_write(u, buf, bytes, off);
     default:
         return uring_durable_write(u, buf, bytes, off);
     }
@@ -241,7 +265,7 @@ int raw_loop(const char *path, size_t bytes, enum raw_mode mode, double seconds,
         return fd;
     struct uring_writer u = {.ok = false};
     int rc = 0;
-    if (mode == RAW_URING_LINKED) {
+    if (mode == RAW_URING_LINKED || mode == RAW_URING_DSYNC) {
         rc = io_uring_queue_init(8, &u.ring, 0);
         struct iovec iov = {buf, bytes};
         if (rc == 0) {
@@ -407,6 +431,67 @@ int raw_bandwidth(const char *path, double seconds, struct raw_result *r)
     int64_t wall = bench_clock_stop(&c, &cpu);
     r->ops = (double)bytes * 1e9 / (double)wall;
     r->cpu_ns = bench_per_op(cpu, (double)bytes / CHUNK);
+    r->p50_us = NAN;
+    io_uring_queue_exit(&ring);
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+int raw_flush_stream(const char *path, double seconds, size_t chunk, unsigned depth,
+                     struct raw_result *r)
+{
+    /* The WAL's own write pattern without the WAL: sequential O_DIRECT
+     * writes of chunk bytes, each durable by itself (RWF_DSYNC, the WAL's
+     * default sync method), depth in flight (its max_flushes). */
+    chunk = (chunk + 4095) / 4096 * 4096;
+    if (chunk == 0 || chunk > (64u << 20) || depth == 0 || depth > 32)
+        return -EINVAL;
+    size_t file_bytes = chunk * 8 > (64u << 20) ? chunk * 8 : (64u << 20);
+    file_bytes = file_bytes / chunk * chunk;
+    void *buf = NULL;
+    int fd = raw_file(path, 0, file_bytes, &buf, chunk);
+    if (fd < 0)
+        return fd;
+    struct io_uring ring;
+    int rc = io_uring_queue_init(2 * depth, &ring, 0);
+    if (rc < 0) {
+        free(buf);
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    struct bench_clock c;
+    bench_clock_start(&c);
+    int64_t deadline = c.wall_ns + (int64_t)(seconds * 1e9);
+    size_t off = 0;
+    uint64_t bytes = 0, writes = 0;
+    unsigned inflight = 0;
+    while (rc == 0 && (bench_now_ns() < deadline || inflight > 0)) {
+        while (inflight < depth && bench_now_ns() < deadline) {
+            struct io_uring_sqe *s = io_uring_get_sqe(&ring);
+            io_uring_prep_write(s, fd, buf, (unsigned)chunk, (uint64_t)off);
+            s->rw_flags = RWF_DSYNC;
+            off = (off + chunk) % file_bytes;
+            inflight++;
+        }
+        rc = io_uring_submit_and_wait(&ring, 1);
+        rc = rc < 0 ? rc : 0;
+        struct io_uring_cqe *cqe;
+        while (rc == 0 && io_uring_peek_cqe(&ring, &cqe) == 0) {
+            if (cqe->res != (int)chunk)
+                rc = cqe->res < 0 ? cqe->res : -EIO;
+            io_uring_cqe_seen(&ring, cqe);
+            inflight--;
+            bytes += chunk;
+            writes++;
+        }
+    }
+    int64_t cpu;
+    int64_t wall = bench_clock_stop(&c, &cpu);
+    r->ops = (double)bytes * 1e9 / (double)wall;
+    r->cpu_ns = bench_per_op(cpu, (double)writes);
     r->p50_us = NAN;
     io_uring_queue_exit(&ring);
     free(buf);

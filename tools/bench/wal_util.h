@@ -48,6 +48,7 @@ enum raw_mode {
     RAW_ODSYNC,       /* pwrite on an O_DSYNC file */
     RAW_RWF_DSYNC,    /* pwritev2(RWF_DSYNC) */
     RAW_URING_LINKED, /* io_uring write linked to fdatasync, one enter */
+    RAW_URING_DSYNC,  /* io_uring write with RWF_DSYNC, one enter (regio's DSYNC method) */
     RAW_MODES
 };
 extern const char *const raw_mode_name[RAW_MODES];
@@ -69,5 +70,10 @@ int raw_concurrent(const char *path, size_t bytes, int n, double seconds, struct
  * 4 in flight through io_uring, made durable every 16 MiB (the best a bulk
  * writer does). */
 int raw_bandwidth(const char *path, double seconds, struct raw_result *r);
+/* The WAL's flush pattern by hand: sequential O_DIRECT writes of chunk
+ * bytes (rounded up to 4 KiB, at most 64 MiB), each with RWF_DSYNC, depth
+ * in flight (at most 32). r->ops is bytes/s, r->cpu_ns CPU per write. */
+int raw_flush_stream(const char *path, double seconds, size_t chunk, unsigned depth,
+                     struct raw_result *r);
 
 #endif
