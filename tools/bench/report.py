@@ -332,6 +332,16 @@ def why_walpipe(rows):
                 s += ("regio stays below its own flushes written by hand, so part of the gap "
                       "is regio's (how it sizes and overlaps its flushes), not the device's.")
         out.append(s)
+    small = find(rows, "walpipe", "1 thread x 4096 in flight, 100 B")
+    if small and small.get("regio") is not None and small["regio"] < 1e6:
+        s = (f"**Pipelined 100-byte records, one thread.** {fmt(small['regio'])} durable "
+             f"records/s against the 1 M target: {small.get('note') or ''}")
+        if small.get("regio_cpu_ns_per_op"):
+            busy = small["regio"] * small["regio_cpu_ns_per_op"] / 1e9
+            s += (f"; regio kept {busy:.2f} CPUs busy ({fmt(small['regio_cpu_ns_per_op'])} ns a "
+                  f"record), so at that CPU cost a million records a second would need "
+                  f"{small['regio_cpu_ns_per_op'] * 1e6 / 1e9:.2f} CPUs")
+        out.append(s + ".")
     four = find(rows, "walpipe", "4 threads x 4096 in flight, 4096 B")
     hand4 = find(rows, "walpipe", "4 threads x 4096 in flight, 4096 B",
                  "the log's flushes by hand (RWF_DSYNC, same size)")
