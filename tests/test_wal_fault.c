@@ -85,6 +85,9 @@ static void fault_case(enum regio_op_kind op, int err, bool fdatasync_mode)
     check_failed_everywhere(w, err);
     CHECK_EQ(regio_wal_durable_lsn(w), durable); /* nothing acknowledged since */
     CHECK_EQ(regio_wal_close(w), err);
+    /* The failed close says why (freeing the WAL's slab through public
+     * calls once reset the detail to nothing). */
+    CHECK(regio_error_detail()[0] != '\0');
 
     struct regio_wal_recovery info;
     CHECK_OK(regio_wal_open(dir, &o, &w, &info));

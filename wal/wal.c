@@ -1639,6 +1639,12 @@ int regio_wal_close(struct regio_wal *w)
         regio__set_detail("wal: closed a failed log (%s); it recovers at the next open",
                           regio_strerror(err));
     }
+    /* destroy() frees the slab through public calls, each of which starts a
+     * fresh detail: keep the one that says why the close failed. */
+    char why[256];
+    snprintf(why, sizeof(why), "%s", regio_error_detail());
     destroy(w);
+    if (err != 0)
+        regio__set_detail("%s", why);
     return err;
 }
