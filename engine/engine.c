@@ -598,10 +598,11 @@ static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
 
 /*
  * Start loading the data of the completion after the one about to run, if
- * it is a read that returned bytes. A read's callback nearly always reads
- * its buffer (the pager hashes every byte), and a buffer fresh from DMA is
- * not in this core's cache. Asking for the next buffer's lines while the
- * current callback runs overlaps the two. Only the first PREFETCH_BYTES:
+ * it is a read that returned bytes on a file whose reads' callbacks read
+ * their buffer (prefetch_reads: the pager's files, where the hash reads
+ * every byte), since a buffer fresh from DMA is not in this core's cache.
+ * For a caller that never looks at the bytes the prefetch is pure cost. Asking for the next
+ * buffer's lines while the current callback runs overlaps the two. Only the first PREFETCH_BYTES:
  * the hardware's stream prefetcher follows on, and prefetching a whole
  * page stalls on the core's fill buffers (docs/decisions.md, "The next
  * completed read's buffer is prefetched"). The entry is only a hint: a
@@ -622,8 +623,10 @@ static void prefetch_next_read(struct regio_engine *e)
     if (idx >= e->max_in_flight)
         return;
     const struct regio__req *r = &e->reqs[idx];
-    if (!r->busy || r->kind != REGIO__REQ_READ || r->gen != user_data_gen(ud))
+    if (!r->busy || r->kind != REGIO__REQ_READ || r->gen != user_data_gen(ud) ||
+        !r->f->prefetch_reads)
         return;
+    e->prefetched++;
     const char *d = (const char *)r->b.data + r->done;
     int n = nx->res < PREFETCH_BYTES ? nx->res : PREFETCH_BYTES;
     for (int k = 0; k < n; k += 64)

@@ -30,6 +30,11 @@ struct regio_file {
     uint32_t off_align;
     uint32_t in_flight; /* requests on this file not yet called back */
     bool open;
+    /* The callbacks of reads of this file read the whole buffer (the
+     * pager's hash): the engine prefetches the next completed read's data
+     * for them. Set by the pager on its files only; a plain regio_file_read
+     * caller may never look at the bytes (docs/decisions.md). */
+    bool prefetch_reads;
     dev_t dev; /* identity for the power-loss recording */
     ino_t ino;
     char *path;
@@ -82,6 +87,7 @@ struct regio_engine {
      * in flight; the kernel reads watchdog_ts when the timer is submitted. */
     struct __kernel_timespec watchdog_ts;
     bool watchdog_armed;
+    uint64_t prefetched;      /* completed reads whose data was prefetched (tests) */
     uint64_t progress;        /* request CQEs handled */
     uint64_t progress_at_arm; /* progress when the timer was armed */
     uint32_t probe_cqes;      /* the stall probe's cancels not yet completed */

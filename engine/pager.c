@@ -1231,8 +1231,10 @@ int regio_pager_open(struct regio_engine *e, const char *path, const struct regi
     pthread_cond_init(&p->released_cond, NULL);
     int flags = O_RDWR | (o.create ? O_CREAT : 0);
     int rc = regio_file_open(e, path, flags, o.mode ? o.mode : 0644, &p->f);
-    if (rc == 0)
+    if (rc == 0) {
+        p->f->prefetch_reads = true; /* every read is hashed whole (read_done) */
         rc = pager_check_align(p, path);
+    }
     if (rc == 0)
         rc = pager_torn_setup(p, path, &o);
     if (rc != 0 && p->f != NULL) {

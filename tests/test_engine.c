@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "engine_internal.h"
 #include "regio.h"
 
 #define BLOCK 4096u
@@ -458,6 +459,63 @@ static void test_wait_batch(const char *dir)
     env_down(&v);
 }
 
+/* Reads queued, submitted and left to complete together, so that one reap
+ * sees them all: the case where the engine prefetches the next one's data. */
+static void read_burst(struct env *v, struct regio_file *f, struct regio_buf *bufs, int n,
+                       struct counter *c)
+{
+    for (int i = 0; i < n; i++)
+        CHECK_OK(regio_file_read(f, bufs[i], (uint64_t)i * BLOCK, BLOCK, count_cb, c));
+    CHECK_EQ(regio_engine_submit(v->e), n);
+    usleep(200 * 1000);
+    CHECK_OK(regio_engine_drain(v->e, -1));
+}
+
+/* The next completed read's data is prefetched only for the pager's files,
+ * whose callbacks hash every byte; a plain file's reader may never look at
+ * its buffers, and for it the prefetch cost about 350 ns of CPU a read at
+ * depth 128 (docs/decisions.md). */
+static void test_prefetch(const char *dir)
+{
+    struct env v;
+    env_up(&v, NULL);
+    enum { N = 8 };
+    struct regio_buf bufs[N];
+    struct counter c = {0, 0, 0};
+    struct regio_file *f = open_rw(&v, dir, "prefetch");
+    write_blocks(&v, f, bufs, N, &c);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    read_burst(&v, f, bufs, N, &c);
+    CHECK_EQ(c.errors, 0);
+    CHECK_EQ(v.e->prefetched, 0);
+    char want[BLOCK];
+    for (int i = 0; i < N; i++) {
+        fill(want, BLOCK, (uint64_t)i);
+        CHECK(memcmp(bufs[i].data, want, BLOCK) == 0);
+    }
+
+    struct regio_pager *p;
+    struct regio_pager_opts po = {
+        .page_bytes = BLOCK, .create = true, .torn = REGIO_PAGER_TORN_DETECT};
+    CHECK_OK(regio_pager_open(v.e, file_path(dir, "prefetch.pages"), &po, &p));
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_pager_write_wait(p, (uint64_t)i, bufs[i]));
+    struct counter pc = {0, 0, 0};
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_pager_read(p, (uint64_t)i, bufs[i], count_cb, &pc));
+    CHECK_EQ(regio_engine_submit(v.e), N);
+    usleep(200 * 1000);
+    CHECK_OK(regio_engine_drain(v.e, -1));
+    CHECK_EQ(pc.calls, N);
+    CHECK_EQ(pc.errors, 0);
+    CHECK(v.e->prefetched > 0);
+    CHECK_OK(regio_pager_close(p));
+    for (int i = 0; i < N; i++)
+        CHECK_OK(regio_slab_free(v.s, bufs[i]));
+    CHECK_OK(regio_file_close(f));
+    env_down(&v);
+}
+
 /* A callback that tries to queue more work while the engine is destroyed. */
 struct requeue {
     struct regio_engine *e;
@@ -604,6 +662,7 @@ int main(void)
     test_early_submit(keep);
     test_wait_timeout(keep);
     test_wait_batch(keep);
+    test_prefetch(keep);
     test_destroy_in_flight(keep);
     test_limits_and_clone(keep);
     test_rmdir_all(keep);
