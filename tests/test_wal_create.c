@@ -98,6 +98,28 @@ int main(void)
     struct regio_wal *w;
     CHECK_EQ(regio_wal_open(dir, &opts, &w, NULL), -EBADMSG);
     test_rmdir_all(dir);
+
+    /* 4. A create refused for its options leaves nothing behind: not the
+     * directory it made, not a lock file in one that existed. */
+    dir = test_tmpdir("wal-create");
+    path_in(p, sizeof(p), dir, "new");
+    struct regio_wal_opts bad = opts;
+    bad.buffer_bytes = BUF + 512; /* not a multiple of 4096 */
+    CHECK_EQ(regio_wal_open(p, &bad, &w, NULL), -EINVAL);
+    CHECK(access(p, F_OK) != 0 && errno == ENOENT);
+    CHECK(strstr(regio_error_detail(), "buffer_bytes") != NULL);
+    bad = opts;
+    bad.segment_bytes = SEG + 512; /* not a multiple of the block */
+    CHECK_EQ(regio_wal_open(p, &bad, &w, NULL), -EINVAL);
+    CHECK(strstr(regio_error_detail(), "segment_bytes") != NULL);
+    CHECK(access(p, F_OK) != 0 && errno == ENOENT);
+    bad.segment_bytes = 2 * BUF; /* smaller than the ring twice over */
+    CHECK_EQ(regio_wal_open(p, &bad, &w, NULL), -EINVAL);
+    CHECK(access(p, F_OK) != 0 && errno == ENOENT);
+    CHECK_EQ(regio_wal_open(dir, &bad, &w, NULL), -EINVAL);
+    path_in(p, sizeof(p), dir, "wal.lock");
+    CHECK(access(p, F_OK) != 0 && errno == ENOENT);
+    test_rmdir_all(dir);
     fprintf(stderr, "wal_create: ok\n");
     return 0;
 }

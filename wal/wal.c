@@ -1481,7 +1481,31 @@ static int check_opts(const struct regio_wal_opts *o)
         regio__set_detail("wal: unknown recovery mode %d", (int)o->recovery);
         return -EINVAL;
     }
+    if (o->buffer_bytes % 4096 != 0) {
+        regio__set_detail("wal: buffer_bytes %zu is not a multiple of 4096", o->buffer_bytes);
+        return -EINVAL;
+    }
     return 0;
+}
+
+/* An open with create that fails leaves nothing behind that it made: the
+ * lock file it created (removed while the log's locks are still held, so
+ * no other opener can be holding it) and the directory, if open made it
+ * and it is empty again. A directory that existed keeps everything else. */
+static void undo_create(struct regio_wal *w, bool made_dir)
+{
+    if (w->dir_fd >= 0 && w->fresh_log)
+        (void)unlinkat(w->dir_fd, REGIO__WAL_LOCK_NAME, 0);
+    if (made_dir) {
+        REGIO_ASSERT(w->dir != NULL);
+        char *path = strdup(w->dir);
+        destroy(w);
+        if (path != NULL)
+            (void)rmdir(path);
+        free(path);
+        return;
+    }
+    destroy(w);
 }
 
 /* The tuning fields of w->opts (checked by check_opts), defaults filled
@@ -1550,12 +1574,9 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     pthread_cond_init(&w->cb_cond, NULL);
     pthread_cond_init(&w->prep_cond, NULL);
     w->dir = strdup(dir);
-    if (w->opts.create)
-        mkdir(dir, 0700);
+    bool made_dir = w->opts.create && mkdir(dir, 0700) == 0;
     w->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int err = w->dir == NULL ? -ENOMEM : w->dir_fd < 0 ? -errno : 0;
-    if (err == 0 && w->piece_bytes % 4096 != 0)
-        err = -EINVAL;
     struct regio_wal_recovery info;
     memset(&info, 0, sizeof(info));
     if (err == 0)
@@ -1585,7 +1606,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     if (err == 0)
         err = start_threads(w);
     if (err != 0) {
-        destroy(w);
+        undo_create(w, made_dir);
         return err;
     }
     if (info_out != NULL)

@@ -148,7 +148,9 @@ struct regio_wal_reader;
  * (may be NULL) receives what recovery found. On success *out is the
  * caller's until regio_wal_close(), and the directory is locked against
  * other opens (in this or another process). On failure nothing is left
- * running. Any thread.
+ * running, and a create that fails removes the lock file it made and the
+ * directory if it made it (an existing directory keeps its other files).
+ * Any thread.
  *   -EINVAL   dir or out NULL; buffer_bytes, segment_bytes or
  *             spare_segments above their REGIO_WAL_MAX_* bound; buffer_bytes
  *             not a multiple of 4 KiB or of the log's block; segment_bytes not
