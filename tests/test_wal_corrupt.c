@@ -297,15 +297,17 @@ static int recover_only(struct regio_wal_recovery *info)
  * before the cut is there byte for byte), a pad of the new epoch runs from
  * at to next when at is mid-block, zeros follow up to at + window, and the
  * rest is untouched; the control file keeps the checkpoint, under the new
- * epoch, not clean. A reader then finds exactly the records before at.
- * Returns what is wrong, or NULL.
+ * epoch, not clean. A clean end (the closed log opened intact) is left as
+ * it is: nothing zeroed, and the control file still the close's until the
+ * open's first flush (format.md, "Why the lazy write is safe"). A reader
+ * then finds exactly the records before at. Returns what is wrong, or NULL.
  */
 static const char *check_cut(const struct state *s, uint64_t at, uint64_t next, uint32_t epoch)
 {
     static uint8_t got[SEG];
     static const uint8_t zeros[WINDOW];
     CHECK(pread(seg_fd, got, SEG, 0) == SEG);
-    uint64_t zero_end = at + WINDOW < SEG ? at + WINDOW : SEG;
+    uint64_t zero_end = !s->crashed ? next : at + WINDOW < SEG ? at + WINDOW : SEG;
     struct regio__wal_rec_info ri;
     struct regio__wal_ctl_info c;
     if (memcmp(got, s->seg, at) != 0)
@@ -318,6 +320,13 @@ static const char *check_cut(const struct state *s, uint64_t at, uint64_t next, 
         return "the window after the cut is not zeroed";
     if (memcmp(got + zero_end, s->seg + zero_end, SEG - zero_end) != 0)
         return "bytes beyond the window changed";
+    if (!s->crashed) {
+        uint8_t ctl[CTL];
+        int fd = open(ctl_path, O_RDONLY | O_CLOEXEC); /* by name: a rename replaces it */
+        CHECK(fd >= 0 && pread(fd, ctl, CTL, 0) == CTL);
+        close(fd);
+        return memcmp(ctl, s->ctl, CTL) != 0 ? "the clean close's control file changed" : NULL;
+    }
     if (regio__wal_read_control(dir, &c) != 0 || c.epoch != epoch || c.flags != 0 ||
         c.checkpoint_lsn != s->rec_lsn[CKPT])
         return "control file not the new epoch with the checkpoint kept";

@@ -638,6 +638,15 @@ static void issue_range(struct regio_wal *w, uint64_t a, uint64_t b, uint64_t re
 /* Flush [flushed, p), splitting at the segment switch the walker passed. */
 static void issue_to(struct regio_wal *w, uint64_t p)
 {
+    /* The first flush of an open after a clean close makes the open's
+     * epoch durable first (regio__wal_persist_epoch says why). */
+    if (atomic_load(&w->epoch_pending)) {
+        int err = regio__wal_persist_epoch(w);
+        if (err != 0) {
+            wal_fail(w, err);
+            return;
+        }
+    }
     while (w->flushed < p && atomic_load(&w->failed) == 0) {
         if (regio__wal_seg(w, p - 1) != regio__wal_seg(w, w->flushed)) {
             REGIO_ASSERT(w->segend_at_end != 0);
@@ -1188,8 +1197,10 @@ int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
     struct regio__wal_ctl_info c = w->ctl;
     c.checkpoint_lsn = lsn;
     err = regio__wal_write_control(w, &c);
-    if (err == 0)
+    if (err == 0) {
         w->ctl = c;
+        atomic_store(&w->epoch_pending, false); /* it carries this open's epoch */
+    }
     pthread_mutex_unlock(&w->ctl_mu);
     return err;
 }
@@ -1643,6 +1654,14 @@ int regio_wal_close(struct regio_wal *w)
     }
     int err = atomic_load(&w->failed);
     uint64_t close_lsn = 0;
+    if (err == 0 && atomic_load(&w->epoch_pending) && atomic_load(&w->insert_pos) == w->opened_at) {
+        /* Nothing appended since a clean close and the control file never
+         * rewritten: the files are as that close left them, and say so.
+         * A close record and a control file written now would only make an
+         * open that reads nothing cost four more syncs. */
+        destroy(w);
+        return 0;
+    }
     if (err == 0) {
         err = append_common(w, REGIO__WAL_TYPE_CLOSE, NULL, 0, &close_lsn, NULL);
         if (err == 0)

@@ -187,6 +187,14 @@ struct regio_wal {
 
     pthread_mutex_t ctl_mu; /* control file writes */
     struct regio__wal_ctl_info ctl;
+    /* After a clean close the open leaves the control file as it was (the
+     * previous open's epoch, marked clean): true until w->ctl, with this
+     * open's epoch, is written. Written before the first flush of a record
+     * (regio__wal_persist_epoch), by set_checkpoint, or never, when the log
+     * is closed with nothing appended (docs/format.md, "Epochs"). Under
+     * ctl_mu; read without it as a hint. */
+    _Atomic bool epoch_pending;
+    uint64_t opened_at; /* insert_pos when open returned */
     /* The checkpoint begun last and not yet ended (wal/wal_checkpoint.c),
      * under ctl_mu: 0 = none. Tokens are never reused within an open. */
     uint64_t ckpt_token;
@@ -219,6 +227,9 @@ static inline uint64_t regio__wal_round_up(uint64_t v, uint64_t unit)
 int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info);
 /* Write the control file durably (temp, fsync, rename, dir fsync). */
 int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_info *c);
+/* Make this open's epoch durable (w->ctl written) if it is not yet: before
+ * the first record write of an open that followed a clean close. */
+int regio__wal_persist_epoch(struct regio_wal *w);
 /* Prepare segment segno as a spare (recycled .tmp file or a new zero-filled
  * one): header with a fresh salt, fsync, rename, dir fsync. */
 int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno);

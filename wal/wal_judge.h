@@ -23,6 +23,8 @@ struct regio__wal_seg_image {
     uint8_t *data;  /* whole file (at most segment_bytes), mapped read-only on demand */
     size_t len;     /* bytes in data; shorter than segment_bytes for a cut file */
     size_t map_len; /* bytes mapped at data (0: data is no mapping) */
+    size_t ra_end;  /* data[0, ra_end) asked for (regio__wal_judge_prefetch) */
+    size_t ra_step; /* the next request's size: doubles from 64 KiB to 8 MiB */
     bool loaded;
 };
 
@@ -77,6 +79,10 @@ void regio__wal_judge_free(struct regio__wal_judge *j);
 
 /* Load a segment's whole image (recovery reads it again before cutting). */
 int regio__wal_judge_load(struct regio__wal_judge *j, struct regio__wal_seg_image *s);
+
+/* Ask the kernel, ahead of use, for the image's bytes around [off, off+len)
+ * and a step beyond (the mapping has no fault readahead; see wal_judge.c). */
+void regio__wal_judge_prefetch(struct regio__wal_seg_image *s, uint64_t off, uint64_t len);
 
 /* Set regio_error_detail to "<who>: corruption at LSN X (why): rule". */
 void regio__wal_judge_detail(const struct regio__wal_judge *j, const char *who);

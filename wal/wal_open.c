@@ -103,6 +103,28 @@ int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_in
     return err;
 }
 
+/*
+ * The control file with this open's epoch, written before the first record
+ * of the open reaches a segment: the judge ends the chain at any record
+ * whose epoch is above the control file's (wal_judge.c, max_epoch), so a
+ * record written first could be durable and acknowledged, and then cut. Until
+ * then the file still says "closed cleanly at close_lsn" with the previous
+ * epoch, which is the truth on disk: nothing of this open is in the chain
+ * (docs/format.md, "Epochs").
+ */
+int regio__wal_persist_epoch(struct regio_wal *w)
+{
+    pthread_mutex_lock(&w->ctl_mu);
+    int err = 0;
+    if (atomic_load(&w->epoch_pending)) {
+        err = regio__wal_write_control(w, &w->ctl);
+        if (err == 0)
+            atomic_store(&w->epoch_pending, false);
+    }
+    pthread_mutex_unlock(&w->ctl_mu);
+    return err;
+}
+
 /* A zero-filled file of seg_bytes: written (not only allocated) so that later
  * O_DIRECT writes into it need no extent conversion at sync time. Written
  * through a second O_DIRECT descriptor where the filesystem allows it, so
@@ -437,6 +459,14 @@ static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
      * held before, under another salt): nothing was cut, bytes_cut is 0. */
     bool clean_end = j->verdict == REGIO__WAL_V_CLEAN && !corrupt;
     cp->clean = clean_end;
+    /* After a clean close no record of this segment's salt lies past the
+     * close record: the close record was written last, after every flush
+     * of its life had completed, and each earlier recovery cleared the
+     * window past its own cut. So there is no raced window to clear, and
+     * reading it (4 MiB compared with zeros) was most of a clean reopen's
+     * reads. A short file is still filled back to its size. */
+    if (clean_end && es->len >= es->si.segment_bytes)
+        cp->zero_end = cp->at;
     bool had_bytes = !clean_end && nonzero_between(es, j->end, cp->zero_end);
     if (corrupt) {
         report_salvage(j, info);
@@ -652,8 +682,12 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
         w->ctl.close_lsn = 0;
         /* A new log writes its control file only after segment 0 is in
          * place (regio__wal_create_first_segment), so that a control file
-         * without a valid segment always means damage. */
-        if (!fresh)
+         * without a valid segment always means damage. After a clean close
+         * it is written later, before the first record (epoch_pending);
+         * after a crash now, since the cut below writes with the new epoch. */
+        if (!fresh && info->end == REGIO_WAL_END_CLEAN)
+            atomic_store(&w->epoch_pending, true);
+        else if (!fresh)
             err = regio__wal_write_control(w, &w->ctl);
     }
     w->fresh_log = fresh;
@@ -669,5 +703,6 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     info->end_lsn = next;
     info->checkpoint_lsn = w->ctl.checkpoint_lsn;
     atomic_store(&w->insert_pos, next);
+    w->opened_at = next;
     return 0;
 }
