@@ -684,8 +684,9 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
          * place (regio__wal_create_first_segment), so that a control file
          * without a valid segment always means damage. After a clean close
          * it is written later, before the first record (epoch_pending);
-         * after a crash now, since the cut below writes with the new epoch. */
-        if (!fresh && info->end == REGIO_WAL_END_CLEAN)
+         * after a crash now, since the cut below writes with the new epoch,
+         * and when a stored checkpoint was ignored, which it forgets. */
+        if (!fresh && info->end == REGIO_WAL_END_CLEAN && info->checkpoint_ignored_lsn == 0)
             atomic_store(&w->epoch_pending, true);
         else if (!fresh)
             err = regio__wal_write_control(w, &w->ctl);
