@@ -1657,8 +1657,9 @@ int regio_wal_close(struct regio_wal *w)
     if (err == 0 && atomic_load(&w->epoch_pending) && atomic_load(&w->insert_pos) == w->opened_at) {
         /* Nothing appended since a clean close and the control file never
          * rewritten: the files are as that close left them, and say so.
-         * A close record and a control file written now would only make an
-         * open that reads nothing cost four more syncs. */
+         * Closing as usual would make an open that reads nothing pay the
+         * epoch's control file (two fsyncs), a close record (a durable
+         * write) and the clean control file (two fsyncs). */
         destroy(w);
         return 0;
     }
