@@ -88,6 +88,14 @@ void bench_pair_row(const struct bench_ctx *ctx, const char *bench, const char *
                     const char *metric, bool higher_is_better, const struct bench_pair *p,
                     const char *baseline_name, const char *note);
 
+/* Attaches a named figure to the row just made (JSON "figures": {key: value}),
+ * for figures a report reads back rather than parses out of the note: what
+ * the system under test did during the trials (e.g. the log's flush size),
+ * medians over the row's rounds. Up to BENCH_MAX_FIGURES a row; more are
+ * dropped. key must outlive the run (a string literal). NAN becomes null. */
+#define BENCH_MAX_FIGURES 8
+void bench_row_figure(const struct bench_ctx *ctx, const char *key, double value);
+
 /* Pin the calling thread to cpu (old: its mask before); false if it could not. */
 bool bench_pin(int cpu, cpu_set_t *old);
 void bench_unpin(const cpu_set_t *old);

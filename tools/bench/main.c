@@ -123,6 +123,9 @@ struct row {
     struct bench_summary s;                /* rounds = 0: a single figure, no interval */
     double regio_rounds[BENCH_MAX_ROUNDS]; /* per-round figures, for the JSON */
     double base_rounds[BENCH_MAX_ROUNDS];
+    int figure_count; /* bench_row_figure */
+    const char *figure_keys[BENCH_MAX_FIGURES];
+    double figures[BENCH_MAX_FIGURES];
 };
 
 static struct row *rows;
@@ -232,6 +235,18 @@ void bench_pair_row(const struct bench_ctx *ctx, const char *bench, const char *
     }
     if (!ctx->json)
         print_table_row(r);
+}
+
+void bench_row_figure(const struct bench_ctx *ctx, const char *key, double value)
+{
+    (void)ctx; /* the table prints the note, which carries the same figures */
+    if (row_count == 0)
+        return;
+    struct row *r = &rows[row_count - 1];
+    if (r->figure_count == BENCH_MAX_FIGURES)
+        return;
+    r->figure_keys[r->figure_count] = key;
+    r->figures[r->figure_count++] = value;
 }
 
 void bench_note(const struct bench_ctx *ctx, const char *fmt, ...)
@@ -387,7 +402,14 @@ static void print_json(const struct bench_ctx *ctx, const struct bench_machine *
             fprintf(f, "%s", k ? ", " : "");
             json_number(f, r->base_rounds[k]);
         }
-        fprintf(f, "], \"note\": ");
+        fprintf(f, "], \"figures\": {");
+        for (int k = 0; k < r->figure_count; k++) {
+            fprintf(f, "%s", k ? ", " : "");
+            json_string(f, r->figure_keys[k]);
+            fputs(": ", f);
+            json_number(f, r->figures[k]);
+        }
+        fprintf(f, "}, \"note\": ");
         json_string(f, r->note);
         fputc('}', f);
     }

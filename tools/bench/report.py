@@ -308,6 +308,82 @@ def why_one_appender(rows):
     return s
 
 
+def figure(r, key):
+    """A figure the bench attached to the row (JSON "figures"), or None."""
+    v = (r.get("figures") or {}).get(key)
+    return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def busy(r):
+    """CPUs the whole process kept busy during the row's trials: the median
+    of the rounds' CPU time / wall time where the bench recorded it, else
+    the median rate times the median CPU per record."""
+    v = figure(r, "cpus_busy")
+    if v is None and r.get("regio") and r.get("regio_cpu_ns_per_op"):
+        v = r["regio"] * r["regio_cpu_ns_per_op"] / 1e9
+    return v
+
+
+def why_walpipe_threads(one, four, hand4):
+    """4 appending threads of 4 KiB records below one: CPU-bound, more CPU a
+    record, or smaller flushes, each from the two rows of the same run."""
+    cpus = MACHINE.get("cpus")
+    b1, b4 = busy(one), busy(four)
+    c1, c4 = one.get("regio_cpu_ns_per_op"), four.get("regio_cpu_ns_per_op")
+    s = (f"**Pipelined 4 KiB records, 4 threads against one.** {fmt(four['regio'])} against "
+         f"{fmt(one['regio'])} durable records/s ({four['regio'] / one['regio']:.2f}x). "
+         f"The whole process kept {fmt(b4)} CPUs busy with 4 appenders and {fmt(b1)} with one "
+         f"(CPU time over wall time; the machine has {cpus} CPUs for the appenders, the "
+         f"flusher, the callback thread and the checkpointer). ")
+    if b4 is not None and cpus and b4 >= 0.9 * cpus:
+        s += "The 4-thread row is CPU-bound on this machine: it used every CPU there was. "
+    elif b4 is not None and cpus:
+        load = max(MACHINE.get("load_start") or 0, MACHINE.get("load_end") or 0)
+        if load >= cpus:
+            s += (f"It used {cpus - b4:.2f} CPUs less than the machine has, but the load "
+                  f"average reached {load:.1f} during the run, so other processes may have "
+                  f"held them: this run cannot tell waiting from being crowded out. ")
+        else:
+            s += (f"The 4-thread row left {cpus - b4:.2f} CPUs idle, so it did not run out "
+                  f"of CPU: its threads waited (on the device, or on each other). ")
+    if c1 and c4:
+        g = c4 / c1
+        s += (f"CPU per record, the whole process's: {fmt(c4)} ns with 4 threads, {fmt(c1)} ns "
+              f"with one ({g:.2f}x). ")
+        if g >= 1.15:
+            s += (f"regio's cost per record grows with threads: {fmt(c4 - c1)} ns more a record "
+                  f"with 4 appenders (contention between them or more wake-ups a record; "
+                  f"these rows do not say which), so more threads buy fewer records for the "
+                  f"same CPU. ")
+        else:
+            s += "The cost per record does not grow with threads. "
+        if b4 is not None and cpus and b4 >= 0.9 * cpus:
+            s += (f"At {fmt(c4)} ns a record, {cpus} CPUs allow at most "
+                  f"{fmt(cpus * 1e9 / c4)} records/s. ")
+    k1, k4 = figure(one, "kib_per_flush"), figure(four, "kib_per_flush")
+    if k1 is not None and k4 is not None:
+        s += (f"Flushes: {k4:.0f} KiB ({figure(four, 'records_per_flush') or 0:.0f} records) "
+              f"per flush write at {figure(four, 'syncs_per_s') or 0:.0f} syncs/s with 4 "
+              f"threads, {k1:.0f} KiB ({figure(one, 'records_per_flush') or 0:.0f} records) at "
+              f"{figure(one, 'syncs_per_s') or 0:.0f} syncs/s with one")
+        if k4 < 0.8 * k1:
+            s += "; the 4-thread flushes are smaller, so each sync carries fewer records. "
+        elif k4 > 1.25 * k1:
+            s += ("; the 4-thread flushes are larger, so the syncs are not what it lacks: "
+                  "fewer of them a second carry more records each. ")
+        else:
+            s += ". "
+    if hand4:
+        s += (f"Against its own flushes written by hand (same size, same rounds) the 4-thread "
+              f"row is at {ratio_cell(hand4)}")
+        hi = hand4.get("ratio_hi") if hand4.get("ratio_hi") is not None else hand4.get("ratio")
+        if hi is not None and hi < 0.8:
+            s += (": the device makes flushes of that size durable faster than regio issues "
+                  "them with 4 appenders, so that part of the gap is regio's, not the device's")
+        s += "."
+    return s.rstrip()
+
+
 def why_walpipe(rows):
     out = []
     one = find(rows, "walpipe", "1 thread x 4096 in flight, 4096 B")
@@ -351,16 +427,7 @@ def why_walpipe(rows):
     hand4 = find(rows, "walpipe", "4 threads x 4096 in flight, 4096 B",
                  "the log's flushes by hand (RWF_DSYNC, same size)")
     if one and four and one.get("regio") and four.get("regio") and four["regio"] < one["regio"]:
-        s = (f"**Pipelined 4 KiB records, 4 threads against one.** {fmt(four['regio'])} "
-             f"against {fmt(one['regio'])} records/s. CPU per record "
-             f"{fmt(four.get('regio_cpu_ns_per_op'))} ns with 4 threads, "
-             f"{fmt(one.get('regio_cpu_ns_per_op'))} ns with one")
-        if hand4:
-            s += (f"; against its own flushes written by hand (same size, same rounds) the "
-                  f"4-thread row is at {ratio_cell(hand4)}")
-        s += (f". The machine has {MACHINE.get('cpus')} CPUs for 4 appenders, the flusher and "
-              f"the callback thread.")
-        out.append(s)
+        out.append(why_walpipe_threads(one, four, hand4))
     return "\n\n".join(out) or None
 
 
