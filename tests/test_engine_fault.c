@@ -436,6 +436,7 @@ static void test_stall(const char *dir, bool shared)
      * cancels and resubmits those too (seen: all 32 at load average 30), so
      * only the bound is checked; every write still lands exactly once. */
     CHECK(st.stall_resubmits >= 1 && st.stall_resubmits <= N);
+    uint64_t resubmits_before = st.stall_resubmits;
     int fd = open(v.path, O_RDONLY);
     CHECK(fd >= 0);
     char got[BLOCK];
@@ -462,7 +463,12 @@ static void test_stall(const char *dir, bool shared)
     CHECK_EQ(r[1].calls, 1);
     CHECK_EQ(r[1].res, 0);
     CHECK_OK(regio_engine_stats(v.e, &st));
-    CHECK_EQ(st.stall_resubmits, 3);
+    /* At least the two stalled requests were resubmitted; under load a
+     * resubmission the kernel's workers did not start within the probe
+     * interval is rightly resubmitted again (as above), so only the floor
+     * is exact. */
+    CHECK(st.stall_resubmits - resubmits_before >= 2);
+    CHECK(st.stall_resubmits - resubmits_before <= 3 * (uint64_t)eo.retry_limit); /* 3 requests */
 
     /* A read that stalls every time fails after retry_limit resubmits,
      * with -ETIMEDOUT, instead of hanging the caller. */
