@@ -409,7 +409,10 @@ static void test_forgotten_sync(const char *dir)
  * other request in flight alone. */
 static void test_stall(const char *dir, bool shared)
 {
-    struct regio_engine_opts eo = {.shared = shared, .stall_probe_ms = 100, .retry_limit = 2};
+    /* retry_limit 8, not fewer: under load a resubmitted request the kernel's
+     * workers do not start within the 100 ms probe interval is resubmitted
+     * again, and a limit of 2 failed healthy requests with -ETIMEDOUT. */
+    struct regio_engine_opts eo = {.shared = shared, .stall_probe_ms = 100, .retry_limit = 8};
     struct env v;
     env_up_opts(&v, dir, shared ? "stall-shared" : "stall", 40, &eo);
     enum { N = 32 };
@@ -435,7 +438,7 @@ static void test_stall(const char *dir, bool shared)
      * other writes within the probe interval either, and the probe rightly
      * cancels and resubmits those too (seen: all 32 at load average 30), so
      * only the bound is checked; every write still lands exactly once. */
-    CHECK(st.stall_resubmits >= 1 && st.stall_resubmits <= N);
+    CHECK(st.stall_resubmits >= 1 && st.stall_resubmits <= N * (uint64_t)eo.retry_limit);
     uint64_t resubmits_before = st.stall_resubmits;
     int fd = open(v.path, O_RDONLY);
     CHECK(fd >= 0);
