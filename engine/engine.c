@@ -88,7 +88,7 @@ struct regio__req {
 int regio__engine_enter(const struct regio_engine *e)
 {
     if (e->shared) {
-        pthread_mutex_lock((pthread_mutex_t *)&e->lock);
+        regio__lock((struct regio__lock *)&e->lock);
         return 0;
     }
     if (!pthread_equal(pthread_self(), e->owner)) {
@@ -100,8 +100,9 @@ int regio__engine_enter(const struct regio_engine *e)
 
 void regio__engine_leave(const struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (e->shared)
-        pthread_mutex_unlock((pthread_mutex_t *)&e->lock);
+        regio__unlock((struct regio__lock *)&e->lock);
 }
 
 /* ---- Request table ------------------------------------------------------------- */
@@ -109,6 +110,7 @@ void regio__engine_leave(const struct regio_engine *e)
 static uint64_t req_user_data(const struct regio_engine *e, const struct regio__req *r,
                               unsigned part)
 {
+    REGIO_ASSERT(part < 2 && r >= e->reqs && r < e->reqs + e->max_in_flight);
     uint64_t idx = (uint64_t)(r - e->reqs);
     return ((uint64_t)r->gen << 32) | (idx << 1) | part;
 }
@@ -127,6 +129,7 @@ static uint32_t user_data_gen(uint64_t ud)
 
 static struct regio__req *req_alloc(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     uint32_t i = e->free_head;
     REGIO_ASSERT(i != REQ_NONE);
     struct regio__req *r = &e->reqs[i];
@@ -141,6 +144,7 @@ static struct regio__req *req_alloc(struct regio_engine *e)
 
 static void req_free(struct regio_engine *e, struct regio__req *r)
 {
+    REGIO_ASSERT(r->busy && r->pending == 0);
     r->busy = false;
     r->gen = (r->gen + 1) & 0x7fffffffu;
     r->next_free = e->free_head;
@@ -153,6 +157,7 @@ static void req_free(struct regio_engine *e, struct regio__req *r)
  * outstanding, so the kernel never refuses a submission for CQ overflow. */
 static int flush_sq(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (io_uring_sq_ready(&e->ring) == 0)
         return 0;
     CTR_INC(e, enters);
@@ -163,6 +168,7 @@ static int flush_sq(struct regio_engine *e)
  * of one request are always contiguous in the ring (IOSQE_IO_LINK needs it). */
 static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n)
 {
+    REGIO_ASSERT(n >= 1 && n <= 2); /* a request owns at most two SQEs */
     if (io_uring_sq_space_left(&e->ring) < n) {
         int r = flush_sq(e);
         REGIO_ASSERT(r >= 0);
@@ -176,6 +182,7 @@ static struct io_uring_sqe *get_sqes(struct regio_engine *e, unsigned n)
 
 void regio__test_hook_update(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     const struct regio__test_hook *t = &e->test;
     bool active = t->rec != NULL;
     for (unsigned k = 0; k < 3; k++)
@@ -188,6 +195,7 @@ void regio__test_hook_update(struct regio_engine *e)
 static struct regio__fault_hit fault_next(struct regio_engine *e, enum regio_op_kind op,
                                           uint32_t len, uint32_t align)
 {
+    REGIO_ASSERT((unsigned)op <= REGIO_OP_FSYNC && align > 0);
     struct regio__fault_hit hit = {0, 0, false};
     struct regio__fault_state *st = &e->test.faults[op];
     if (!st->armed)
@@ -272,6 +280,7 @@ static void prep_stall(struct io_uring_sqe *sqe)
 /* The READ_FIXED or WRITE_FIXED of n bytes from where r has got to. */
 static void prep_rw_sqe(struct regio__req *r, struct io_uring_sqe *sqe, uint32_t n)
 {
+    REGIO_ASSERT(n > 0 && r->done + n <= r->len);
     char *data = (char *)r->b.data + r->done;
     uint64_t off = r->off + r->done;
     if (r->kind != REGIO__REQ_READ) {
@@ -289,6 +298,7 @@ static void prep_rw_sqe(struct regio__req *r, struct io_uring_sqe *sqe, uint32_t
  * completion goes through hook_complete. */
 static void hook_prep_rw(struct regio_engine *e, struct regio__req *r, struct io_uring_sqe *sqe)
 {
+    REGIO_ASSERT(e->hook == &e->test); /* the only thing it ever points at */
     bool write = r->kind != REGIO__REQ_READ;
     uint32_t remaining = r->len - r->done;
     struct regio__fault_hit hit =
@@ -331,6 +341,7 @@ static void prep_rw(struct regio_engine *e, struct regio__req *r, unsigned sqe_f
 
 static void prep_sync_sqe(struct regio__req *r, struct io_uring_sqe *sqe)
 {
+    REGIO_ASSERT(r->kind == REGIO__REQ_FSYNC || r->kind == REGIO__REQ_WRITE_SYNC);
     io_uring_prep_fsync(sqe, (int)r->f->slot, r->datasync ? IORING_FSYNC_DATASYNC : 0);
     sqe->flags |= IOSQE_FIXED_FILE;
 }
@@ -340,6 +351,7 @@ static void prep_sync_sqe(struct regio__req *r, struct io_uring_sqe *sqe)
 static void hook_prep_sync(struct regio_engine *e, struct regio__req *r, struct io_uring_sqe *sqe,
                            unsigned part, bool linked)
 {
+    REGIO_ASSERT(e->hook == &e->test && part < 2);
     struct regio__fault_hit hit = fault_next(e, REGIO_OP_FSYNC, 0, 1);
     r->hooked = true;
     if (hit.err != 0) {
@@ -355,6 +367,7 @@ static void hook_prep_sync(struct regio_engine *e, struct regio__req *r, struct 
 
 static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned part, bool linked)
 {
+    REGIO_ASSERT(part < 2 && (part == 1) == (r->kind == REGIO__REQ_WRITE_SYNC));
     struct io_uring_sqe *sqe = get_sqes(e, 1);
     if (REGIO_UNLIKELY(e->hook != NULL))
         hook_prep_sync(e, r, sqe, part, linked);
@@ -367,6 +380,7 @@ static void prep_sync(struct regio_engine *e, struct regio__req *r, unsigned par
 
 static void issue_pair(struct regio_engine *e, struct regio__req *r)
 {
+    REGIO_ASSERT(r->kind == REGIO__REQ_WRITE_SYNC && r->pending == 0);
     r->probed = false;
     r->sync_only = false;
     r->write_faulted = false;
@@ -377,6 +391,7 @@ static void issue_pair(struct regio_engine *e, struct regio__req *r)
 
 static void issue_sync_only(struct regio_engine *e, struct regio__req *r)
 {
+    REGIO_ASSERT(r->kind == REGIO__REQ_WRITE_SYNC && r->pending == 0);
     r->probed = false;
     r->sync_only = true;
     r->write_faulted = false;
@@ -386,6 +401,7 @@ static void issue_sync_only(struct regio_engine *e, struct regio__req *r)
 
 static void issue(struct regio_engine *e, struct regio__req *r)
 {
+    REGIO_ASSERT(r->busy && r->pending == 0); /* never two submissions at once */
     r->probed = false;
     r->rec_id[0] = -1;
     switch (r->kind) {
@@ -413,6 +429,7 @@ static bool retryable(int res)
  * is released first, so the callback may free or reuse it. Returns 1. */
 static int finish(struct regio_engine *e, struct regio__req *r, int res)
 {
+    REGIO_ASSERT(r->busy && r->pending == 0);
     if (r->kind != REGIO__REQ_FSYNC) {
         int rc = regio_slab_io_end(e->slab, r->b);
         REGIO_ASSERT(rc == 0);
@@ -437,6 +454,7 @@ static int finish(struct regio_engine *e, struct regio__req *r, int res)
 
 static bool retry_ok(struct regio_engine *e, struct regio__req *r)
 {
+    REGIO_ASSERT(r->retries <= e->retry_limit);
     if (r->retries >= e->retry_limit)
         return false;
     r->retries++;
@@ -454,6 +472,7 @@ static bool stall_cancelled(const struct regio__req *r, int res)
 
 static bool stall_retry(struct regio_engine *e, struct regio__req *r, int *res)
 {
+    REGIO_ASSERT(*res < 0);
     if (!stall_cancelled(r, *res))
         return false;
     if (!retry_ok(e, r)) {
@@ -469,6 +488,7 @@ static bool stall_retry(struct regio_engine *e, struct regio__req *r, int *res)
 /* A read or write SQE completed with res. */
 static int rw_done(struct regio_engine *e, struct regio__req *r, int res)
 {
+    REGIO_ASSERT((r->kind == REGIO__REQ_READ || r->kind == REGIO__REQ_WRITE) && r->pending == 0);
     if (res < 0) {
         if (stall_retry(e, r, &res) || (retryable(res) && retry_ok(e, r))) {
             issue(e, r);
@@ -497,6 +517,7 @@ static int rw_done(struct regio_engine *e, struct regio__req *r, int res)
 /* Both SQEs of a write_durable pair (or its re-issued sync) completed. */
 static int pair_done(struct regio_engine *e, struct regio__req *r)
 {
+    REGIO_ASSERT(r->kind == REGIO__REQ_WRITE_SYNC && r->pending == 0);
     if (!r->sync_only) {
         int w = r->wres;
         if (w < 0) {
@@ -535,6 +556,7 @@ static int pair_done(struct regio_engine *e, struct regio__req *r)
  * Returns the result the request goes on with. */
 static int hook_complete(struct regio_engine *e, struct regio__req *r, unsigned part, int res)
 {
+    REGIO_ASSERT(r->hooked);
     REGIO_ASSERT(part < 2);
     if (r->fault_err[part] != 0) {
         res = r->fault_err[part];
@@ -554,6 +576,7 @@ static void watchdog_fired(struct regio_engine *e);
 
 static int handle_cqe(struct regio_engine *e, uint64_t ud, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (ud == WAKE_USER_DATA) {
         e->wake_pending = false;
         return 0;
@@ -662,6 +685,7 @@ static bool submit_early(struct regio_engine *e)
  * queued; that submit reports it. */
 static int reap(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     struct io_uring_cqe *cqe;
     int ran = 0;
     while (io_uring_peek_cqe(&e->ring, &cqe) == 0 && cqe != NULL) {
@@ -683,6 +707,7 @@ static int reap(struct regio_engine *e)
  * re-check their condition instead of sleeping until their timeout. */
 static void wake_waiters(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (!e->shared || e->waiters == 0 || e->wake_pending)
         return;
     struct io_uring_sqe *sqe = get_sqes(e, 1);
@@ -704,6 +729,7 @@ static void wake_waiters(struct regio_engine *e)
  */
 static void stall_probe(struct regio_engine *e)
 {
+    REGIO_ASSERT(e->probe_cqes == 0); /* one probe's cancels at a time */
     CTR_INC(e, stall_probes);
     for (uint32_t i = 0; i < e->max_in_flight; i++) {
         struct regio__req *r = &e->reqs[i];
@@ -724,6 +750,7 @@ static void stall_probe(struct regio_engine *e)
 /* The watchdog's timer CQE: a period has passed since it was armed. */
 static void watchdog_fired(struct regio_engine *e)
 {
+    REGIO_ASSERT(e->watchdog_armed);
     e->watchdog_armed = false;
     if (e->progress == e->progress_at_arm && atomic_load(&e->in_flight) > 0 && e->probe_cqes == 0)
         stall_probe(e);
@@ -736,6 +763,7 @@ static void watchdog_fired(struct regio_engine *e)
  * the per-request path. It goes out with the sleeper's own submit. */
 static void watchdog_arm(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (e->watchdog_armed || atomic_load(&e->in_flight) == 0)
         return;
     struct io_uring_sqe *sqe = get_sqes(e, 1);
@@ -782,6 +810,7 @@ static struct __kernel_timespec *wait_bound(struct regio_engine *e, unsigned nr,
  * one wakes at the first) or ts passes (NULL: no limit). */
 static int block(struct regio_engine *e, struct __kernel_timespec *ts, unsigned want)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     CTR_INC(e, enters);
     watchdog_arm(e);
     if (!e->shared) {
@@ -806,11 +835,11 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts, unsigned 
     arg.ts = (uint64_t)(uintptr_t)ts;
     int fd = e->ring.ring_fd;
     e->waiters++;
-    pthread_mutex_unlock(&e->lock);
+    regio__unlock(&e->lock);
     long r = syscall(__NR_io_uring_enter, fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
                      &arg, sizeof(arg));
     int err = r < 0 ? -errno : 0;
-    pthread_mutex_lock(&e->lock);
+    regio__lock(&e->lock);
     e->waiters--;
     return err;
 }
@@ -828,6 +857,7 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts, unsigned 
 static int wait_entered(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns,
                         bool idle_waits)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
     int ran = 0;
     for (;;) {
@@ -908,6 +938,7 @@ int regio_engine_wait(struct regio_engine *e, unsigned min_complete, int64_t tim
 
 static int drain_entered(struct regio_engine *e, int64_t timeout_ns)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     int64_t deadline = timeout_ns > 0 ? regio__now_ns() + timeout_ns : 0;
     while (atomic_load(&e->in_flight) > 0) {
         int64_t left = -1;
@@ -1014,6 +1045,7 @@ static void stats_fill(void *ctx, void *section)
 
 static int check_file(const struct regio_engine *e, const struct regio_file *f)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (e->closing) {
         regio__set_detail("engine is being destroyed");
         return -EBADF;
@@ -1066,6 +1098,7 @@ static int check_rw(const struct regio_engine *e, const struct regio_file *f, st
 
 static int check_capacity(const struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (atomic_load(&e->in_flight) >= e->max_in_flight) {
         regio__set_detail("%u requests in flight (max_in_flight)", e->max_in_flight);
         return -EAGAIN;
@@ -1076,6 +1109,7 @@ static int check_capacity(const struct regio_engine *e)
 static struct regio__req *accept_req(struct regio_engine *e, struct regio_file *f, uint8_t kind,
                                      regio_cb cb, void *ctx)
 {
+    REGIO_ASSERT(f->open && f->e == e && atomic_load(&e->in_flight) < e->max_in_flight);
     struct regio__req *r = req_alloc(e);
     r->kind = kind;
     r->f = f;
@@ -1090,6 +1124,7 @@ static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio
                       uint64_t off, uint32_t len, uint8_t kind, unsigned wflags, regio_cb cb,
                       void *ctx)
 {
+    REGIO_ASSERT(kind != REGIO__REQ_FSYNC);
     int region = check_rw(e, f, b, off, len);
     if (region < 0)
         return region;
@@ -1250,11 +1285,14 @@ static void learn_alignment(int fd, struct regio_file *f)
     }
     if (lbs == 0)
         lbs = 4096;
+    /* Every alignment check divides by these. */
+    REGIO_ASSERT(lbs >= 512 && (lbs & (lbs - 1)) == 0);
     f->mem_align = f->off_align = lbs;
 }
 
 static int slot_alloc(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     for (uint32_t i = 0; i < e->max_files; i++) {
         if (!e->slot_used[i]) {
             e->slot_used[i] = 1;
@@ -1286,6 +1324,7 @@ static int open_direct(int dir_fd, const char *path, int flags, mode_t mode)
 static int file_open_entered(struct regio_engine *e, int dir_fd, const char *path, int flags,
                              mode_t mode, struct regio_file **out)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     if (e->closing)
         return -EBADF;
     struct regio_file *f = calloc(1, sizeof(*f));
@@ -1351,6 +1390,7 @@ int regio_file_openat(struct regio_engine *e, int dir_fd, const char *name, int 
  * destroy) so a later call through a stale pointer gets -EBADF. */
 static void file_shut(struct regio_engine *e, struct regio_file *f)
 {
+    REGIO_ASSERT(f->open && f->in_flight == 0 && f->slot < e->max_files);
     int minus_one = -1;
     io_uring_register_files_update(&e->ring, f->slot, &minus_one, 1);
     close(f->fd);
@@ -1410,6 +1450,7 @@ int regio_file_fd(const struct regio_file *f)
 
 static uint32_t pow2_at_least(uint32_t v)
 {
+    REGIO_ASSERT(v <= UINT32_C(1) << 31); /* else the loop never ends */
     uint32_t p = 1;
     while (p < v)
         p <<= 1;
@@ -1419,6 +1460,7 @@ static uint32_t pow2_at_least(uint32_t v)
 /* Try setup flags best first; the first the kernel accepts wins. */
 static int ring_setup(struct regio_engine *e, const struct regio_engine_opts *o)
 {
+    REGIO_ASSERT(e->queue_depth > 0 && e->max_in_flight > 0);
     static const uint32_t owned[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, IORING_SETUP_SUBMIT_ALL, 0};
@@ -1458,6 +1500,7 @@ static int ring_setup(struct regio_engine *e, const struct regio_engine_opts *o)
 
 static int register_buffers(struct regio_engine *e, bool no_clone)
 {
+    REGIO_ASSERT(e->ring.ring_fd >= 0);
     /* no_clone: a pin of this ring's own, still recorded by the arena, so
      * that it is counted, memlock-checked and blocks arena destroy. */
     if (no_clone)
@@ -1482,6 +1525,7 @@ static void unregister_buffers(struct regio_engine *e)
 
 static void engine_free(struct regio_engine *e)
 {
+    REGIO_ASSERT(atomic_load(&e->in_flight) == 0); /* the kernel may still write into reqs */
     struct regio_file *f = e->files;
     while (f != NULL) {
         struct regio_file *next = f->next;
@@ -1496,6 +1540,7 @@ static void engine_free(struct regio_engine *e)
 
 static int engine_init(struct regio_engine *e, const struct regio_engine_opts *o)
 {
+    REGIO_ASSERT(e->max_in_flight <= REGIO_ENGINE_MAX_IN_FLIGHT); /* user_data index bits */
     e->reqs = calloc(e->max_in_flight, sizeof(*e->reqs));
     e->slot_used = calloc(e->max_files, 1);
     if (e->reqs == NULL || e->slot_used == NULL)
@@ -1562,11 +1607,9 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
         engine_free(e);
         return rc;
     }
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&e->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    regio__lock_init(&e->lock, true);
+    if (!e->shared)
+        atomic_store_explicit(&e->lock.holder, regio__thread_id(), memory_order_relaxed);
     regio__arena_user_get(a);
     regio__slab_user_get(s);
     e->stats_handle = regio__stats_attach(a, REGIO_STATS_ENGINE, NULL, stats_fill, e);
@@ -1626,7 +1669,7 @@ int regio_engine_destroy(struct regio_engine *e)
     regio__slab_user_put(e->slab);
     regio__arena_user_put(e->arena);
     regio__engine_leave(e);
-    pthread_mutex_destroy(&e->lock);
+    regio__lock_destroy(&e->lock);
     engine_free(e);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "regio/stats.h"
 #include "regio/testing.h"
 #include "arena_internal.h"
+#include "lock.h"
 
 /* Request kinds as the engine tracks them (one request can own two SQEs). */
 enum regio__req_kind {
@@ -73,7 +74,10 @@ struct regio_engine {
     bool shared;
     bool closing;
     pthread_t owner;
-    pthread_mutex_t lock; /* shared mode: recursive, held by every call */
+    /* Shared mode: recursive, held by every call. Owned mode: never locked;
+     * its holder is the creating thread for good, so that
+     * regio__engine_entered() means "inside a call" in both modes. */
+    struct regio__lock lock;
     uint32_t queue_depth;
     uint32_t max_in_flight;
     uint32_t retry_limit;
@@ -129,6 +133,13 @@ void regio__engine_leave(const struct regio_engine *e);
  * in flight (the pager, the WAL): nothing in flight returns 0 at once, never
  * sleeps out the timeout or refuses; sets no detail. */
 int regio__engine_wait(struct regio_engine *e, unsigned min_complete, int64_t timeout_ns);
+
+/* Whether the calling thread is inside a call of e (entered it): what every
+ * function that touches the ring, the request table or the files relies on. */
+static inline bool regio__engine_entered(const struct regio_engine *e)
+{
+    return regio__lock_held(&e->lock);
+}
 
 /* Point e->hook at e->test when anything in it is armed or recording, else
  * NULL. Called with the engine entered after every change to e->test. */

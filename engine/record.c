@@ -69,6 +69,7 @@ struct regio_recording {
 
 static uint64_t next_seq(struct regio_engine *e)
 {
+    REGIO_ASSERT(regio__engine_entered(e)); /* events are ordered by the engine's caller */
     return atomic_fetch_add(&e->seq, 1) + 1;
 }
 
@@ -108,6 +109,7 @@ static int capture(int direct_fd, uint8_t **out, size_t *len_out)
 
 static int file_index(struct regio_recording *r, const struct regio_file *f)
 {
+    REGIO_ASSERT(r->nfiles <= r->cap_files && f->open);
     for (uint32_t i = 0; i < r->nfiles; i++)
         if (r->files[i].dev == f->dev && r->files[i].ino == f->ino)
             return (int)i;
@@ -136,6 +138,7 @@ static int file_index(struct regio_recording *r, const struct regio_file *f)
 
 static struct rec_op *op_append(struct regio_recording *r)
 {
+    REGIO_ASSERT(r->nops <= r->cap_ops);
     if (r->nops == r->cap_ops) {
         size_t cap = r->cap_ops ? 2 * r->cap_ops : 64;
         struct rec_op *n = realloc(r->ops, cap * sizeof(*n));
@@ -151,6 +154,7 @@ static struct rec_op *op_append(struct regio_recording *r)
 
 static int64_t op_id(const struct regio_engine *e, const struct regio_recording *r)
 {
+    REGIO_ASSERT(r->nops > 0 && r->nops - 1 <= REC_INDEX_MASK);
     return (int64_t)((e->test.rec_gen << REC_INDEX_BITS) | (uint64_t)(r->nops - 1));
 }
 
@@ -176,6 +180,7 @@ static void rec_fail(void)
 /* A new log entry for an operation on f, or NULL when not recording. */
 static struct rec_op *op_begin(struct regio_engine *e, struct regio_file *f)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     struct regio_recording *r = e->test.rec;
     if (r == NULL)
         return NULL;
@@ -190,6 +195,7 @@ static struct rec_op *op_begin(struct regio_engine *e, struct regio_file *f)
 /* Log op (from op_begin) as submitted now; returns its id. */
 static int64_t op_commit(struct regio_engine *e, struct rec_op *op)
 {
+    REGIO_ASSERT(e->test.rec != NULL && op == &e->test.rec->ops[e->test.rec->nops]);
     op->sub_seq = next_seq(e);
     e->test.rec->nops++;
     return op_id(e, e->test.rec);
@@ -198,6 +204,7 @@ static int64_t op_commit(struct regio_engine *e, struct rec_op *op)
 int64_t regio__rec_write(struct regio_engine *e, struct regio_file *f, const void *data,
                          uint64_t off, uint32_t len, bool dsync, bool atomic)
 {
+    REGIO_ASSERT(len > 0 && data != NULL);
     struct rec_op *op = op_begin(e, f);
     if (op == NULL)
         return -1;
@@ -238,6 +245,7 @@ int64_t regio__rec_resize(struct regio_engine *e, struct regio_file *f, uint64_t
 
 void regio__rec_complete(struct regio_engine *e, int64_t id, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     struct rec_op *op = op_of(e, id);
     if (op == NULL)
         return;
@@ -250,6 +258,7 @@ void regio__rec_complete(struct regio_engine *e, int64_t id, int res)
 
 void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t write_id)
 {
+    REGIO_ASSERT(regio__engine_entered(e));
     struct rec_op *s = op_of(e, sync_id);
     struct rec_op *w = op_of(e, write_id);
     if (s != NULL && w != NULL && w->completed)
@@ -346,12 +355,14 @@ uint64_t regio_recording_last_seq(const struct regio_recording *r)
 
 static bool sync_covers(const struct rec_op *s, const struct rec_op *w, uint64_t crash_seq)
 {
+    REGIO_ASSERT(w->file < UINT32_MAX && !w->is_sync);
     return s->is_sync && s->file == w->file && s->completed && s->res >= 0 &&
            s->comp_seq <= crash_seq && s->start_seq != UINT64_MAX && s->start_seq >= w->comp_seq;
 }
 
 static bool durable(const struct regio_recording *r, const struct rec_op *w, uint64_t crash_seq)
 {
+    REGIO_ASSERT(!w->is_sync && w->sub_seq != 0);
     if (!w->completed || w->comp_seq > crash_seq || w->res < 0)
         return false;
     if (w->dsync)
@@ -379,6 +390,7 @@ static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t 
 {
     if (n == 0)
         return 0; /* a file captured empty has no bytes (and src NULL) */
+    REGIO_ASSERT(im->len <= im->cap && off <= SIZE_MAX - n);
     size_t end = (size_t)off + n;
     if (end > im->cap) {
         size_t cap = im->cap ? im->cap : 4096;
@@ -403,6 +415,7 @@ static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t 
  * reads zeros, as a file does. */
 static int image_resize(struct image *im, uint64_t len, bool grow_only)
 {
+    REGIO_ASSERT(im->len <= im->cap);
     static const uint8_t zero = 0;
     if (len > im->len)
         return image_put(im, len - 1, &zero, 1);
@@ -430,6 +443,7 @@ static bool resize_happened(const struct rec_op *op, size_t idx, enum regio_reco
 static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
                            enum regio_recording_mode mode, uint64_t seed)
 {
+    REGIO_ASSERT(!w->is_sync && !w->is_resize && (w->len == 0 || w->data != NULL));
     if (mode == REGIO_RECORDING_KEEP)
         return image_put(im, w->off, w->data, w->len);
     if (mode == REGIO_RECORDING_DROP)
@@ -459,6 +473,7 @@ static int apply_undurable(struct image *im, const struct rec_op *w, size_t idx,
 static int build_image(const struct regio_recording *r, uint32_t i, uint64_t crash_seq,
                        enum regio_recording_mode mode, uint64_t seed, struct image *im)
 {
+    REGIO_ASSERT(i < r->nfiles && im->bytes == NULL);
     int rc = image_put(im, 0, r->files[i].init, r->files[i].init_bytes);
     for (size_t k = 0; rc == 0 && k < r->nops; k++) {
         const struct rec_op *w = &r->ops[k];
@@ -480,6 +495,7 @@ static int build_image(const struct regio_recording *r, uint32_t i, uint64_t cra
 /* Make fd hold exactly the len bytes at p. */
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
+    REGIO_ASSERT(fd >= 0 && (len == 0 || p != NULL));
     if (ftruncate(fd, (off_t)len) != 0)
         return -errno;
     for (size_t done = 0; done < len;) {

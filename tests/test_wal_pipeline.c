@@ -96,9 +96,9 @@ static void run(struct regio_wal *w, int threads, uint64_t *steps_out)
     }
     for (int t = 0; t < threads; t++)
         pthread_join(th[t], NULL);
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     *steps_out = w->async_insert_steps - steps0;
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     wal_hold_release(&h);
     /* Nothing waits with regio_wal_sync: only the callbacks' own requests
      * make the flusher write. */

@@ -39,12 +39,14 @@ static uint8_t *ring_at(const struct regio_wal *w, uint64_t lsn, uint64_t *conti
 {
     uint64_t r = lsn % w->ring_bytes;
     uint64_t piece = r / w->piece_bytes, off = r % w->piece_bytes;
+    REGIO_ASSERT(piece < REGIO__WAL_PIECES);
     *contig = w->piece_bytes - off;
     return (uint8_t *)w->pieces[piece].data + off;
 }
 
 static void ring_put(struct regio_wal *w, uint64_t lsn, const void *src, uint64_t len)
 {
+    REGIO_ASSERT(len <= w->piece_bytes); /* a longer copy would lap the ring onto itself */
     const uint8_t *p = src;
     while (len > 0) {
         uint64_t contig;
@@ -59,6 +61,7 @@ static void ring_put(struct regio_wal *w, uint64_t lsn, const void *src, uint64_
 
 static void ring_get(struct regio_wal *w, uint64_t lsn, void *out, uint64_t len)
 {
+    REGIO_ASSERT(len <= w->piece_bytes);
     uint8_t *p = out;
     while (len > 0) {
         uint64_t contig;
@@ -74,6 +77,7 @@ static void ring_get(struct regio_wal *w, uint64_t lsn, void *out, uint64_t len)
 /* Zero the ring bytes of LSNs [lsn, end). */
 static void ring_clear(struct regio_wal *w, uint64_t lsn, uint64_t end)
 {
+    REGIO_ASSERT(lsn <= end && end - lsn <= w->ring_bytes);
     while (lsn < end) {
         uint64_t contig;
         uint8_t *p = ring_at(w, lsn, &contig);
@@ -88,6 +92,7 @@ static void ring_clear(struct regio_wal *w, uint64_t lsn, uint64_t end)
 static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t timeout_ns)
 {
     struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+    REGIO_ASSERT(timeout_ns > 0); /* a zero timespec would not wait at all */
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 
@@ -100,6 +105,7 @@ static void futex_wake_all(_Atomic uint32_t *word)
  * the durable LSN themselves). Only a bucket with sleepers costs a syscall. */
 static void wake_bucket(struct regio_wal *w, uint64_t seq)
 {
+    REGIO_ASSERT(seq <= atomic_load(&w->acked_seq)); /* only acknowledged flushes wake */
     _Atomic uint32_t *b = w->ack_words[seq % REGIO__WAL_ACK_BUCKETS];
     atomic_store(&b[0], (uint32_t)seq);
     if (atomic_load(&b[1]) > 0)
@@ -120,12 +126,12 @@ static void wal_fail(struct regio_wal *w, int err)
     REGIO_ASSERT(err < 0);
     atomic_compare_exchange_strong(&w->failed, &expect, err);
     wake_all_buckets(w);
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     pthread_cond_broadcast(&w->done_cond);
     pthread_cond_broadcast(&w->cb_cond);
     pthread_cond_broadcast(&w->work_cond);
     pthread_cond_broadcast(&w->prep_cond);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
 }
 
 static void atomic_max(_Atomic uint64_t *a, uint64_t v)
@@ -163,6 +169,7 @@ static int slot_acquire(struct regio_wal *w, uint32_t *slot_out)
 /* Lowest LSN an insertion is still writing, or q when none. */
 static uint64_t min_inflight(struct regio_wal *w, uint64_t q)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
     uint64_t m = q;
     for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++) {
         uint64_t v;
@@ -172,6 +179,9 @@ static uint64_t min_inflight(struct regio_wal *w, uint64_t q)
         if (v != REGIO__WAL_SLOT_FREE && v < m)
             m = v;
     }
+    /* An insertion below walk_pos would mean the walker passed bytes still
+     * being copied. */
+    REGIO_ASSERT(m >= w->walk_pos);
     return m;
 }
 
@@ -181,6 +191,7 @@ static uint64_t min_inflight(struct regio_wal *w, uint64_t q)
  * applies (recovery takes the largest window of the segments involved). */
 static void leave_narrow_segment(struct regio_wal *w, uint64_t seg)
 {
+    REGIO_ASSERT(w->full_limit_bytes <= w->ring_bytes);
     if (seg > w->narrow_seg && atomic_load(&w->limit_bytes) < w->full_limit_bytes)
         atomic_store(&w->limit_bytes, w->full_limit_bytes);
 }
@@ -192,6 +203,7 @@ static void leave_narrow_segment(struct regio_wal *w, uint64_t seg)
  * reserver also owns the SEGEND filler at the old position. */
 static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64_t *segend_at)
 {
+    REGIO_ASSERT(total % REGIO__WAL_REC_ALIGN == 0 && total <= w->piece_bytes);
     uint64_t p = atomic_load(&w->insert_pos);
     for (;;) {
         uint64_t s, next, se = 0;
@@ -206,6 +218,8 @@ static void reserve(struct regio_wal *w, uint64_t total, uint64_t *start, uint64
         }
         next = s + total;
         if (atomic_compare_exchange_weak(&w->insert_pos, &p, next)) {
+            /* The record fits its segment with room for a SEGEND after it. */
+            REGIO_ASSERT(next + REGIO__WAL_REC_HDR_BYTES <= regio__wal_seg_end(w, s));
             *start = s;
             *segend_at = se;
             if (se != 0)
@@ -225,6 +239,10 @@ static void record_begin(struct regio_wal *w, uint8_t hdr[REGIO__WAL_REC_HDR_BYT
 {
     struct regio__wal_segslot *ss = &w->segs[regio__wal_seg(w, lsn) % w->seg_table_len];
     memset(hdr, 0, REGIO__WAL_REC_HDR_BYTES);
+    /* The salt is the segment's only once it is prepared. */
+    REGIO_ASSERT(lsn % REGIO__WAL_REC_ALIGN == 0 &&
+                 atomic_load_explicit(&ss->ready, memory_order_acquire) ==
+                     regio__wal_seg(w, lsn) + 1);
     /* The durable LSN this record proves: damage below it, found later
      * under a valid copy of this record, is corruption, not a torn tail. */
     uint16_t proof = regio__wal_proof(lsn, atomic_load(&w->durable), w->block_bytes);
@@ -247,6 +265,7 @@ static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t
     uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
     XXH3_state_t st;
     record_begin(w, hdr, lsn, (uint32_t)(end - lsn - REGIO__WAL_REC_HDR_BYTES), type, &st);
+    REGIO_ASSERT(regio__wal_is_filler(type) && end % w->block_bytes == 0);
     if (!known_zero)
         ring_clear(w, lsn + REGIO__WAL_REC_HDR_BYTES, end);
     regio__le64_put(hdr, XXH3_64bits_digest(&st));
@@ -264,6 +283,7 @@ static void put_filler(struct regio_wal *w, uint64_t lsn, uint64_t end, uint16_t
  */
 static void zero_ahead(struct regio_wal *w)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
     uint64_t r = atomic_load(&w->released);
     uint64_t lo = r + atomic_load(&w->limit_bytes), hi = r + w->ring_bytes;
     if (lo >= hi)
@@ -274,11 +294,14 @@ static void zero_ahead(struct regio_wal *w)
         w->zero_hi + REGIO__WAL_ZERO_STEP_BYTES < hi ? w->zero_hi + REGIO__WAL_ZERO_STEP_BYTES : hi;
     ring_clear(w, w->zero_hi, to);
     w->zero_hi = to;
+    REGIO_ASSERT(w->zero_lo <= w->zero_hi && w->zero_hi <= hi);
 }
 
 static uint64_t filler_end(struct regio_wal *w, uint64_t lsn, uint16_t *type)
 {
     uint64_t fe = regio__wal_round_up(lsn + REGIO__WAL_REC_HDR_BYTES, w->block_bytes);
+    /* A filler never crosses its segment's end (a SEGEND ends there). */
+    REGIO_ASSERT(fe <= regio__wal_seg_end(w, lsn));
     *type = fe >= regio__wal_seg_end(w, lsn) ? REGIO__WAL_TYPE_SEGEND : REGIO__WAL_TYPE_PAD;
     return fe;
 }
@@ -288,29 +311,31 @@ static int wait_segment(struct regio_wal *w, uint64_t segno)
     struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
     if (atomic_load_explicit(&ss->ready, memory_order_acquire) == segno + 1)
         return 0;
-    pthread_mutex_lock(&w->mu);
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu)); /* the flusher could never prepare it */
+    regio__lock(&w->mu);
     atomic_max(&w->max_seg_seen, segno);
     pthread_cond_broadcast(&w->prep_cond);
     while (atomic_load_explicit(&ss->ready, memory_order_acquire) != segno + 1 &&
            atomic_load(&w->failed) == 0)
-        pthread_cond_wait(&w->done_cond, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+        regio__lock_wait(&w->done_cond, &w->mu);
+    regio__unlock(&w->mu);
     return atomic_load(&w->failed);
 }
 
 static int wait_space(struct regio_wal *w, uint64_t end)
 {
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu)); /* only the flush_mu holder frees space */
     if (end - atomic_load(&w->released) <= atomic_load(&w->limit_bytes))
         return 0;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     atomic_fetch_add(&w->space_waiters, 1);
     if (w->flusher_idle)
         pthread_cond_signal(&w->work_cond);
     while (end - atomic_load(&w->released) > atomic_load(&w->limit_bytes) &&
            atomic_load(&w->failed) == 0)
-        pthread_cond_wait(&w->done_cond, &w->mu);
+        regio__lock_wait(&w->done_cond, &w->mu);
     atomic_fetch_sub(&w->space_waiters, 1);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     return atomic_load(&w->failed);
 }
 
@@ -355,6 +380,7 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     if (err != 0)
         return err;
     reserve(w, total, &start, &segend_at);
+    REGIO_ASSERT(segend_at == 0 || segend_at < start);
     atomic_store(&w->slots[slot][0], segend_at != 0 ? segend_at : start);
     err = wait_segment(w, regio__wal_seg(w, start));
     if (err == 0 && segend_at != 0) {
@@ -368,9 +394,9 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
             put_filler(w, segend_at, fe, REGIO__WAL_TYPE_SEGEND, false);
             atomic_store(&w->slots[slot][0], start);
             atomic_max(&w->max_seg_seen, regio__wal_seg(w, start));
-            pthread_mutex_lock(&w->mu);
+            regio__lock(&w->mu);
             pthread_cond_broadcast(&w->prep_cond);
-            pthread_mutex_unlock(&w->mu);
+            regio__unlock(&w->mu);
         }
     }
     if (err == 0)
@@ -395,6 +421,7 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
     ring_put(w, at, wal_zeros, rounding);
     regio__le64_put(hdr, XXH3_64bits_digest(&st));
     ring_put(w, start, hdr, sizeof(hdr));
+    REGIO_ASSERT(at <= start + total && rounding < REGIO__WAL_REC_ALIGN);
     atomic_store(&w->slots[slot][0], REGIO__WAL_SLOT_FREE);
     atomic_fetch_add_explicit(&w->records, 1, memory_order_relaxed);
     if (lsn_out != NULL)
@@ -439,12 +466,14 @@ size_t regio_wal_max_record_bytes(const struct regio_wal *w)
 /* Advance walk_pos over records whose copies are complete (below m). */
 static void walk(struct regio_wal *w, uint64_t m)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
     while (w->walk_pos < m) {
         uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
         ring_get(w, w->walk_pos, hdr, sizeof(hdr));
         REGIO_ASSERT(regio__le64_get(hdr + 8) == w->walk_pos);
         uint64_t total = regio__wal_rec_total(regio__le32_get(hdr + 16));
         if (regio__le16_get(hdr + 24) == REGIO__WAL_TYPE_SEGEND) {
+            REGIO_ASSERT(w->walk_pos + total <= regio__wal_seg_end(w, w->walk_pos));
             w->segend_at_end = w->walk_pos + total;
             w->walk_pos = regio__wal_seg_first(w, regio__wal_seg(w, w->walk_pos) + 1);
             w->segend_next = w->walk_pos;
@@ -459,6 +488,7 @@ static void walk(struct regio_wal *w, uint64_t m)
  * below b are released with the flush and may be overwritten in the ring. */
 static uint64_t rec_end_for(struct regio_wal *w, uint64_t b, uint64_t *records)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu) && w->last_rec_end <= b);
     uint64_t x = w->last_rec_end;
     *records = 0;
     while (x < b) {
@@ -487,6 +517,7 @@ static uint64_t rec_end_for(struct regio_wal *w, uint64_t b, uint64_t *records)
 
 static struct regio_file *segment_file(struct regio_wal *w, uint64_t segno, int *err)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu)); /* segment files are the holder's */
     struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
     if (ss->file != NULL && ss->file_segno == segno)
         return ss->file;
@@ -507,12 +538,14 @@ static struct regio_file *segment_file(struct regio_wal *w, uint64_t segno, int 
 
 static void complete_flushes(struct regio_wal *w)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
     bool progressed = false;
     uint64_t acked_from = atomic_load(&w->acked_seq);
     while (w->fl_count > 0) {
         struct regio__wal_flush *f = &w->flushes[w->fl_head];
         if (f->done < f->ops)
             break;
+        REGIO_ASSERT(f->done == f->ops);
         if (f->err != 0)
             wal_fail(w, f->err);
         if (atomic_load(&w->failed) != 0) {
@@ -526,6 +559,10 @@ static void complete_flushes(struct regio_wal *w)
          * flush that acknowledged it (test_wal_mt saw them lag under TSan). */
         atomic_fetch_add(&w->syncs, 1);
         atomic_fetch_add(&w->records_synced, f->records);
+        /* Flushes are acknowledged in issue order, and durable only grows. */
+        REGIO_ASSERT(f->seq == atomic_load(&w->acked_seq) + 1 &&
+                     f->rec_end >= atomic_load(&w->durable));
+        REGIO_ASSERT(f->rec_end <= f->release_to && f->end <= f->release_to);
         atomic_store(&w->durable, f->rec_end);
         atomic_store(&w->released, f->release_to);
         atomic_store(&w->acked_seq, f->seq);
@@ -542,11 +579,11 @@ static void complete_flushes(struct regio_wal *w)
         wake_bucket(w, q);
     /* Ring-space waiters and the callback thread wait on conditions. */
     if (atomic_load(&w->space_waiters) > 0 || atomic_load(&w->async_count) > 0) {
-        pthread_mutex_lock(&w->mu);
+        regio__lock(&w->mu);
         pthread_cond_broadcast(&w->done_cond);
         if (w->async_head != NULL)
             pthread_cond_signal(&w->cb_cond);
-        pthread_mutex_unlock(&w->mu);
+        regio__unlock(&w->mu);
     }
 }
 
@@ -554,6 +591,7 @@ static void write_done(void *ctx, int res)
 {
     struct regio__wal_flush *f = ctx;
     f->done++;
+    REGIO_ASSERT(f->done <= f->ops);
     if (res < 0 && f->err == 0)
         f->err = res;
     complete_flushes(f->w);
@@ -562,6 +600,7 @@ static void write_done(void *ctx, int res)
 /* Queue one write of [a, b) (inside one piece and one segment). */
 static int queue_write(struct regio_wal *w, struct regio__wal_flush *f, uint64_t a, uint64_t b)
 {
+    REGIO_ASSERT(a < b && regio__wal_seg(w, a) == regio__wal_seg(w, b - 1));
     int err = 0;
     struct regio_file *file = segment_file(w, regio__wal_seg(w, a), &err);
     if (file == NULL)
@@ -635,9 +674,29 @@ static void issue_range(struct regio_wal *w, uint64_t a, uint64_t b, uint64_t re
     complete_flushes(w);
 }
 
+/*
+ * The ring order the flushing code relies on: durable <= released <= flushed
+ * <= walk_pos <= insert_pos, with the newest issued flush's record end
+ * between durable and flushed. (durable is a record boundary at or below a
+ * flush's end, released that end or the next segment's start.) Checked by
+ * the holder of flush_mu, the only writer of all of them but insert_pos,
+ * which only grows; not inside issue_range, which moves released past
+ * flushed until issue_to catches up at a segment switch.
+ */
+static void check_ring_order(struct regio_wal *w)
+{
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
+    uint64_t durable = atomic_load_explicit(&w->durable, memory_order_relaxed);
+    uint64_t released = atomic_load_explicit(&w->released, memory_order_relaxed);
+    REGIO_ASSERT(durable <= released && released <= w->flushed);
+    REGIO_ASSERT(durable <= w->last_rec_end && w->last_rec_end <= w->flushed);
+    REGIO_ASSERT(w->flushed <= w->walk_pos && w->walk_pos <= atomic_load(&w->insert_pos));
+}
+
 /* Flush [flushed, p), splitting at the segment switch the walker passed. */
 static void issue_to(struct regio_wal *w, uint64_t p)
 {
+    REGIO_ASSERT(p <= w->walk_pos); /* only walked (complete) bytes go out */
     /* The first flush of an open after a clean close makes the open's
      * epoch durable first (regio__wal_persist_epoch says why). */
     if (atomic_load(&w->epoch_pending)) {
@@ -660,12 +719,14 @@ static void issue_to(struct regio_wal *w, uint64_t p)
         issue_range(w, w->flushed, p, p);
         w->flushed = p;
     }
+    check_ring_order(w);
 }
 
 /* Try to end the flush at walk_pos with a pad; false when someone reserved
  * past it meanwhile or the ring has no room for the pad yet. */
 static bool try_pad(struct regio_wal *w, uint64_t q)
 {
+    REGIO_ASSERT(q == w->walk_pos && q % w->block_bytes != 0);
     uint16_t type;
     uint64_t fe = filler_end(w, q, &type);
     uint64_t next =
@@ -688,9 +749,9 @@ static bool try_pad(struct regio_wal *w, uint64_t q)
     if (type == REGIO__WAL_TYPE_SEGEND) {
         leave_narrow_segment(w, regio__wal_seg(w, next));
         atomic_max(&w->max_seg_seen, regio__wal_seg(w, next));
-        pthread_mutex_lock(&w->mu);
+        regio__lock(&w->mu);
         pthread_cond_broadcast(&w->prep_cond);
-        pthread_mutex_unlock(&w->mu);
+        regio__unlock(&w->mu);
     }
     walk(w, next);
     return true;
@@ -703,6 +764,7 @@ enum step { STEP_IDLE, STEP_PROGRESS, STEP_SPIN };
  * highest LSN anyone asked for). */
 static enum step flusher_step(struct regio_wal *w, uint64_t want_own)
 {
+    check_ring_order(w);
     if (atomic_load(&w->failed) != 0 || w->fl_count >= w->max_flushes_in_flight)
         return STEP_IDLE;
     uint64_t q = atomic_load(&w->insert_pos);
@@ -779,19 +841,20 @@ static bool poll_for_work(struct regio_wal *w)
  * the flusher in a call or records and arms faults. */
 static void run_engine_call(struct regio_wal *w)
 {
-    pthread_mutex_lock(&w->mu);
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
+    regio__lock(&w->mu);
     struct regio__wal_call *c = w->call;
     if (c != NULL) {
         w->call = NULL;
         /* The call runs unlocked: it may take long, and appenders need mu. */
-        pthread_mutex_unlock(&w->mu);
+        regio__unlock(&w->mu);
         int res = c->fn(w->engine, c->arg);
-        pthread_mutex_lock(&w->mu);
+        regio__lock(&w->mu);
         c->res = res;
         c->done = true;
         pthread_cond_broadcast(&w->done_cond);
     }
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
 }
 
 /* The flusher sleeps until there is work (with a 10 ms bound), then takes
@@ -802,15 +865,16 @@ static void run_engine_call(struct regio_wal *w)
  * wakes the flusher after letting go (lead_flush). */
 static void flusher_reacquire(struct regio_wal *w)
 {
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu) && w->fl_count == 0);
     for (;;) {
         /* A lone appender comes back with its next sync within a few
          * microseconds of being acknowledged: poll briefly before sleeping,
          * which saves a wake-up on its commit path. */
-        if (poll_for_work(w) && pthread_mutex_trylock(&w->flush_mu) == 0)
+        if (poll_for_work(w) && regio__lock_try(&w->flush_mu))
             return;
         /* The flag goes up before the check for work: a sync caller stores
          * its request before it reads the flag (see regio_wal_sync). */
-        pthread_mutex_lock(&w->mu);
+        regio__lock(&w->mu);
         atomic_store(&w->flusher_idle, true);
         if (!has_work(w)) {
             struct timespec ts;
@@ -820,11 +884,11 @@ static void flusher_reacquire(struct regio_wal *w)
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
             }
-            pthread_cond_timedwait(&w->work_cond, &w->mu, &ts);
+            regio__lock_timedwait(&w->work_cond, &w->mu, &ts);
         }
         atomic_store(&w->flusher_idle, false);
-        pthread_mutex_unlock(&w->mu);
-        if (pthread_mutex_trylock(&w->flush_mu) == 0)
+        regio__unlock(&w->mu);
+        if (regio__lock_try(&w->flush_mu))
             return;
         /* Someone leads: yield so that a sync caller between its trylock
          * and its leader flag does not meet a spinning flusher. */
@@ -838,14 +902,14 @@ static void *flusher_main(void *arg)
     /* Shared mode: an appender holding flush_mu issues and reaps too. */
     struct regio_engine_opts eo = {.queue_depth = 64, .shared = true};
     int err = regio_engine_create(w->arena, w->slab, &eo, &w->engine);
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     w->engine_err = err;
     w->engine_ready = true;
     pthread_cond_broadcast(&w->done_cond);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     if (err != 0)
         return NULL;
-    pthread_mutex_lock(&w->flush_mu);
+    regio__lock(&w->flush_mu);
     for (;;) {
         run_engine_call(w);
         enum step s = flusher_step(w, 0);
@@ -871,7 +935,7 @@ static void *flusher_main(void *arg)
             continue;
         /* Nothing in flight and nothing to do: let a lone appender lead its
          * own flush while the flusher polls or sleeps. */
-        pthread_mutex_unlock(&w->flush_mu);
+        regio__unlock(&w->flush_mu);
         flusher_reacquire(w);
     }
     regio_engine_drain(w->engine, -1);
@@ -884,21 +948,24 @@ static void *flusher_main(void *arg)
     run_engine_call(w);
     regio_engine_destroy(w->engine);
     w->engine = NULL;
-    pthread_mutex_unlock(&w->flush_mu);
+    regio__unlock(&w->flush_mu);
     return NULL;
 }
 
 int regio__wal_engine_call(struct regio_wal *w, int (*fn)(struct regio_engine *, void *), void *arg)
 {
     struct regio__wal_call c = {.fn = fn, .arg = arg};
-    pthread_mutex_lock(&w->mu);
+    /* The flusher runs it holding flush_mu: a caller holding it would wait
+     * for ever. */
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu));
+    regio__lock(&w->mu);
     while (w->call != NULL)
-        pthread_cond_wait(&w->done_cond, &w->mu);
+        regio__lock_wait(&w->done_cond, &w->mu);
     w->call = &c;
     pthread_cond_signal(&w->work_cond);
     while (!c.done)
-        pthread_cond_wait(&w->done_cond, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+        regio__lock_wait(&w->done_cond, &w->mu);
+    regio__unlock(&w->mu);
     return c.res;
 }
 
@@ -912,12 +979,13 @@ struct regio_engine *regio__wal_engine(struct regio_wal *w)
 /* Signal the flusher thread if it sleeps (mu only then). */
 static void wake_flusher(struct regio_wal *w)
 {
+    REGIO_ASSERT(!regio__lock_held(&w->mu));
     if (!atomic_load(&w->flusher_idle))
         return;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     if (atomic_load(&w->flusher_idle))
         pthread_cond_signal(&w->work_cond);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
 }
 
 /*
@@ -929,6 +997,7 @@ static void wake_flusher(struct regio_wal *w)
  */
 static void lead_flush(struct regio_wal *w, uint64_t lsn)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu) && w->fl_count == 0);
     atomic_store(&w->leader, true);
     for (;;) {
         enum step s = flusher_step(w, lsn + 1);
@@ -944,7 +1013,8 @@ static void lead_flush(struct regio_wal *w, uint64_t lsn)
             break; /* nothing this thread can flush; the flusher takes over */
     }
     atomic_store(&w->leader, false);
-    pthread_mutex_unlock(&w->flush_mu);
+    regio__unlock(&w->flush_mu);
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu));
     if (has_work(w))
         wake_flusher(w);
 }
@@ -958,6 +1028,7 @@ static void wait_ack(struct regio_wal *w, uint64_t lsn)
         seq++; /* not in any issued flush: the next one */
     _Atomic uint32_t *b = w->ack_words[seq % REGIO__WAL_ACK_BUCKETS];
     atomic_fetch_add(&b[1], 1);
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu)); /* its holder is who would wake us */
     uint32_t v = atomic_load(&b[0]);
     if (atomic_load(&w->acked_seq) < seq && atomic_load(&w->durable) <= lsn &&
         atomic_load(&w->failed) == 0)
@@ -983,7 +1054,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
     if (atomic_load(&w->durable) > lsn)
         return 0;
     /* Lead when nobody is flushing: no hand-off to the flusher thread. */
-    if (pthread_mutex_trylock(&w->flush_mu) == 0)
+    if (regio__lock_try(&w->flush_mu))
         lead_flush(w, lsn);
     if (atomic_load(&w->durable) <= lsn && atomic_load(&w->failed) == 0) {
         atomic_max(&w->requested, lsn + 1);
@@ -996,7 +1067,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
             wait_ack(w, lsn);
             /* Woken unsatisfied: whoever flushed has let go, or the wait
              * timed out; lead if nobody else does. */
-            if (atomic_load(&w->durable) <= lsn && pthread_mutex_trylock(&w->flush_mu) == 0)
+            if (atomic_load(&w->durable) <= lsn && regio__lock_try(&w->flush_mu))
                 lead_flush(w, lsn);
         }
     }
@@ -1010,6 +1081,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
  * with every thread added (docs/performance.md, walpipe). */
 static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
 {
+    REGIO_ASSERT(regio__lock_held(&w->mu));
     struct regio__wal_async *p = w->async_tail;
     while (p != NULL && p->lsn > a->lsn) {
         p = p->prev;
@@ -1044,7 +1116,7 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
     a->cb = cb;
     a->ctx = ctx;
     atomic_max(&w->requested, lsn + 1);
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     async_insert(w, a);
     atomic_fetch_add(&w->async_count, 1);
     /* Wake the callback thread only for a record already durable: for the
@@ -1057,7 +1129,7 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
         pthread_cond_signal(&w->cb_cond);
     if (w->flusher_idle)
         pthread_cond_signal(&w->work_cond);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     return 0;
 }
 
@@ -1065,6 +1137,7 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
  * of them once the log has failed. Returns the first (NULL: none). */
 static struct regio__wal_async *async_take_due(struct regio_wal *w, int failed)
 {
+    REGIO_ASSERT(regio__lock_held(&w->mu));
     uint64_t durable = atomic_load(&w->durable);
     struct regio__wal_async *first = w->async_head, *last = NULL;
     uint32_t n = 0;
@@ -1082,6 +1155,7 @@ static struct regio__wal_async *async_take_due(struct regio_wal *w, int failed)
         w->async_tail = NULL;
     last->next = NULL;
     atomic_fetch_sub(&w->async_count, n);
+    REGIO_ASSERT(n > 0 && (w->async_head == NULL || w->async_head->lsn >= first->lsn));
     return first;
 }
 
@@ -1092,12 +1166,12 @@ static struct regio__wal_async *async_take_due(struct regio_wal *w, int failed)
 static void *cb_main(void *arg)
 {
     struct regio_wal *w = arg;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     for (;;) {
         int failed = atomic_load(&w->failed);
         struct regio__wal_async *a = async_take_due(w, failed);
         if (a != NULL) {
-            pthread_mutex_unlock(&w->mu);
+            regio__unlock(&w->mu);
             uint64_t durable = atomic_load(&w->durable);
             while (a != NULL) {
                 struct regio__wal_async *next = a->next;
@@ -1105,14 +1179,14 @@ static void *cb_main(void *arg)
                 free(a);
                 a = next;
             }
-            pthread_mutex_lock(&w->mu);
+            regio__lock(&w->mu);
             continue;
         }
         if (w->cb_stop && w->async_head == NULL)
             break;
-        pthread_cond_wait(&w->cb_cond, &w->mu);
+        regio__lock_wait(&w->cb_cond, &w->mu);
     }
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     return NULL;
 }
 
@@ -1120,33 +1194,33 @@ static void *cb_main(void *arg)
 static void *prep_main(void *arg)
 {
     struct regio_wal *w = arg;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     for (;;) {
         uint64_t target = atomic_load(&w->max_seg_seen) + w->opts.spare_segments;
         if (w->prep_stop || atomic_load(&w->failed) != 0)
             break;
         if (w->next_prep > target) {
-            pthread_cond_wait(&w->prep_cond, &w->mu);
+            regio__lock_wait(&w->prep_cond, &w->mu);
             continue;
         }
         uint64_t segno = w->next_prep;
-        pthread_mutex_unlock(&w->mu);
+        regio__unlock(&w->mu);
         int err = regio__wal_prepare_segment(w, segno);
-        pthread_mutex_lock(&w->mu);
+        regio__lock(&w->mu);
         if (err == -ECANCELED && atomic_load(&w->stopping))
             break; /* closing: the spare is abandoned, not failed */
         if (err != 0) {
             w->prep_err = err;
-            pthread_mutex_unlock(&w->mu);
+            regio__unlock(&w->mu);
             wal_fail(w, err);
-            pthread_mutex_lock(&w->mu);
+            regio__lock(&w->mu);
             break;
         }
         w->next_prep = segno + 1;
         atomic_fetch_add(&w->segments_used, 1);
         pthread_cond_broadcast(&w->done_cond);
     }
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     return NULL;
 }
 
@@ -1193,7 +1267,7 @@ int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
     err = checkpoint_ok(w, lsn);
     if (err != 0)
         return err;
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     struct regio__wal_ctl_info c = w->ctl;
     c.checkpoint_lsn = lsn;
     err = regio__wal_write_control(w, &c);
@@ -1201,7 +1275,7 @@ int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
         w->ctl = c;
         atomic_store(&w->epoch_pending, false); /* it carries this open's epoch */
     }
-    pthread_mutex_unlock(&w->ctl_mu);
+    regio__unlock(&w->ctl_mu);
     return err;
 }
 
@@ -1222,24 +1296,25 @@ int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
     if (err != 0)
         return err;
     uint64_t limit = lsn, durable = atomic_load(&w->durable);
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     if (w->ctl.checkpoint_lsn != 0 && w->ctl.checkpoint_lsn < limit)
         limit = w->ctl.checkpoint_lsn;
-    pthread_mutex_unlock(&w->ctl_mu);
-    pthread_mutex_lock(&w->mu);
+    regio__unlock(&w->ctl_mu);
+    regio__lock(&w->mu);
     for (struct regio__wal_pin *p = w->pins; p != NULL; p = p->next)
         if (p->lsn < limit)
             limit = p->lsn;
     int count = 0;
     while ((w->first_segno + 1) * w->seg_bytes <= limit &&
            w->first_segno < regio__wal_seg(w, durable)) {
+        REGIO_ASSERT(w->first_segno < w->next_prep); /* never one not prepared yet */
         err = regio__wal_recycle_segment(w, w->first_segno);
         if (err != 0)
             break;
         w->first_segno++;
         count++;
     }
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     return err != 0 ? err : count;
 }
 
@@ -1317,6 +1392,7 @@ static int make_memory(struct regio_wal *w)
     err = regio_slab_create(w->arena, &so, &w->slab);
     if (err != 0)
         return err;
+    REGIO_ASSERT(w->piece_bytes % 4096 == 0 && w->ring_bytes == REGIO__WAL_PIECES * w->piece_bytes);
     /* A publishing failure is not an error for the log (see stats_internal.h). */
     w->stats_handle = regio__stats_attach(w->arena, REGIO_STATS_WAL, w->dir, wal_stats_fill, w);
     for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++) {
@@ -1345,12 +1421,13 @@ static void stop_threads(struct regio_wal *w)
 {
     if (!w->threads_started)
         return;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     w->stopping = true;
     pthread_cond_broadcast(&w->work_cond);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     pthread_join(w->flusher, NULL);
-    pthread_mutex_lock(&w->mu);
+    REGIO_ASSERT(w->engine == NULL); /* the flusher destroyed it on its way out */
+    regio__lock(&w->mu);
     w->cb_stop = true;
     w->prep_stop = true;
     /* Whatever was never made durable is answered with the failure, or
@@ -1361,7 +1438,7 @@ static void stop_threads(struct regio_wal *w)
     }
     pthread_cond_broadcast(&w->cb_cond);
     pthread_cond_broadcast(&w->prep_cond);
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     pthread_join(w->cbthread, NULL);
     pthread_join(w->prepper, NULL);
     w->threads_started = false;
@@ -1378,9 +1455,9 @@ static void destroy(struct regio_wal *w)
         close(w->dir_lock_fd);
     if (w->dir_fd >= 0)
         close(w->dir_fd);
-    pthread_mutex_destroy(&w->mu);
-    pthread_mutex_destroy(&w->ctl_mu);
-    pthread_mutex_destroy(&w->flush_mu);
+    regio__lock_destroy(&w->mu);
+    regio__lock_destroy(&w->ctl_mu);
+    regio__lock_destroy(&w->flush_mu);
     pthread_cond_destroy(&w->work_cond);
     pthread_cond_destroy(&w->done_cond);
     pthread_cond_destroy(&w->cb_cond);
@@ -1403,6 +1480,7 @@ static void init_segments(struct regio_wal *w)
     uint64_t slack = w->ring_bytes / 16 / w->block_bytes * w->block_bytes;
     w->full_limit_bytes = w->ring_bytes - slack;
     atomic_store(&w->limit_bytes, w->full_limit_bytes);
+    REGIO_ASSERT(w->full_limit_bytes > 0 && w->full_limit_bytes % w->block_bytes == 0);
     w->narrow_seg = UINT64_MAX;
     w->next_prep = regio__wal_seg(w, pos);
     if (w->has_end_si) {
@@ -1430,10 +1508,10 @@ static int start_threads(struct regio_wal *w)
 {
     if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
         return -ENOMEM;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     while (!w->engine_ready)
-        pthread_cond_wait(&w->done_cond, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+        regio__lock_wait(&w->done_cond, &w->mu);
+    regio__unlock(&w->mu);
     if (w->engine_err != 0) {
         pthread_join(w->flusher, NULL);
         return w->engine_err;
@@ -1443,12 +1521,12 @@ static int start_threads(struct regio_wal *w)
     w->threads_started = true;
     if (!prep_ok) {
         /* Unwind with the threads that did start. */
-        pthread_mutex_lock(&w->mu);
+        regio__lock(&w->mu);
         w->stopping = true;
         w->cb_stop = true;
         pthread_cond_broadcast(&w->work_cond);
         pthread_cond_broadcast(&w->cb_cond);
-        pthread_mutex_unlock(&w->mu);
+        regio__unlock(&w->mu);
         pthread_join(w->flusher, NULL);
         if (cb_ok)
             pthread_join(w->cbthread, NULL);
@@ -1577,9 +1655,9 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     w->lock_fd = -1;
     w->dir_lock_fd = -1;
     w->stats_handle = -1;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_mutex_init(&w->ctl_mu, NULL);
-    pthread_mutex_init(&w->flush_mu, NULL);
+    regio__lock_init(&w->mu, false);
+    regio__lock_init(&w->ctl_mu, false);
+    regio__lock_init(&w->flush_mu, false);
     pthread_cond_init(&w->work_cond, NULL);
     pthread_cond_init(&w->done_cond, NULL);
     pthread_cond_init(&w->cb_cond, NULL);
@@ -1636,9 +1714,9 @@ int regio_wal_close(struct regio_wal *w)
     /* A live reader points into the WAL; closing under it would leave the
      * reader with freed memory. Nothing is changed: close the readers and
      * call again. */
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     bool readers = w->pins != NULL;
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     if (readers) {
         regio__set_detail("wal: live readers are still open; close them first");
         return -EBUSY;

@@ -26,9 +26,9 @@ int regio_wal_checkpoint_begin(struct regio_wal *w, uint16_t type,
                           REGIO_WAL_TYPE_USER_MAX, type);
         return -EINVAL;
     }
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     uint64_t token = ++w->ckpt_tokens_issued;
-    pthread_mutex_unlock(&w->ctl_mu);
+    regio__unlock(&w->ctl_mu);
     /* The payload is the token, so a replay can match begin records with
      * the checkpoint that recovery reports. */
     uint8_t payload[8];
@@ -38,13 +38,13 @@ int regio_wal_checkpoint_begin(struct regio_wal *w, uint16_t type,
     int rc = regio_wal_append_record(w, type, &iov, 1, &lsn, NULL);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     /* A later begin supersedes this one: the newest redo point wins. */
     if (token > w->ckpt_token) {
         w->ckpt_token = token;
         w->ckpt_redo_lsn = lsn;
     }
-    pthread_mutex_unlock(&w->ctl_mu);
+    regio__unlock(&w->ctl_mu);
     *ck_out = (struct regio_wal_checkpoint){.redo_lsn = lsn, .token = token};
     return 0;
 }
@@ -55,10 +55,10 @@ int regio_wal_checkpoint_end(struct regio_wal *w, const struct regio_wal_checkpo
         regio__set_detail("wal: checkpoint end needs a log and the checkpoint begin returned");
         return -EINVAL;
     }
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     bool current = ck->token != 0 && ck->token == w->ckpt_token && ck->redo_lsn == w->ckpt_redo_lsn;
     uint64_t want = w->ckpt_token;
-    pthread_mutex_unlock(&w->ctl_mu);
+    regio__unlock(&w->ctl_mu);
     if (!current) {
         regio__set_detail("wal: checkpoint %llu (redo LSN %llu) is not the one begun last and not "
                           "ended (%llu): ended already, superseded by a later begin, or not from "
@@ -71,14 +71,14 @@ int regio_wal_checkpoint_end(struct regio_wal *w, const struct regio_wal_checkpo
     int rc = regio_wal_sync(w, ck->redo_lsn);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     if (w->ckpt_token != ck->token) {
-        pthread_mutex_unlock(&w->ctl_mu);
+        regio__unlock(&w->ctl_mu);
         regio__set_detail("wal: checkpoint %llu was superseded by a later begin while it ended",
                           (unsigned long long)ck->token);
         return -EINVAL;
     }
     w->ckpt_token = 0;
-    pthread_mutex_unlock(&w->ctl_mu);
+    regio__unlock(&w->ctl_mu);
     return regio_wal_set_checkpoint(w, ck->redo_lsn);
 }

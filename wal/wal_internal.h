@@ -11,6 +11,7 @@
 #include "regio/wal.h"
 #include "regio/stats.h"
 #include "internal.h"
+#include "lock.h"
 #include "wal_format.h"
 
 #define REGIO__WAL_SLOTS           64u /* insertion slots (PostgreSQL's insertion locks) */
@@ -130,7 +131,7 @@ struct regio_wal {
      * thread, or an appender leading its own flush) issues flushes and reaps
      * the engine, so completions run under it too. It is released only with
      * no flush in flight. */
-    pthread_mutex_t flush_mu;
+    struct regio__lock flush_mu;
     uint64_t flushed;  /* end of the last issued flush (block aligned) */
     uint64_t walk_pos; /* record boundary: every record below is complete */
     uint64_t walk_records;
@@ -146,7 +147,7 @@ struct regio_wal {
     uint32_t max_flushes_in_flight;
     uint64_t prev_flush_records;
 
-    pthread_mutex_t mu;        /* guards the conditions and lists below */
+    struct regio__lock mu;     /* guards the conditions and lists below */
     pthread_cond_t work_cond;  /* flusher sleeps here */
     pthread_cond_t done_cond;  /* sync and ring-space waiters */
     pthread_cond_t cb_cond;    /* callback thread */
@@ -185,7 +186,7 @@ struct regio_wal {
     bool has_end_si;
     bool fresh_log; /* recovery found no log: open creates segment 0, then the control file */
 
-    pthread_mutex_t ctl_mu; /* control file writes */
+    struct regio__lock ctl_mu; /* control file writes */
     struct regio__wal_ctl_info ctl;
     /* After a clean close the open leaves the control file as it was (the
      * previous open's epoch, marked clean): true until w->ctl, with this

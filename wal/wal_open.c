@@ -114,14 +114,14 @@ int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_in
  */
 int regio__wal_persist_epoch(struct regio_wal *w)
 {
-    pthread_mutex_lock(&w->ctl_mu);
+    regio__lock(&w->ctl_mu);
     int err = 0;
     if (atomic_load(&w->epoch_pending)) {
         err = regio__wal_write_control(w, &w->ctl);
         if (err == 0)
             atomic_store(&w->epoch_pending, false);
     }
-    pthread_mutex_unlock(&w->ctl_mu);
+    regio__unlock(&w->ctl_mu);
     return err;
 }
 

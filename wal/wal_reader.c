@@ -368,13 +368,13 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
         return err;
     r->live = w;
     r->seg_bytes = w->seg_bytes;
-    pthread_mutex_lock(&w->mu);
+    regio__lock(&w->mu);
     uint64_t first = w->first_segno;
     /* Pin before looking, so that truncation cannot recycle the segment. */
     r->pin.lsn = from_lsn != 0 ? from_lsn : first * w->seg_bytes;
     r->pin.next = w->pins;
     w->pins = &r->pin;
-    pthread_mutex_unlock(&w->mu);
+    regio__unlock(&w->mu);
     if (from_lsn == 0) {
         /* Opened lazily: below the durable end the segment exists. */
         r->pos = regio__wal_seg_first(w, first);
@@ -447,9 +447,9 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
         else
             r->pos = start + ri.total_bytes;
         if (r->live != NULL) {
-            pthread_mutex_lock(&r->live->mu);
+            regio__lock(&r->live->mu);
             r->pin.lsn = r->pos;
-            pthread_mutex_unlock(&r->live->mu);
+            regio__unlock(&r->live->mu);
         }
         if (ri.type > REGIO_WAL_TYPE_USER_MAX)
             continue;
@@ -472,13 +472,13 @@ int regio_wal_reader_close(struct regio_wal_reader *r)
         return -EINVAL;
     }
     if (r->live != NULL) {
-        pthread_mutex_lock(&r->live->mu);
+        regio__lock(&r->live->mu);
         struct regio__wal_pin **pp = &r->live->pins;
         while (*pp != NULL && *pp != &r->pin)
             pp = &(*pp)->next;
         if (*pp != NULL)
             *pp = r->pin.next;
-        pthread_mutex_unlock(&r->live->mu);
+        regio__unlock(&r->live->mu);
     }
     if (r->fd >= 0)
         close(r->fd);
