@@ -131,6 +131,7 @@ static bool page_bytes_valid(uint32_t n)
 
 static struct page_trailer *trailer_of(void *page, uint32_t page_bytes)
 {
+    REGIO_ASSERT(page_bytes_valid(page_bytes)); /* the trailer ends the page */
     return (struct page_trailer *)((uint8_t *)page + page_bytes - REGIO_PAGE_TRAILER_BYTES);
 }
 
@@ -207,6 +208,7 @@ uint64_t regio_pager_image_lsn(const void *page, uint32_t page_bytes)
 
 static struct pager_op *op_get(struct regio_pager *p)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e)); /* the free list is guarded by the engine */
     struct pager_op *op = p->free_ops;
     if (op != NULL)
         p->free_ops = op->next;
@@ -217,6 +219,7 @@ static struct pager_op *op_get(struct regio_pager *p)
 
 static void op_put(struct regio_pager *p, struct pager_op *op)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && op->p == p);
     op->next = p->free_ops;
     p->free_ops = op;
 }
@@ -224,6 +227,7 @@ static void op_put(struct regio_pager *p, struct pager_op *op)
 /* Retire op and call its callback; the engine is entered. */
 static void op_finish(struct pager_op *op, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(op->p->e)); /* "the engine is entered" */
     struct regio_pager *p = op->p;
     regio_cb cb = op->cb;
     void *cctx = op->ctx;
@@ -488,6 +492,7 @@ static int dw_start(struct regio_pager *p, struct pager_op *op)
  * write was accepted. */
 static int start_write(struct regio_pager *p, struct pager_op *op)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && op->kind == OP_WRITE);
     fill_trailer(op->b.data, p->page_bytes, op->page_no, p->next_seq++);
     if (p->torn == REGIO_PAGER_TORN_DOUBLEWRITE)
         return dw_start(p, op);
@@ -1281,6 +1286,7 @@ int regio_pager_page_count(struct regio_pager *p, uint64_t *count_out)
  * power-loss recording logs the change in order with the I/O. */
 static int set_length(struct regio_pager *p, off_t len, bool grow_only)
 {
+    REGIO_ASSERT(len >= 0 && (uint64_t)len % p->page_bytes == 0);
     int rc = regio__engine_enter(p->e);
     if (rc != 0)
         return rc;
