@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "arena_internal.h"
+#include "lock.h"
 #include "stats_internal.h"
 
 #ifndef MAP_HUGE_2MB
@@ -80,7 +81,7 @@ struct regio_arena {
     int stats_error; /* 0, or why the stats file is not published */
 
     /* Guards the chunk bitmap and the registration table. */
-    pthread_mutex_t lock;
+    struct regio__lock lock;
     uint64_t *chunk_bits; /* bit set = chunk handed out */
     uint32_t chunks_total;
     uint32_t chunks_used;
@@ -100,6 +101,7 @@ struct regio_arena {
 
 static size_t round_up(size_t v, size_t to)
 {
+    REGIO_ASSERT(to > 0 && v <= SIZE_MAX - (to - 1)); /* no wrap past the top */
     return (v + to - 1) / to * to;
 }
 
@@ -108,6 +110,7 @@ static void append_reason(char *buf, const char *fmt, ...) __attribute__((format
 /* Reasons accumulate ("...; ...") so that AUTO explains every kind it skipped. */
 static void append_reason(char *buf, const char *fmt, ...)
 {
+    REGIO_ASSERT(strnlen(buf, REGIO_ARENA_REASON_BYTES) < REGIO_ARENA_REASON_BYTES);
     size_t used = strlen(buf);
     if (used > 0 && used + 2 < REGIO_ARENA_REASON_BYTES) {
         memcpy(buf + used, "; ", 3);
@@ -144,6 +147,7 @@ static long long meminfo_value(const char *key)
  * ("always", "madvise" or "never"), or "" when THP is not built in. */
 static void thp_mode(char *out, size_t out_len)
 {
+    REGIO_ASSERT(out_len > 0);
     out[0] = '\0';
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
     if (f == NULL)
@@ -171,6 +175,7 @@ struct smaps_info {
  * the kernel. */
 static int smaps_read(const void *base, size_t len, struct smaps_info *out)
 {
+    REGIO_ASSERT(len > 0 && (uintptr_t)base <= UINTPTR_MAX - len);
     memset(out, 0, sizeof(*out));
     FILE *f = fopen("/proc/self/smaps", "re");
     if (f == NULL)
@@ -209,6 +214,7 @@ static int smaps_read(const void *base, size_t len, struct smaps_info *out)
  * (5.14+) reports failure; older kernels get a write to every page. */
 static int prefault(uint8_t *p, size_t len)
 {
+    REGIO_ASSERT((uintptr_t)p % REGIO_SMALL_PAGE_BYTES == 0 && len % REGIO_SMALL_PAGE_BYTES == 0);
     if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
         return 0;
     int err = errno;
@@ -223,6 +229,7 @@ static int prefault(uint8_t *p, size_t len)
  * failure the reason names the pool state read from /proc/meminfo. */
 static uint8_t *map_hugetlb(size_t len, char *reason)
 {
+    REGIO_ASSERT(len % REGIO_CHUNK_BYTES == 0); /* whole 2 MiB pages */
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
     int err = p == MAP_FAILED ? errno : 0;
@@ -249,6 +256,7 @@ static uint8_t *map_hugetlb(size_t len, char *reason)
  * with huge pages): over-map by 2 MiB, then trim the ends. */
 static uint8_t *map_aligned(size_t len)
 {
+    REGIO_ASSERT(len % REGIO_CHUNK_BYTES == 0);
     size_t span = len + REGIO_CHUNK_BYTES;
     uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -267,6 +275,7 @@ static uint8_t *map_aligned(size_t len)
  * they did is checked by the caller from smaps. */
 static uint8_t *map_thp(size_t len, char *reason)
 {
+    REGIO_ASSERT(len % REGIO_CHUNK_BYTES == 0);
     char mode[32];
     thp_mode(mode, sizeof(mode));
     if (mode[0] == '\0') {
@@ -295,6 +304,7 @@ static uint8_t *map_thp(size_t len, char *reason)
  * THP "always" mode still gives what was asked. */
 static uint8_t *map_normal(size_t len, bool refuse_thp)
 {
+    REGIO_ASSERT(len % REGIO_CHUNK_BYTES == 0);
     uint8_t *p = map_aligned(len);
     if (p == NULL)
         return NULL;
@@ -312,6 +322,7 @@ static uint8_t *map_normal(size_t len, bool refuse_thp)
  * the thread's error detail. */
 static int arena_map(struct regio_arena *a, enum regio_pages want, bool strict)
 {
+    REGIO_ASSERT(a->base == NULL && a->size_bytes % REGIO_CHUNK_BYTES == 0);
     size_t len = a->size_bytes;
     char *reason = a->fallback_reason;
     uint8_t *p = NULL;
@@ -407,9 +418,10 @@ static int arena_geometry(struct regio_arena *a, const struct regio_arena_opts *
 
 static void arena_free(struct regio_arena *a)
 {
+    REGIO_ASSERT(atomic_load(&a->users) == 0 && a->reg_count == 0);
     if (a->base != NULL)
         munmap(a->base, a->size_bytes);
-    pthread_mutex_destroy(&a->lock);
+    regio__lock_destroy(&a->lock);
     free(a->chunk_bits);
     free(a->owners);
     free(a->regs);
@@ -427,7 +439,7 @@ int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena *
     struct regio_arena *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return -ENOMEM;
-    pthread_mutex_init(&a->lock, NULL);
+    regio__lock_init(&a->lock, false);
     int err = arena_geometry(a, opts);
     if (err != 0) {
         arena_free(a);
@@ -479,10 +491,10 @@ int regio_arena_destroy(struct regio_arena *a)
         regio__set_detail("regio_arena_destroy: a required argument is NULL (or out of range)");
         return -EINVAL;
     }
-    pthread_mutex_lock(&a->lock);
+    regio__lock(&a->lock);
     unsigned users = atomic_load(&a->users);
     uint32_t regs = a->reg_count;
-    pthread_mutex_unlock(&a->lock);
+    regio__unlock(&a->lock);
     if (users != 0 || regs != 0) {
         regio__set_detail("arena still has %u users and %u ring registrations", users, regs);
         return -EBUSY;
@@ -509,6 +521,7 @@ int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len
         return -EFAULT;
     }
     uintptr_t last = off + len - 1;
+    REGIO_ASSERT(last < a->size_bytes);
     size_t first_idx, last_idx;
     if (a->region_shift >= 0) {
         first_idx = off >> a->region_shift;
@@ -526,6 +539,7 @@ int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len
  * group (a fresh registration and the clones made from it). Lock held. */
 static uint64_t pinned_now(const struct regio_arena *a)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock));
     uint64_t groups = 0;
     for (uint32_t i = 0; i < a->reg_count; i++) {
         bool first = true;
@@ -556,13 +570,13 @@ int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out
     out->chunks_total = a->chunks_total;
     memcpy(out->fallback_reason, a->fallback_reason, sizeof(out->fallback_reason));
     out->stats_error = a->stats_error;
-    pthread_mutex_lock(&m->lock);
+    regio__lock(&m->lock);
     out->chunks_used = a->chunks_used;
     out->registrations = a->reg_count;
     for (uint32_t i = 0; i < a->reg_count; i++)
         out->clones += a->regs[i].cloned;
     out->pinned_bytes = pinned_now(a);
-    pthread_mutex_unlock(&m->lock);
+    regio__unlock(&m->lock);
     out->users = atomic_load(&a->users);
     return 0;
 }
@@ -586,31 +600,38 @@ const char *regio_pages_name(enum regio_pages pages)
 
 void *regio__arena_base(const struct regio_arena *a)
 {
+    REGIO_ASSERT(a->base != NULL); /* only a mapped arena is handed out */
     return a->base;
 }
 
 size_t regio__arena_size(const struct regio_arena *a)
 {
+    REGIO_ASSERT(a->size_bytes % REGIO_CHUNK_BYTES == 0);
     return a->size_bytes;
 }
 
 size_t regio__arena_region_bytes(const struct regio_arena *a)
 {
+    REGIO_ASSERT(a->region_bytes % REGIO_CHUNK_BYTES == 0 &&
+                 a->region_bytes <= REGIO_MAX_REGION_BYTES);
     return a->region_bytes;
 }
 
 uint32_t regio__arena_region_count(const struct regio_arena *a)
 {
+    REGIO_ASSERT(a->region_count > 0 && a->region_count <= UINT16_MAX);
     return a->region_count;
 }
 
 static bool chunk_used(const struct regio_arena *a, uint32_t idx)
 {
+    REGIO_ASSERT(idx < a->chunks_total);
     return (a->chunk_bits[idx / 64] >> (idx % 64)) & 1;
 }
 
 static void chunk_mark(struct regio_arena *a, uint32_t idx, bool used)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock) && idx < a->chunks_total);
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (used)
         a->chunk_bits[idx / 64] |= bit;
@@ -621,6 +642,7 @@ static void chunk_mark(struct regio_arena *a, uint32_t idx, bool used)
 /* First fit of a run of n free chunks inside region r; UINT32_MAX if none. */
 static uint32_t find_run(const struct regio_arena *a, uint32_t r, uint32_t n)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock) && r < a->region_count && n > 0);
     uint32_t lo = r * a->chunks_per_region;
     uint32_t hi = lo + a->chunks_per_region;
     if (hi > a->chunks_total)
@@ -641,7 +663,7 @@ int regio__arena_chunks_alloc(struct regio_arena *a, uint32_t n, uint32_t *first
                           a->chunks_per_region);
         return -EINVAL;
     }
-    pthread_mutex_lock(&a->lock);
+    regio__lock(&a->lock);
     uint32_t first = UINT32_MAX;
     for (uint32_t r = 0; r < a->region_count && first == UINT32_MAX; r++)
         first = find_run(a, r, n);
@@ -650,7 +672,7 @@ int regio__arena_chunks_alloc(struct regio_arena *a, uint32_t n, uint32_t *first
             chunk_mark(a, i, true);
         a->chunks_used += n;
     }
-    pthread_mutex_unlock(&a->lock);
+    regio__unlock(&a->lock);
     if (first == UINT32_MAX) {
         regio__set_detail("no run of %u free chunks within one region", n);
         return -ENOMEM;
@@ -662,14 +684,14 @@ int regio__arena_chunks_alloc(struct regio_arena *a, uint32_t n, uint32_t *first
 void regio__arena_chunks_free(struct regio_arena *a, uint32_t first, uint32_t n)
 {
     REGIO_ASSERT(n > 0 && first < a->chunks_total && n <= a->chunks_total - first);
-    pthread_mutex_lock(&a->lock);
+    regio__lock(&a->lock);
     for (uint32_t i = first; i < first + n; i++) {
         REGIO_ASSERT(chunk_used(a, i));
         chunk_mark(a, i, false);
         atomic_store_explicit(&a->owners[i], NULL, memory_order_release);
     }
     a->chunks_used -= n;
-    pthread_mutex_unlock(&a->lock);
+    regio__unlock(&a->lock);
 }
 
 void *regio__arena_chunk_ptr(const struct regio_arena *a, uint32_t idx)
@@ -689,6 +711,7 @@ void *regio__arena_chunk_owner(const struct regio_arena *a, const void *p)
     uintptr_t off = (uintptr_t)p - (uintptr_t)a->base;
     if (p == NULL || off >= a->size_bytes)
         return NULL;
+    REGIO_ASSERT((off >> REGIO_CHUNK_SHIFT) < a->chunks_total);
     return atomic_load_explicit(&a->owners[off >> REGIO_CHUNK_SHIFT], memory_order_acquire);
 }
 
@@ -727,6 +750,7 @@ static bool have_ipc_lock(void)
 
 static struct regio_arena_reg *reg_find(struct regio_arena *a, int ring_fd)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock));
     for (uint32_t i = 0; i < a->reg_count; i++)
         if (a->regs[i].ring_fd == ring_fd)
             return &a->regs[i];
@@ -737,6 +761,7 @@ static struct regio_arena_reg *reg_find(struct regio_arena *a, int ring_fd)
  * exceed RLIMIT_MEMLOCK (the kernel's own -ENOMEM says neither). */
 static int memlock_check(const struct regio_arena *a)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock)); /* pinned_now reads the table */
     if (have_ipc_lock())
         return 0;
     struct rlimit rl;
@@ -756,6 +781,7 @@ static int memlock_check(const struct regio_arena *a)
 
 static int register_fresh(struct regio_arena *a, int ring_fd)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock) && ring_fd >= 0);
     int err = memlock_check(a);
     if (err != 0)
         return err;
@@ -786,6 +812,7 @@ static int register_fresh(struct regio_arena *a, int ring_fd)
 /* Share the buffers of a ring that already holds them: no new pinning. */
 static int register_clone(int src_fd, int ring_fd)
 {
+    REGIO_ASSERT(src_fd >= 0 && ring_fd >= 0 && src_fd != ring_fd);
     struct regio_io_uring_clone_buffers arg;
     memset(&arg, 0, sizeof(arg));
     arg.src_fd = (uint32_t)src_fd;
@@ -796,6 +823,7 @@ static int register_clone(int src_fd, int ring_fd)
  * be undone for lack of a slot. */
 static int reg_reserve(struct regio_arena *a)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock) && a->reg_count <= a->reg_cap);
     if (a->reg_count < a->reg_cap)
         return 0;
     uint32_t cap = a->reg_cap ? a->reg_cap * 2 : 4;
@@ -809,12 +837,14 @@ static int reg_reserve(struct regio_arena *a)
 
 static void reg_append(struct regio_arena *a, int ring_fd, uint32_t group, bool cloned)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock));
     REGIO_ASSERT(a->reg_count < a->reg_cap);
     a->regs[a->reg_count++] = (struct regio_arena_reg){ring_fd, group, cloned};
 }
 
 static int register_locked(struct regio_arena *a, int ring_fd, bool may_clone)
 {
+    REGIO_ASSERT(regio__lock_held(&a->lock));
     if (reg_find(a, ring_fd) != NULL) {
         regio__set_detail("ring fd %d already holds this arena's regions", ring_fd);
         return -EEXIST;
@@ -856,9 +886,9 @@ static int register_ring(struct regio_arena *a, int ring_fd, bool may_clone)
         regio__set_detail("regio_arena_register_ring: ring fd %d", ring_fd);
         return -EBADF;
     }
-    pthread_mutex_lock(&a->lock);
+    regio__lock(&a->lock);
     int err = register_locked(a, ring_fd, may_clone);
-    pthread_mutex_unlock(&a->lock);
+    regio__unlock(&a->lock);
     return err;
 }
 
@@ -880,10 +910,10 @@ int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd)
         regio__set_detail("regio_arena_unregister_ring: NULL arena");
         return -EINVAL;
     }
-    pthread_mutex_lock(&a->lock);
+    regio__lock(&a->lock);
     struct regio_arena_reg *r = reg_find(a, ring_fd);
     if (r == NULL) {
-        pthread_mutex_unlock(&a->lock);
+        regio__unlock(&a->lock);
         regio__set_detail("ring fd %d holds no registration of this arena", ring_fd);
         return -ENOENT;
     }
@@ -899,6 +929,6 @@ int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd)
         regio__set_detail("IORING_UNREGISTER_BUFFERS on ring fd %d failed: %s", ring_fd,
                           strerror(-err));
     }
-    pthread_mutex_unlock(&a->lock);
+    regio__unlock(&a->lock);
     return err;
 }

@@ -24,7 +24,7 @@
 
 /* The registry lock guards every slab's list of caches, the caches' slab
  * pointers and the counters of exited threads. Order: registry, then class. */
-static pthread_mutex_t g_registry = PTHREAD_MUTEX_INITIALIZER;
+static struct regio__lock g_registry = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 
@@ -55,6 +55,7 @@ static inline void counter_add(_Atomic uint64_t *c, uint64_t n)
 
 static void counters_fold(struct slab_counters *to, const struct slab_counters *from)
 {
+    REGIO_ASSERT(to != from);
     counter_add(&to->allocs, regio__counter_get(&from->allocs));
     counter_add(&to->frees, regio__counter_get(&from->frees));
     counter_add(&to->exhaustions, regio__counter_get(&from->exhaustions));
@@ -68,6 +69,7 @@ static void counters_fold(struct slab_counters *to, const struct slab_counters *
 /* Give every buffer in tc's magazines back to the depot. */
 static void tcache_flush(struct regio_slab *s, struct slab_tcache *tc)
 {
+    REGIO_ASSERT(regio__lock_held(&g_registry)); /* tc may not go away meanwhile */
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
         struct slab_mag *m = &tc->mags[cid];
         if (m->count > 0)
@@ -79,6 +81,7 @@ static void tcache_flush(struct regio_slab *s, struct slab_tcache *tc)
 /* Unlink tc from its slab (registry lock held); the slab stops counting it. */
 static void tcache_detach(struct regio_slab *s, struct slab_tcache *tc)
 {
+    REGIO_ASSERT(regio__lock_held(&g_registry) && atomic_load(&tc->slab) == s);
     if (tc->slab_prev)
         tc->slab_prev->slab_next = tc->slab_next;
     else
@@ -96,7 +99,7 @@ static void thread_exit(void *arg)
     struct slab_tcache *tc = arg;
     tl_list = NULL;
     memset(&tl_hint, 0, sizeof(tl_hint));
-    pthread_mutex_lock(&g_registry);
+    regio__lock(&g_registry);
     while (tc) {
         struct slab_tcache *next = tc->thread_next;
         struct regio_slab *s = atomic_load_explicit(&tc->slab, memory_order_acquire);
@@ -109,7 +112,7 @@ static void thread_exit(void *arg)
         free(tc);
         tc = next;
     }
-    pthread_mutex_unlock(&g_registry);
+    regio__unlock(&g_registry);
 }
 
 static void key_create(void)
@@ -141,6 +144,7 @@ static inline size_t round64(size_t v)
 
 static struct slab_tcache *tcache_new(struct regio_slab *s)
 {
+    REGIO_ASSERT(s->class_count > 0 && s->class_count <= REGIO_SLAB_MAX_CLASSES);
     size_t nc = s->class_count;
     size_t hdr = sizeof(struct slab_tcache) + nc * sizeof(struct slab_mag);
     size_t ents = 0;
@@ -159,17 +163,18 @@ static struct slab_tcache *tcache_new(struct regio_slab *s)
     }
     atomic_init(&tc->slab, s);
     tc->serial = s->serial;
-    pthread_mutex_lock(&g_registry);
+    regio__lock(&g_registry);
     tc->slab_next = s->caches;
     if (s->caches)
         s->caches->slab_prev = tc;
     s->caches = tc;
-    pthread_mutex_unlock(&g_registry);
+    regio__unlock(&g_registry);
     return tc;
 }
 
 static struct slab_tcache *tcache_slow(struct regio_slab *s)
 {
+    REGIO_ASSERT(s->serial != 0); /* 0 is the hint of a thread with no cache */
     tcache_prune();
     struct slab_tcache *tc = tl_list;
     while (tc && !(atomic_load(&tc->slab) == s && tc->serial == s->serial))
@@ -196,7 +201,8 @@ static inline struct slab_tcache *tcache_get(struct regio_slab *s)
 
 int regio__tcache_retire_all(struct regio_slab *s)
 {
-    pthread_mutex_lock(&g_registry);
+    REGIO_ASSERT(!regio__lock_held(&g_registry));
+    regio__lock(&g_registry);
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
         struct slab_counters sum;
         memset(&sum, 0, sizeof(sum));
@@ -205,7 +211,7 @@ int regio__tcache_retire_all(struct regio_slab *s)
             counters_fold(&sum, &tc->mags[cid].n);
         uint64_t out = regio__counter_get(&sum.allocs) - regio__counter_get(&sum.frees);
         if (out != 0 || atomic_load(&s->classes[cid].waiters) != 0) {
-            pthread_mutex_unlock(&g_registry);
+            regio__unlock(&g_registry);
             regio__set_detail("slab class %u (%u bytes) still has %llu buffers out", cid,
                               s->classes[cid].buf_bytes, (unsigned long long)out);
             return -EBUSY;
@@ -216,18 +222,18 @@ int regio__tcache_retire_all(struct regio_slab *s)
         tcache_flush(s, tc);
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
         struct slab_class *c = &s->classes[cid];
-        pthread_mutex_lock(&c->lock);
+        regio__lock(&c->lock);
         bool all_back = c->depot_free == c->capacity;
-        pthread_mutex_unlock(&c->lock);
+        regio__unlock(&c->lock);
         if (!all_back) {
-            pthread_mutex_unlock(&g_registry);
+            regio__unlock(&g_registry);
             regio__set_detail("slab class %u: a buffer is out that no counter saw", cid);
             return -EBUSY;
         }
     }
     while (s->caches)
         tcache_detach(s, s->caches);
-    pthread_mutex_unlock(&g_registry);
+    regio__unlock(&g_registry);
     /* The calling thread frees its own detached caches now; other threads
      * free theirs on their next slow path or when they exit. */
     if (tl_hint.serial == s->serial)
@@ -238,12 +244,13 @@ int regio__tcache_retire_all(struct regio_slab *s)
 
 void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_counters *out)
 {
+    REGIO_ASSERT(cid < s->class_count);
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&g_registry);
+    regio__lock(&g_registry);
     counters_fold(out, &s->retired[cid]);
     for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
         counters_fold(out, &tc->mags[cid].n);
-    pthread_mutex_unlock(&g_registry);
+    regio__unlock(&g_registry);
 }
 
 /* ---- Allocation ---------------------------------------------------------- */
@@ -257,6 +264,7 @@ void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_cou
 static inline void slot_claim(const struct regio_slab *s, const struct slab_class *c,
                               const struct slab_entry *e, struct regio_buf *out)
 {
+    REGIO_ASSERT(e->slot < ((size_t)s->nchunks << c->shift)); /* inside the class's words */
     atomic_store_explicit(&c->words[e->slot], SLOT_OWNED | (e->gen ^ s->salt),
                           memory_order_relaxed);
     memcpy(out, e, sizeof(*out));
@@ -277,6 +285,7 @@ static inline void entry_of(const struct regio_slab *s, const struct regio_buf *
 static bool mag_refill(struct regio_slab *s, struct slab_tcache *tc, uint32_t cid,
                        struct slab_entry *e)
 {
+    REGIO_ASSERT(tc->mags[cid].count == 0); /* only an empty magazine is refilled */
     struct slab_mag *m = &tc->mags[cid];
     if (m->cap == 0)
         return regio__depot_pop(s, cid, e, 1) == 1;
@@ -293,6 +302,7 @@ static bool mag_refill(struct regio_slab *s, struct slab_tcache *tc, uint32_t ci
 static __attribute__((noinline)) int alloc_slow(struct regio_slab *s, uint32_t cid,
                                                 struct regio_buf *out)
 {
+    REGIO_ASSERT(cid < s->class_count);
     struct slab_tcache *tc = tcache_get(s);
     if (tc == NULL)
         return -ENOMEM;
@@ -326,6 +336,7 @@ static inline __attribute__((always_inline)) int alloc_class(struct regio_slab *
 
 static struct timespec abs_time(int64_t ns)
 {
+    REGIO_ASSERT(ns >= 0);
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
     return ts;
 }
@@ -335,6 +346,7 @@ static struct timespec abs_time(int64_t ns)
 static int wait_locked(struct regio_slab *s, struct slab_class *c, uint32_t cid,
                        int64_t deadline_ns, struct slab_entry *e)
 {
+    REGIO_ASSERT(c == &s->classes[cid] && regio__lock_held(&c->lock));
     for (;;) {
         if (regio__depot_pop_locked(s, cid, e, 1) == 1)
             return 0;
@@ -345,10 +357,10 @@ static int wait_locked(struct regio_slab *s, struct slab_class *c, uint32_t cid,
         if (!c->pool && until - now > SLAB_WAIT_SLICE_NS)
             until = now + SLAB_WAIT_SLICE_NS;
         if (until == INT64_MAX) {
-            pthread_cond_wait(&c->cond, &c->lock);
+            regio__lock_wait(&c->cond, &c->lock);
         } else {
             struct timespec ts = abs_time(until);
-            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+            regio__lock_timedwait(&c->cond, &c->lock, &ts);
         }
     }
 }
@@ -356,6 +368,7 @@ static int wait_locked(struct regio_slab *s, struct slab_class *c, uint32_t cid,
 static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_ns,
                             struct regio_buf *out)
 {
+    REGIO_ASSERT(cid < s->class_count);
     int rc = alloc_class(s, cid, out);
     if (rc != -ENOBUFS || timeout_ns == 0)
         return rc;
@@ -367,12 +380,12 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
         deadline = now + timeout_ns;
     counter_add(&tc->mags[cid].n.waits, 1);
     struct slab_entry e;
-    pthread_mutex_lock(&c->lock);
+    regio__lock(&c->lock);
     /* While waiters is non-zero, frees of the class go to the depot. */
     atomic_fetch_add(&c->waiters, 1);
     rc = wait_locked(s, c, cid, deadline, &e);
     atomic_fetch_sub(&c->waiters, 1);
-    pthread_mutex_unlock(&c->lock);
+    regio__unlock(&c->lock);
     if (rc < 0)
         return rc;
     slot_claim(s, &s->classes[cid], &e, out);
@@ -518,6 +531,7 @@ int regio__slab_locate(const struct regio_slab *s, const void *p, struct regio__
     uint32_t idx = (uint32_t)((pages * c->recip) >> 32);
     if (idx >= IDENT_NSLOTS(ident))
         return -EINVAL; /* the tail of a run that no buffer covers */
+    REGIO_ASSERT(IDENT_NSLOTS(ident) <= c->spr);
     out->class_id = cid;
     out->slot = first << c->shift | idx;
     out->region = IDENT_REGION(ident);
@@ -581,14 +595,15 @@ static int owner_check(const struct regio_slab *s, struct regio_buf b)
 static __attribute__((noinline)) void release_slow(struct regio_slab *s, uint32_t cid,
                                                    const struct regio_buf *b, uint32_t gen)
 {
+    REGIO_ASSERT(cid < s->class_count && b->class_id == cid);
     struct slab_entry e;
     entry_of(s, b, gen, &e);
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_UNLIKELY(tc == NULL)) {
         /* No cache could be made: count the free on the slab instead. */
-        pthread_mutex_lock(&g_registry);
+        regio__lock(&g_registry);
         counter_add(&s->retired[cid].frees, 1);
-        pthread_mutex_unlock(&g_registry);
+        regio__unlock(&g_registry);
         regio__depot_push(s, cid, &e, 1);
         return;
     }
@@ -722,14 +737,15 @@ int regio_slab_check(const struct regio_slab *s, struct regio_buf b)
 /* Count a slot going busy (0 -> 1 in flight) or idle (1 -> 0). */
 static void count_flight(struct regio_slab *s, uint32_t cid, bool begin)
 {
+    REGIO_ASSERT(cid < s->class_count);
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_LIKELY(tc != NULL)) {
         counter_add(begin ? &tc->mags[cid].n.flight_begins : &tc->mags[cid].n.flight_ends, 1);
         return;
     }
-    pthread_mutex_lock(&g_registry);
+    regio__lock(&g_registry);
     counter_add(begin ? &s->retired[cid].flight_begins : &s->retired[cid].flight_ends, 1);
-    pthread_mutex_unlock(&g_registry);
+    regio__unlock(&g_registry);
 }
 
 int regio_slab_io_begin(struct regio_slab *s, struct regio_buf b)

@@ -20,6 +20,7 @@ static _Atomic uint64_t g_slab_serial;
 /* The default tiers: every 4 KiB to 16 KiB, then four per doubling to 1 MiB. */
 static uint32_t default_tiers(size_t *out)
 {
+    REGIO_ASSERT(out != NULL);
     uint32_t n = 0;
     for (size_t b = 4096; b <= 16384; b += 4096)
         out[n++] = b;
@@ -36,6 +37,7 @@ static bool buf_size_ok(size_t bytes, size_t region_bytes)
 
 static uint32_t ceil_log2(uint32_t v)
 {
+    REGIO_ASSERT(v <= UINT32_C(1) << 31); /* else the shift loop never ends */
     uint32_t s = 0;
     while ((1u << s) < v)
         s++;
@@ -49,6 +51,7 @@ static uint32_t ceil_log2(uint32_t v)
 static uint32_t mag_capacity(const struct regio_slab_opts *o, size_t buf_bytes, bool pool,
                              uint32_t pool_count)
 {
+    REGIO_ASSERT(buf_bytes > 0);
     uint32_t cap = o->magazine_size ? o->magazine_size : SLAB_MAG_DEFAULT;
     if (cap > SLAB_MAG_MAX)
         cap = SLAB_MAG_MAX;
@@ -65,6 +68,7 @@ static uint32_t mag_capacity(const struct regio_slab_opts *o, size_t buf_bytes, 
 static int class_init(struct regio_slab *s, uint32_t cid, size_t bytes, bool pool,
                       uint32_t pool_count, const struct regio_slab_opts *o)
 {
+    REGIO_ASSERT(cid < s->class_count && bytes > 0 && bytes % 4096 == 0);
     struct slab_class *c = &s->classes[cid];
     c->buf_bytes = (uint32_t)bytes;
     c->pages = (uint32_t)(bytes >> 12);
@@ -93,17 +97,18 @@ static int class_init(struct regio_slab *s, uint32_t cid, size_t bytes, bool poo
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&c->lock, NULL);
+    regio__lock_init(&c->lock, false);
     return 0;
 }
 
 static void class_fini(struct slab_class *c)
 {
+    REGIO_ASSERT(atomic_load(&c->waiters) == 0); /* nobody sleeps on what is destroyed */
     if (c->words == NULL)
         return;
     free(c->words);
     c->words = NULL;
-    pthread_mutex_destroy(&c->lock);
+    regio__lock_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
 }
 
@@ -111,6 +116,7 @@ static void class_fini(struct slab_class *c)
 
 static void run_link_head(struct slab_class *c, struct slab_run *r)
 {
+    REGIO_ASSERT(regio__lock_held(&c->lock) && r->nfree > 0);
     r->prev = NULL;
     r->next = c->partial;
     if (c->partial)
@@ -135,6 +141,8 @@ static void run_unlink(struct slab_class *c, struct slab_run *r)
  */
 static int run_carve(struct regio_slab *s, uint32_t cid, uint32_t nslots)
 {
+    REGIO_ASSERT(regio__lock_held(&s->classes[cid].lock) && nslots > 0 &&
+                 nslots <= s->classes[cid].spr);
     struct slab_class *c = &s->classes[cid];
     uint32_t first;
     int rc = regio__arena_chunks_alloc(s->arena, c->cpr, &first);
@@ -171,6 +179,7 @@ static int run_carve(struct regio_slab *s, uint32_t cid, uint32_t nslots)
  * ring may hold it. The slots' state words keep their generations. */
 static void run_release(struct regio_slab *s, struct slab_class *c, struct slab_run *r)
 {
+    REGIO_ASSERT(regio__lock_held(&c->lock));
     uint32_t first = (uint32_t)(r - s->runs);
     uint32_t nslots = IDENT_NSLOTS(atomic_load_explicit(&r->ident, memory_order_relaxed));
     REGIO_ASSERT(r->nfree == nslots);
@@ -192,10 +201,11 @@ static void run_release(struct regio_slab *s, struct slab_class *c, struct slab_
  * deadlock, and a busy class is skipped. Returns the runs released. */
 static uint32_t reclaim_empty(struct regio_slab *s, uint32_t except)
 {
+    REGIO_ASSERT(regio__lock_held(&s->classes[except].lock)); /* hence only try-locks */
     uint32_t released = 0;
     for (uint32_t cid = 0; cid < s->tier_count; cid++) {
         struct slab_class *c = &s->classes[cid];
-        if (cid == except || pthread_mutex_trylock(&c->lock) != 0)
+        if (cid == except || !regio__lock_try(&c->lock))
             continue;
         struct slab_run *r = c->partial;
         while (r != NULL && c->empty_runs > 0) {
@@ -208,7 +218,7 @@ static uint32_t reclaim_empty(struct regio_slab *s, uint32_t except)
             }
             r = next;
         }
-        pthread_mutex_unlock(&c->lock);
+        regio__unlock(&c->lock);
     }
     return released;
 }
@@ -217,6 +227,7 @@ static uint32_t reclaim_empty(struct regio_slab *s, uint32_t except)
  * runs when the arena is full. */
 static int tier_carve(struct regio_slab *s, uint32_t cid)
 {
+    REGIO_ASSERT(cid < s->tier_count && regio__lock_held(&s->classes[cid].lock));
     struct slab_class *c = &s->classes[cid];
     int rc = run_carve(s, cid, c->spr);
     if (rc == -ENOMEM && reclaim_empty(s, cid) > 0)
@@ -229,6 +240,7 @@ static int tier_carve(struct regio_slab *s, uint32_t cid)
 uint32_t regio__depot_pop_locked(struct regio_slab *s, uint32_t cid, struct slab_entry *out,
                                  uint32_t n)
 {
+    REGIO_ASSERT(cid < s->class_count && regio__lock_held(&s->classes[cid].lock));
     struct slab_class *c = &s->classes[cid];
     uint32_t got = 0;
     while (got < n) {
@@ -266,16 +278,18 @@ uint32_t regio__depot_pop_locked(struct regio_slab *s, uint32_t cid, struct slab
 
 uint32_t regio__depot_pop(struct regio_slab *s, uint32_t cid, struct slab_entry *out, uint32_t n)
 {
+    REGIO_ASSERT(cid < s->class_count && n > 0);
     struct slab_class *c = &s->classes[cid];
-    pthread_mutex_lock(&c->lock);
+    regio__lock(&c->lock);
     uint32_t got = regio__depot_pop_locked(s, cid, out, n);
-    pthread_mutex_unlock(&c->lock);
+    regio__unlock(&c->lock);
     return got;
 }
 
 void regio__depot_push_locked(struct regio_slab *s, uint32_t cid, const struct slab_entry *e,
                               uint32_t n)
 {
+    REGIO_ASSERT(cid < s->class_count && regio__lock_held(&s->classes[cid].lock));
     struct slab_class *c = &s->classes[cid];
     for (uint32_t i = 0; i < n; i++) {
         struct slab_run *r = &s->runs[e[i].slot >> c->shift];
@@ -302,18 +316,20 @@ void regio__depot_push_locked(struct regio_slab *s, uint32_t cid, const struct s
 
 void regio__depot_push(struct regio_slab *s, uint32_t cid, const struct slab_entry *e, uint32_t n)
 {
+    REGIO_ASSERT(cid < s->class_count);
     struct slab_class *c = &s->classes[cid];
-    pthread_mutex_lock(&c->lock);
+    regio__lock(&c->lock);
     regio__depot_push_locked(s, cid, e, n);
     if (atomic_load_explicit(&c->waiters, memory_order_relaxed) > 0)
         pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
+    regio__unlock(&c->lock);
 }
 
 /* ---- Create / destroy ---------------------------------------------------- */
 
 static void slab_free(struct regio_slab *s)
 {
+    REGIO_ASSERT(s->caches == NULL); /* retire_all detached every thread's cache */
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
         struct slab_class *c = &s->classes[cid];
         if (c->words == NULL)
@@ -368,6 +384,7 @@ static int check_opts(const struct regio_slab_opts *o, size_t region_bytes, size
 /* The length table (its space comes with the slab, see regio_slab_create). */
 static void build_lut(struct regio_slab *s, const size_t *tiers)
 {
+    REGIO_ASSERT(s->tier_count > 0 && s->tier_count <= REGIO_SLAB_MAX_CLASSES);
     s->tier_max_bytes = tiers[s->tier_count - 1];
     size_t n = s->tier_max_bytes >> 12;
     uint32_t cid = 0;
@@ -383,16 +400,17 @@ static void build_lut(struct regio_slab *s, const size_t *tiers)
  * remainder, so that the pool has exactly `count` buffers. */
 static int pool_reserve(struct regio_slab *s, uint32_t cid)
 {
+    REGIO_ASSERT(cid >= s->tier_count && cid < s->class_count && s->classes[cid].pool);
     struct slab_class *c = &s->classes[cid];
     uint32_t left = c->pool_count;
-    pthread_mutex_lock(&c->lock);
+    regio__lock(&c->lock);
     int rc = 0;
     while (left > 0 && rc == 0) {
         uint32_t n = left < c->spr ? left : c->spr;
         rc = run_carve(s, cid, n);
         left -= rc == 0 ? n : 0;
     }
-    pthread_mutex_unlock(&c->lock);
+    regio__unlock(&c->lock);
     if (rc < 0)
         regio__set_detail("pool of %u buffers of %u bytes does not fit in the arena", c->pool_count,
                           c->buf_bytes);
@@ -401,6 +419,7 @@ static int pool_reserve(struct regio_slab *s, uint32_t cid)
 
 static int slab_init(struct regio_slab *s, const struct regio_slab_opts *o, const size_t *tiers)
 {
+    REGIO_ASSERT(s->arena != NULL && s->nchunks > 0);
     build_lut(s, tiers);
     int rc;
     s->runs = calloc(s->nchunks, sizeof(*s->runs));
@@ -575,10 +594,10 @@ int regio_slab_stats(const struct regio_slab *s, struct regio_slab_stats *out)
         struct regio_slab_class_stats *cs = &out->classes[cid];
         struct slab_counters sum;
         regio__tcache_sum(s, cid, &sum);
-        pthread_mutex_lock(&c->lock);
+        regio__lock(&c->lock);
         cs->capacity = c->capacity;
         cs->high_water = c->high_water;
-        pthread_mutex_unlock(&c->lock);
+        regio__unlock(&c->lock);
         cs->buf_bytes = c->buf_bytes;
         cs->pool = c->pool;
         cs->allocs = regio__counter_get(&sum.allocs);

@@ -25,6 +25,7 @@
 #include "regio/iobuf.h"
 #include "regio/stats.h"
 #include "arena_internal.h"
+#include "lock.h"
 
 /*
  * The slot state word: bits 0-31 the generation, bit 32 set while owned,
@@ -105,7 +106,7 @@ struct slab_class {
     _Atomic uint32_t waiters; /* threads blocked in a wait on this class */
 
     /* The depot, under lock; on its own cache lines. */
-    alignas(64) pthread_mutex_t lock;
+    alignas(64) struct regio__lock lock;
     pthread_cond_t cond;
     struct slab_run *partial; /* runs with free slots, fullest first */
     uint64_t capacity;        /* slots carved */
