@@ -13,6 +13,9 @@
 
 void regio__wal_encode_segment_header(const struct regio__wal_seg_info *in, void *hdr_out)
 {
+    REGIO_ASSERT(in->block_bytes >= 4096 && (in->block_bytes & (in->block_bytes - 1)) == 0 &&
+                 in->segment_bytes % in->block_bytes == 0 &&
+                 in->first_lsn == in->segment_no * in->segment_bytes + in->block_bytes);
     uint8_t *b = hdr_out;
     memset(b, 0, sizeof(struct regio__wal_seg_hdr));
     regio__le64_put(b + 0, REGIO__WAL_SEG_MAGIC);
@@ -27,6 +30,11 @@ void regio__wal_encode_segment_header(const struct regio__wal_seg_info *in, void
     regio__le64_put(b + 56, in->window_bytes);
     regio__le32_put(b + 64, in->flags);
     regio__le64_put(b + 88, regio__xxh3_64(b, 88));
+    /* What is written must read back: the decoder's checks, on the encoder. */
+    struct regio__wal_seg_info back;
+    REGIO_ASSERT(regio__wal_decode_segment_header(b, sizeof(struct regio__wal_seg_hdr), &back) ==
+                     0 &&
+                 back.salt == in->salt && back.window_bytes == in->window_bytes);
 }
 
 static bool is_pow2(uint64_t v)
@@ -36,6 +44,7 @@ static bool is_pow2(uint64_t v)
 
 int regio__wal_decode_segment_header(const void *block, size_t len, struct regio__wal_seg_info *out)
 {
+    REGIO_ASSERT(block != NULL && out != NULL);
     const uint8_t *b = block;
     if (len < sizeof(struct regio__wal_seg_hdr)) {
         regio__set_detail("segment header: file shorter than its header");
@@ -91,6 +100,7 @@ int regio__wal_decode_segment_header(const void *block, size_t len, struct regio
 
 int regio__wal_read_segment_header(int fd, struct regio__wal_seg_info *out)
 {
+    REGIO_ASSERT(fd >= 0);
     /* Aligned so that the read also works on an O_DIRECT descriptor. */
     static _Thread_local uint8_t buf[4096] __attribute__((aligned(4096)));
     ssize_t n = pread(fd, buf, sizeof(buf), 0);
@@ -102,6 +112,7 @@ int regio__wal_read_segment_header(int fd, struct regio__wal_seg_info *out)
 uint64_t regio__wal_record_checksum(uint64_t salt, const void *hdr, const void *payload1,
                                     size_t len1, const void *payload2, size_t len2)
 {
+    REGIO_ASSERT((len1 == 0 || payload1 != NULL) && (len2 == 0 || payload2 != NULL));
     XXH3_state_t st;
     /* A stack state must be initialised before a seeded reset: the reset
      * skips deriving the secret when the garbage seed field happens to equal
@@ -138,6 +149,9 @@ uint64_t regio__wal_proven(uint64_t lsn, uint16_t proof, uint32_t block_bytes)
 void regio__wal_fill_header(void *hdr, uint64_t salt, uint64_t lsn, uint16_t type, uint32_t epoch,
                             uint32_t len, uint16_t proof)
 {
+    REGIO_ASSERT(lsn % REGIO__WAL_REC_ALIGN == 0 &&
+                 (type <= 0xEFFF /* user types */ || regio__wal_is_filler(type) ||
+                  type == REGIO__WAL_TYPE_CLOSE));
     uint8_t *b = hdr;
     regio__le64_put(b + 8, lsn);
     regio__le32_put(b + 16, len);
@@ -164,6 +178,7 @@ void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t t
 int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void *rec, size_t avail,
                                uint64_t off, struct regio__wal_rec_info *out, const char **reason)
 {
+    REGIO_ASSERT(si != NULL && si->segment_bytes > 0 && (avail == 0 || rec != NULL));
     const uint8_t *b = rec;
     const char *why = NULL;
     if (off % REGIO__WAL_REC_ALIGN != 0 || off < si->block_bytes ||
@@ -209,6 +224,7 @@ int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void 
         why = "nonzero filler payload (torn or corrupt)";
         goto bad;
     }
+    REGIO_ASSERT(total >= REGIO__WAL_REC_HDR_BYTES && total % REGIO__WAL_REC_ALIGN == 0);
     if (out != NULL) {
         out->lsn = lsn;
         out->total_bytes = total;
@@ -229,6 +245,7 @@ bad:
 int regio__wal_check_record(const struct regio__wal_seg_info *si, const void *seg, size_t seg_len,
                             size_t off, struct regio__wal_rec_info *out, const char **reason)
 {
+    REGIO_ASSERT(seg != NULL || seg_len == 0);
     if (off >= seg_len) {
         if (reason)
             *reason = "header outside the segment";
@@ -241,6 +258,8 @@ int regio__wal_check_record(const struct regio__wal_seg_info *si, const void *se
 void regio__wal_scan_init(struct regio__wal_scan *s, const struct regio__wal_seg_info *si,
                           const void *seg, size_t seg_len)
 {
+    REGIO_ASSERT(si->block_bytes >= REGIO__WAL_REC_HDR_BYTES &&
+                 si->block_bytes < si->segment_bytes);
     s->si = si;
     s->seg = seg;
     s->seg_len = seg_len < si->segment_bytes ? seg_len : (size_t)si->segment_bytes;
@@ -250,6 +269,7 @@ void regio__wal_scan_init(struct regio__wal_scan *s, const struct regio__wal_seg
 
 int regio__wal_scan_next(struct regio__wal_scan *s, struct regio__wal_scan_item *out)
 {
+    REGIO_ASSERT(s->off % REGIO__WAL_REC_ALIGN == 0 && s->off >= s->si->block_bytes);
     if (s->done || s->off + REGIO__WAL_REC_HDR_BYTES > s->seg_len)
         return 0;
     const char *why = NULL;
@@ -263,6 +283,7 @@ int regio__wal_scan_next(struct regio__wal_scan *s, struct regio__wal_scan_item 
         out->rec = ri;
         out->payload = s->seg + s->off + REGIO__WAL_REC_HDR_BYTES;
         s->off += ri.total_bytes;
+        REGIO_ASSERT(s->off <= s->seg_len); /* check_record saw the whole record */
         if (ri.type == REGIO__WAL_TYPE_SEGEND)
             s->done = true;
         return 1;
@@ -287,11 +308,14 @@ int regio__wal_scan_next(struct regio__wal_scan *s, struct regio__wal_scan_item 
         out->bytes = next - s->off;
         s->off = next;
     }
+    REGIO_ASSERT(out->bytes > 0); /* every step moves on: the scan ends */
     return 1;
 }
 
 void regio__wal_encode_control(const struct regio__wal_ctl_info *in, void *out_4096)
 {
+    REGIO_ASSERT(in->block_bytes >= 4096 && (in->block_bytes & (in->block_bytes - 1)) == 0 &&
+                 in->segment_bytes % in->block_bytes == 0);
     uint8_t *b = out_4096;
     memset(b, 0, REGIO__WAL_CTL_FILE_BYTES);
     regio__le64_put(b + 0, REGIO__WAL_CTL_MAGIC);
@@ -303,10 +327,15 @@ void regio__wal_encode_control(const struct regio__wal_ctl_info *in, void *out_4
     regio__le64_put(b + 32, in->checkpoint_lsn);
     regio__le64_put(b + 40, in->close_lsn);
     regio__le64_put(b + 64, regio__xxh3_64(b, 64));
+    struct regio__wal_ctl_info back;
+    REGIO_ASSERT(regio__wal_decode_control(b, REGIO__WAL_CTL_FILE_BYTES, &back) == 0 &&
+                 back.epoch == in->epoch && back.checkpoint_lsn == in->checkpoint_lsn &&
+                 back.close_lsn == in->close_lsn);
 }
 
 int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl_info *out)
 {
+    REGIO_ASSERT(buf != NULL && out != NULL);
     const uint8_t *b = buf;
     if (len < REGIO__WAL_CTL_FILE_BYTES) {
         regio__set_detail("control file: shorter than %u bytes (truncated)",
@@ -345,6 +374,7 @@ int regio__wal_decode_control(const void *buf, size_t len, struct regio__wal_ctl
 
 int regio__wal_read_control(const char *dir, struct regio__wal_ctl_info *out)
 {
+    REGIO_ASSERT(dir != NULL);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
@@ -392,6 +422,8 @@ bool regio__wal_parse_segment_name(const char *name, uint64_t *segno_out)
 void regio__wal_segment_name(uint64_t segno, char out[32])
 {
     snprintf(out, 32, "%016llx%s", (unsigned long long)segno, REGIO__WAL_SEG_SUFFIX);
+    uint64_t back;
+    REGIO_ASSERT(regio__wal_parse_segment_name(out, &back) && back == segno);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -403,6 +435,7 @@ static int cmp_u64(const void *a, const void *b)
 /* Append v to the growable array *vp of *np items and *capp capacity. */
 static int push_u64(uint64_t **vp, size_t *np, size_t *capp, uint64_t v)
 {
+    REGIO_ASSERT(*np <= *capp);
     if (*np == *capp) {
         size_t cap = *capp ? *capp * 2 : 16;
         uint64_t *nv = realloc(*vp, cap * sizeof(*nv));
@@ -452,6 +485,8 @@ int regio__wal_list_segments_at(int dir_fd, uint64_t **segnos_out, size_t *n_out
     }
     if (n > 1) /* one item or none is in order already */
         qsort(v, n, sizeof(*v), cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        REGIO_ASSERT(v[i - 1] < v[i]); /* names are unique, so the order is strict */
     *segnos_out = v;
     *n_out = n;
     return 0;
