@@ -27,6 +27,7 @@ uint64_t regio__wal_random64(void)
 
 int regio__wal_fsync_dir(struct regio_wal *w)
 {
+    REGIO_ASSERT(w->dir_fd >= 0);
     return fsync(w->dir_fd) == 0 ? 0 : -errno;
 }
 
@@ -35,6 +36,7 @@ int regio__wal_fsync_dir(struct regio_wal *w)
  * the same name, must not make the log write into another directory. */
 static int open_in_dir(const struct regio_wal *w, const char *name, int flags)
 {
+    REGIO_ASSERT(w->dir_fd >= 0 && name != NULL);
     int fd = openat(w->dir_fd, name, flags | O_CLOEXEC, 0600);
     return fd >= 0 ? fd : -errno;
 }
@@ -59,6 +61,7 @@ static DIR *open_dir_stream(const struct regio_wal *w)
 
 static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
+    REGIO_ASSERT(fd >= 0 && (len == 0 || buf != NULL));
     const uint8_t *p = buf;
     while (len > 0) {
         ssize_t n = pwrite(fd, p, len, (off_t)off);
@@ -82,11 +85,14 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
  * cache over its range, on the commit path (docs/decisions.md). */
 static void drop_cache(int fd)
 {
+    REGIO_ASSERT(fd >= 0);
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 int regio__wal_write_control(struct regio_wal *w, const struct regio__wal_ctl_info *c)
 {
+    REGIO_ASSERT(c->epoch > 0 && c->block_bytes == w->block_bytes &&
+                 c->segment_bytes == w->seg_bytes);
     uint8_t buf[REGIO__WAL_CTL_FILE_BYTES];
     regio__wal_encode_control(c, buf);
     int fd = open_in_dir(w, REGIO__WAL_CTL_TMP, O_WRONLY | O_CREAT | O_TRUNC);
@@ -132,6 +138,7 @@ int regio__wal_persist_epoch(struct regio_wal *w)
  * path's O_DIRECT writes would then have to invalidate. */
 static int zero_fill(const struct regio_wal *w, const char *name, int fd, uint64_t bytes)
 {
+    REGIO_ASSERT(fd >= 0);
     static const uint8_t zeros[65536] __attribute__((aligned(4096)));
     int dfd = open_in_dir(w, name, O_WRONLY | O_DIRECT);
     int wfd = dfd >= 0 ? dfd : fd;
@@ -203,6 +210,7 @@ static int prepare_segment(struct regio_wal *w, uint64_t segno, bool allocate_on
 
 int regio__wal_prepare_segment(struct regio_wal *w, uint64_t segno)
 {
+    REGIO_ASSERT(w->seg_bytes > 0 && w->block_bytes >= 4096 && w->seg_bytes % w->block_bytes == 0);
     return prepare_segment(w, segno, false);
 }
 
@@ -269,6 +277,7 @@ static int prepare_segment(struct regio_wal *w, uint64_t segno, bool allocate_on
 
 int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno)
 {
+    REGIO_ASSERT(w->dir_fd >= 0);
     char name[32], tname[64];
     regio__wal_segment_name(segno, name);
     snprintf(tname, sizeof(tname), "recycle-%016llx.tmp", (unsigned long long)segno);
@@ -282,6 +291,7 @@ int regio__wal_recycle_segment(struct regio_wal *w, uint64_t segno)
 
 static int lock_fd_or_busy(struct regio_wal *w, int fd, const char *what)
 {
+    REGIO_ASSERT(fd >= 0);
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
         return 0;
     int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
@@ -325,6 +335,7 @@ static int open_lock(struct regio_wal *w)
 static int write_filler_plain(struct regio_wal *w, int fd, const struct regio__wal_seg_info *si,
                               uint64_t lsn, uint64_t *next_out)
 {
+    REGIO_ASSERT(lsn % REGIO__WAL_REC_ALIGN == 0 && lsn / si->segment_bytes == si->segment_no);
     uint64_t base = si->segment_no * si->segment_bytes;
     uint64_t fe = regio__wal_round_up(lsn + REGIO__WAL_REC_HDR_BYTES, w->block_bytes);
     uint16_t type = REGIO__WAL_TYPE_PAD;
@@ -360,6 +371,7 @@ struct cut_plan {
 static int apply_cut(struct regio_wal *w, struct regio__wal_judge *j, const struct cut_plan *cp,
                      uint64_t *next_out)
 {
+    REGIO_ASSERT(cp->at <= cp->zero_end);
     struct regio__wal_seg_image *s = &j->segs[j->end_idx];
     if (!s->loaded) {
         int lerr = regio__wal_judge_load(j, s);
@@ -410,6 +422,7 @@ static int apply_cut(struct regio_wal *w, struct regio__wal_judge *j, const stru
 
 static bool nonzero_between(const struct regio__wal_seg_image *s, uint64_t from, uint64_t to)
 {
+    REGIO_ASSERT(from >= s->segno * s->si.segment_bytes);
     uint64_t base = s->segno * s->si.segment_bytes;
     for (uint64_t p = from; p < to && p - base < s->len; p++)
         if (s->data[p - base] != 0)
@@ -498,6 +511,7 @@ static uint32_t choose_block(struct regio_wal *w)
         if (sx.stx_blksize > block && sx.stx_blksize <= 65536)
             block = sx.stx_blksize;
     }
+    REGIO_ASSERT(block >= 4096 && (block & (block - 1)) == 0); /* a power of two for O_DIRECT */
     return block;
 }
 
@@ -594,6 +608,7 @@ static int check_geometry(struct regio_wal *w)
  * can be taken for a record of this log again. */
 static int recycle_after(struct regio_wal *w, const struct regio__wal_judge *j, uint64_t end_segno)
 {
+    REGIO_ASSERT(end_segno >= w->first_segno);
     for (uint32_t i = 0; i < j->nsegs; i++) {
         if (j->segs[i].segno <= end_segno)
             continue;
@@ -608,6 +623,7 @@ static int recycle_after(struct regio_wal *w, const struct regio__wal_judge *j, 
  * the first epoch; both durable before any record can be written. */
 int regio__wal_create_first_segment(struct regio_wal *w)
 {
+    REGIO_ASSERT(w->fresh_log && w->ctl.epoch == w->epoch);
     /* Allocated, not zero-filled: writing 64 MiB of zeros made creating a
      * log take a quarter of a second. The price is that commits into this
      * first segment convert unwritten extents at sync time; every later
@@ -622,6 +638,7 @@ int regio__wal_create_first_segment(struct regio_wal *w)
  * written), cut the torn tail. */
 int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
 {
+    REGIO_ASSERT(w->dir != NULL && w->dir_fd >= 0);
     memset(info, 0, sizeof(*info));
     int err = open_lock(w);
     if (err != 0)

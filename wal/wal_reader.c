@@ -36,6 +36,7 @@ struct regio_wal_reader {
 
 static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
 {
+    REGIO_ASSERT(r->fd < 0 || r->si.segment_no == r->segno);
     if (r->fd >= 0 && r->segno == segno)
         return 0;
     if (r->fd >= 0)
@@ -69,6 +70,7 @@ static int reader_open_segment(struct regio_wal_reader *r, uint64_t segno)
  * no valid record there, other errors from the file. */
 static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *ri)
 {
+    REGIO_ASSERT(r->seg_bytes > 0); /* pos / seg_bytes names the segment */
     uint64_t segno = r->pos / r->seg_bytes;
     int err = reader_open_segment(r, segno);
     if (err != 0)
@@ -121,6 +123,7 @@ static bool writer_holds_log(int dir_fd)
 
 static int reader_at_invalid(struct regio_wal_reader *r)
 {
+    REGIO_ASSERT(r->live == NULL && r->seg_bytes > 0); /* below a live end all is valid */
     enum regio__wal_verdict v;
     uint64_t end;
     int err = regio__wal_judge_at(r->dir_fd, "the log directory", "wal reader", &v, &end);
@@ -145,6 +148,7 @@ static int reader_at_invalid(struct regio_wal_reader *r)
 /* dir_fd is the reader's own from here on (closed by reader close). */
 static int reader_new(int dir_fd, uint64_t from_lsn, struct regio_wal_reader **out)
 {
+    REGIO_ASSERT(out != NULL);
     *out = NULL;
     if (dir_fd < 0)
         return -errno;
@@ -163,6 +167,7 @@ static int reader_new(int dir_fd, uint64_t from_lsn, struct regio_wal_reader **o
 /* Position at the oldest segment of the directory when from_lsn is 0. */
 static int reader_first(struct regio_wal_reader *r, uint64_t first_segno)
 {
+    REGIO_ASSERT(r->live == NULL && r->pos == 0);
     int err = reader_open_segment(r, first_segno);
     if (err != 0)
         return err;
@@ -234,6 +239,7 @@ static int reader_check_boundary(struct regio_wal_reader *r)
 /* A from_lsn other than 0 must be a record start (or the end of the log). */
 static int reader_check_start(struct regio_wal_reader *r)
 {
+    REGIO_ASSERT(r->pos != 0 && r->seg_bytes > 0);
     struct regio__wal_rec_info ri;
     int err = read_record(r, &ri);
     if (err == -ENODATA || err == -EBADMSG || err == -ENOENT)
@@ -371,6 +377,7 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
     regio__lock(&w->mu);
     uint64_t first = w->first_segno;
     /* Pin before looking, so that truncation cannot recycle the segment. */
+    REGIO_ASSERT(regio__lock_held(&w->mu)); /* pins are truncation's to read under mu */
     r->pin.lsn = from_lsn != 0 ? from_lsn : first * w->seg_bytes;
     r->pin.next = w->pins;
     w->pins = &r->pin;
@@ -442,6 +449,7 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
             return err;
         r->reread = false;
         uint64_t start = r->pos;
+        REGIO_ASSERT(ri.lsn == start); /* the checker matched the header to its place */
         if (ri.type == REGIO__WAL_TYPE_SEGEND)
             r->pos = (start / r->seg_bytes + 1) * r->seg_bytes + r->si.block_bytes;
         else
