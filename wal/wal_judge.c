@@ -25,6 +25,7 @@
 
 static int open_seg(const struct regio__wal_judge *j, uint64_t segno)
 {
+    REGIO_ASSERT(j->dir_fd >= 0);
     char name[32];
     regio__wal_segment_name(segno, name);
     /* O_NONBLOCK: a FIFO named like a segment must not block recovery. */
@@ -70,6 +71,7 @@ static void unload(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
 
 int regio__wal_judge_load(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
 {
+    REGIO_ASSERT(j->dir_fd >= 0 && s >= j->segs && s < j->segs + j->nsegs);
     unload(j, s);
     int fd = open_seg(j, s->segno);
     if (fd < 0)
@@ -129,6 +131,7 @@ void regio__wal_judge_prefetch(struct regio__wal_seg_image *s, uint64_t off, uin
 
 static int list_images(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->segs == NULL && j->nsegs == 0);
     uint64_t *segnos;
     size_t n;
     int err = regio__wal_list_segments_at(j->dir_fd, &segnos, &n);
@@ -150,6 +153,7 @@ static int list_images(struct regio__wal_judge *j)
 
 static void set_corrupt(struct regio__wal_judge *j, const char *rule, bool salvageable)
 {
+    REGIO_ASSERT(rule != NULL);
     j->verdict = REGIO__WAL_V_CORRUPT;
     j->corrupt = rule;
     j->salvageable = salvageable;
@@ -184,6 +188,7 @@ static int check_in_chain(const struct regio__wal_judge *j, struct regio__wal_se
 
 static void note_record(struct regio__wal_judge *j, const struct regio__wal_rec_info *ri)
 {
+    REGIO_ASSERT(ri->total_bytes >= REGIO__WAL_REC_HDR_BYTES);
     if (ri->type <= REGIO_WAL_TYPE_USER_MAX) {
         if (j->records == 0)
             j->start_lsn = ri->lsn;
@@ -200,6 +205,7 @@ static void note_record(struct regio__wal_judge *j, const struct regio__wal_rec_
  * leads to a missing or damaged segment (CORRUPT set). */
 static int walk_chain(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->have_ctl && j->chain_first < j->nsegs && j->segs[j->chain_first].hdr_err == 0);
     uint32_t prev_epoch = 0;
     for (uint32_t i = j->chain_first;; i++) {
         struct regio__wal_seg_image *s = &j->segs[i];
@@ -238,6 +244,7 @@ static int walk_chain(struct regio__wal_judge *j)
 static void note_beyond(struct regio__wal_judge *j, const struct regio__wal_seg_image *s,
                         const struct regio__wal_rec_info *ri)
 {
+    REGIO_ASSERT(ri->lsn > j->end); /* beyond X, never at or before it */
     j->beyond_records++;
     if (ri->type <= REGIO_WAL_TYPE_USER_MAX)
         j->beyond_user++;
@@ -255,6 +262,7 @@ static void note_beyond(struct regio__wal_judge *j, const struct regio__wal_seg_
  * of every later segment file with a valid header, below limit. */
 static int scan_beyond(struct regio__wal_judge *j, uint64_t limit)
 {
+    REGIO_ASSERT(j->end_idx < j->nsegs && j->beyond_records == 0);
     for (uint32_t i = j->end_idx; i < j->nsegs; i++) {
         struct regio__wal_seg_image *s = &j->segs[i];
         if (s->hdr_err != 0)
@@ -414,6 +422,8 @@ static void classify(struct regio__wal_judge *j)
         set_corrupt(j, tear, true);
     else
         j->verdict = clean ? REGIO__WAL_V_CLEAN : REGIO__WAL_V_TORN;
+    REGIO_ASSERT(j->verdict != REGIO__WAL_V_EMPTY &&
+                 (j->verdict != REGIO__WAL_V_CORRUPT || j->corrupt != NULL));
 }
 
 /* No control file: a creation that crashed before writing it leaves at most
@@ -421,6 +431,7 @@ static void classify(struct regio__wal_judge *j)
  * so nothing was acknowledged); anything else is damage. */
 static bool crashed_creation(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(!j->have_ctl);
     if (j->nsegs != 1 || j->segs[0].segno != 0 || j->segs[0].hdr_err != 0)
         return false;
     struct regio__wal_seg_image *s = &j->segs[0];
@@ -436,6 +447,7 @@ static bool crashed_creation(struct regio__wal_judge *j)
  * spare being prepared (spares are renamed into place only once complete). */
 static int find_chain(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->nsegs > 0); /* list_images refuses an empty directory */
     for (uint32_t i = 0; i < j->nsegs; i++) {
         int err = load_header(j, &j->segs[i]);
         if (err != 0)
@@ -454,6 +466,7 @@ static int find_chain(struct regio__wal_judge *j)
 
 int regio__wal_judge_run(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->dir != NULL && j->dir_fd >= 0);
     int err = list_images(j);
     if (err != 0)
         return err;
