@@ -521,7 +521,6 @@ int regio_arena_region_of(const struct regio_arena *a, const void *p, size_t len
         return -EFAULT;
     }
     uintptr_t last = off + len - 1;
-    REGIO_ASSERT(last < a->size_bytes);
     size_t first_idx, last_idx;
     if (a->region_shift >= 0) {
         first_idx = off >> a->region_shift;
@@ -711,7 +710,6 @@ void *regio__arena_chunk_owner(const struct regio_arena *a, const void *p)
     uintptr_t off = (uintptr_t)p - (uintptr_t)a->base;
     if (p == NULL || off >= a->size_bytes)
         return NULL;
-    REGIO_ASSERT((off >> REGIO_CHUNK_SHIFT) < a->chunks_total);
     return atomic_load_explicit(&a->owners[off >> REGIO_CHUNK_SHIFT], memory_order_acquire);
 }
 

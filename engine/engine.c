@@ -100,7 +100,6 @@ int regio__engine_enter(const struct regio_engine *e)
 
 void regio__engine_leave(const struct regio_engine *e)
 {
-    REGIO_ASSERT(regio__engine_entered(e));
     if (e->shared)
         regio__unlock((struct regio__lock *)&e->lock);
 }
@@ -110,7 +109,6 @@ void regio__engine_leave(const struct regio_engine *e)
 static uint64_t req_user_data(const struct regio_engine *e, const struct regio__req *r,
                               unsigned part)
 {
-    REGIO_ASSERT(part < 2 && r >= e->reqs && r < e->reqs + e->max_in_flight);
     uint64_t idx = (uint64_t)(r - e->reqs);
     return ((uint64_t)r->gen << 32) | (idx << 1) | part;
 }
@@ -280,7 +278,6 @@ static void prep_stall(struct io_uring_sqe *sqe)
 /* The READ_FIXED or WRITE_FIXED of n bytes from where r has got to. */
 static void prep_rw_sqe(struct regio__req *r, struct io_uring_sqe *sqe, uint32_t n)
 {
-    REGIO_ASSERT(n > 0 && r->done + n <= r->len);
     char *data = (char *)r->b.data + r->done;
     uint64_t off = r->off + r->done;
     if (r->kind != REGIO__REQ_READ) {
@@ -488,7 +485,6 @@ static bool stall_retry(struct regio_engine *e, struct regio__req *r, int *res)
 /* A read or write SQE completed with res. */
 static int rw_done(struct regio_engine *e, struct regio__req *r, int res)
 {
-    REGIO_ASSERT((r->kind == REGIO__REQ_READ || r->kind == REGIO__REQ_WRITE) && r->pending == 0);
     if (res < 0) {
         if (stall_retry(e, r, &res) || (retryable(res) && retry_ok(e, r))) {
             issue(e, r);
@@ -685,7 +681,6 @@ static bool submit_early(struct regio_engine *e)
  * queued; that submit reports it. */
 static int reap(struct regio_engine *e)
 {
-    REGIO_ASSERT(regio__engine_entered(e));
     struct io_uring_cqe *cqe;
     int ran = 0;
     while (io_uring_peek_cqe(&e->ring, &cqe) == 0 && cqe != NULL) {
@@ -1045,7 +1040,6 @@ static void stats_fill(void *ctx, void *section)
 
 static int check_file(const struct regio_engine *e, const struct regio_file *f)
 {
-    REGIO_ASSERT(regio__engine_entered(e));
     if (e->closing) {
         regio__set_detail("engine is being destroyed");
         return -EBADF;
@@ -1098,7 +1092,6 @@ static int check_rw(const struct regio_engine *e, const struct regio_file *f, st
 
 static int check_capacity(const struct regio_engine *e)
 {
-    REGIO_ASSERT(regio__engine_entered(e));
     if (atomic_load(&e->in_flight) >= e->max_in_flight) {
         regio__set_detail("%u requests in flight (max_in_flight)", e->max_in_flight);
         return -EAGAIN;
@@ -1109,7 +1102,6 @@ static int check_capacity(const struct regio_engine *e)
 static struct regio__req *accept_req(struct regio_engine *e, struct regio_file *f, uint8_t kind,
                                      regio_cb cb, void *ctx)
 {
-    REGIO_ASSERT(f->open && f->e == e && atomic_load(&e->in_flight) < e->max_in_flight);
     struct regio__req *r = req_alloc(e);
     r->kind = kind;
     r->f = f;
@@ -1124,7 +1116,6 @@ static int rw_entered(struct regio_engine *e, struct regio_file *f, struct regio
                       uint64_t off, uint32_t len, uint8_t kind, unsigned wflags, regio_cb cb,
                       void *ctx)
 {
-    REGIO_ASSERT(kind != REGIO__REQ_FSYNC);
     int region = check_rw(e, f, b, off, len);
     if (region < 0)
         return region;

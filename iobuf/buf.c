@@ -737,7 +737,6 @@ int regio_slab_check(const struct regio_slab *s, struct regio_buf b)
 /* Count a slot going busy (0 -> 1 in flight) or idle (1 -> 0). */
 static void count_flight(struct regio_slab *s, uint32_t cid, bool begin)
 {
-    REGIO_ASSERT(cid < s->class_count);
     struct slab_tcache *tc = tcache_get(s);
     if (REGIO_LIKELY(tc != NULL)) {
         counter_add(begin ? &tc->mags[cid].n.flight_begins : &tc->mags[cid].n.flight_ends, 1);

@@ -4,12 +4,13 @@
  * instead of saying so in a comment that nothing checks. Not installed.
  *
  * The holder is recorded as the thread id (regio__thread_id) of the thread
- * that took the lock, stored and read with relaxed atomics: only the holder writes it while
- * it holds the mutex, so a thread reads its own identity there exactly when it
- * holds the lock (another thread's value, or 0, otherwise). A condition wait
- * gives the lock up, so it goes through regio__lock_wait, which clears and
- * restores the holder around it. Cost over a bare mutex: two relaxed stores
- * per lock/unlock pair, and one load and compare per assertion.
+ * that took the lock, stored and read with relaxed atomics: only the holder
+ * writes it while it holds the mutex, so a thread reads its own identity
+ * there exactly when it holds the lock (another thread's value, or 0,
+ * otherwise). A condition wait gives the lock up, so it goes through
+ * regio__lock_wait, which clears and restores the holder around it. Cost
+ * over a bare mutex: two relaxed stores per lock/unlock pair, and one load
+ * and compare per assertion.
  */
 #ifndef REGIO_LOCK_H
 #define REGIO_LOCK_H
@@ -53,59 +54,21 @@ int regio__lock_init(struct regio__lock *l, bool recursive);
 /* Destroy l, which nobody may hold. */
 void regio__lock_destroy(struct regio__lock *l);
 
-/* After the mutex was taken: the caller is the holder. */
-static inline void regio__lock_took(struct regio__lock *l)
-{
-    if (l->depth++ == 0)
-        atomic_store_explicit(&l->holder, regio__thread_id(), memory_order_relaxed);
-    REGIO_ASSERT(regio__lock_held(l));
-}
-
-static inline void regio__lock(struct regio__lock *l)
-{
-    int rc = pthread_mutex_lock(&l->mu);
-    REGIO_ASSERT(rc == 0);
-    regio__lock_took(l);
-}
+/* Take l (a holder of a recursive l takes it again). Out of line: it wraps
+ * a futex operation anyway, and inline it made its callers too big for the
+ * compiler to inline them on the I/O path. */
+void regio__lock(struct regio__lock *l);
 
 /* Take l if nobody holds it; true when taken. */
-static inline bool regio__lock_try(struct regio__lock *l)
-{
-    if (pthread_mutex_trylock(&l->mu) != 0)
-        return false;
-    regio__lock_took(l);
-    return true;
-}
+bool regio__lock_try(struct regio__lock *l);
 
-static inline void regio__unlock(struct regio__lock *l)
-{
-    REGIO_ASSERT(regio__lock_held(l) && l->depth > 0);
-    if (--l->depth == 0)
-        atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
-    int rc = pthread_mutex_unlock(&l->mu);
-    REGIO_ASSERT(rc == 0);
-}
+void regio__unlock(struct regio__lock *l);
 
 /* pthread_cond_wait on l, which the caller holds once. */
-static inline void regio__lock_wait(pthread_cond_t *c, struct regio__lock *l)
-{
-    REGIO_ASSERT(regio__lock_held(l) && l->depth == 1);
-    l->depth = 0;
-    atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
-    pthread_cond_wait(c, &l->mu);
-    regio__lock_took(l);
-}
+void regio__lock_wait(pthread_cond_t *c, struct regio__lock *l);
 
 /* pthread_cond_timedwait on l, which the caller holds once; its result. */
-static inline int regio__lock_timedwait(pthread_cond_t *c, struct regio__lock *l,
-                                        const struct timespec *deadline)
-{
-    REGIO_ASSERT(regio__lock_held(l) && l->depth == 1);
-    l->depth = 0;
-    atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
-    int rc = pthread_cond_timedwait(c, &l->mu, deadline);
-    regio__lock_took(l);
-    return rc;
-}
+int regio__lock_timedwait(pthread_cond_t *c, struct regio__lock *l,
+                          const struct timespec *deadline);
 
 #endif
