@@ -289,6 +289,7 @@ static void list_append(struct pager_op **head, struct pager_op *op)
 
 static int take_slot(struct regio_pager *p)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && p->free_slots <= p->nslots);
     for (uint32_t i = 0; p->free_slots > 0 && i < p->nslots; i++) {
         if (p->slots[i].state == SLOT_FREE) {
             p->slots[i].state = SLOT_BUSY;
@@ -301,6 +302,7 @@ static int take_slot(struct regio_pager *p)
 
 static void slot_free(struct regio_pager *p, uint32_t i)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && i < p->nslots);
     REGIO_ASSERT(p->slots[i].state != SLOT_FREE);
     p->slots[i].state = SLOT_FREE;
     p->free_slots++;
@@ -310,6 +312,7 @@ static void slot_free(struct regio_pager *p, uint32_t i)
  * every write completed in place before it is durable there. */
 static void free_synced(struct regio_pager *p, uint64_t gen)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e));
     for (uint32_t i = 0; i < p->nslots; i++)
         if (p->slots[i].state == SLOT_WRITTEN && p->slots[i].sync_gen < gen)
             slot_free(p, i);
@@ -319,6 +322,7 @@ static void dw_pump(struct regio_pager *p);
 
 static void inplace_done(void *ctx, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(((struct pager_op *)ctx)->p->e));
     struct pager_op *op = ctx;
     struct regio_pager *p = op->p;
     /* Failed or not, the in-place page may hold part of this write: keep the
@@ -333,6 +337,7 @@ static int submit_stage(struct regio_pager *p, struct pager_op *op);
 
 static void slot_done(void *ctx, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(((struct pager_op *)ctx)->p->e));
     struct pager_op *op = ctx;
     struct regio_pager *p = op->p;
     if (res >= 0) {
@@ -350,6 +355,7 @@ static void slot_done(void *ctx, int res)
 
 static void fail_slot_waiters(struct regio_pager *p, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && res < 0);
     while (p->slot_wait != NULL) {
         struct pager_op *op = p->slot_wait;
         p->slot_wait = op->retry;
@@ -374,6 +380,7 @@ static void reuse_sync_done(void *ctx, int res)
 
 static int submit_stage(struct regio_pager *p, struct pager_op *op)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e));
     uint32_t pb = p->page_bytes;
     switch (op->stage) {
     case STAGE_SLOT:
@@ -404,6 +411,7 @@ static bool any_written(const struct regio_pager *p)
  * in place so that their slots can be reused. */
 static void maybe_reuse_sync(struct regio_pager *p)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e));
     if (p->slot_wait == NULL || p->free_slots > 0 || p->reuse_sync_in_flight || !any_written(p))
         return;
     struct pager_op *op = op_get(p);
@@ -425,6 +433,7 @@ static void maybe_reuse_sync(struct regio_pager *p)
 /* A stage of op failed to queue with rc (not -EAGAIN): undo and report. */
 static void stage_failed(struct regio_pager *p, struct pager_op *op, int rc)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && rc < 0);
     if (op->stage == STAGE_REUSE_SYNC) {
         p->reuse_sync_in_flight = false;
         op_finish(op, rc);
@@ -441,6 +450,7 @@ static void stage_failed(struct regio_pager *p, struct pager_op *op, int rc)
 /* Submit what waited for room in the ring, then writes waiting for a slot. */
 static void dw_pump(struct regio_pager *p)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e));
     if (p->torn != REGIO_PAGER_TORN_DOUBLEWRITE)
         return;
     while (p->retry != NULL) {
@@ -473,6 +483,7 @@ static void dw_pump(struct regio_pager *p)
 /* Start a doublewrite: copy first; without a free slot, wait for one. */
 static int dw_start(struct regio_pager *p, struct pager_op *op)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e));
     int slot = take_slot(p);
     if (slot < 0) {
         list_append(&p->slot_wait, op);
@@ -517,6 +528,7 @@ static void push_released(struct regio_pager *p, struct pager_op *op, int res)
  * pager call instead of failing a write the caller can no longer retry. */
 static void release_parked(struct pager_op *op, int res)
 {
+    REGIO_ASSERT(regio__engine_entered(op->p->e)); /* "with the engine entered" */
     struct regio_pager *p = op->p;
     if (res == 0) {
         res = start_write(p, op);
@@ -535,6 +547,7 @@ static void release_parked(struct pager_op *op, int res)
  * entered by its owner. */
 static void submit_released(struct regio_pager *p)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e));
     dw_pump(p);
     if (atomic_load(&p->released_count) == 0)
         return;
@@ -725,6 +738,7 @@ int regio_pager_submit(struct regio_pager *p)
  * holds nothing, sleep until the gate releases one. */
 static void wait_step(struct regio_pager *p)
 {
+    REGIO_ASSERT(!p->e->shared || !regio__engine_entered(p->e)); /* "with nothing entered" */
     struct regio_engine *e = p->e;
     int rc = regio__engine_enter(e);
     REGIO_ASSERT(rc == 0);
