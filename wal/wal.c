@@ -865,7 +865,10 @@ static void run_engine_call(struct regio_wal *w)
  * wakes the flusher after letting go (lead_flush). */
 static void flusher_reacquire(struct regio_wal *w)
 {
-    REGIO_ASSERT(!regio__lock_held(&w->flush_mu) && w->fl_count == 0);
+    /* Not fl_count == 0 here: fl_count is flush_mu's, and an appender may
+     * lead a flush the moment the flusher has let go (flusher_main asserts
+     * it before letting go). */
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu));
     for (;;) {
         /* A lone appender comes back with its next sync within a few
          * microseconds of being acknowledged: poll briefly before sleeping,
@@ -934,7 +937,9 @@ static void *flusher_main(void *arg)
         if (s == STEP_PROGRESS)
             continue;
         /* Nothing in flight and nothing to do: let a lone appender lead its
-         * own flush while the flusher polls or sleeps. */
+         * own flush while the flusher polls or sleeps. flush_mu is given up
+         * only with nothing in flight (a leader starts at fl_count == 0). */
+        REGIO_ASSERT(w->fl_count == 0);
         regio__unlock(&w->flush_mu);
         flusher_reacquire(w);
     }
@@ -1013,8 +1018,8 @@ static void lead_flush(struct regio_wal *w, uint64_t lsn)
             break; /* nothing this thread can flush; the flusher takes over */
     }
     atomic_store(&w->leader, false);
+    REGIO_ASSERT(w->fl_count == 0); /* flush_mu is given up with nothing in flight */
     regio__unlock(&w->flush_mu);
-    REGIO_ASSERT(!regio__lock_held(&w->flush_mu));
     if (has_work(w))
         wake_flusher(w);
 }
