@@ -127,6 +127,7 @@ static void append_reason(char *buf, const char *fmt, ...)
 /* Value of "key" in /proc/meminfo (the number as printed), or -1. */
 static long long meminfo_value(const char *key)
 {
+    REGIO_ASSERT(key != NULL && key[0] != '\0'); /* an empty key matches every line */
     FILE *f = fopen("/proc/meminfo", "re");
     if (f == NULL)
         return -1;
@@ -263,6 +264,8 @@ static uint8_t *map_aligned(size_t len)
         return NULL;
     uintptr_t aligned = round_up((uintptr_t)p, REGIO_CHUNK_BYTES);
     size_t head = aligned - (uintptr_t)p;
+    /* The aligned range lies inside what was mapped: both trims are cuts. */
+    REGIO_ASSERT(head < REGIO_CHUNK_BYTES && head + len <= span);
     size_t tail = span - head - len;
     if (head > 0)
         munmap(p, head);
@@ -378,6 +381,8 @@ static int arena_map(struct regio_arena *a, enum regio_pages want, bool strict)
             return -ENOMEM;
         }
     }
+    /* hugetlb pages come 2 MiB aligned: chunks then never straddle one. */
+    REGIO_ASSERT(a->pages != REGIO_PAGES_HUGE_2M || (uintptr_t)a->base % REGIO_CHUNK_BYTES == 0);
     return 0;
 }
 
@@ -413,14 +418,18 @@ static int arena_geometry(struct regio_arena *a, const struct regio_arena_opts *
     a->region_shift = (rb & (rb - 1)) == 0 ? __builtin_ctzll(rb) : -1;
     a->chunks_total = (uint32_t)(size / REGIO_CHUNK_BYTES);
     a->chunks_per_region = (uint32_t)(rb / REGIO_CHUNK_BYTES);
+    /* The regions cover every chunk, each with whole chunks. */
+    REGIO_ASSERT(a->chunks_per_region > 0 && (size_t)a->region_count * rb >= size);
     return 0;
 }
 
 static void arena_free(struct regio_arena *a)
 {
     REGIO_ASSERT(atomic_load(&a->users) == 0 && a->reg_count == 0);
-    if (a->base != NULL)
-        munmap(a->base, a->size_bytes);
+    if (a->base != NULL) {
+        int rc = munmap(a->base, a->size_bytes);
+        REGIO_ASSERT(rc == 0); /* base and size are the mapping's own */
+    }
     regio__lock_destroy(&a->lock);
     free(a->chunk_bits);
     free(a->owners);
@@ -459,6 +468,8 @@ int regio_arena_create(const struct regio_arena_opts *opts, struct regio_arena *
         arena_free(a);
         return err;
     }
+    /* smaps named the page size: the page kind was judged from it. */
+    REGIO_ASSERT(a->base != NULL && a->kernel_page_bytes >= 4096);
     /* A fork() must neither copy the arena nor break pages a ring has
      * pinned (copy-on-write would leave the ring with the old pages). */
     if (madvise(a->base, a->size_bytes, MADV_DONTFORK) != 0) {
@@ -491,6 +502,7 @@ int regio_arena_destroy(struct regio_arena *a)
         regio__set_detail("regio_arena_destroy: a required argument is NULL (or out of range)");
         return -EINVAL;
     }
+    REGIO_ASSERT(!regio__lock_held(&a->lock)); /* taken here, not recursive */
     regio__lock(&a->lock);
     unsigned users = atomic_load(&a->users);
     uint32_t regs = a->reg_count;
@@ -575,6 +587,7 @@ int regio_arena_stats(const struct regio_arena *a, struct regio_arena_stats *out
     for (uint32_t i = 0; i < a->reg_count; i++)
         out->clones += a->regs[i].cloned;
     out->pinned_bytes = pinned_now(a);
+    REGIO_ASSERT(out->chunks_used <= out->chunks_total);
     regio__unlock(&m->lock);
     out->users = atomic_load(&a->users);
     return 0;
@@ -649,8 +662,10 @@ static uint32_t find_run(const struct regio_arena *a, uint32_t r, uint32_t n)
     uint32_t run = 0;
     for (uint32_t i = lo; i < hi; i++) {
         run = chunk_used(a, i) ? 0 : run + 1;
-        if (run == n)
+        if (run == n) {
+            REGIO_ASSERT(i + 1 - n >= lo); /* the run lies in region r */
             return i + 1 - n;
+        }
     }
     return UINT32_MAX;
 }
@@ -662,11 +677,14 @@ int regio__arena_chunks_alloc(struct regio_arena *a, uint32_t n, uint32_t *first
                           a->chunks_per_region);
         return -EINVAL;
     }
+    REGIO_ASSERT(!regio__lock_held(&a->lock));
     regio__lock(&a->lock);
     uint32_t first = UINT32_MAX;
     for (uint32_t r = 0; r < a->region_count && first == UINT32_MAX; r++)
         first = find_run(a, r, n);
     if (first != UINT32_MAX) {
+        /* A run never crosses a region: a buffer is registered per region. */
+        REGIO_ASSERT(first / a->chunks_per_region == (first + n - 1) / a->chunks_per_region);
         for (uint32_t i = first; i < first + n; i++)
             chunk_mark(a, i, true);
         a->chunks_used += n;
@@ -683,6 +701,7 @@ int regio__arena_chunks_alloc(struct regio_arena *a, uint32_t n, uint32_t *first
 void regio__arena_chunks_free(struct regio_arena *a, uint32_t first, uint32_t n)
 {
     REGIO_ASSERT(n > 0 && first < a->chunks_total && n <= a->chunks_total - first);
+    REGIO_ASSERT(!regio__lock_held(&a->lock));
     regio__lock(&a->lock);
     for (uint32_t i = first; i < first + n; i++) {
         REGIO_ASSERT(chunk_used(a, i));
@@ -729,6 +748,7 @@ void regio__arena_user_put(struct regio_arena *a)
 
 static int uring_register(int fd, unsigned opcode, void *arg, unsigned nr_args)
 {
+    REGIO_ASSERT(fd >= 0 && (nr_args == 0 || arg != NULL));
     long r = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
     return r < 0 ? -errno : (int)r;
 }
@@ -791,6 +811,7 @@ static int register_fresh(struct regio_arena *a, int ring_fd)
         iov[i].iov_base = a->base + off;
         iov[i].iov_len =
             a->size_bytes - off < a->region_bytes ? a->size_bytes - off : a->region_bytes;
+        REGIO_ASSERT(off < a->size_bytes); /* no empty region: the kernel would refuse it */
     }
     err = uring_register(ring_fd, IORING_REGISTER_BUFFERS, iov, a->region_count);
     free(iov);
@@ -884,8 +905,10 @@ static int register_ring(struct regio_arena *a, int ring_fd, bool may_clone)
         regio__set_detail("regio_arena_register_ring: ring fd %d", ring_fd);
         return -EBADF;
     }
+    REGIO_ASSERT(!regio__lock_held(&a->lock));
     regio__lock(&a->lock);
     int err = register_locked(a, ring_fd, may_clone);
+    REGIO_ASSERT(err != 0 || reg_find(a, ring_fd) != NULL); /* unregister finds it */
     regio__unlock(&a->lock);
     return err;
 }
@@ -908,6 +931,7 @@ int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd)
         regio__set_detail("regio_arena_unregister_ring: NULL arena");
         return -EINVAL;
     }
+    REGIO_ASSERT(!regio__lock_held(&a->lock));
     regio__lock(&a->lock);
     struct regio_arena_reg *r = reg_find(a, ring_fd);
     if (r == NULL) {
@@ -921,6 +945,8 @@ int regio_arena_unregister_ring(struct regio_arena *a, int ring_fd)
      * with it). Any other failure keeps the entry, so destroy stays -EBUSY. */
     if (err == 0 || err == -ENXIO || err == -EBADF || err == -EOPNOTSUPP) {
         *r = a->regs[--a->reg_count];
+        /* A ring is registered once at most (register refuses another). */
+        REGIO_ASSERT(reg_find(a, ring_fd) == NULL);
         if (err != 0)
             regio__set_detail("ring fd %d no longer held the buffers: %s", ring_fd, strerror(-err));
     } else {

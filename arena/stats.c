@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lock.h"
 #include "stats_internal.h"
 
 struct stats_provider {
@@ -43,7 +44,7 @@ struct stats_publisher {
     bool stop;
     bool thread_started;
     pthread_t thread;
-    pthread_mutex_t lock; /* providers, stop, and the file while it is written */
+    struct regio__lock lock; /* providers, stop, and the file while it is written */
     pthread_cond_t cond;
     struct stats_provider slabs[REGIO_STATS_MAX_SLABS];
     struct stats_provider engines[REGIO_STATS_MAX_ENGINES];
@@ -53,7 +54,7 @@ struct stats_publisher {
 /* Handles encode kind * HANDLE_KIND_STRIDE + index. */
 #define HANDLE_KIND_STRIDE 64
 
-static pthread_mutex_t publishers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct regio__lock publishers_lock = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static struct stats_publisher *publishers;
 
 /* ---- Small helpers ---------------------------------------------------------
@@ -68,6 +69,7 @@ static uint64_t realtime_ns(void)
 
 static void copy_name(char *dst, const char *src)
 {
+    REGIO_ASSERT(dst != NULL); /* a name field of the file, REGIO_STATS_NAME_BYTES long */
     if (src == NULL) {
         dst[0] = '\0';
         return;
@@ -82,6 +84,7 @@ static void copy_name(char *dst, const char *src)
 
 static bool name_valid(const char *name)
 {
+    REGIO_ASSERT(name != NULL); /* regio__stats_start refused NULL */
     size_t len = strlen(name);
     if (len == 0 || len >= REGIO_STATS_NAME_BYTES)
         return false;
@@ -102,6 +105,7 @@ static bool name_valid(const char *name)
  */
 static uint64_t process_start_ticks(pid_t pid)
 {
+    REGIO_ASSERT(pid > 0); /* /proc/0 and negative pids name no process */
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -128,6 +132,7 @@ static uint64_t process_start_ticks(pid_t pid)
 
 static struct stats_publisher *publisher_find_locked(const struct regio_arena *a)
 {
+    REGIO_ASSERT(regio__lock_held(&publishers_lock));
     for (struct stats_publisher *p = publishers; p != NULL; p = p->next)
         if (p->arena == a)
             return p;
@@ -137,6 +142,7 @@ static struct stats_publisher *publisher_find_locked(const struct regio_arena *a
 static struct stats_provider *kind_table(struct stats_publisher *p, enum regio_stats_kind kind,
                                          uint32_t *count_out)
 {
+    REGIO_ASSERT(regio__lock_held(&p->lock)); /* the provider tables are the lock's */
     switch (kind) {
     case REGIO_STATS_SLAB:
         *count_out = REGIO_STATS_MAX_SLABS;
@@ -158,6 +164,7 @@ static struct stats_provider *kind_table(struct stats_publisher *p, enum regio_s
 static void fill_arena_section(struct stats_publisher *p)
 {
     struct regio_arena_stats st;
+    REGIO_ASSERT(p->map != NULL); /* mapped before the publisher is listed */
     struct regio_stats_arena *s = &p->map->arena;
     if (regio_arena_stats(p->arena, &st) != 0)
         return;
@@ -183,6 +190,9 @@ static void fill_arena_section(struct stats_publisher *p)
 static void fill_sections(struct stats_provider *table, uint32_t count, void *sections,
                           size_t section_bytes, size_t name_offset)
 {
+    /* The name ends the section: its copy stays inside it. */
+    REGIO_ASSERT(name_offset >= sizeof(uint32_t) &&
+                 name_offset + REGIO_STATS_NAME_BYTES <= section_bytes);
     for (uint32_t i = 0; i < count; i++) {
         char *sec = (char *)sections + i * section_bytes;
         if (!table[i].used) {
@@ -199,6 +209,10 @@ static void fill_sections(struct stats_provider *table, uint32_t count, void *se
 static void refresh_body(struct stats_publisher *p)
 {
     struct regio_stats_file *f = p->map;
+    /* Readers retry while seq is odd: the body runs only inside write_begin
+     * and write_end. */
+    REGIO_ASSERT(regio__lock_held(&p->lock) &&
+                 __atomic_load_n(&f->header.seq, __ATOMIC_RELAXED) == p->seq + 1);
     fill_arena_section(p);
     fill_sections(p->slabs, REGIO_STATS_MAX_SLABS, f->slabs, sizeof(f->slabs[0]),
                   offsetof(struct regio_stats_slab, name));
@@ -222,12 +236,15 @@ static void write_begin(struct stats_publisher *p)
 
 static void write_end(struct stats_publisher *p)
 {
+    /* Paired with write_begin: the file's seq is still the odd one. */
+    REGIO_ASSERT(__atomic_load_n(&p->map->header.seq, __ATOMIC_RELAXED) == p->seq + 1);
     p->seq += 2;
     __atomic_store_n(&p->map->header.seq, p->seq, __ATOMIC_RELEASE);
 }
 
 static void refresh_locked(struct stats_publisher *p)
 {
+    REGIO_ASSERT(regio__lock_held(&p->lock));
     write_begin(p);
     refresh_body(p);
     write_end(p);
@@ -236,7 +253,8 @@ static void refresh_locked(struct stats_publisher *p)
 static void *publisher_main(void *arg)
 {
     struct stats_publisher *p = arg;
-    pthread_mutex_lock(&p->lock);
+    REGIO_ASSERT(p->map != NULL); /* started once the file is mapped and listed */
+    regio__lock(&p->lock);
     while (!p->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -246,11 +264,11 @@ static void *publisher_main(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         /* Spurious wake-ups only refresh early, which is harmless. */
-        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        regio__lock_timedwait(&p->cond, &p->lock, &ts);
         if (!p->stop)
             refresh_locked(p);
     }
-    pthread_mutex_unlock(&p->lock);
+    regio__unlock(&p->lock);
     return NULL;
 }
 
@@ -267,6 +285,7 @@ static void *publisher_main(void *arg)
  */
 static bool remove_stale_own(const char *path)
 {
+    REGIO_ASSERT(regio__lock_held(&publishers_lock));
     struct stat st;
     if (lstat(path, &st) != 0 || st.st_uid != geteuid())
         return false;
@@ -275,6 +294,7 @@ static bool remove_stale_own(const char *path)
 
 static bool publisher_path_taken_locked(const char *path)
 {
+    REGIO_ASSERT(regio__lock_held(&publishers_lock));
     for (struct stats_publisher *q = publishers; q != NULL; q = q->next)
         if (strcmp(q->path, path) == 0)
             return true;
@@ -284,6 +304,7 @@ static bool publisher_path_taken_locked(const char *path)
 /* Caller holds publishers_lock. */
 static int publisher_file_create(struct stats_publisher *p, const char *name)
 {
+    REGIO_ASSERT(regio__lock_held(&publishers_lock) && p->fd < 0 && p->map == NULL);
     snprintf(p->path, sizeof(p->path), "%s/%s%d.%s", REGIO_STATS_DIR, REGIO_STATS_PREFIX,
              (int)getpid(), name);
     if (publisher_path_taken_locked(p->path)) {
@@ -323,6 +344,7 @@ static int publisher_file_create(struct stats_publisher *p, const char *name)
 
 static void publisher_file_init(struct stats_publisher *p, const char *name)
 {
+    REGIO_ASSERT(regio__lock_held(&p->lock));
     struct regio_stats_header *h = &p->map->header;
     /* The file is all zeros: seq 0 with magic 0 is "not ready" to readers;
      * make it odd before writing anything else. */
@@ -343,6 +365,8 @@ static void publisher_file_init(struct stats_publisher *p, const char *name)
 
 static void publisher_free(struct stats_publisher *p)
 {
+    /* Its thread, if it ever ran, was told to stop and joined. */
+    REGIO_ASSERT(!p->thread_started || p->stop);
     if (p->map != NULL) {
         unlink(p->path);
         munmap(p->map, sizeof(struct regio_stats_file));
@@ -350,13 +374,14 @@ static void publisher_free(struct stats_publisher *p)
     if (p->fd >= 0)
         close(p->fd);
     pthread_cond_destroy(&p->cond);
-    pthread_mutex_destroy(&p->lock);
+    regio__lock_destroy(&p->lock);
     free(p);
 }
 
 /* The publisher thread takes no signals: they belong to the application. */
 static int publisher_thread_start(struct stats_publisher *p)
 {
+    REGIO_ASSERT(!p->thread_started && p->map != NULL);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -382,7 +407,7 @@ int regio__stats_start(struct regio_arena *a, const char *name)
         return -ENOMEM;
     p->arena = a;
     p->fd = -1;
-    pthread_mutex_init(&p->lock, NULL);
+    regio__lock_init(&p->lock, false);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -394,17 +419,21 @@ int regio__stats_start(struct regio_arena *a, const char *name)
      * as stale). Listed before the thread starts, so that a provider
      * attaching right after arena create finds it; nobody has the arena
      * yet, so nobody attaches before the file is initialised. */
-    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(!regio__lock_held(
+        &publishers_lock)); /* a stats fill callback never (re)starts a publisher */
+    regio__lock(&publishers_lock);
     REGIO_ASSERT(publisher_find_locked(a) == NULL);
     int err = publisher_file_create(p, name);
     if (err == 0) {
-        pthread_mutex_lock(&p->lock);
+        regio__lock(&p->lock);
         publisher_file_init(p, name);
-        pthread_mutex_unlock(&p->lock);
+        regio__unlock(&p->lock);
         p->next = publishers;
         publishers = p;
     }
-    pthread_mutex_unlock(&publishers_lock);
+    /* Listed exactly when the file was made: attach finds only live ones. */
+    REGIO_ASSERT((err == 0) == (publisher_find_locked(a) == p));
+    regio__unlock(&publishers_lock);
     if (err != 0) {
         publisher_free(p);
         return err;
@@ -419,26 +448,31 @@ int regio__stats_start(struct regio_arena *a, const char *name)
 
 void regio__stats_stop(struct regio_arena *a)
 {
-    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(!regio__lock_held(&publishers_lock));
+    regio__lock(&publishers_lock);
     struct stats_publisher **pp = &publishers;
     while (*pp != NULL && (*pp)->arena != a)
         pp = &(*pp)->next;
     struct stats_publisher *p = *pp;
     if (p != NULL)
         *pp = p->next;
-    pthread_mutex_unlock(&publishers_lock);
+    /* One publisher per arena: unlisted, none is left to find. */
+    REGIO_ASSERT(publisher_find_locked(a) == NULL);
+    regio__unlock(&publishers_lock);
     if (p == NULL)
         return;
 
-    pthread_mutex_lock(&p->lock);
+    regio__lock(&p->lock);
     p->stop = true;
     write_begin(p);
     p->map->header.state = REGIO_STATS_STATE_CLOSING;
     write_end(p);
     pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    if (p->thread_started)
-        pthread_join(p->thread, NULL);
+    regio__unlock(&p->lock);
+    if (p->thread_started) {
+        int rc = pthread_join(p->thread, NULL);
+        REGIO_ASSERT(rc == 0); /* else it would refresh a freed file */
+    }
     publisher_free(p);
 }
 
@@ -451,11 +485,13 @@ int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind, const
     if (a == NULL || fill == NULL)
         return -EINVAL;
     int handle = -ENOENT;
-    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(!regio__lock_held(
+        &publishers_lock)); /* no fill callback attaches: it runs under the publisher */
+    regio__lock(&publishers_lock);
     struct stats_publisher *p = publisher_find_locked(a);
     if (p != NULL) {
         uint32_t count;
-        pthread_mutex_lock(&p->lock);
+        regio__lock(&p->lock);
         struct stats_provider *t = kind_table(p, kind, &count);
         handle = t == NULL ? -EINVAL : -ENOSPC;
         for (uint32_t i = 0; t != NULL && i < count; i++) {
@@ -463,6 +499,8 @@ int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind, const
                 t[i] = (struct stats_provider){.used = true, .fill = fill, .ctx = ctx};
                 copy_name(t[i].name, name);
                 handle = (int)kind * HANDLE_KIND_STRIDE + (int)i;
+                /* detach decodes the handle: kind and index must come back. */
+                REGIO_ASSERT(i < HANDLE_KIND_STRIDE && handle / HANDLE_KIND_STRIDE == (int)kind);
                 break;
             }
         }
@@ -471,9 +509,9 @@ int regio__stats_attach(struct regio_arena *a, enum regio_stats_kind kind, const
             p->map->header.dropped_sections++;
             write_end(p);
         }
-        pthread_mutex_unlock(&p->lock);
+        regio__unlock(&p->lock);
     }
-    pthread_mutex_unlock(&publishers_lock);
+    regio__unlock(&publishers_lock);
     return handle;
 }
 
@@ -481,11 +519,12 @@ void regio__stats_detach(struct regio_arena *a, int handle)
 {
     if (a == NULL || handle < 0)
         return;
-    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(!regio__lock_held(&publishers_lock));
+    regio__lock(&publishers_lock);
     struct stats_publisher *p = publisher_find_locked(a);
     if (p != NULL) {
         uint32_t count;
-        pthread_mutex_lock(&p->lock);
+        regio__lock(&p->lock);
         struct stats_provider *t =
             kind_table(p, (enum regio_stats_kind)(handle / HANDLE_KIND_STRIDE), &count);
         uint32_t i = (uint32_t)(handle % HANDLE_KIND_STRIDE);
@@ -494,23 +533,25 @@ void regio__stats_detach(struct regio_arena *a, int handle)
         /* Clear the section now rather than at the next refresh, so that a
          * reader never sees a destroyed object for 100 ms. */
         refresh_locked(p);
-        pthread_mutex_unlock(&p->lock);
+        regio__unlock(&p->lock);
     }
-    pthread_mutex_unlock(&publishers_lock);
+    regio__unlock(&publishers_lock);
 }
 
 void regio__stats_detach_ctx(struct regio_arena *a, const void *ctx)
 {
     if (a == NULL)
         return;
-    pthread_mutex_lock(&publishers_lock);
+    REGIO_ASSERT(!regio__lock_held(&publishers_lock));
+    regio__lock(&publishers_lock);
     struct stats_publisher *p = publisher_find_locked(a);
     if (p != NULL) {
-        pthread_mutex_lock(&p->lock);
+        regio__lock(&p->lock);
         bool changed = false;
         for (int kind = REGIO_STATS_SLAB; kind <= REGIO_STATS_WAL; kind++) {
             uint32_t count;
             struct stats_provider *t = kind_table(p, (enum regio_stats_kind)kind, &count);
+            REGIO_ASSERT(t != NULL); /* every kind in the range has a table */
             for (uint32_t i = 0; i < count; i++) {
                 if (t[i].used && t[i].ctx == ctx) {
                     t[i].used = false;
@@ -520,9 +561,9 @@ void regio__stats_detach_ctx(struct regio_arena *a, const void *ctx)
         }
         if (changed)
             refresh_locked(p);
-        pthread_mutex_unlock(&p->lock);
+        regio__unlock(&p->lock);
     }
-    pthread_mutex_unlock(&publishers_lock);
+    regio__unlock(&publishers_lock);
 }
 
 /* ---- Converters ------------------------------------------------------------
@@ -544,6 +585,7 @@ static int read_seq(int fd, uint64_t *out)
  */
 static int snapshot_once(int fd, struct regio_stats_file *out, uint64_t *seq_out)
 {
+    REGIO_ASSERT(fd >= 0 && out != NULL && seq_out != NULL);
     uint64_t s1, s2, magic;
     if (read_seq(fd, &s1) != 0 || pread(fd, &magic, sizeof(magic), 0) != sizeof(magic))
         return -EBADMSG;
@@ -594,6 +636,7 @@ static int snapshot_validate(struct regio_stats_file *out)
  */
 static int stats_open(const char *path, int *fd_out, uid_t *owner_out)
 {
+    REGIO_ASSERT(path != NULL && fd_out != NULL && owner_out != NULL);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         int err = -errno;
@@ -642,6 +685,7 @@ static bool owner_may_speak_for(uid_t owner, int32_t pid)
 
 static int check_owner(int fd, uid_t owner, const char *path)
 {
+    REGIO_ASSERT(fd >= 0);
     struct regio_stats_header h;
     if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
         regio__set_detail("stats file %s: short header", path);
@@ -673,6 +717,8 @@ static int snapshot_retry(int fd, struct regio_stats_file *out)
             last = seq;
             same_since = now;
         }
+        /* A consistent copy was taken between two equal, even seqs. */
+        REGIO_ASSERT(err != 0 || (seq & 1) == 0);
         if (err != -EAGAIN || now - start > STATS_READ_BUDGET_NS ||
             now - same_since > STATS_READ_STUCK_NS)
             return err;
@@ -708,6 +754,8 @@ int regio_stats_read(const char *path, struct regio_stats_file *out)
             regio__set_detail("stats file %s: not a regio stats file of version %u", path,
                               REGIO_STATS_VERSION);
     }
+    /* Validated: every string of another process is terminated. */
+    REGIO_ASSERT(err != 0 || out->header.name[REGIO_STATS_NAME_BYTES - 1] == '\0');
     if (err == 0 && !owner_may_speak_for(owner, out->header.pid)) {
         regio__set_detail("stats file %s: owned by uid %u, but process %d runs as another user",
                           path, (unsigned)owner, (int)out->header.pid);

@@ -20,6 +20,8 @@ void regio__clear_detail(void)
 
 void regio__set_detail(const char *fmt, ...)
 {
+    /* An empty detail reads as "none given": every refusal says why. */
+    REGIO_ASSERT(fmt != NULL && fmt[0] != '\0');
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail_buf, sizeof(detail_buf), fmt, ap);
@@ -35,7 +37,8 @@ _Noreturn void regio__assert_fail(const char *expr, const char *file, int line)
 int64_t regio__now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    REGIO_ASSERT(rc == 0); /* deadlines computed from garbage would never (or always) expire */
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 

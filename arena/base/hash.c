@@ -114,6 +114,7 @@ int regio__xxh3_force(enum regio__xxh3_impl impl)
     if (impl == REGIO__XXH3_DISPATCH && !HAVE_DISPATCH)
         return -ENOTSUP;
     atomic_store_explicit(&chosen, fns_of(impl), memory_order_release);
+    REGIO_ASSERT(regio__xxh3_current() == impl);
     return 0;
 }
 

@@ -11,6 +11,8 @@ int regio__lock_init(struct regio__lock *l, bool recursive)
         pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     int rc = pthread_mutex_init(&l->mu, &attr);
     pthread_mutexattr_destroy(&attr);
+    /* Callers use the lock whatever this returns: it must be one. */
+    REGIO_ASSERT(rc == 0);
     atomic_init(&l->holder, 0);
     l->depth = 0;
     return rc;
@@ -65,7 +67,8 @@ void regio__unlock(struct regio__lock *l)
 void regio__lock_wait(pthread_cond_t *c, struct regio__lock *l)
 {
     give_up(l);
-    pthread_cond_wait(c, &l->mu);
+    int rc = pthread_cond_wait(c, &l->mu);
+    REGIO_ASSERT(rc == 0); /* EINVAL/EPERM: the mutex was not ours to wait on */
     took(l);
 }
 
@@ -73,6 +76,7 @@ int regio__lock_timedwait(pthread_cond_t *c, struct regio__lock *l, const struct
 {
     give_up(l);
     int rc = pthread_cond_timedwait(c, &l->mu, deadline);
+    REGIO_ASSERT(rc == 0 || rc == ETIMEDOUT);
     took(l);
     return rc;
 }
