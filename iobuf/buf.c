@@ -97,6 +97,8 @@ static void tcache_detach(struct regio_slab *s, struct slab_tcache *tc)
 static void thread_exit(void *arg)
 {
     struct slab_tcache *tc = arg;
+    /* Taken below: a thread exiting with it held would deadlock itself. */
+    REGIO_ASSERT(!regio__lock_held(&g_registry));
     tl_list = NULL;
     memset(&tl_hint, 0, sizeof(tl_hint));
     regio__lock(&g_registry);
@@ -127,6 +129,7 @@ static void tcache_prune(void)
     struct slab_tcache **pp = &tl_list;
     while (*pp) {
         struct slab_tcache *tc = *pp;
+        REGIO_ASSERT(tc->serial != 0); /* every cache carries its slab's serial */
         if (atomic_load_explicit(&tc->slab, memory_order_acquire) == NULL) {
             *pp = tc->thread_next;
             free(tc);
@@ -161,8 +164,11 @@ static struct slab_tcache *tcache_new(struct regio_slab *s)
         tc->mags[cid].e = e;
         e += tc->mags[cid].cap;
     }
+    /* The magazines fit the allocation. */
+    REGIO_ASSERT((char *)e <= (char *)tc + round64(hdr + ents));
     atomic_init(&tc->slab, s);
     tc->serial = s->serial;
+    REGIO_ASSERT(!regio__lock_held(&g_registry));
     regio__lock(&g_registry);
     tc->slab_next = s->caches;
     if (s->caches)
@@ -189,6 +195,7 @@ static struct slab_tcache *tcache_slow(struct regio_slab *s)
     }
     tl_hint.serial = s->serial;
     tl_hint.tc = tc;
+    REGIO_ASSERT(atomic_load(&tc->slab) == s && tc->serial == s->serial); /* the hint's cache */
     return tc;
 }
 
@@ -246,6 +253,7 @@ void regio__tcache_sum(const struct regio_slab *s, uint32_t cid, struct slab_cou
 {
     REGIO_ASSERT(cid < s->class_count);
     memset(out, 0, sizeof(*out));
+    REGIO_ASSERT(!regio__lock_held(&g_registry));
     regio__lock(&g_registry);
     counters_fold(out, &s->retired[cid]);
     for (struct slab_tcache *tc = s->caches; tc; tc = tc->slab_next)
@@ -373,6 +381,8 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
     if (rc != -ENOBUFS || timeout_ns == 0)
         return rc;
     struct slab_tcache *tc = tcache_get(s);
+    /* alloc_class reached the class's magazine: this thread has a cache. */
+    REGIO_ASSERT(tc != NULL);
     struct slab_class *c = &s->classes[cid];
     int64_t now = regio__now_ns();
     int64_t deadline = INT64_MAX;
@@ -380,6 +390,7 @@ static int alloc_wait_class(struct regio_slab *s, uint32_t cid, int64_t timeout_
         deadline = now + timeout_ns;
     counter_add(&tc->mags[cid].n.waits, 1);
     struct slab_entry e;
+    REGIO_ASSERT(!regio__lock_held(&c->lock));
     regio__lock(&c->lock);
     /* While waiters is non-zero, frees of the class go to the depot. */
     atomic_fetch_add(&c->waiters, 1);
@@ -409,6 +420,7 @@ static inline int tier_of(const struct regio_slab *s, size_t len)
 static __attribute__((noinline)) int alloc_refused(const struct regio_slab *s, size_t len,
                                                    int64_t pool, int rc)
 {
+    REGIO_ASSERT(rc < 0); /* only refusals are explained */
     if (s == NULL)
         regio__set_detail("regio_slab_alloc: NULL slab or out pointer");
     else if (rc == -EINVAL && pool >= 0)
@@ -448,6 +460,7 @@ int regio_slab_alloc_wait(struct regio_slab *s, size_t len, int64_t timeout_ns,
     if (cid < 0)
         return alloc_refused(s, len, -1, cid);
     int rc = alloc_wait_class(s, (uint32_t)cid, timeout_ns, out);
+    REGIO_ASSERT(rc < 0 || out->cap_bytes >= len); /* the class holds len */
     return rc < 0 ? alloc_refused(s, len, -1, rc) : 0;
 }
 
@@ -459,6 +472,7 @@ int regio_slab_alloc_pool(struct regio_slab *s, uint32_t pool, int64_t timeout_n
     if (pool >= s->class_count - s->tier_count)
         return alloc_refused(s, 0, pool, -EINVAL);
     uint32_t cid = s->tier_count + pool;
+    REGIO_ASSERT(s->classes[cid].pool); /* pools follow the tier classes */
     int rc = alloc_wait_class(s, cid, timeout_ns, out);
     return rc < 0 ? alloc_refused(s, s->classes[cid].buf_bytes, pool, rc) : 0;
 }
@@ -543,6 +557,7 @@ int regio__slab_locate(const struct regio_slab *s, const void *p, struct regio__
  * handle is not stale, it was given to the wrong slab, and says so. */
 static __attribute__((noinline)) bool foreign_buffer(const struct regio_slab *s, struct regio_buf b)
 {
+    REGIO_ASSERT(s->runs != NULL && s->arena != NULL); /* set up by slab_init */
     uintptr_t r = (uintptr_t)regio__arena_chunk_owner(s->arena, b.data);
     uintptr_t runs = (uintptr_t)s->runs;
     if (r == 0 || (r >= runs && r < runs + s->nchunks * sizeof(struct slab_run)))
@@ -559,6 +574,7 @@ static __attribute__((noinline)) bool foreign_buffer(const struct regio_slab *s,
 static __attribute__((noinline)) int handle_refused(const struct regio_slab *s, struct regio_buf b,
                                                     int rc)
 {
+    REGIO_ASSERT(rc < 0);
     if (foreign_buffer(s, b))
         return -EXDEV;
     const char *why = rc == -ESTALE     ? "stale handle: the buffer was freed (and maybe reused)"
@@ -716,6 +732,7 @@ int regio_buf_view(struct regio_buf b, size_t off, size_t len, struct regio_buf 
     *out = b;
     out->data = (char *)b.data + off;
     out->cap_bytes = (uint32_t)len;
+    REGIO_ASSERT(out->cap_bytes == len); /* len <= b.cap_bytes, so the cast loses nothing */
     return 0;
 }
 

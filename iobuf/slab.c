@@ -83,6 +83,8 @@ static int class_init(struct regio_slab *s, uint32_t cid, size_t bytes, bool poo
     /* At least 8 state words (one cache line) per run, so that two threads
      * working on buffers of different runs never share a state-word line. */
     c->shift = ceil_log2(c->spr) < 3 ? 3 : ceil_log2(c->spr);
+    /* A slot is first << shift | index, and run free lists are uint16. */
+    REGIO_ASSERT(c->spr <= (1u << c->shift) && c->spr <= UINT16_MAX + 1u);
     c->pool = pool;
     c->pool_count = pool_count;
     c->mag_cap = mag_capacity(o, bytes, pool, pool_count);
@@ -126,6 +128,8 @@ static void run_link_head(struct slab_class *c, struct slab_run *r)
 
 static void run_unlink(struct slab_class *c, struct slab_run *r)
 {
+    /* Only a listed run is unlinked: else c->partial would be lost. */
+    REGIO_ASSERT(r->prev != NULL || c->partial == r);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -170,6 +174,7 @@ static int run_carve(struct regio_slab *s, uint32_t cid, uint32_t nslots)
     c->capacity += nslots;
     c->depot_free += nslots;
     c->empty_runs++;
+    REGIO_ASSERT(c->depot_free <= c->capacity);
     atomic_fetch_add(&s->chunks_held, c->cpr);
     return 0;
 }
@@ -188,6 +193,7 @@ static void run_release(struct regio_slab *s, struct slab_class *c, struct slab_
     free(r->free_idx);
     r->free_idx = NULL;
     r->nfree = 0;
+    REGIO_ASSERT(c->capacity >= nslots && c->depot_free >= nslots); /* its slots were counted */
     c->capacity -= nslots;
     c->depot_free -= nslots;
     atomic_fetch_sub(&s->chunks_held, c->cpr);
@@ -280,6 +286,8 @@ uint32_t regio__depot_pop(struct regio_slab *s, uint32_t cid, struct slab_entry 
 {
     REGIO_ASSERT(cid < s->class_count && n > 0);
     struct slab_class *c = &s->classes[cid];
+    REGIO_ASSERT(
+        !regio__lock_held(&c->lock)); /* not recursive: a holder must use the _locked form */
     regio__lock(&c->lock);
     uint32_t got = regio__depot_pop_locked(s, cid, out, n);
     regio__unlock(&c->lock);
@@ -318,6 +326,8 @@ void regio__depot_push(struct regio_slab *s, uint32_t cid, const struct slab_ent
 {
     REGIO_ASSERT(cid < s->class_count);
     struct slab_class *c = &s->classes[cid];
+    REGIO_ASSERT(
+        !regio__lock_held(&c->lock)); /* not recursive: a holder must use the _locked form */
     regio__lock(&c->lock);
     regio__depot_push_locked(s, cid, e, n);
     if (atomic_load_explicit(&c->waiters, memory_order_relaxed) > 0)
@@ -329,7 +339,8 @@ void regio__depot_push(struct regio_slab *s, uint32_t cid, const struct slab_ent
 
 static void slab_free(struct regio_slab *s)
 {
-    REGIO_ASSERT(s->caches == NULL); /* retire_all detached every thread's cache */
+    REGIO_ASSERT(s->caches == NULL);           /* retire_all detached every thread's cache */
+    REGIO_ASSERT(atomic_load(&s->users) == 0); /* an engine checks its handles against s */
     for (uint32_t cid = 0; cid < s->class_count; cid++) {
         struct slab_class *c = &s->classes[cid];
         if (c->words == NULL)
@@ -378,6 +389,8 @@ static int check_opts(const struct regio_slab_opts *o, size_t region_bytes, size
             return -EINVAL;
     if (o->magazine_size > SLAB_MAG_MAX)
         return -EINVAL;
+    /* create sizes the length table by the largest tier. */
+    REGIO_ASSERT(*tier_count > 0 && *tier_count <= REGIO_SLAB_MAX_CLASSES);
     return 0;
 }
 
@@ -392,6 +405,7 @@ static void build_lut(struct regio_slab *s, const size_t *tiers)
         size_t len = (i + 1) << 12; /* the largest len that maps to entry i */
         while (tiers[cid] < len)
             cid++;
+        REGIO_ASSERT(cid < s->tier_count); /* the largest tier covers every entry */
         s->lut[i] = (uint8_t)cid;
     }
 }
@@ -410,6 +424,8 @@ static int pool_reserve(struct regio_slab *s, uint32_t cid)
         rc = run_carve(s, cid, n);
         left -= rc == 0 ? n : 0;
     }
+    /* Exactly count buffers: the last run holds only the remainder. */
+    REGIO_ASSERT(rc < 0 || c->capacity == c->pool_count);
     regio__unlock(&c->lock);
     if (rc < 0)
         regio__set_detail("pool of %u buffers of %u bytes does not fit in the arena", c->pool_count,
@@ -517,6 +533,8 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
     s->salt = (uint32_t)(mix >> 32);
     s->tier_count = tier_count;
     s->class_count = tier_count + o->pool_count;
+    /* Serial 0 is a thread's "no cache" hint; one wrap would alias it. */
+    REGIO_ASSERT(s->serial != 0 && s->class_count <= REGIO_SLAB_MAX_CLASSES);
     rc = slab_init(s, o, tiers);
     if (rc < 0) {
         slab_free(s);
@@ -532,7 +550,8 @@ int regio_slab_create(struct regio_arena *a, const struct regio_slab_opts *opts,
 
 void regio__slab_user_get(struct regio_slab *s)
 {
-    atomic_fetch_add(&s->users, 1);
+    uint32_t before = atomic_fetch_add(&s->users, 1);
+    REGIO_ASSERT(before < UINT32_MAX);
 }
 
 void regio__slab_user_put(struct regio_slab *s)
@@ -584,6 +603,7 @@ int regio_slab_stats(const struct regio_slab *s, struct regio_slab_stats *out)
         return -EINVAL;
     }
     memset(out, 0, sizeof(*out));
+    REGIO_ASSERT(s->class_count <= REGIO_SLAB_MAX_CLASSES); /* out->classes holds them all */
     out->class_count = s->class_count;
     out->tier_count = s->tier_count;
     out->chunks = atomic_load(&s->chunks_held);
@@ -597,6 +617,9 @@ int regio_slab_stats(const struct regio_slab *s, struct regio_slab_stats *out)
         regio__lock(&c->lock);
         cs->capacity = c->capacity;
         cs->high_water = c->high_water;
+        /* The depot holds no more buffers than the class has (not so the
+         * peak: capacity shrinks when an empty run goes back). */
+        REGIO_ASSERT(c->depot_free <= c->capacity);
         regio__unlock(&c->lock);
         cs->buf_bytes = c->buf_bytes;
         cs->pool = c->pool;

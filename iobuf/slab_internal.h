@@ -85,6 +85,8 @@ struct slab_run {
 
 static inline uint64_t slab_ident(uint32_t class_id, uint32_t region, uint32_t nslots)
 {
+    /* IDENT_CLASS and IDENT_REGION read 16 bits each back. */
+    REGIO_ASSERT(class_id <= 0xffff && region <= 0xffff);
     return (uint64_t)class_id | (uint64_t)region << 16 | (uint64_t)nslots << 32;
 }
 #define IDENT_CLASS(x)  ((uint32_t)((x)&0xffff))
