@@ -261,6 +261,8 @@ void regio_engine_fault_clear(struct regio_engine *e)
         return;
     memset(e->test.faults, 0, sizeof(e->test.faults));
     regio__test_hook_update(e);
+    /* Unarmed, the hook stays only for a recording. */
+    REGIO_ASSERT(e->hook == NULL || e->test.rec != NULL);
     regio__engine_leave(e);
 }
 
@@ -739,6 +741,8 @@ static void stall_probe(struct regio_engine *e)
             e->probe_cqes++;
         }
     }
+    /* Two cancels per request at most: ring_setup sized the CQ for them. */
+    REGIO_ASSERT(e->probe_cqes <= 2 * e->max_in_flight);
     (void)flush_sq(e); /* a failed submit leaves them queued for the next */
 }
 
@@ -835,6 +839,7 @@ static int block(struct regio_engine *e, struct __kernel_timespec *ts, unsigned 
                      &arg, sizeof(arg));
     int err = r < 0 ? -errno : 0;
     regio__lock(&e->lock);
+    REGIO_ASSERT(e->waiters > 0);
     e->waiters--;
     return err;
 }
@@ -964,6 +969,8 @@ int regio_engine_drain(struct regio_engine *e, int64_t timeout_ns)
     if (rc != 0)
         return rc;
     rc = drain_entered(e, timeout_ns);
+    /* Still entered: nobody could queue more since the drain ended. */
+    REGIO_ASSERT(rc != 0 || atomic_load(&e->in_flight) == 0);
     regio__engine_leave(e);
     return rc;
 }
@@ -1001,6 +1008,7 @@ int regio_engine_stats(const struct regio_engine *e, struct regio_engine_stats *
     out->cloned = e->cloned;
     out->shared = e->shared;
     out->in_flight = atomic_load(&e->in_flight);
+    REGIO_ASSERT(out->in_flight <= e->max_in_flight); /* one table entry per request */
     out->submitted = CTR_GET(e, submitted);
     out->completed = CTR_GET(e, completed);
     out->errors = CTR_GET(e, errors);
@@ -1296,6 +1304,7 @@ static int slot_alloc(struct regio_engine *e)
 
 static int open_direct(int dir_fd, const char *path, int flags, mode_t mode)
 {
+    REGIO_ASSERT(path != NULL && (dir_fd >= 0 || dir_fd == AT_FDCWD));
     int fd = openat(dir_fd, path, flags | O_DIRECT | O_CLOEXEC, mode);
     if (fd >= 0)
         return fd;
@@ -1335,6 +1344,8 @@ static int file_open_entered(struct regio_engine *e, int dir_fd, const char *pat
         return fd;
     }
     learn_alignment(fd, f);
+    /* Every alignment check divides by these. */
+    REGIO_ASSERT(f->mem_align != 0 && f->off_align != 0);
     int rc = io_uring_register_files_update(&e->ring, (unsigned)slot, &fd, 1);
     if (rc < 0) {
         regio__set_detail("registering %s in file slot %d: %s", path, slot, strerror(-rc));
@@ -1351,6 +1362,7 @@ static int file_open_entered(struct regio_engine *e, int dir_fd, const char *pat
     f->path = copy;
     f->next = e->files;
     e->files = f;
+    REGIO_ASSERT(f->slot < e->max_files && e->slot_used[f->slot]);
     *out = f;
     return 0;
 }
@@ -1373,6 +1385,7 @@ int regio_file_openat(struct regio_engine *e, int dir_fd, const char *name, int 
     if (rc != 0)
         return rc;
     rc = file_open_entered(e, dir_fd, name, flags, mode, out);
+    REGIO_ASSERT(rc != 0 || ((*out)->open && (*out)->e == e));
     regio__engine_leave(e);
     return rc;
 }
@@ -1383,7 +1396,10 @@ static void file_shut(struct regio_engine *e, struct regio_file *f)
 {
     REGIO_ASSERT(f->open && f->in_flight == 0 && f->slot < e->max_files);
     int minus_one = -1;
-    io_uring_register_files_update(&e->ring, f->slot, &minus_one, 1);
+    /* The slot is reused: were the kernel still to map it to this file, a
+     * request on the next file in the slot would reach this one. */
+    int rc = io_uring_register_files_update(&e->ring, f->slot, &minus_one, 1);
+    REGIO_ASSERT(rc == 1);
     close(f->fd);
     e->slot_used[f->slot] = 0;
     f->fd = -1;
@@ -1410,6 +1426,7 @@ int regio_file_close(struct regio_file *f)
     } else {
         file_shut(e, f);
     }
+    REGIO_ASSERT(rc != 0 || (!f->open && f->fd == -1)); /* its slot is free again */
     regio__engine_leave(e);
     return rc;
 }
@@ -1421,6 +1438,8 @@ int regio_file_dio_align(const struct regio_file *f, uint32_t *mem_align_out,
         regio__set_detail("regio_file_dio_align: file NULL or closed");
         return -EBADF;
     }
+    /* Callers divide by them (the pager's page size check). */
+    REGIO_ASSERT(f->mem_align != 0 && f->off_align != 0);
     if (mem_align_out != NULL)
         *mem_align_out = f->mem_align;
     if (offset_align_out != NULL)
@@ -1434,6 +1453,7 @@ int regio_file_fd(const struct regio_file *f)
         regio__set_detail("regio_file_fd: file NULL or closed");
         return -EBADF;
     }
+    REGIO_ASSERT(f->fd >= 0); /* an open file keeps its descriptor */
     return f->fd;
 }
 
@@ -1510,6 +1530,7 @@ static int register_buffers(struct regio_engine *e, bool no_clone)
 
 static void unregister_buffers(struct regio_engine *e)
 {
+    REGIO_ASSERT(e->closing); /* only destroy gives the ring's buffers back */
     int rc = regio_arena_unregister_ring(e->arena, e->ring.ring_fd);
     REGIO_ASSERT(rc == 0);
 }
@@ -1517,6 +1538,7 @@ static void unregister_buffers(struct regio_engine *e)
 static void engine_free(struct regio_engine *e)
 {
     REGIO_ASSERT(atomic_load(&e->in_flight) == 0); /* the kernel may still write into reqs */
+    REGIO_ASSERT(e->users == 0);                   /* a pager would keep a pointer to e */
     struct regio_file *f = e->files;
     while (f != NULL) {
         struct regio_file *next = f->next;
@@ -1539,6 +1561,8 @@ static int engine_init(struct regio_engine *e, const struct regio_engine_opts *o
     for (uint32_t i = 0; i < e->max_in_flight; i++)
         e->reqs[i].next_free = i + 1 < e->max_in_flight ? i + 1 : REQ_NONE;
     e->free_head = 0;
+    /* The free list ends: req_alloc's REQ_NONE check relies on it. */
+    REGIO_ASSERT(e->max_in_flight > 0 && e->reqs[e->max_in_flight - 1].next_free == REQ_NONE);
     int rc = ring_setup(e, o);
     if (rc != 0)
         return rc;
@@ -1590,6 +1614,8 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
         e->max_in_flight = REGIO_ENGINE_MAX_IN_FLIGHT;
     e->max_files = o.max_files ? o.max_files : 64;
     e->retry_limit = o.retry_limit ? o.retry_limit : 16;
+    /* ring_setup sizes the CQ from these; pow2_at_least needs the bound. */
+    REGIO_ASSERT(e->queue_depth <= 32768 && e->max_in_flight >= 1 && e->max_files >= 1);
     uint32_t probe_ms = o.stall_probe_ms ? o.stall_probe_ms : STALL_PROBE_DEFAULT_MS;
     e->watchdog_ts.tv_sec = probe_ms / 1000;
     e->watchdog_ts.tv_nsec = (long long)(probe_ms % 1000) * 1000000;
@@ -1601,6 +1627,8 @@ int regio_engine_create(struct regio_arena *a, struct regio_slab *s,
     regio__lock_init(&e->lock, true);
     if (!e->shared)
         atomic_store_explicit(&e->lock.holder, regio__thread_id(), memory_order_relaxed);
+    /* Owned: the creator is inside for good; shared: nobody is yet. */
+    REGIO_ASSERT(regio__engine_entered(e) == !e->shared);
     regio__arena_user_get(a);
     regio__slab_user_get(s);
     e->stats_handle = regio__stats_attach(a, REGIO_STATS_ENGINE, NULL, stats_fill, e);
@@ -1649,6 +1677,7 @@ int regio_engine_destroy(struct regio_engine *e)
         regio__engine_leave(e);
         return rc;
     }
+    REGIO_ASSERT(atomic_load(&e->in_flight) == 0 && e->cb_depth == 0);
     for (struct regio_file *f = e->files; f != NULL; f = f->next)
         if (f->open)
             file_shut(e, f);

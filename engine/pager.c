@@ -137,12 +137,15 @@ static struct page_trailer *trailer_of(void *page, uint32_t page_bytes)
 
 static uint64_t format2_checksum(const void *page, uint32_t page_bytes, uint64_t page_no)
 {
+    REGIO_ASSERT(page_bytes_valid(page_bytes)); /* the checksummed length is page_bytes - 16 */
     return regio__xxh3_64_seed(page, PAGE_CHECKSUMMED(page_bytes), page_no ^ PAGE_FORMAT2_SEED);
 }
 
 /* Stamp sequence, checksum and page number; the page LSN is the caller's. */
 static void fill_trailer(void *page, uint32_t page_bytes, uint64_t page_no, uint64_t seq)
 {
+    /* check_buf refused page numbers whose offset does not fit off_t. */
+    REGIO_ASSERT(page_no < (uint64_t)INT64_MAX / page_bytes);
     struct page_trailer *t = trailer_of(page, page_bytes);
     regio__le64_put(t->seq_le, seq);
     regio__le64_put(t->checksum_le, format2_checksum(page, page_bytes, page_no));
@@ -153,6 +156,7 @@ static void fill_trailer(void *page, uint32_t page_bytes, uint64_t page_no, uint
  * seeded with the bare page number. */
 static bool is_format1(const uint8_t *page, uint32_t page_bytes, uint64_t page_no)
 {
+    REGIO_ASSERT(page_bytes_valid(page_bytes)); /* the 16-byte trailer lies inside the page */
     const uint8_t *t = page + page_bytes - 16;
     return regio__le64_get(t + 8) == page_no &&
            regio__le64_get(t) == regio__xxh3_64_seed(page, page_bytes - 16u, page_no);
@@ -194,6 +198,8 @@ int regio_pager_set_image_lsn(void *page, uint32_t page_bytes, uint64_t lsn)
         return -EINVAL;
     }
     regio__le64_put(trailer_of(page, page_bytes)->lsn_le, lsn);
+    /* The gate and the write path read it back with regio_pager_image_lsn. */
+    REGIO_ASSERT(regio_pager_image_lsn(page, page_bytes) == lsn);
     return 0;
 }
 
@@ -248,6 +254,7 @@ static void read_done(void *ctx, int res)
 {
     struct pager_op *op = ctx;
     uint32_t pb = op->p->page_bytes;
+    REGIO_ASSERT(regio__engine_entered(op->p->e) && op->kind == OP_READ);
     if (res == 0) {
         /* Past the end of the file: told apart from a never-written page
          * inside it, so that a file cut short does not pass for pages
@@ -265,6 +272,7 @@ static void read_done(void *ctx, int res)
 
 static void write_done(void *ctx, int res)
 {
+    REGIO_ASSERT(((struct pager_op *)ctx)->kind == OP_WRITE);
     op_finish(ctx, res);
 }
 
@@ -282,8 +290,10 @@ static void write_done(void *ctx, int res)
 static void list_append(struct pager_op **head, struct pager_op *op)
 {
     op->retry = NULL;
-    while (*head != NULL)
+    while (*head != NULL) {
+        REGIO_ASSERT(*head != op); /* listed twice, the list would loop */
         head = &(*head)->retry;
+    }
     *head = op;
 }
 
@@ -316,6 +326,7 @@ static void free_synced(struct regio_pager *p, uint64_t gen)
     for (uint32_t i = 0; i < p->nslots; i++)
         if (p->slots[i].state == SLOT_WRITTEN && p->slots[i].sync_gen < gen)
             slot_free(p, i);
+    REGIO_ASSERT(p->free_slots <= p->nslots);
 }
 
 static void dw_pump(struct regio_pager *p);
@@ -327,6 +338,7 @@ static void inplace_done(void *ctx, int res)
     struct regio_pager *p = op->p;
     /* Failed or not, the in-place page may hold part of this write: keep the
      * copy until a later fdatasync, as for a completed one. */
+    REGIO_ASSERT(op->slot < p->nslots && p->slots[op->slot].state == SLOT_BUSY);
     p->slots[op->slot].state = SLOT_WRITTEN;
     p->slots[op->slot].sync_gen = p->sync_gen;
     op_finish(op, res);
@@ -340,6 +352,8 @@ static void slot_done(void *ctx, int res)
     REGIO_ASSERT(regio__engine_entered(((struct pager_op *)ctx)->p->e));
     struct pager_op *op = ctx;
     struct regio_pager *p = op->p;
+    /* The copy is in its slot, which nobody else may take meanwhile. */
+    REGIO_ASSERT(op->stage == STAGE_SLOT && p->slots[op->slot].state == SLOT_BUSY);
     if (res >= 0) {
         op->stage = STAGE_IN_PLACE;
         res = submit_stage(p, op);
@@ -367,6 +381,7 @@ static void reuse_sync_done(void *ctx, int res)
 {
     struct pager_op *op = ctx;
     struct regio_pager *p = op->p;
+    REGIO_ASSERT(op->kind == OP_SYNC && p->reuse_sync_in_flight);
     p->reuse_sync_in_flight = false;
     if (res == 0)
         free_synced(p, op->page_no);
@@ -381,6 +396,7 @@ static void reuse_sync_done(void *ctx, int res)
 static int submit_stage(struct regio_pager *p, struct pager_op *op)
 {
     REGIO_ASSERT(regio__engine_entered(p->e));
+    REGIO_ASSERT((op->stage == STAGE_REUSE_SYNC) == (op->kind == OP_SYNC));
     uint32_t pb = p->page_bytes;
     switch (op->stage) {
     case STAGE_SLOT:
@@ -401,6 +417,7 @@ static int submit_stage(struct regio_pager *p, struct pager_op *op)
 
 static bool any_written(const struct regio_pager *p)
 {
+    REGIO_ASSERT(p->torn == REGIO_PAGER_TORN_DOUBLEWRITE); /* slots exist only then */
     for (uint32_t i = 0; i < p->nslots; i++)
         if (p->slots[i].state == SLOT_WRITTEN)
             return true;
@@ -514,6 +531,7 @@ static int start_write(struct regio_pager *p, struct pager_op *op)
 
 static void push_released(struct regio_pager *p, struct pager_op *op, int res)
 {
+    REGIO_ASSERT(op->kind == OP_WRITE && op->p == p); /* only parked writes are released */
     op->gate_res = res;
     pthread_mutex_lock(&p->released_mu);
     op->next = p->released;
@@ -564,13 +582,16 @@ static void submit_released(struct regio_pager *p)
     regio_engine_submit(p->e);
 }
 
-/* The gate's notification, on whatever thread the gate runs it: a shared
- * engine is entered and the write submitted now; an owned engine's owner
+/* The gate's notification, on whatever thread the gate runs it: it enters
+ * a shared engine and submits the write now; an owned engine's owner
  * submits it at its next pager call (submit_released). */
 static void gate_ready(void *ctx, int res)
 {
     struct pager_op *op = ctx;
     struct regio_pager *p = op->p;
+    /* Not parked > 0: on an owned engine this runs outside it, maybe before
+     * admit_write counted the write as parked (release_parked checks it). */
+    REGIO_ASSERT(op->kind == OP_WRITE && op->p == p);
     if (!p->e->shared) {
         push_released(p, op, res);
         return;
@@ -592,6 +613,7 @@ static void gate_ready(void *ctx, int res)
 /* Write op now, or park it until the gate says its page LSN is durable. */
 static int admit_write(struct regio_pager *p, struct pager_op *op)
 {
+    REGIO_ASSERT(regio__engine_entered(p->e) && op->kind == OP_WRITE);
     uint64_t lsn = regio_pager_image_lsn(op->b.data, p->page_bytes);
     int rc = 1;
     if (p->gate.admit != NULL && lsn != 0)
@@ -607,6 +629,7 @@ static int admit_write(struct regio_pager *p, struct pager_op *op)
 
 static int check_buf(struct regio_pager *p, uint64_t page_no, struct regio_buf b, bool write)
 {
+    REGIO_ASSERT(page_bytes_valid(p->page_bytes)); /* open checked it; the bound divides by it */
     if (b.cap_bytes < p->page_bytes || b.data == NULL ||
         page_no > (uint64_t)INT64_MAX / p->page_bytes - 1) {
         regio__set_detail("buffer of %u bytes for pages of %u, or page %llu out of range",
@@ -655,6 +678,7 @@ static int page_io(struct regio_pager *p, uint64_t page_no, struct regio_buf b, 
     p->in_flight++;
     if (write)
         p->writes++;
+    REGIO_ASSERT(p->parked <= p->writes && p->writes <= p->in_flight);
     if (write)
         rc = admit_write(p, op);
     else
@@ -686,6 +710,7 @@ int regio_pager_write(struct regio_pager *p, uint64_t page_no, struct regio_buf 
 /* Release the installed gate, if any, to its owner. */
 static void drop_gate(struct regio_pager *p)
 {
+    REGIO_ASSERT(p->writes == 0); /* a parked write would wait on a gate that is gone */
     if (p->gate.release != NULL)
         p->gate.release(p->gate.ctx);
     p->gate = (struct regio__pager_gate){0};
@@ -693,6 +718,8 @@ static void drop_gate(struct regio_pager *p)
 
 int regio__pager_set_gate(struct regio_pager *p, const struct regio__pager_gate *g)
 {
+    /* A gate without release would keep its log's bound count for ever. */
+    REGIO_ASSERT(g == NULL || (g->admit != NULL && g->release != NULL));
     int rc = regio__engine_enter(p->e);
     if (rc != 0)
         return rc;
@@ -712,6 +739,7 @@ int regio__pager_set_gate(struct regio_pager *p, const struct regio__pager_gate 
 
 uint32_t regio__pager_parked(const struct regio_pager *p)
 {
+    REGIO_ASSERT(p->parked <= p->writes);
     return p->parked;
 }
 
@@ -771,6 +799,8 @@ static void wait_counter(struct regio_pager *p, const size_t *counter, size_t ta
         REGIO_ASSERT(rc == 0);
         submit_released(p);
         bool done = *counter >= target;
+        /* One callback per operation queued: never more than the target. */
+        REGIO_ASSERT(*counter <= target);
         regio__engine_leave(p->e);
         if (done)
             return;
@@ -786,6 +816,7 @@ struct sync_wait {
 static void sync_cb(void *ctx, int res)
 {
     struct sync_wait *w = ctx;
+    REGIO_ASSERT(w->done == 0); /* one callback per operation */
     w->res = res;
     w->done = 1;
 }
@@ -795,6 +826,9 @@ static void sync_cb(void *ctx, int res)
  * the write until someone else does. */
 static int gate_sync(struct regio_pager *p, uint64_t lsn)
 {
+    /* It blocks on the log: never inside a shared engine, whose other users
+     * (the log's flusher among them) would wait for it. */
+    REGIO_ASSERT(!p->e->shared || !regio__engine_entered(p->e));
     if (p->gate.sync == NULL || lsn == 0)
         return 0;
     return p->gate.sync(p->gate.ctx, lsn);
@@ -808,6 +842,7 @@ int regio_pager_read_wait(struct regio_pager *p, uint64_t page_no, struct regio_
     if (rc != 0)
         return rc;
     wait_counter(p, &w.done, 1);
+    REGIO_ASSERT(w.done == 1);
     return w.res;
 }
 
@@ -827,6 +862,7 @@ int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio
     if (rc != 0)
         return rc;
     wait_counter(p, &w.done, 1);
+    REGIO_ASSERT(w.done == 1);
     return w.res;
 }
 
@@ -835,6 +871,7 @@ int regio_pager_write_wait(struct regio_pager *p, uint64_t page_no, struct regio
 struct many_wait {
     int *results;
     size_t done;
+    size_t n; /* pages in the batch */
 };
 
 struct many_slot {
@@ -845,6 +882,8 @@ struct many_slot {
 static void many_cb(void *ctx, int res)
 {
     struct many_slot *s = ctx;
+    /* Out of the batch, or one callback too many, would write past results. */
+    REGIO_ASSERT(s->i < s->w->n && s->w->done < s->w->n);
     s->w->results[s->i] = res;
     s->w->done++;
 }
@@ -864,6 +903,7 @@ static int many_args(struct regio_pager *p, const uint64_t *page_nos, const stru
 static uint64_t batch_max_lsn(struct regio_pager *p, const struct regio_buf *bufs, size_t n)
 {
     uint64_t max = 0;
+    REGIO_ASSERT(n > 0 && bufs != NULL); /* many_args checked them */
     for (size_t i = 0; i < n; i++) {
         if (bufs[i].cap_bytes < p->page_bytes || regio_slab_check(p->e->slab, bufs[i]) < 0)
             continue;
@@ -883,7 +923,7 @@ static int many_run(struct regio_pager *p, const uint64_t *page_nos, const struc
         regio__set_detail("no memory for a batch of %zu pages", n);
         return -ENOMEM;
     }
-    struct many_wait w = {results, 0};
+    struct many_wait w = {results, 0, n};
     size_t next = 0, refused = 0;
     while (next < n) {
         slots[next] = (struct many_slot){&w, next};
@@ -899,6 +939,7 @@ static int many_run(struct regio_pager *p, const uint64_t *page_nos, const struc
         next++;
     }
     wait_counter(p, &w.done, n - refused);
+    REGIO_ASSERT(w.done == n - refused); /* every queued page called back, once */
     free(slots);
     int failed = 0;
     for (size_t i = 0; i < n; i++)
@@ -911,7 +952,9 @@ int regio_pager_read_many_wait(struct regio_pager *p, const uint64_t *page_nos,
 {
     regio__clear_detail();
     int rc = many_args(p, page_nos, bufs, results, n);
-    return rc != 0 || n == 0 ? rc : many_run(p, page_nos, bufs, results, n, false);
+    rc = rc != 0 || n == 0 ? rc : many_run(p, page_nos, bufs, results, n, false);
+    REGIO_ASSERT(rc < 0 || (size_t)rc <= n); /* the pages that failed, of n */
+    return rc;
 }
 
 int regio_pager_write_many_wait(struct regio_pager *p, const uint64_t *page_nos,
@@ -922,7 +965,9 @@ int regio_pager_write_many_wait(struct regio_pager *p, const uint64_t *page_nos,
     if (rc != 0 || n == 0)
         return rc;
     rc = gate_sync(p, batch_max_lsn(p, bufs, n));
-    return rc != 0 ? rc : many_run(p, page_nos, bufs, results, n, true);
+    rc = rc != 0 ? rc : many_run(p, page_nos, bufs, results, n, true);
+    REGIO_ASSERT(rc < 0 || (size_t)rc <= n); /* the pages that failed, of n */
+    return rc;
 }
 
 /* ---- Sync ---------------------------------------------------------------------- */
@@ -931,6 +976,7 @@ static void fsync_done(void *ctx, int res)
 {
     struct pager_op *op = ctx;
     struct regio_pager *p = op->p;
+    REGIO_ASSERT(op->kind == OP_SYNC && op->page_no <= p->sync_gen);
     if (res == 0 && p->torn == REGIO_PAGER_TORN_DOUBLEWRITE)
         free_synced(p, op->page_no);
     op_finish(op, res);
@@ -985,6 +1031,7 @@ int regio_pager_sync(struct regio_pager *p)
     if (rc != 0)
         return rc;
     wait_counter(p, &w.done, 1);
+    REGIO_ASSERT(w.done == 1);
     return w.res;
 }
 
@@ -992,6 +1039,7 @@ int regio_pager_sync(struct regio_pager *p)
 
 static int pager_check_align(struct regio_pager *p, const char *path)
 {
+    REGIO_ASSERT(p->f != NULL && page_bytes_valid(p->page_bytes));
     uint32_t mem = 0, off = 0;
     int rc = regio_file_dio_align(p->f, &mem, &off);
     if (rc != 0)
@@ -1023,6 +1071,7 @@ _Static_assert(offsetof(struct pager_statx, atomic_write_unit_min) == 168 &&
 /* The largest atomic write unit of fd when it covers a page (0: none). */
 static uint32_t atomic_unit_for(int fd, uint32_t page_bytes)
 {
+    REGIO_ASSERT(fd >= 0 && page_bytes_valid(page_bytes));
     uint32_t min = 0, max = 0;
     if (regio__test_atomic_unit_bytes != 0) {
         min = PAGER_MIN_PAGE_BYTES;
@@ -1041,6 +1090,7 @@ static uint32_t atomic_unit_for(int fd, uint32_t page_bytes)
 
 static int fsync_parent_dir(const char *path)
 {
+    REGIO_ASSERT(path != NULL && path[0] != '\0'); /* the doublewrite file's, never empty */
     char *copy = strdup(path);
     if (copy == NULL)
         return -ENOMEM;
@@ -1075,6 +1125,7 @@ static size_t find_copies(int dwfd, uint32_t pb, uint64_t nslots, uint8_t *img,
         size_t k = 0;
         while (k < n && copies[k].page_no != page_no)
             k++;
+        REGIO_ASSERT(k < nslots); /* copies has a place per slot read */
         if (k == n)
             n++;
         else if (copies[k].seq >= seq)
@@ -1093,6 +1144,8 @@ static int repair_one(struct regio_pager *p, int dwfd, const struct dw_copy *c, 
                       uint8_t *cur)
 {
     uint32_t pb = p->page_bytes;
+    /* Two buffers: the copy must not land on the page it is judged against. */
+    REGIO_ASSERT(img + pb <= cur || cur + pb <= img);
     int fd = regio_file_fd(p->f);
     ssize_t n = pread(fd, cur, pb, (off_t)(c->page_no * pb));
     if (n < 0)
@@ -1130,6 +1183,7 @@ static int pager_dw_repair(struct regio_pager *p, int dwfd, uint64_t slots_on_di
         if (rc > 0)
             p->pages_repaired++;
     }
+    REGIO_ASSERT(p->pages_repaired <= n); /* a copy repairs one page at most */
     if (rc >= 0 && p->pages_repaired > 0)
         rc = fdatasync(regio_file_fd(p->f)) == 0 ? 0 : -errno;
     if (rc < 0)
@@ -1144,6 +1198,7 @@ static int pager_dw_repair(struct regio_pager *p, int dwfd, uint64_t slots_on_di
 /* Open (create) path.dw with nslots slots, repair from it, ready the slots. */
 static int pager_dw_open(struct regio_pager *p, const char *path, uint32_t nslots, mode_t mode)
 {
+    REGIO_ASSERT(p->dwf == NULL && p->slots == NULL && nslots > 0); /* opened once */
     uint32_t pb = p->page_bytes;
     size_t len = strlen(path) + 4;
     char *dwpath = malloc(len);
@@ -1197,6 +1252,7 @@ static int pager_torn_setup(struct regio_pager *p, const char *path,
         regio__set_detail("pager: %u doublewrite slots: at most %u", nslots, PAGER_DW_SLOTS_MAX);
         return -EINVAL;
     }
+    REGIO_ASSERT(want != REGIO_PAGER_TORN_AUTO); /* resolved above */
     p->torn = want;
     if (want != REGIO_PAGER_TORN_DOUBLEWRITE)
         return 0;
@@ -1215,6 +1271,10 @@ uint64_t regio_pager_pages_repaired(const struct regio_pager *p)
 
 static void pager_free(struct regio_pager *p)
 {
+    /* An operation in flight would call back into freed memory. */
+    REGIO_ASSERT(p->in_flight == 0 && p->parked == 0);
+    /* The gate was dropped: a kept one would hold its log's bound count. */
+    REGIO_ASSERT(p->gate.admit == NULL && p->gate.release == NULL);
     free(p->slots);
     while (p->free_ops != NULL) {
         struct pager_op *op = p->free_ops;
@@ -1256,6 +1316,10 @@ int regio_pager_open(struct regio_engine *e, const char *path, const struct regi
     }
     if (rc == 0)
         rc = pager_torn_setup(p, path, &o);
+    /* AUTO is resolved at open; doublewrite has its file and slots. */
+    REGIO_ASSERT(rc != 0 || (p->torn != REGIO_PAGER_TORN_AUTO &&
+                             (p->torn != REGIO_PAGER_TORN_DOUBLEWRITE ||
+                              (p->dwf != NULL && p->slots != NULL && p->nslots > 0))));
     if (rc != 0 && p->f != NULL) {
         if (p->dwf != NULL)
             regio_file_close(p->dwf);
@@ -1268,6 +1332,8 @@ int regio_pager_open(struct regio_engine *e, const char *path, const struct regi
         return rc;
     }
     regio__engine_user_get(e);
+    /* Sequences start at 1: a copy stamped 0 would never be the newest. */
+    REGIO_ASSERT(p->next_seq >= 1);
     regio__engine_leave(e);
     *out = p;
     return 0;
@@ -1296,7 +1362,7 @@ int regio_pager_page_count(struct regio_pager *p, uint64_t *count_out)
 }
 
 /* ftruncate (grow_only false) or fallocate, falling back to ftruncate
- * where the filesystem has no fallocate, with the engine entered so that a
+ * where the filesystem has no fallocate, inside the engine so that a
  * power-loss recording logs the change in order with the I/O. */
 static int set_length(struct regio_pager *p, off_t len, bool grow_only)
 {
@@ -1363,6 +1429,8 @@ int regio_pager_close(struct regio_pager *p)
         regio__engine_leave(e);
         return -EBUSY;
     }
+    /* Nothing in flight: no write is parked or queued either. */
+    REGIO_ASSERT(p->writes == 0 && p->parked == 0 && p->retry == NULL && p->slot_wait == NULL);
     rc = regio_file_close(p->f);
     REGIO_ASSERT(rc == 0);
     if (p->dwf != NULL) {

@@ -77,6 +77,7 @@ static uint64_t next_seq(struct regio_engine *e)
  * /proc/self/fd so that a file unlinked since it was opened still works. */
 static int capture(int direct_fd, uint8_t **out, size_t *len_out)
 {
+    REGIO_ASSERT(direct_fd >= 0); /* an open file's descriptor (file_index checked f->open) */
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", direct_fd);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -226,6 +227,8 @@ int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linke
     if (op == NULL)
         return -1;
     op->is_sync = true;
+    /* A sync carries no data: the simulation copies data of writes only. */
+    REGIO_ASSERT(op->len == 0 && op->data == NULL);
     int64_t id = op_commit(e, op);
     op->start_seq = linked ? UINT64_MAX : op->sub_seq;
     return id;
@@ -234,6 +237,9 @@ int64_t regio__rec_sync(struct regio_engine *e, struct regio_file *f, bool linke
 int64_t regio__rec_resize(struct regio_engine *e, struct regio_file *f, uint64_t len_bytes,
                           bool grow_only)
 {
+    /* The simulation cuts the image to it: it must fit off_t (set_length's
+     * len is one). */
+    REGIO_ASSERT(len_bytes <= (uint64_t)INT64_MAX);
     struct rec_op *op = op_begin(e, f);
     if (op == NULL)
         return -1;
@@ -249,6 +255,7 @@ void regio__rec_complete(struct regio_engine *e, int64_t id, int res)
     struct rec_op *op = op_of(e, id);
     if (op == NULL)
         return;
+    REGIO_ASSERT(!op->completed); /* one completion per logged submission */
     op->comp_seq = next_seq(e);
     op->completed = true;
     op->res = res;
@@ -261,6 +268,7 @@ void regio__rec_linked_start(struct regio_engine *e, int64_t sync_id, int64_t wr
     REGIO_ASSERT(regio__engine_entered(e));
     struct rec_op *s = op_of(e, sync_id);
     struct rec_op *w = op_of(e, write_id);
+    REGIO_ASSERT((s == NULL || s->is_sync) && (w == NULL || !w->is_sync));
     if (s != NULL && w != NULL && w->completed)
         s->start_seq = w->comp_seq;
 }
@@ -288,6 +296,8 @@ int regio_engine_record_start(struct regio_engine *e)
         }
         e->test.rec_gen++;
         regio__test_hook_update(e);
+        /* A recording arms the hook: every submission is logged from now. */
+        REGIO_ASSERT(e->test.rec == NULL || e->hook == &e->test);
     }
     regio__engine_leave(e);
     return rc;
@@ -308,6 +318,10 @@ int regio_engine_record_stop(struct regio_engine *e, struct regio_recording **ou
         rc = -ENOENT;
     } else {
         e->test.rec->last_seq = atomic_load(&e->seq);
+        struct regio_recording *r = e->test.rec;
+        /* Every logged event happened before the stop. */
+        REGIO_ASSERT(r->nops == 0 || (r->ops[r->nops - 1].sub_seq <= r->last_seq &&
+                                      r->ops[r->nops - 1].comp_seq <= r->last_seq));
         *out = e->test.rec;
         e->test.rec = NULL;
         regio__test_hook_update(e);
@@ -325,6 +339,7 @@ void regio_recording_destroy(struct regio_recording *r)
 {
     if (r == NULL)
         return;
+    REGIO_ASSERT(r->nfiles <= r->cap_files && r->nops <= r->cap_ops);
     for (uint32_t i = 0; i < r->nfiles; i++) {
         free(r->files[i].path);
         free(r->files[i].init);
@@ -406,6 +421,7 @@ static int image_put(struct image *im, uint64_t off, const uint8_t *src, size_t 
     memcpy(im->bytes + off, src, n);
     if (end > im->len)
         im->len = end;
+    REGIO_ASSERT(im->len <= im->cap);
     return 0;
 }
 
@@ -431,6 +447,7 @@ static int image_resize(struct image *im, uint64_t len, bool grow_only)
 static bool resize_happened(const struct rec_op *op, size_t idx, enum regio_recording_mode mode,
                             uint64_t seed)
 {
+    REGIO_ASSERT(op->is_resize && !op->is_sync);
     if (op->completed && op->res < 0)
         return false;
     if (mode == REGIO_RECORDING_KEEP || mode == REGIO_RECORDING_DROP)
@@ -477,6 +494,7 @@ static int build_image(const struct regio_recording *r, uint32_t i, uint64_t cra
     int rc = image_put(im, 0, r->files[i].init, r->files[i].init_bytes);
     for (size_t k = 0; rc == 0 && k < r->nops; k++) {
         const struct rec_op *w = &r->ops[k];
+        REGIO_ASSERT(w->file < r->nfiles); /* every op names a captured file */
         if (w->is_sync || w->file != i || w->sub_seq > crash_seq)
             continue;
         if (w->is_resize) {
@@ -526,6 +544,7 @@ int regio_recording_write_image(const struct regio_recording *r, uint32_t i, uin
         free(im.bytes);
         return rc;
     }
+    REGIO_ASSERT(im.len <= im.cap); /* every byte written out was put */
     rc = write_all(out_fd, im.bytes, im.len);
     if (rc != 0)
         regio__set_detail("regio_recording_write_image: writing the image: %s", strerror(-rc));
