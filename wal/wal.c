@@ -114,6 +114,7 @@ static void wake_bucket(struct regio_wal *w, uint64_t seq)
 
 static void wake_all_buckets(struct regio_wal *w)
 {
+    REGIO_ASSERT(atomic_load(&w->failed) != 0); /* only a failure wakes every waiter */
     for (uint32_t i = 0; i < REGIO__WAL_ACK_BUCKETS; i++) {
         atomic_fetch_add(&w->ack_words[i][0], 1);
         futex_wake_all(&w->ack_words[i][0]);
@@ -124,6 +125,8 @@ static void wal_fail(struct regio_wal *w, int err)
 {
     int expect = 0;
     REGIO_ASSERT(err < 0);
+    /* It takes mu: the preparer lets go of mu before it reports a failure. */
+    REGIO_ASSERT(!regio__lock_held(&w->mu));
     atomic_compare_exchange_strong(&w->failed, &expect, err);
     wake_all_buckets(w);
     regio__lock(&w->mu);
@@ -407,6 +410,9 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
          * into bytes nobody wrote. */
         return err;
     }
+    /* wait_space's promise: the record's bytes lie within one lap of what
+     * the flushes released, so the copy overwrites nothing unflushed. */
+    REGIO_ASSERT(start + total - atomic_load(&w->released) <= w->ring_bytes);
     uint8_t hdr[REGIO__WAL_REC_HDR_BYTES];
     XXH3_state_t st;
     record_begin(w, hdr, start, (uint32_t)len, type, &st);
@@ -458,6 +464,8 @@ int regio_wal_append_record(struct regio_wal *w, uint16_t type, const struct iov
 
 size_t regio_wal_max_record_bytes(const struct regio_wal *w)
 {
+    /* A record with its header fits one piece: a piece is 4 KiB at least. */
+    REGIO_ASSERT(w == NULL || w->piece_bytes >= 4096);
     return w == NULL ? 0 : (size_t)(w->piece_bytes - REGIO__WAL_REC_HDR_BYTES);
 }
 
@@ -472,6 +480,8 @@ static void walk(struct regio_wal *w, uint64_t m)
         ring_get(w, w->walk_pos, hdr, sizeof(hdr));
         REGIO_ASSERT(regio__le64_get(hdr + 8) == w->walk_pos);
         uint64_t total = regio__wal_rec_total(regio__le32_get(hdr + 16));
+        /* No record or filler is longer than a piece (a torn copy would be). */
+        REGIO_ASSERT(total <= w->piece_bytes);
         if (regio__le16_get(hdr + 24) == REGIO__WAL_TYPE_SEGEND) {
             REGIO_ASSERT(w->walk_pos + total <= regio__wal_seg_end(w, w->walk_pos));
             w->segend_at_end = w->walk_pos + total;
@@ -519,6 +529,9 @@ static struct regio_file *segment_file(struct regio_wal *w, uint64_t segno, int 
 {
     REGIO_ASSERT(regio__lock_held(&w->flush_mu)); /* segment files are the holder's */
     struct regio__wal_segslot *ss = &w->segs[segno % w->seg_table_len];
+    /* Only a prepared segment is written, and its slot is not reused yet
+     * (the table holds every spare and the segments in flight). */
+    REGIO_ASSERT(atomic_load_explicit(&ss->ready, memory_order_acquire) == segno + 1);
     if (ss->file != NULL && ss->file_segno == segno)
         return ss->file;
     if (ss->file != NULL) {
@@ -579,6 +592,7 @@ static void complete_flushes(struct regio_wal *w)
         wake_bucket(w, q);
     /* Ring-space waiters and the callback thread wait on conditions. */
     if (atomic_load(&w->space_waiters) > 0 || atomic_load(&w->async_count) > 0) {
+        REGIO_ASSERT(!regio__lock_held(&w->mu)); /* flush_mu holders never take mu first */
         regio__lock(&w->mu);
         pthread_cond_broadcast(&w->done_cond);
         if (w->async_head != NULL)
@@ -611,6 +625,9 @@ static int queue_write(struct regio_wal *w, struct regio__wal_flush *f, uint64_t
     if (err != 0)
         return err;
     uint64_t off = a - regio__wal_seg(w, a) * w->seg_bytes;
+    /* One piece (the length is a uint32), past the header block, inside
+     * the file. */
+    REGIO_ASSERT(b - a <= w->piece_bytes && off >= w->block_bytes && off + (b - a) <= w->seg_bytes);
     for (;;) {
 #ifdef REGIO_MUTATION_SKIP_SYNC
         /* A deliberately broken build for the mutation test
@@ -709,6 +726,9 @@ static void issue_to(struct regio_wal *w, uint64_t p)
     while (w->flushed < p && atomic_load(&w->failed) == 0) {
         if (regio__wal_seg(w, p - 1) != regio__wal_seg(w, w->flushed)) {
             REGIO_ASSERT(w->segend_at_end != 0);
+            /* The segend leads to the next segment's first record. */
+            REGIO_ASSERT(w->segend_next ==
+                         regio__wal_seg_first(w, regio__wal_seg(w, w->flushed) + 1));
             uint64_t e = regio__wal_round_up(w->segend_at_end, w->block_bytes);
             if (e > w->flushed)
                 issue_range(w, w->flushed, e, w->segend_next);
@@ -764,6 +784,7 @@ enum step { STEP_IDLE, STEP_PROGRESS, STEP_SPIN };
  * highest LSN anyone asked for). */
 static enum step flusher_step(struct regio_wal *w, uint64_t want_own)
 {
+    REGIO_ASSERT(regio__lock_held(&w->flush_mu));
     check_ring_order(w);
     if (atomic_load(&w->failed) != 0 || w->fl_count >= w->max_flushes_in_flight)
         return STEP_IDLE;
@@ -905,6 +926,7 @@ static void *flusher_main(void *arg)
     /* Shared mode: an appender holding flush_mu issues and reaps too. */
     struct regio_engine_opts eo = {.queue_depth = 64, .shared = true};
     int err = regio_engine_create(w->arena, w->slab, &eo, &w->engine);
+    REGIO_ASSERT(err != 0 || w->engine != NULL);
     regio__lock(&w->mu);
     w->engine_err = err;
     w->engine_ready = true;
@@ -944,6 +966,8 @@ static void *flusher_main(void *arg)
         flusher_reacquire(w);
     }
     regio_engine_drain(w->engine, -1);
+    /* Segment files close below: no write may still use one. */
+    REGIO_ASSERT(regio_engine_in_flight(w->engine) == 0 && w->fl_count == 0);
     for (uint32_t i = 0; i < w->seg_table_len; i++)
         if (w->segs[i].file != NULL) {
             regio_file_close(w->segs[i].file);
@@ -976,6 +1000,7 @@ int regio__wal_engine_call(struct regio_wal *w, int (*fn)(struct regio_engine *,
 
 struct regio_engine *regio__wal_engine(struct regio_wal *w)
 {
+    REGIO_ASSERT(w->threads_started); /* the flusher's engine lives while it runs */
     return w->engine;
 }
 
@@ -1102,6 +1127,8 @@ static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
         p->next = a;
     else
         w->async_head = a;
+    /* In LSN order: async_take_due detaches the durable prefix. */
+    REGIO_ASSERT(a->prev == NULL || a->prev->lsn <= a->lsn);
 }
 
 int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
@@ -1121,6 +1148,7 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
     a->cb = cb;
     a->ctx = ctx;
     atomic_max(&w->requested, lsn + 1);
+    REGIO_ASSERT(!regio__lock_held(&w->mu));
     regio__lock(&w->mu);
     async_insert(w, a);
     atomic_fetch_add(&w->async_count, 1);
@@ -1180,6 +1208,8 @@ static void *cb_main(void *arg)
             uint64_t durable = atomic_load(&w->durable);
             while (a != NULL) {
                 struct regio__wal_async *next = a->next;
+                /* Taken as due against an earlier (never larger) durable. */
+                REGIO_ASSERT(a->lsn < durable || failed != 0);
                 a->cb(a->ctx, a->lsn < durable ? 0 : failed);
                 free(a);
                 a = next;
@@ -1221,6 +1251,8 @@ static void *prep_main(void *arg)
             regio__lock(&w->mu);
             break;
         }
+        /* Only this thread moves next_prep once the threads run. */
+        REGIO_ASSERT(w->next_prep == segno);
         w->next_prep = segno + 1;
         atomic_fetch_add(&w->segments_used, 1);
         pthread_cond_broadcast(&w->done_cond);
@@ -1240,6 +1272,7 @@ static void *prep_main(void *arg)
 static int checkpoint_ok(struct regio_wal *w, uint64_t lsn)
 {
     uint64_t durable = atomic_load(&w->durable);
+    REGIO_ASSERT(durable <= atomic_load(&w->insert_pos)); /* read later, it only grew */
     if (lsn > durable) {
         regio__set_detail("wal: checkpoint LSN %llu is not durable yet (durable up to %llu): "
                           "sync its record first",
@@ -1272,6 +1305,7 @@ int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
     err = checkpoint_ok(w, lsn);
     if (err != 0)
         return err;
+    REGIO_ASSERT(!regio__lock_held(&w->ctl_mu)); /* not recursive */
     regio__lock(&w->ctl_mu);
     struct regio__wal_ctl_info c = w->ctl;
     c.checkpoint_lsn = lsn;
@@ -1280,6 +1314,7 @@ int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
         w->ctl = c;
         atomic_store(&w->epoch_pending, false); /* it carries this open's epoch */
     }
+    REGIO_ASSERT(err != 0 || w->ctl.checkpoint_lsn == lsn);
     regio__unlock(&w->ctl_mu);
     return err;
 }
@@ -1301,6 +1336,7 @@ int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
     if (err != 0)
         return err;
     uint64_t limit = lsn, durable = atomic_load(&w->durable);
+    REGIO_ASSERT(!regio__lock_held(&w->ctl_mu)); /* not recursive */
     regio__lock(&w->ctl_mu);
     if (w->ctl.checkpoint_lsn != 0 && w->ctl.checkpoint_lsn < limit)
         limit = w->ctl.checkpoint_lsn;
@@ -1319,6 +1355,8 @@ int regio_wal_truncate_before(struct regio_wal *w, uint64_t lsn)
         w->first_segno++;
         count++;
     }
+    /* The durable end's segment stays: live readers open at or below it. */
+    REGIO_ASSERT(w->first_segno <= regio__wal_seg(w, durable));
     regio__unlock(&w->mu);
     return err != 0 ? err : count;
 }
@@ -1331,8 +1369,10 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
     }
     struct regio_wal *w = (struct regio_wal *)cw;
     memset(out, 0, sizeof(*out));
-    out->appended_lsn = atomic_load(&w->insert_pos);
+    /* durable first: read after it, the appended end is at least as far. */
     out->durable_lsn = atomic_load(&w->durable);
+    out->appended_lsn = atomic_load(&w->insert_pos);
+    REGIO_ASSERT(out->durable_lsn <= out->appended_lsn);
     out->records = atomic_load(&w->records);
     out->syncs = atomic_load(&w->syncs);
     out->records_synced = atomic_load(&w->records_synced);
@@ -1353,6 +1393,7 @@ int regio_wal_stats(const struct regio_wal *cw, struct regio_wal_stats *out)
 
 void regio__wal_stats_section(struct regio_stats_wal *s, const struct regio_wal_stats *st)
 {
+    REGIO_ASSERT(st->durable_lsn <= st->appended_lsn); /* regio_wal_stats reads them in order */
     s->block_bytes = st->block_bytes;
     s->failed = st->failed;
     s->appended_lsn = st->appended_lsn;
@@ -1404,6 +1445,8 @@ static int make_memory(struct regio_wal *w)
         err = regio_slab_alloc_pool(w->slab, 0, 0, &w->pieces[i]);
         if (err != 0)
             return err;
+        /* ring_at maps an LSN to a piece assuming each is exactly this long. */
+        REGIO_ASSERT(w->pieces[i].cap_bytes == w->piece_bytes);
         memset(w->pieces[i].data, 0, w->piece_bytes);
     }
     return 0;
@@ -1411,6 +1454,7 @@ static int make_memory(struct regio_wal *w)
 
 static void free_memory(struct regio_wal *w)
 {
+    REGIO_ASSERT(!w->threads_started); /* the flusher writes from the pieces */
     if (w->arena != NULL)
         regio__stats_detach(w->arena, w->stats_handle);
     for (uint32_t i = 0; i < REGIO__WAL_PIECES; i++)
@@ -1426,11 +1470,16 @@ static void stop_threads(struct regio_wal *w)
 {
     if (!w->threads_started)
         return;
+    /* The flusher needs flush_mu to exit, the others mu: joining them while
+     * holding either would wait for ever. */
+    REGIO_ASSERT(!regio__lock_held(&w->flush_mu) && !regio__lock_held(&w->mu));
     regio__lock(&w->mu);
     w->stopping = true;
     pthread_cond_broadcast(&w->work_cond);
     regio__unlock(&w->mu);
-    pthread_join(w->flusher, NULL);
+    /* Joined, or the thread would run on w after it is freed. */
+    int rc = pthread_join(w->flusher, NULL);
+    REGIO_ASSERT(rc == 0);
     REGIO_ASSERT(w->engine == NULL); /* the flusher destroyed it on its way out */
     regio__lock(&w->mu);
     w->cb_stop = true;
@@ -1444,13 +1493,17 @@ static void stop_threads(struct regio_wal *w)
     pthread_cond_broadcast(&w->cb_cond);
     pthread_cond_broadcast(&w->prep_cond);
     regio__unlock(&w->mu);
-    pthread_join(w->cbthread, NULL);
-    pthread_join(w->prepper, NULL);
+    rc = pthread_join(w->cbthread, NULL);
+    REGIO_ASSERT(rc == 0);
+    rc = pthread_join(w->prepper, NULL);
+    REGIO_ASSERT(rc == 0);
     w->threads_started = false;
 }
 
 static void destroy(struct regio_wal *w)
 {
+    /* A reader's pin points into w (close refuses while one is live). */
+    REGIO_ASSERT(w->pins == NULL && atomic_load(&w->bound_pagers) == 0);
     stop_threads(w);
     free_memory(w);
     free(w->segs);
@@ -1507,10 +1560,13 @@ static void init_segments(struct regio_wal *w)
     w->zero_hi = pos + w->ring_bytes;
     for (uint32_t i = 0; i < REGIO__WAL_SLOTS; i++)
         atomic_store(&w->slots[i][0], REGIO__WAL_SLOT_FREE);
+    /* The preparer never prepares again a segment the log writes in now. */
+    REGIO_ASSERT(w->next_prep >= regio__wal_seg(w, pos));
 }
 
 static int start_threads(struct regio_wal *w)
 {
+    REGIO_ASSERT(!w->threads_started && w->engine == NULL); /* the flusher creates it */
     if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
         return -ENOMEM;
     regio__lock(&w->mu);
@@ -1619,6 +1675,9 @@ static void apply_tuning(struct regio_wal *w)
  * the embedder looks, in the recovery report and the stats. */
 static void note_volatile(struct regio_wal *w, struct regio_wal_recovery *info)
 {
+    /* Appended to recovery's report, which is terminated. */
+    REGIO_ASSERT(w->dir_fd >= 0 &&
+                 strnlen(info->detail, sizeof(info->detail)) < sizeof(info->detail));
     struct statfs sf;
     if (fstatfs(w->dir_fd, &sf) != 0)
         return;
@@ -1685,6 +1744,8 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
         w->seg_table_len = w->opts.spare_segments + 8;
         w->segs = calloc(w->seg_table_len, sizeof(*w->segs));
         err = w->segs == NULL ? -ENOMEM : 0;
+        /* Spares and the segments in use never share a slot of the table. */
+        REGIO_ASSERT(w->seg_table_len > w->opts.spare_segments + 2);
     }
     if (err == 0) {
         init_segments(w);
@@ -1703,6 +1764,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
         undo_create(w, made_dir);
         return err;
     }
+    REGIO_ASSERT(w->threads_started && w->epoch != 0);
     if (info_out != NULL)
         *info_out = info;
     *out = w;
@@ -1719,6 +1781,7 @@ int regio_wal_close(struct regio_wal *w)
     /* A live reader points into the WAL; closing under it would leave the
      * reader with freed memory. Nothing is changed: close the readers and
      * call again. */
+    REGIO_ASSERT(!regio__lock_held(&w->mu));
     regio__lock(&w->mu);
     bool readers = w->pins != NULL;
     regio__unlock(&w->mu);
@@ -1753,6 +1816,8 @@ int regio_wal_close(struct regio_wal *w)
     }
     stop_threads(w);
     if (err == 0) {
+        /* Clean means the close record is durable: recovery trusts it. */
+        REGIO_ASSERT(atomic_load(&w->durable) > close_lsn && !w->threads_started);
         struct regio__wal_ctl_info c = w->ctl;
         c.flags |= REGIO__WAL_CTL_CLEAN;
         c.close_lsn = close_lsn;

@@ -26,6 +26,7 @@ int regio_wal_checkpoint_begin(struct regio_wal *w, uint16_t type,
                           REGIO_WAL_TYPE_USER_MAX, type);
         return -EINVAL;
     }
+    REGIO_ASSERT(!regio__lock_held(&w->ctl_mu)); /* not recursive */
     regio__lock(&w->ctl_mu);
     uint64_t token = ++w->ckpt_tokens_issued;
     regio__unlock(&w->ctl_mu);
@@ -44,6 +45,8 @@ int regio_wal_checkpoint_begin(struct regio_wal *w, uint16_t type,
         w->ckpt_token = token;
         w->ckpt_redo_lsn = lsn;
     }
+    /* Tokens only grow: ours, or a later begin's. end checks against it. */
+    REGIO_ASSERT(w->ckpt_token >= token && w->ckpt_token <= w->ckpt_tokens_issued);
     regio__unlock(&w->ctl_mu);
     *ck_out = (struct regio_wal_checkpoint){.redo_lsn = lsn, .token = token};
     return 0;
@@ -55,6 +58,7 @@ int regio_wal_checkpoint_end(struct regio_wal *w, const struct regio_wal_checkpo
         regio__set_detail("wal: checkpoint end needs a log and the checkpoint begin returned");
         return -EINVAL;
     }
+    REGIO_ASSERT(!regio__lock_held(&w->ctl_mu));
     regio__lock(&w->ctl_mu);
     bool current = ck->token != 0 && ck->token == w->ckpt_token && ck->redo_lsn == w->ckpt_redo_lsn;
     uint64_t want = w->ckpt_token;
@@ -71,6 +75,7 @@ int regio_wal_checkpoint_end(struct regio_wal *w, const struct regio_wal_checkpo
     int rc = regio_wal_sync(w, ck->redo_lsn);
     if (rc != 0)
         return rc;
+    REGIO_ASSERT(regio_wal_durable_lsn(w) > ck->redo_lsn); /* set_checkpoint refuses less */
     regio__lock(&w->ctl_mu);
     if (w->ckpt_token != ck->token) {
         regio__unlock(&w->ctl_mu);

@@ -136,11 +136,16 @@ uint16_t regio__wal_proof(uint64_t lsn, uint64_t durable, uint32_t block_bytes)
 {
     uint64_t floor = lsn - lsn % block_bytes;
     uint64_t back = durable >= floor ? 0 : (floor - durable + block_bytes - 1) / block_bytes;
-    return back + 1 > 0xFFFF ? 0 : (uint16_t)(back + 1);
+    uint16_t proof = back + 1 > 0xFFFF ? 0 : (uint16_t)(back + 1);
+    /* Read back, it never claims more than the writer saw durable: damage
+     * below the proven LSN is judged corruption, not a tear. */
+    REGIO_ASSERT(regio__wal_proven(lsn, proof, block_bytes) <= durable);
+    return proof;
 }
 
 uint64_t regio__wal_proven(uint64_t lsn, uint16_t proof, uint32_t block_bytes)
 {
+    REGIO_ASSERT(is_pow2(block_bytes)); /* a decoded header's, or the log's own */
     uint64_t floor = lsn - lsn % block_bytes;
     uint64_t back = (uint64_t)(proof - 1) * block_bytes;
     return proof == 0 || back > floor ? 0 : floor - back;
@@ -173,6 +178,8 @@ void regio__wal_encode_record(void *hdr, uint64_t salt, uint64_t lsn, uint16_t t
     /* One-shot hash of the contiguous bytes 8..end gives the same value as
      * the streaming form used for wrapped records. */
     regio__le64_put(b, regio__xxh3_64_seed(b + 8, REGIO__WAL_REC_HDR_BYTES - 8 + body, salt));
+    REGIO_ASSERT(regio__wal_record_checksum(salt, b, b + REGIO__WAL_REC_HDR_BYTES, body, NULL, 0) ==
+                 regio__le64_get(b));
 }
 
 int regio__wal_check_record_at(const struct regio__wal_seg_info *si, const void *rec, size_t avail,
@@ -385,6 +392,7 @@ int regio__wal_read_control(const char *dir, struct regio__wal_ctl_info *out)
 
 int regio__wal_read_control_at(int dir_fd, struct regio__wal_ctl_info *out)
 {
+    REGIO_ASSERT(dir_fd >= 0);
     uint8_t buf[REGIO__WAL_CTL_FILE_BYTES];
     /* O_NONBLOCK: a FIFO planted under the name must not block the open (a
      * regular file ignores the flag); its read then fails (-ESPIPE). */
@@ -401,6 +409,7 @@ int regio__wal_read_control_at(int dir_fd, struct regio__wal_ctl_info *out)
 
 bool regio__wal_parse_segment_name(const char *name, uint64_t *segno_out)
 {
+    REGIO_ASSERT(name != NULL && segno_out != NULL);
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
         char c = name[i];
@@ -450,6 +459,7 @@ static int push_u64(uint64_t **vp, size_t *np, size_t *capp, uint64_t v)
 
 int regio__wal_list_segments(const char *dir, uint64_t **segnos_out, size_t *n_out)
 {
+    REGIO_ASSERT(dir != NULL && segnos_out != NULL && n_out != NULL);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;

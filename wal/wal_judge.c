@@ -37,6 +37,7 @@ static int open_seg(const struct regio__wal_judge *j, uint64_t segno)
  * file's is not one of this log. */
 static int load_header(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
 {
+    REGIO_ASSERT(s >= j->segs && s < j->segs + j->nsegs);
     int fd = open_seg(j, s->segno);
     if (fd < 0)
         return fd;
@@ -56,6 +57,7 @@ static int load_header(struct regio__wal_judge *j, struct regio__wal_seg_image *
  * them, on the commit path). */
 static void unload(struct regio__wal_judge *j, struct regio__wal_seg_image *s)
 {
+    REGIO_ASSERT(s->map_len == 0 || (s->data != NULL && s->loaded));
     if (s->map_len > 0) {
         munmap(s->data, s->map_len);
         int fd = open_seg(j, s->segno);
@@ -108,6 +110,8 @@ int regio__wal_judge_load(struct regio__wal_judge *j, struct regio__wal_seg_imag
      * ask for what they are about to read instead (prefetch below). */
     if (want > 0)
         (void)madvise(m, want, MADV_RANDOM);
+    /* A valid header caps the image at its segment's size. */
+    REGIO_ASSERT(s->hdr_err != 0 || s->len <= s->si.segment_bytes);
     return 0;
 }
 
@@ -183,12 +187,14 @@ static int check_in_chain(const struct regio__wal_judge *j, struct regio__wal_se
     }
     if (rc == -ENODATA)
         *why = "zeroed space";
+    /* load_header matched the header's segment number to the file name. */
+    REGIO_ASSERT(rc != 0 || ri->lsn == s->segno * s->si.segment_bytes + off);
     return rc;
 }
 
 static void note_record(struct regio__wal_judge *j, const struct regio__wal_rec_info *ri)
 {
-    REGIO_ASSERT(ri->total_bytes >= REGIO__WAL_REC_HDR_BYTES);
+    REGIO_ASSERT(ri->total_bytes >= REGIO__WAL_REC_HDR_BYTES && ri->proven_lsn <= ri->lsn);
     if (ri->type <= REGIO_WAL_TYPE_USER_MAX) {
         if (j->records == 0)
             j->start_lsn = ri->lsn;
@@ -223,6 +229,8 @@ static int walk_chain(struct regio__wal_judge *j)
                 break;
             off += ri.total_bytes;
         }
+        /* The walk stops on a record boundary past the header block. */
+        REGIO_ASSERT(off % REGIO__WAL_REC_ALIGN == 0 && off >= s->si.block_bytes);
         j->end = base + off;
         j->end_idx = i;
         if (why != NULL) {
@@ -244,7 +252,8 @@ static int walk_chain(struct regio__wal_judge *j)
 static void note_beyond(struct regio__wal_judge *j, const struct regio__wal_seg_image *s,
                         const struct regio__wal_rec_info *ri)
 {
-    REGIO_ASSERT(ri->lsn > j->end); /* beyond X, never at or before it */
+    REGIO_ASSERT(ri->lsn > j->end);          /* beyond X, never at or before it */
+    REGIO_ASSERT(ri->proven_lsn <= ri->lsn); /* a record proves nothing past itself */
     j->beyond_records++;
     if (ri->type <= REGIO_WAL_TYPE_USER_MAX)
         j->beyond_user++;
@@ -277,6 +286,8 @@ static int scan_beyond(struct regio__wal_judge *j, uint64_t limit)
         uint64_t base = s->segno * s->si.segment_bytes;
         uint64_t off = i == j->end_idx ? j->end - base + REGIO__WAL_REC_ALIGN : s->si.block_bytes;
         uint64_t stop = limit - base < s->len ? limit - base : s->len;
+        /* X is a record boundary: the search visits every aligned offset. */
+        REGIO_ASSERT(off % REGIO__WAL_REC_ALIGN == 0 && stop <= s->len);
         for (; off + REGIO__WAL_REC_HDR_BYTES <= stop; off += REGIO__WAL_REC_ALIGN) {
             if (off % 4096 == 0 || off + 4096 > s->ra_end)
                 regio__wal_judge_prefetch(s, off, 4096);
@@ -313,6 +324,7 @@ static bool bytes_zero(const uint8_t *p, size_t n)
 static bool header_ours(const struct regio__wal_seg_image *s, uint64_t off, bool fresh)
 {
     uint8_t h[REGIO__WAL_REC_HDR_BYTES];
+    REGIO_ASSERT(off + sizeof(h) <= s->len); /* not_a_tear checked it */
     memcpy(h, s->data + off, sizeof(h));
     uint64_t lsn = s->segno * s->si.segment_bytes + off;
     if (!fresh && regio__le64_get(h + 8) != lsn)
@@ -333,6 +345,7 @@ static bool header_ours(const struct regio__wal_seg_image *s, uint64_t off, bool
  */
 static bool tear_explains_body(const struct regio__wal_seg_image *s, uint64_t off, bool fresh)
 {
+    REGIO_ASSERT(off + REGIO__WAL_REC_HDR_BYTES <= s->len); /* the header is read */
     const uint8_t *h = s->data + off;
     uint64_t total = regio__wal_rec_total(regio__le32_get(h + 16));
     uint64_t end = off + total < s->len ? off + total : s->len;
@@ -348,6 +361,7 @@ static bool tear_explains_body(const struct regio__wal_seg_image *s, uint64_t of
             return true;
         uint64_t a = sec * REGIO__WAL_SECTOR_BYTES;
         uint64_t b = a + REGIO__WAL_SECTOR_BYTES < s->len ? a + REGIO__WAL_SECTOR_BYTES : s->len;
+        REGIO_ASSERT(a < b); /* end <= len: the sector has bytes in the image */
         if (bytes_zero(s->data + a, (size_t)(b - a)))
             return true;
     }
@@ -364,7 +378,11 @@ static bool tear_explains_body(const struct regio__wal_seg_image *s, uint64_t of
  */
 static const char *not_a_tear(const struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->end_idx < j->nsegs);
     const struct regio__wal_seg_image *s = &j->segs[j->end_idx];
+    /* X is at or past its segment's start (past its end after a segend
+     * to a missing segment): off is no wrapped difference. */
+    REGIO_ASSERT(j->end >= s->segno * s->si.segment_bytes);
     uint64_t off = j->end - s->segno * s->si.segment_bytes;
     if (off + REGIO__WAL_REC_HDR_BYTES > s->len ||
         off + REGIO__WAL_REC_HDR_BYTES > s->si.segment_bytes)
@@ -398,6 +416,7 @@ static const char *not_a_tear(const struct regio__wal_judge *j)
 /* The rules of docs/format.md, "Where the log ends", step 4. */
 static void classify(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->end_idx < j->nsegs && j->verdict == 0); /* judged once */
     bool clean = j->have_ctl && (j->ctl.flags & REGIO__WAL_CTL_CLEAN) != 0;
     const struct regio__wal_seg_image *es = &j->segs[j->end_idx];
     const char *tear;
@@ -461,6 +480,8 @@ static int find_chain(struct regio__wal_judge *j)
     }
     j->chain_first = 0;
     j->window = j->segs[0].si.window_bytes;
+    /* load_header matched the header to the file name. */
+    REGIO_ASSERT(j->segs[0].si.segment_no == j->segs[0].segno);
     return 0;
 }
 
@@ -502,11 +523,14 @@ int regio__wal_judge_run(struct regio__wal_judge *j)
     if (err != 0)
         return err;
     classify(j);
+    /* X lies at or after the chain's first record position. */
+    REGIO_ASSERT(j->end >= j->segs[j->chain_first].si.first_lsn);
     return 0;
 }
 
 void regio__wal_judge_free(struct regio__wal_judge *j)
 {
+    REGIO_ASSERT(j->nsegs == 0 || j->segs != NULL);
     for (uint32_t i = 0; i < j->nsegs; i++)
         unload(j, &j->segs[i]);
     free(j->segs);
@@ -516,6 +540,7 @@ void regio__wal_judge_free(struct regio__wal_judge *j)
 
 void regio__wal_judge_detail(const struct regio__wal_judge *j, const char *who)
 {
+    REGIO_ASSERT(j->verdict == REGIO__WAL_V_CORRUPT); /* only damage is reported */
     regio__set_detail("%s: corruption at LSN %llu (%s): %s", who, (unsigned long long)j->end,
                       j->why ? j->why : "?", j->corrupt ? j->corrupt : "?");
 }
@@ -523,6 +548,7 @@ void regio__wal_judge_detail(const struct regio__wal_judge *j, const char *who)
 int regio__wal_judge_dir(const char *dir, const char *who, enum regio__wal_verdict *verdict,
                          uint64_t *end_lsn)
 {
+    REGIO_ASSERT(dir != NULL && who != NULL); /* both name the log in details */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
@@ -534,6 +560,7 @@ int regio__wal_judge_dir(const char *dir, const char *who, enum regio__wal_verdi
 int regio__wal_judge_at(int dir_fd, const char *dir, const char *who,
                         enum regio__wal_verdict *verdict, uint64_t *end_lsn)
 {
+    REGIO_ASSERT(dir_fd >= 0 && verdict != NULL && end_lsn != NULL);
     struct regio__wal_judge j = {0};
     j.dir = dir;
     j.dir_fd = dir_fd;

@@ -43,6 +43,7 @@ static int open_in_dir(const struct regio_wal *w, const char *name, int flags)
 
 static int rename_in_dir(const struct regio_wal *w, const char *from, const char *to)
 {
+    REGIO_ASSERT(w->dir_fd >= 0 && strcmp(from, to) != 0); /* a self-rename moves nothing */
     return renameat(w->dir_fd, from, w->dir_fd, to) == 0 ? 0 : -errno;
 }
 
@@ -50,6 +51,7 @@ static int rename_in_dir(const struct regio_wal *w, const char *from, const char
  * offset is not w->dir_fd's). */
 static DIR *open_dir_stream(const struct regio_wal *w)
 {
+    REGIO_ASSERT(w->dir_fd >= 0);
     int fd = openat(w->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
@@ -138,7 +140,8 @@ int regio__wal_persist_epoch(struct regio_wal *w)
  * path's O_DIRECT writes would then have to invalidate. */
 static int zero_fill(const struct regio_wal *w, const char *name, int fd, uint64_t bytes)
 {
-    REGIO_ASSERT(fd >= 0);
+    /* Whole 4 KiB blocks: the O_DIRECT writes need them. */
+    REGIO_ASSERT(fd >= 0 && bytes > 0 && bytes % 4096 == 0);
     static const uint8_t zeros[65536] __attribute__((aligned(4096)));
     int dfd = open_in_dir(w, name, O_WRONLY | O_DIRECT);
     int wfd = dfd >= 0 ? dfd : fd;
@@ -166,6 +169,7 @@ static int zero_fill(const struct regio_wal *w, const char *name, int fd, uint64
 /* Find a recycled file to reuse (its name into out); false when none. */
 static bool find_recycled(struct regio_wal *w, char *out, size_t n)
 {
+    REGIO_ASSERT(out != NULL && n >= 32); /* room for a recycle-<segno>.tmp name */
     DIR *d = open_dir_stream(w);
     if (d == NULL)
         return false;
@@ -199,6 +203,7 @@ static bool find_recycled(struct regio_wal *w, char *out, size_t n)
  * zero-fill where the filesystem has no fallocate. */
 static int allocate_file(const struct regio_wal *w, const char *name, int fd, uint64_t bytes)
 {
+    REGIO_ASSERT(fd >= 0 && bytes > 0 && bytes <= (uint64_t)INT64_MAX); /* an off_t */
     if (fallocate(fd, 0, 0, (off_t)bytes) == 0)
         return 0;
     if (errno != EOPNOTSUPP && errno != ENOSYS)
@@ -268,6 +273,8 @@ static int prepare_segment(struct regio_wal *w, uint64_t segno, bool allocate_on
     if (err == 0)
         err = regio__wal_fsync_dir(w);
     if (err == 0) {
+        /* A slot of the table only ever moves on to a later segment. */
+        REGIO_ASSERT(atomic_load_explicit(&ss->ready, memory_order_relaxed) < segno + 1);
         ss->salt = salt;
         ss->window_bytes = w->ring_bytes;
         atomic_store_explicit(&ss->ready, segno + 1, memory_order_release);
@@ -320,6 +327,7 @@ static int open_lock(struct regio_wal *w)
     int err = lock_fd_or_busy(w, w->dir_lock_fd, "directory lock");
     if (err != 0)
         return err;
+    REGIO_ASSERT(w->lock_fd < 0); /* one lock per open */
     w->lock_fd = open_in_dir(w, REGIO__WAL_LOCK_NAME, O_RDWR | O_CREAT);
     if (w->lock_fd < 0) {
         err = w->lock_fd;
@@ -356,6 +364,8 @@ static int write_filler_plain(struct regio_wal *w, int fd, const struct regio__w
     int err = pwrite_all(fd, buf, total, lsn - base);
     free(buf);
     *next_out = type == REGIO__WAL_TYPE_SEGEND ? regio__wal_seg_first(w, si->segment_no + 1) : fe;
+    /* The filler ends the block: the next record starts on one. */
+    REGIO_ASSERT(total >= REGIO__WAL_REC_HDR_BYTES && *next_out % w->block_bytes == 0);
     return err;
 }
 
@@ -416,6 +426,8 @@ static int apply_cut(struct regio_wal *w, struct regio__wal_judge *j, const stru
     if (err == 0)
         drop_cache(fd);
     close(fd);
+    /* New records start on a block: the filler fills the cut's block. */
+    REGIO_ASSERT(err != 0 || next % w->block_bytes == 0);
     *next_out = next;
     return err;
 }
@@ -434,6 +446,7 @@ static bool nonzero_between(const struct regio__wal_seg_image *s, uint64_t from,
  * the damaged spot and every valid record found beyond it. */
 static void report_salvage(const struct regio__wal_judge *j, struct regio_wal_recovery *info)
 {
+    REGIO_ASSERT(j->verdict == REGIO__WAL_V_CORRUPT && j->salvageable);
     info->end = REGIO_WAL_END_SALVAGED;
     /* The damaged spot counts as a record unless it is zeroed space. */
     bool zeroed = j->why != NULL && strcmp(j->why, "zeroed space") == 0;
@@ -451,6 +464,8 @@ static void report_salvage(const struct regio__wal_judge *j, struct regio_wal_re
 static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
                     struct regio_wal_recovery *info, struct cut_plan *cp)
 {
+    /* A judged log with a control file: EMPTY is recovery's fresh start. */
+    REGIO_ASSERT(j->have_ctl && j->verdict != REGIO__WAL_V_EMPTY && j->verdict != 0);
     bool corrupt = j->verdict == REGIO__WAL_V_CORRUPT;
     bool salvage = w->opts.recovery == REGIO_WAL_RECOVER_SALVAGE;
     if (corrupt && (!salvage || !j->salvageable)) {
@@ -495,6 +510,8 @@ static int plan_cut(struct regio_wal *w, struct regio__wal_judge *j,
                  (unsigned long long)j->beyond_records);
     }
     uint64_t cut_end = cp->zero_end < j->furthest ? j->furthest : cp->zero_end;
+    /* The zeroed range starts at the cut (a refused corruption returned). */
+    REGIO_ASSERT(cp->at <= cp->zero_end && cp->at <= cut_end);
     info->bytes_cut = had_bytes || corrupt ? cut_end - j->end : 0;
     return 0;
 }
@@ -536,6 +553,7 @@ static int new_log(struct regio_wal *w, struct regio_wal_recovery *info, uint64_
     snprintf(info->detail, sizeof(info->detail), "new log");
     *next_out = regio__wal_seg_first(w, 0);
     w->first_segno = 0;
+    REGIO_ASSERT(*next_out == w->block_bytes); /* after segment 0's header block */
     return 0;
 }
 
@@ -549,6 +567,8 @@ static int existing_log(struct regio_wal *w, struct regio__wal_judge *j,
     int err = plan_cut(w, j, info, cp);
     if (err != 0)
         return err;
+    /* The chain ends at or after its first segment: segments counts both. */
+    REGIO_ASSERT(j->chain_first <= j->end_idx && j->end_idx < j->nsegs);
     w->first_segno = j->segs[j->chain_first].segno;
     w->end_si = j->segs[j->end_idx].si;
     info->segments = (uint32_t)(j->segs[j->end_idx].segno - w->first_segno + 1);
@@ -563,6 +583,7 @@ static int existing_log(struct regio_wal *w, struct regio__wal_judge *j,
 static void check_stored_checkpoint(struct regio_wal *w, struct regio_wal_recovery *info,
                                     uint64_t end)
 {
+    REGIO_ASSERT(w->dir_fd >= 0); /* the position is checked in the log's files */
     uint64_t ck = w->ctl.checkpoint_lsn;
     if (ck == 0)
         return;
@@ -592,6 +613,7 @@ static void check_stored_checkpoint(struct regio_wal *w, struct regio_wal_recove
  * fits and at most one segment switch is in flight. */
 static int check_geometry(struct regio_wal *w)
 {
+    REGIO_ASSERT(w->ring_bytes == REGIO__WAL_PIECES * w->piece_bytes && w->block_bytes > 0);
     if (w->piece_bytes % w->block_bytes != 0 || w->piece_bytes < w->block_bytes ||
         w->seg_bytes < 2 * w->ring_bytes + 4ull * w->block_bytes) {
         regio__set_detail("wal: buffer_bytes %llu must be a multiple of the block (%u), and "
@@ -629,6 +651,8 @@ int regio__wal_create_first_segment(struct regio_wal *w)
      * first segment convert unwritten extents at sync time; every later
      * segment is zero-filled by the preparer thread, after open returned. */
     int err = prepare_segment(w, 0, true);
+    /* Segment 0 is in place before the control file names the log. */
+    REGIO_ASSERT(err != 0 || atomic_load(&w->segs[0].ready) == 1);
     if (err == 0)
         err = regio__wal_write_control(w, &w->ctl);
     return err;
@@ -643,6 +667,8 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     int err = open_lock(w);
     if (err != 0)
         return err;
+    /* Recovery reads and cuts only what no other process writes. */
+    REGIO_ASSERT(w->dir_lock_fd >= 0 && w->lock_fd >= 0);
     /* Only what the decoder says now may go into the message below, never
      * the detail of an earlier failure on this thread (nor of the judge,
      * which reads the segments after it). */
@@ -717,6 +743,10 @@ int regio__wal_recover(struct regio_wal *w, struct regio_wal_recovery *info)
     if (err != 0)
         return err;
     w->has_end_si = !fresh;
+    /* Appends start at a record boundary after a segment's header block,
+     * under an epoch no earlier open used. */
+    REGIO_ASSERT(next % REGIO__WAL_REC_ALIGN == 0 && next % w->seg_bytes >= w->block_bytes &&
+                 w->epoch > 0);
     info->epoch = w->epoch;
     info->end_lsn = next;
     info->checkpoint_lsn = w->ctl.checkpoint_lsn;

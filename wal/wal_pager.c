@@ -29,6 +29,7 @@ static int lsn_beyond_end(struct regio_wal *w, uint64_t lsn)
 static int gate_admit(void *ctx, uint64_t lsn, regio_cb ready, void *op)
 {
     struct regio_wal *w = ctx;
+    REGIO_ASSERT(lsn != 0); /* the pager writes a page without an LSN at once */
     if (regio_wal_durable_lsn(w) > lsn)
         return 1;
     int rc = lsn_beyond_end(w, lsn);
@@ -40,6 +41,7 @@ static int gate_admit(void *ctx, uint64_t lsn, regio_cb ready, void *op)
 static int gate_sync(void *ctx, uint64_t lsn)
 {
     struct regio_wal *w = ctx;
+    REGIO_ASSERT(lsn != 0); /* the pager asks only for a page LSN */
     if (regio_wal_durable_lsn(w) > lsn)
         return 0;
     int rc = lsn_beyond_end(w, lsn);
@@ -69,5 +71,7 @@ int regio_pager_bind_wal(struct regio_pager *p, struct regio_wal *w)
     int rc = regio__pager_set_gate(p, w != NULL ? &g : NULL);
     if (rc != 0 && w != NULL)
         gate_release(w);
+    /* Bound: close refuses until the pager lets go. */
+    REGIO_ASSERT(rc != 0 || w == NULL || atomic_load(&w->bound_pagers) > 0);
     return rc;
 }

@@ -96,7 +96,10 @@ static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *r
     if (n < 0)
         return -errno;
     /* The image handed to the checker starts at the segment's offset 0. */
-    return regio__wal_check_record_at(&r->si, r->buf, (size_t)n, off, ri, NULL);
+    int rc = regio__wal_check_record_at(&r->si, r->buf, (size_t)n, off, ri, NULL);
+    /* The record handed out (rec->data) lies in the buffer. */
+    REGIO_ASSERT(rc != 0 || ri->total_bytes <= r->buf_cap);
+    return rc;
 }
 
 /*
@@ -113,6 +116,7 @@ static int read_record(struct regio_wal_reader *r, struct regio__wal_rec_info *r
  * counts as held, which only costs the wait below. */
 static bool writer_holds_log(int dir_fd)
 {
+    REGIO_ASSERT(dir_fd >= 0);
     int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return true;
@@ -182,6 +186,7 @@ static int reader_first(struct regio_wal_reader *r, uint64_t first_segno)
 static int walk_to(const struct regio__wal_seg_info *si, const uint8_t *img, size_t n,
                    uint64_t target_off)
 {
+    REGIO_ASSERT(target_off < si->segment_bytes); /* the caller's LSN is in this segment */
     uint64_t base = si->segment_no * si->segment_bytes;
     uint64_t off = si->block_bytes;
     while (off < target_off) {
@@ -193,6 +198,7 @@ static int walk_to(const struct regio__wal_seg_info *si, const uint8_t *img, siz
                               (unsigned long long)(base + off));
             return -EINVAL;
         }
+        REGIO_ASSERT(ri.total_bytes >= REGIO__WAL_REC_HDR_BYTES); /* the walk moves on */
         if (off + ri.total_bytes > target_off) {
             regio__set_detail("wal reader: LSN %llu is inside the record at LSN %llu; records "
                               "start at %llu and %llu",
@@ -216,6 +222,7 @@ static int walk_to(const struct regio__wal_seg_info *si, const uint8_t *img, siz
  */
 static int reader_check_boundary(struct regio_wal_reader *r)
 {
+    REGIO_ASSERT(r->seg_bytes > 0 && r->si.block_bytes > 0); /* geometry read first */
     uint64_t segno = r->pos / r->seg_bytes;
     uint64_t block = r->si.block_bytes;
     if (r->pos == segno * r->seg_bytes + block)
@@ -249,6 +256,7 @@ static int reader_check_start(struct regio_wal_reader *r)
 
 static int oldest_segment(int dir_fd, uint64_t *segno_out)
 {
+    REGIO_ASSERT(dir_fd >= 0);
     int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d == NULL) {
@@ -272,6 +280,7 @@ static int oldest_segment(int dir_fd, uint64_t *segno_out)
 
 int regio__wal_check_position(int dir_fd, uint64_t lsn)
 {
+    REGIO_ASSERT(dir_fd >= 0 && lsn != 0); /* 0 is "from the start", no position */
     struct regio_wal_reader *r;
     int err = reader_new(fcntl(dir_fd, F_DUPFD_CLOEXEC, 0), lsn, &r);
     if (err != 0)
@@ -292,6 +301,7 @@ int regio__wal_check_position(int dir_fd, uint64_t lsn)
  * either; the control file's read error when it cannot be read. */
 static int no_segment(int dir_fd, const char *dir)
 {
+    REGIO_ASSERT(dir_fd >= 0 && dir != NULL);
     struct regio__wal_ctl_info ctl;
     int cerr = regio__wal_read_control_at(dir_fd, &ctl);
     if (cerr == -ENOENT) {
@@ -354,6 +364,7 @@ int regio_wal_reader_open(const char *dir, uint64_t from_lsn, struct regio_wal_r
         regio_wal_reader_close(r);
         return err;
     }
+    REGIO_ASSERT(r->seg_bytes > 0 && r->pos != 0); /* geometry known, positioned */
     *out = r;
     return 0;
 }
@@ -374,10 +385,12 @@ int regio_wal_reader_open_live(struct regio_wal *w, uint64_t from_lsn,
         return err;
     r->live = w;
     r->seg_bytes = w->seg_bytes;
+    REGIO_ASSERT(!regio__lock_held(&w->mu)); /* not recursive */
     regio__lock(&w->mu);
     uint64_t first = w->first_segno;
-    /* Pin before looking, so that truncation cannot recycle the segment. */
-    REGIO_ASSERT(regio__lock_held(&w->mu)); /* pins are truncation's to read under mu */
+    /* Pin before looking, so that truncation cannot recycle the segment.
+     * Truncation never recycled the segment of the durable end. */
+    REGIO_ASSERT(first <= regio__wal_seg(w, atomic_load(&w->durable)));
     r->pin.lsn = from_lsn != 0 ? from_lsn : first * w->seg_bytes;
     r->pin.next = w->pins;
     w->pins = &r->pin;
@@ -408,6 +421,7 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
         regio__set_detail("regio_wal_reader_next: a required argument is NULL (or out of range)");
         return -EINVAL;
     }
+    REGIO_ASSERT(r->seg_bytes > 0); /* a segend moves pos to the next segment */
     for (;;) {
         if (r->live != NULL && r->pos >= atomic_load(&r->live->durable)) {
             int failed = atomic_load(&r->live->failed);
@@ -454,6 +468,7 @@ int regio_wal_reader_next(struct regio_wal_reader *r, struct regio_wal_record *r
             r->pos = (start / r->seg_bytes + 1) * r->seg_bytes + r->si.block_bytes;
         else
             r->pos = start + ri.total_bytes;
+        REGIO_ASSERT(r->pos > start); /* every record read moves on: next ends */
         if (r->live != NULL) {
             regio__lock(&r->live->mu);
             r->pin.lsn = r->pos;
@@ -480,10 +495,12 @@ int regio_wal_reader_close(struct regio_wal_reader *r)
         return -EINVAL;
     }
     if (r->live != NULL) {
+        REGIO_ASSERT(!regio__lock_held(&r->live->mu));
         regio__lock(&r->live->mu);
         struct regio__wal_pin **pp = &r->live->pins;
         while (*pp != NULL && *pp != &r->pin)
             pp = &(*pp)->next;
+        REGIO_ASSERT(*pp != NULL); /* a live reader is pinned until it closes */
         if (*pp != NULL)
             *pp = r->pin.next;
         regio__unlock(&r->live->mu);

@@ -30,6 +30,8 @@
 
 static int probe_write(int fd, void *buf, off_t off, bool dsync, int64_t *ns)
 {
+    /* O_DIRECT-aligned, and inside the blocks written first: overwrites. */
+    REGIO_ASSERT(off % PROBE_BLOCK == 0 && off < (off_t)(PROBE_BLOCK * PROBE_BLOCKS));
     struct iovec iov = {buf, PROBE_BLOCK};
     int64_t t0 = regio__now_ns();
     ssize_t n = pwritev2(fd, &iov, 1, off, dsync ? RWF_DSYNC : 0);
@@ -38,6 +40,7 @@ static int probe_write(int fd, void *buf, off_t off, bool dsync, int64_t *ns)
     if (n != (ssize_t)PROBE_BLOCK)
         return n < 0 ? -errno : -EIO;
     *ns = regio__now_ns() - t0;
+    REGIO_ASSERT(*ns >= 0); /* a monotonic clock */
     return 0;
 }
 
@@ -73,6 +76,7 @@ int regio__wal_probe_sync(int dir_fd, int64_t *dsync_ns, int64_t *fdatasync_ns)
     close(fd);
     if (err != 0)
         return err;
+    REGIO_ASSERT(best[0] != INT64_MAX && best[1] != INT64_MAX); /* both were measured */
     *dsync_ns = best[0];
     *fdatasync_ns = best[1];
     return 0;
@@ -95,6 +99,7 @@ void regio__wal_choose_sync(struct regio_wal *w)
             m = REGIO_WAL_SYNC_DSYNC;
         }
     }
+    REGIO_ASSERT(m == REGIO_WAL_SYNC_DSYNC || m == REGIO_WAL_SYNC_FDATASYNC); /* AUTO resolved */
     w->sync_method = m;
     w->dsync_writes = m == REGIO_WAL_SYNC_DSYNC;
 }
