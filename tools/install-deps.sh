@@ -7,13 +7,14 @@ set -euo pipefail
 
 # Build: cmake, make, pkg-config, a C17 compiler, liburing, xxhash.
 # Tests: cmocka, binutils (nm, for the exported-symbol check), util-linux
-# (setarch, for ThreadSanitizer runs). Later issues: clang (fuzzing),
+# (setarch, for ThreadSanitizer runs), python3 (tools/count-asserts.py, the
+# assertion-density test, and the tools' JSON checks). Later issues: clang (fuzzing),
 # clang-format (style), fio (benchmark baseline), rocksdb-tools (db_bench,
 # the WAL benchmark's RocksDB baseline), libjemalloc2 and libmimalloc2.0 (the
 # slab benchmark's allocator baselines, loaded with dlopen), libsqlite3-dev,
 # librocksdb-dev and liblmdb-dev (the kv benchmark's competitors, through
 # their C APIs; regio-bench builds without them and says so in its rows).
-packages=(cmake make pkg-config gcc clang clang-format binutils util-linux
+packages=(cmake make pkg-config gcc clang clang-format binutils util-linux python3
           liburing-dev libxxhash-dev libcmocka-dev fio rocksdb-tools
           libjemalloc2 libmimalloc2.0 libsqlite3-dev librocksdb-dev liblmdb-dev)
 
