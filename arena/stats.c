@@ -199,6 +199,7 @@ static void fill_sections(struct stats_provider *table, uint32_t count, void *se
             memset(sec, 0, section_bytes);
             continue;
         }
+        REGIO_ASSERT(table[i].fill != NULL); /* attach refused a provider without one */
         table[i].fill(table[i].ctx, sec);
         *(uint32_t *)sec = 1;
         memcpy(sec + name_offset, table[i].name, REGIO_STATS_NAME_BYTES);

@@ -137,7 +137,6 @@ static struct page_trailer *trailer_of(void *page, uint32_t page_bytes)
 
 static uint64_t format2_checksum(const void *page, uint32_t page_bytes, uint64_t page_no)
 {
-    REGIO_ASSERT(page_bytes_valid(page_bytes)); /* the checksummed length is page_bytes - 16 */
     return regio__xxh3_64_seed(page, PAGE_CHECKSUMMED(page_bytes), page_no ^ PAGE_FORMAT2_SEED);
 }
 
@@ -254,7 +253,7 @@ static void read_done(void *ctx, int res)
 {
     struct pager_op *op = ctx;
     uint32_t pb = op->p->page_bytes;
-    REGIO_ASSERT(regio__engine_entered(op->p->e) && op->kind == OP_READ);
+    REGIO_ASSERT(regio__engine_entered(op->p->e));
     if (res == 0) {
         /* Past the end of the file: told apart from a never-written page
          * inside it, so that a file cut short does not pass for pages
@@ -629,7 +628,6 @@ static int admit_write(struct regio_pager *p, struct pager_op *op)
 
 static int check_buf(struct regio_pager *p, uint64_t page_no, struct regio_buf b, bool write)
 {
-    REGIO_ASSERT(page_bytes_valid(p->page_bytes)); /* open checked it; the bound divides by it */
     if (b.cap_bytes < p->page_bytes || b.data == NULL ||
         page_no > (uint64_t)INT64_MAX / p->page_bytes - 1) {
         regio__set_detail("buffer of %u bytes for pages of %u, or page %llu out of range",
@@ -678,7 +676,6 @@ static int page_io(struct regio_pager *p, uint64_t page_no, struct regio_buf b, 
     p->in_flight++;
     if (write)
         p->writes++;
-    REGIO_ASSERT(p->parked <= p->writes && p->writes <= p->in_flight);
     if (write)
         rc = admit_write(p, op);
     else

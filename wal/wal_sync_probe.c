@@ -84,6 +84,8 @@ int regio__wal_probe_sync(int dir_fd, int64_t *dsync_ns, int64_t *fdatasync_ns)
 
 void regio__wal_choose_sync(struct regio_wal *w)
 {
+    /* After recovery: the probe's file goes into the log's own directory. */
+    REGIO_ASSERT(w->dir_fd >= 0 && w->lock_fd >= 0);
     enum regio_wal_sync_method m = w->opts.sync_method;
     w->probe_dsync_ns = w->probe_fdatasync_ns = 0;
     if (m == REGIO_WAL_SYNC_AUTO) {
