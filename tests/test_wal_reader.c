@@ -5,6 +5,7 @@
  * log is -EBADMSG (and stays so), never an early "end" that would hide the
  * records after it; so is damage to the pad after a clean log's close
  * record, as regio_wal_open finds it; a log that simply ends reads to 0.
+ * A reader cannot start inside a segment's header block.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -98,6 +99,15 @@ int main(void)
     int count;
     CHECK_EQ(read_all(dir, &count), 0);
     CHECK_EQ(count, 10);
+
+    /* A start inside segment 0's header block is no record start: refused
+     * as one inside a record is (it used to open, and the first read then
+     * reported damage, -EBADMSG, on this healthy log). */
+    for (uint64_t at = 8; at < 4096; at += 4080) {
+        struct regio_wal_reader *r = NULL;
+        CHECK_EQ(regio_wal_reader_open(dir, at, &r), -EINVAL);
+        CHECK(strstr(regio_error_detail(), "header block") != NULL);
+    }
 
     /* Flip one payload bit of the fifth record (segment 0: LSN = offset). */
     flip_bit(dir, lsn[4] + 40);

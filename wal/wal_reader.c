@@ -189,6 +189,15 @@ static int walk_to(const struct regio__wal_seg_info *si, const uint8_t *img, siz
     REGIO_ASSERT(target_off < si->segment_bytes); /* the caller's LSN is in this segment */
     uint64_t base = si->segment_no * si->segment_bytes;
     uint64_t off = si->block_bytes;
+    if (target_off < off) {
+        /* The header block holds no record: a start there would open, and
+         * the first read then report damage on a healthy log. */
+        regio__set_detail("wal reader: LSN %llu is inside the header block of segment %llu; its "
+                          "records start at LSN %llu",
+                          (unsigned long long)(base + target_off),
+                          (unsigned long long)si->segment_no, (unsigned long long)(base + off));
+        return -EINVAL;
+    }
     while (off < target_off) {
         struct regio__wal_rec_info ri;
         if (regio__wal_check_record(si, img, n, off, &ri, NULL) != 0) {
@@ -209,6 +218,7 @@ static int walk_to(const struct regio__wal_seg_info *si, const uint8_t *img, siz
         }
         off += ri.total_bytes;
     }
+    REGIO_ASSERT(off == target_off); /* a record boundary falls on target */
     return 0;
 }
 
