@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "                       [--segment-bytes B] [--seed S] [--stats-name NAME]\n"
             "                       [--verify] [--crash-cycles N] [--json]\n"
             "                       [--wal-sync dsync|fdatasync] [--max-flushes N]\n"
-            "                       [--flusher-poll-ns NS]\n"
+            "                       [--flusher-poll-ns NS] [--keep-cycles K]\n"
             "\n"
             "Appends self-describing records to a regio WAL from N threads and measures\n"
             "throughput and durable latency; a progress line every second, a summary at\n"
@@ -58,6 +58,12 @@ static void usage(FILE *out)
             "                     acknowledged record byte for byte and in per-thread order\n"
             "  --crash-cycles N   N times: run the writers in a child process, SIGKILL it\n"
             "                     at a random moment, recover the log, verify\n"
+            "  --keep-cycles K    with --crash-cycles: after each recovery, checkpoint the\n"
+            "                     log at the start of the last K cycles' records and\n"
+            "                     recycle the segments before it, as a database that has\n"
+            "                     applied them would; each cycle's records are verified\n"
+            "                     after K crashes, and the log stays K cycles long\n"
+            "                     (default 0: keep and re-verify every cycle's records)\n"
             "  --json             the summary as one JSON document (progress to stderr)\n"
             "  --wal-sync dsync|fdatasync  how the WAL makes a flush durable: RWF_DSYNC\n"
             "                     writes (the WAL's default) or write + linked fdatasync\n"
@@ -211,10 +217,18 @@ static int parse_args(int argc, char **argv, struct ws_opts *o, bool *seed_given
             if (parse_size(v, &n) != 0 || n < 1 || n > 10000)
                 return bad_value(a, v, "1 to 10000 cycles");
             o->crash_cycles = (uint32_t)n;
+        } else if (strcmp(a, "--keep-cycles") == 0) {
+            if (parse_size(v, &n) != 0 || n < 1 || n > 10000)
+                return bad_value(a, v, "1 to 10000 cycles");
+            o->keep_cycles = (uint32_t)n;
         } else {
             fprintf(stderr, "regio-walstress: unknown option '%s' (try --help)\n", a);
             return 2;
         }
+    }
+    if (o->keep_cycles && !o->crash_cycles) {
+        fprintf(stderr, "regio-walstress: --keep-cycles needs --crash-cycles\n");
+        return 2;
     }
     if (have_seconds && o->records) {
         fprintf(stderr, "regio-walstress: --seconds and --records exclude each other\n");
@@ -397,8 +411,9 @@ static int single_run(const struct ws_opts *o)
     uint64_t acked[WS_MAX_THREADS];
     for (uint32_t t = 0; t < o->threads; t++)
         acked[t] = atomic_load(&sh.acked[t]);
+    struct ws_verify_span span = {.ncycles = 1};
     if (o->verify)
-        ws_verify(o, o->dir, acked, 1, &v);
+        ws_verify(o, o->dir, acked, &span, &v);
     if (o->json) {
         print_summary_json_body(o, &r);
         printf(", \"error\": %d, \"verify\": ", err);
@@ -504,8 +519,15 @@ static int crash_one(const struct ws_opts *o, uint16_t c, struct ws_shared *sh, 
     return 0;
 }
 
-/* Recover the log as a restarting program would: open it, then close it. */
-static int recover(const struct ws_opts *o, struct regio_wal_recovery *rec)
+/*
+ * Recover the log as a restarting program would: open it, then close it.
+ * *end_out is the durable end the open found, where the next cycle's records
+ * begin (the close record starts there). A checkpoint_lsn other than 0 is
+ * stored as the checkpoint and the segments before it are recycled, as a
+ * database does once it has applied the records before it.
+ */
+static int recover(const struct ws_opts *o, uint64_t checkpoint_lsn, struct regio_wal_recovery *rec,
+                   uint64_t *end_out)
 {
     struct regio_wal *w;
     struct regio_wal_opts wo = {.segment_bytes = o->segment_bytes};
@@ -515,6 +537,18 @@ static int recover(const struct ws_opts *o, struct regio_wal_recovery *rec)
                 regio_error_detail());
         return err;
     }
+    *end_out = regio_wal_durable_lsn(w);
+    if (checkpoint_lsn != 0) {
+        err = regio_wal_set_checkpoint(w, checkpoint_lsn);
+        if (err == 0)
+            err = regio_wal_truncate_before(w, checkpoint_lsn);
+        if (err < 0) {
+            fprintf(stderr, "walstress: checkpoint at LSN %" PRIu64 " failed: %s %s\n",
+                    checkpoint_lsn, regio_strerror(err), regio_error_detail());
+            regio_wal_close(w);
+            return err;
+        }
+    }
     return regio_wal_close(w);
 }
 
@@ -523,7 +557,10 @@ static int crash_cycles(const struct ws_opts *o)
     struct ws_shared *sh =
         mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     uint64_t *acked = calloc((size_t)o->crash_cycles * o->threads, sizeof(*acked));
-    if (sh == MAP_FAILED || acked == NULL) {
+    /* ends[c]: the durable end the recovery after cycle c found, where cycle
+     * c + 1's records begin. */
+    uint64_t *ends = calloc(o->crash_cycles, sizeof(*ends));
+    if (sh == MAP_FAILED || acked == NULL || ends == NULL) {
         fprintf(stderr, "walstress: out of memory\n");
         return 1;
     }
@@ -542,24 +579,32 @@ static int crash_cycles(const struct ws_opts *o)
     for (uint32_t c = 0; c < o->crash_cycles; c++) {
         struct cycle_report rep = {0};
         int err = crash_one(o, (uint16_t)c, sh, &rng, &rep);
-        for (uint32_t t = 0; t < o->threads; t++)
+        for (uint32_t t = 0; t < o->threads; t++) {
             acked[(size_t)c * o->threads + t] = atomic_load(&sh->acked[t]);
+            total_acked += acked[(size_t)c * o->threads + t];
+        }
+        /* With --keep-cycles K this recovery checkpoints away the cycles
+         * before c + 1 - K, which have been verified after K crashes. */
+        struct ws_verify_span span = {.ncycles = c + 1};
+        if (o->keep_cycles != 0 && c + 1 > o->keep_cycles) {
+            span.first_cycle = c + 1 - o->keep_cycles;
+            span.from_lsn = ends[span.first_cycle - 1];
+        }
         if (err == 0)
-            err = recover(o, &rep.rec);
+            err = recover(o, span.from_lsn, &rep.rec, &ends[c]);
         rep.recover_err = err;
         if (err == 0)
-            ws_verify(o, o->dir, acked, c + 1, &rep.v);
+            ws_verify(o, o->dir, acked, &span, &rep.v);
         bool cycle_ok = err == 0 && verify_ok(&rep.v);
         ok &= cycle_ok;
-        total_acked = rep.v.acknowledged;
         total_lost += rep.v.lost;
         total_corrupt += rep.v.corrupt;
         if (o->json) {
             printf("%s{\"cycle\": %u, \"killed_after_s\": %.3f, \"finished_before_kill\": %s, "
                    "\"recovery_end\": \"%s\", \"bytes_cut\": %" PRIu64 ", \"error\": %d, "
-                   "\"verify\": ",
+                   "\"verified_from_cycle\": %u, \"verify\": ",
                    c ? ", " : "", c + 1, rep.killed_after_s, rep.finished ? "true" : "false",
-                   end_name(rep.rec.end), rep.rec.bytes_cut, err);
+                   end_name(rep.rec.end), rep.rec.bytes_cut, err, span.first_cycle + 1);
             json_verify(&rep.v);
             printf("}");
         } else {
@@ -567,6 +612,8 @@ static int crash_cycles(const struct ws_opts *o)
                    " records; ",
                    c + 1, o->crash_cycles, rep.finished ? "finished" : "killed", rep.killed_after_s,
                    end_name(rep.rec.end), rep.rec.bytes_cut, rep.rec.records);
+            if (span.first_cycle != 0)
+                printf("cycles %u..%u: ", span.first_cycle + 1, c + 1);
             if (err != 0)
                 printf("FAILED: %s\n", regio_strerror(err));
             else
@@ -581,9 +628,13 @@ static int crash_cycles(const struct ws_opts *o)
                ", \"ok\": %s}\n",
                total_acked, total_lost, total_corrupt, ok ? "true" : "false");
     else
-        printf("crash cycles: %s\n", ok ? "no acknowledged record lost or changed" : "FAILED");
+        printf("crash cycles: %" PRIu64 " records acknowledged in all, %" PRIu64 " lost, %" PRIu64
+               " corrupt: %s\n",
+               total_acked, total_lost, total_corrupt,
+               ok ? "no acknowledged record lost or changed" : "FAILED");
     munmap(sh, sizeof(*sh));
     free(acked);
+    free(ends);
     return ok ? 0 : 1;
 }
 

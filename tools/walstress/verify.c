@@ -62,7 +62,7 @@ static int64_t pattern_mismatch(const uint8_t *data, uint32_t len, uint64_t seed
 
 struct verify_state {
     const struct ws_opts *o;
-    uint32_t ncycles;
+    uint32_t first_cycle, ncycles;
     uint64_t *next; /* next expected seq per (cycle, thread) */
     uint8_t *scratch;
     uint64_t shown;
@@ -99,6 +99,12 @@ static void check_record(struct verify_state *v, const struct regio_wal_record *
             h.cycle);
         return;
     }
+    if (h.cycle < v->first_cycle) {
+        bad(v, out, rec->lsn,
+            "cycle %" PRIu64 " is behind the checkpoint (cycles from %" PRIu64 " expected)",
+            h.cycle, v->first_cycle);
+        return;
+    }
     out->found++;
     uint64_t *next = &v->next[(size_t)h.cycle * v->o->threads + h.thread];
     if (h.seq != *next) {
@@ -118,7 +124,7 @@ static void check_record(struct verify_state *v, const struct regio_wal_record *
 static void count_lost(struct verify_state *v, const uint64_t *acked, struct ws_verify_result *out)
 {
     uint64_t shown = 0;
-    for (uint32_t c = 0; c < v->ncycles; c++) {
+    for (uint32_t c = v->first_cycle; c < v->ncycles; c++) {
         for (uint32_t t = 0; t < v->o->threads; t++) {
             size_t i = (size_t)c * v->o->threads + t;
             uint64_t have = v->next[i] - 1;
@@ -135,11 +141,12 @@ static void count_lost(struct verify_state *v, const uint64_t *acked, struct ws_
     }
 }
 
-void ws_verify(const struct ws_opts *o, const char *dir, const uint64_t *acked, uint32_t ncycles,
-               struct ws_verify_result *out)
+void ws_verify(const struct ws_opts *o, const char *dir, const uint64_t *acked,
+               const struct ws_verify_span *span, struct ws_verify_result *out)
 {
     memset(out, 0, sizeof(*out));
-    struct verify_state v = {.o = o, .ncycles = ncycles};
+    uint32_t ncycles = span->ncycles;
+    struct verify_state v = {.o = o, .first_cycle = span->first_cycle, .ncycles = ncycles};
     v.next = malloc((size_t)ncycles * o->threads * sizeof(*v.next));
     v.scratch = malloc(o->max_bytes);
     if (v.next == NULL || v.scratch == NULL) {
@@ -149,7 +156,7 @@ void ws_verify(const struct ws_opts *o, const char *dir, const uint64_t *acked, 
     for (size_t i = 0; i < (size_t)ncycles * o->threads; i++)
         v.next[i] = 1;
     struct regio_wal_reader *r;
-    out->error = regio_wal_reader_open(dir, 0, &r);
+    out->error = regio_wal_reader_open(dir, span->from_lsn, &r);
     if (out->error == 0) {
         struct regio_wal_record rec;
         int rc;

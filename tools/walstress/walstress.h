@@ -35,6 +35,7 @@ struct ws_opts {
     const char *stats_name;
     bool verify;
     uint32_t crash_cycles;
+    uint32_t keep_cycles; /* crash mode: cycles the log keeps (0: all) */
     bool json;
     bool quiet; /* no progress lines (crash-mode children) */
 };
@@ -61,21 +62,31 @@ void ws_record_fill(void *buf, uint32_t len, uint64_t seed, uint16_t cycle, uint
 
 /* What a verification found. */
 struct ws_verify_result {
-    uint64_t acknowledged; /* records acknowledged to the writers */
+    uint64_t acknowledged; /* records acknowledged to the writers (of the
+                            * cycles verified) */
     uint64_t found;        /* walstress records in the log */
     uint64_t lost;         /* acknowledged but not in the log */
     uint64_t corrupt;      /* bad header, pattern, length or order */
     int error;             /* reader error (negative errno), 0 if none */
 };
 
+/* Which part of the log a verification reads and expects. */
+struct ws_verify_span {
+    uint64_t from_lsn;    /* where the reader starts (0: the oldest record) */
+    uint32_t first_cycle; /* cycles before it were checkpointed away */
+    uint32_t ncycles;     /* cycles 0..ncycles-1 have written records */
+};
+
 /*
- * Read the log in dir from the start and check every record against
+ * Read the log in dir from span->from_lsn and check every record against
  * acked[cycle * threads + thread] (highest acknowledged seq), for cycles
- * 0..ncycles-1: byte for byte, and seqs 1, 2, ... in order per thread and
- * cycle. Failures are printed (the first few of each kind).
+ * first_cycle..ncycles-1: byte for byte, and seqs 1, 2, ... in order per
+ * thread and cycle. A record of an earlier cycle is corrupt: the checkpoint
+ * at from_lsn put those cycles behind the reader's start. Failures are
+ * printed (the first few of each kind).
  */
-void ws_verify(const struct ws_opts *o, const char *dir, const uint64_t *acked, uint32_t ncycles,
-               struct ws_verify_result *out);
+void ws_verify(const struct ws_opts *o, const char *dir, const uint64_t *acked,
+               const struct ws_verify_span *span, struct ws_verify_result *out);
 
 /* ---- Runs (run.c) ----------------------------------------------------------- */
 
