@@ -305,7 +305,92 @@ def why_one_appender(rows):
             s += (" The interval holds 1.0: on this device the two methods are a toss-up for "
                   "the probe, so its choice can flip from one open to the next, and AUTO stays "
                   "opt-in.")
+    gap = why_one_appender_gap(rows)
+    if gap:
+        s += "\n\n" + gap
     return s
+
+
+def per_op_us(rate):
+    """Mean time of one operation in us from a rate per second."""
+    return 1e6 / rate if rate else None
+
+
+def why_one_appender_gap(rows):
+    """Forced DSYNC against its raw loop, taken apart: the second kernel entry,
+    context switches (a hand-off to another thread), the appending thread's CPU."""
+    one = find(rows, "wal", "1 appender, sync_method DSYNC", "raw 4K io_uring write RWF_DSYNC")
+    split = find(rows, "wal", "1 appender, sync_method DSYNC",
+                 "raw 4K io_uring write RWF_DSYNC, submit and wait apart")
+    wake = find(rows, "wal", "cross-thread wake-up (futex ping-pong)")
+    if not one or not split or not one.get("regio") or not one.get("baseline") \
+            or not split.get("baseline"):
+        return None
+    t_regio, t_raw, t_split = (per_op_us(one["regio"]), per_op_us(one["baseline"]),
+                               per_op_us(split["baseline"]))
+    gap = t_regio - t_raw
+    s = (f"**One appender, the DSYNC gap taken apart.** With RWF_DSYNC forced, a commit "
+         f"(append + sync) takes {fmt(t_regio)} us on average against {fmt(t_raw)} us for "
+         f"the raw io_uring RWF_DSYNC loop in the same rounds ({ratio_cell(one)}), a gap of "
+         f"{fmt(gap)} us a commit. ")
+    step = t_split - t_raw
+    s += (f"The raw loop entering the kernel as regio's lone appender does, once to submit "
+          f"the write and once to wait for it (row \"submit and wait apart\"), takes "
+          f"{fmt(t_split)} us: the second kernel entry ")
+    s += (f"costs {fmt(step)} us a commit. " if step > 0 else
+          "costs nothing measurable in this run. ")
+    cs_r, cs_b = figure(split, "regio_cs_per_op"), figure(split, "raw_cs_per_op")
+    w_us = wake["regio"] if wake and wake.get("regio") else None
+    if cs_r is not None and cs_b is not None:
+        extra = cs_r - cs_b
+        s += (f"Context switches per commit, the whole process's: regio {cs_r:.2f}, the raw "
+              f"loop {cs_b:.2f}. ")
+        if extra <= 0.25:
+            s += ("regio's lone appender leads its own flush and sleeps once a commit, as the "
+                  "raw loop does: the suspected hand-off to the flusher thread (two more "
+                  "wake-ups a commit")
+            s += (f", {fmt(w_us)} us each on this machine by the row \"cross-thread wake-up\")"
+                  if w_us else ")")
+            s += " is not what the gap is made of. "
+        else:
+            s += f"regio switches {extra:.2f} times more a commit"
+            s += (f"; at {fmt(w_us)} us a wake-up (row \"cross-thread wake-up\") that is about "
+                  f"{fmt(extra * w_us)} us a commit. " if w_us else ". ")
+    thr = figure(split, "appender_cpu_ns")
+    own = None
+    if thr is not None and split.get("baseline_cpu_ns_per_op"):
+        own = (thr - split["baseline_cpu_ns_per_op"]) / 1e3
+        s += (f"The appending thread itself spends {fmt(thr)} ns of CPU a commit, the "
+              f"split raw loop's whole process {fmt(split['baseline_cpu_ns_per_op'])} ns")
+        if own > 0:
+            s += (f": regio's own code on the commit path (append, flush, acknowledgement) "
+                  f"costs {fmt(own)} us a commit")
+        else:
+            s += ": regio's own code on the commit path costs no CPU time this run can see"
+        if one.get("regio_cpu_ns_per_op"):
+            s += (f", and the log's other threads (the flusher's polls, the checkpointer, the "
+                  f"segment preparer) {fmt(one['regio_cpu_ns_per_op'] - thr)} ns a commit "
+                  f"beside it")
+        s += ". "
+    if own is not None:
+        known = max(step, 0) + max(own, 0)
+        left = gap - known
+        s += (f"Of the {fmt(gap)} us gap, the second kernel entry and regio's own CPU "
+              f"account for {fmt(known)} us (medians of the same rounds, so the parts add up "
+              f"only roughly)")
+        if left > 0.1 * gap:
+            s += (f"; the other {fmt(left)} us a commit are neither: time the appender waits "
+                  f"with no CPU work of its own, for the device or for a CPU")
+        s += "."
+    return s.rstrip()
+
+
+def appenders_of(name):
+    """The thread count a "N appenders, ..." row name starts with."""
+    try:
+        return int(name.split(" ")[0])
+    except ValueError:
+        return None
 
 
 def figure(r, key):
@@ -431,6 +516,84 @@ def why_walpipe(rows):
     return "\n\n".join(out) or None
 
 
+def why_many(rows):
+    """64 appenders against db_bench with unordered writes: the 3x target
+    missed by how much, and what bounds regio (the device's flushes of the
+    log's size, or the commit cycle around them), from rows of the run."""
+    name = "64 appenders, 100 B, sync each"
+    uno = find(rows, "wal", name, "db_bench sync=1 unordered")
+    hand = find(rows, "wal", name, "the log's flushes by hand (RWF_DSYNC, same size, 2 in flight)")
+    if not missed(uno, 3.0) or not uno.get("baseline"):
+        return None
+    reg, db = uno["regio"], uno["baseline"]
+    want = 3 * db
+    n = appenders_of(name) or 64
+    s = (f"**64 appenders against db_bench with unordered writes.** regio {fmt(reg)} durable "
+         f"appends/s, db_bench {fmt(db)}: {ratio_cell(uno)}. 3x would be {fmt(want)}/s, "
+         f"{100 * (want / reg - 1):.0f} % more than regio did. ")
+    rc, dc = uno.get("regio_cpu_ns_per_op"), uno.get("baseline_cpu_ns_per_op")
+    if rc and dc:
+        s += (f"db_bench spends {fmt(dc)} ns of CPU a put, regio {fmt(rc)} ns an append"
+              + (": regio's rate is not bought with CPU. " if rc < dc else ". "))
+    if hand is None:
+        return s.rstrip()
+    p50, per = figure(hand, "p50_us"), figure(hand, "records_per_flush")
+    syncs, hs = figure(hand, "syncs_per_s"), figure(hand, "hand_syncs_per_s")
+    kib = figure(hand, "kib_per_flush")
+    s += (f"By Little's law each of the {n} appenders spends {n} / {fmt(reg)} = "
+          f"{fmt(n * 1e6 / reg)} us a commit (p50 {fmt(p50)} us). ")
+    if per and syncs and hs and kib:
+        need = want / per
+        s += (f"The rate is flushes a second times records a flush: {fmt(syncs)} flushes of "
+              f"{kib:.1f} KiB, {per:.1f} records each. At that size 3x needs {fmt(need)} "
+              f"flushes a second. The log's flushes written by hand in the same rounds "
+              f"(RWF_DSYNC writes of that size, 2 in flight, row \"the log's flushes by "
+              f"hand\") reached {fmt(hs)} a second, each in flight for about {fmt(2e6 / hs)} "
+              f"us. ")
+        if hs >= need:
+            s += (f"So the device makes flushes of the log's size durable fast enough for 3x, "
+                  f"and regio issued {100 * syncs / hs:.0f} % of the flushes it could take: the "
+                  f"bound is the commit cycle around each flush (waking its waiters, their "
+                  f"next appends reaching the flusher), not the device. ")
+        else:
+            s += (f"That is below the {fmt(need)} 3x needs: flushes of this size, 2 in flight, "
+                  f"cap regio at about {fmt(hs * per)} appends/s on this device, so 3x would "
+                  f"take {need / hs:.2f}x the device's rate for that pattern, or more records "
+                  f"a flush. ")
+    wake = find(rows, "wal", "cross-thread wake-up (futex ping-pong)")
+    fan = find(rows, "wal", f"{n} appenders: one flush's wake-ups")
+    cs = figure(hand, "cs_per_op")
+    if cs is not None:
+        s += f"Each append costs {cs:.2f} context switches of the process"
+        if wake and wake.get("regio"):
+            s += (f" (its appender sleeps until the flush that covers its record is "
+                  f"acknowledged; one wake-up costs {fmt(wake['regio'])} us on this machine, "
+                  f"row \"cross-thread wake-up\")")
+        s += ". "
+    if fan and fan.get("regio"):
+        s += (f"One flush's {figure(fan, 'waiters') or 0:.0f} waiters, woken by one FUTEX_WAKE, "
+              f"take {fmt(fan['regio'])} us until the last of them runs, {fmt(fan['baseline'])} "
+              f"us of that in the waker's call (row \"{n} appenders: one flush's wake-ups\")")
+        if syncs:
+            s += (f"; at {fmt(syncs)} flushes a second the waking calls alone keep the "
+                  f"acknowledging thread busy {fan['baseline'] * syncs / 1e4:.0f} % of the "
+                  f"time, and a flush's last waiter runs {fmt(fan['regio'])} us after its "
+                  f"flush is acknowledged")
+            if p50:
+                s += f" ({100 * fan['regio'] / p50:.0f} % of the p50 commit)"
+        s += ". "
+    b = figure(hand, "cpus_busy")
+    cpus = MACHINE.get("cpus")
+    if b is not None and cpus:
+        s += f"The process kept {b:.2f} of the machine's {cpus} CPUs busy"
+        thr = figure(hand, "appender_cpu_ns")
+        if thr is not None and rc:
+            s += (f" ({fmt(thr)} ns an append in the appending threads, {fmt(rc - thr)} ns in "
+                  f"the flusher and the log's other threads)")
+        s += "."
+    return s.rstrip()
+
+
 def why_slab(rows):
     classes = [r for r in rows if r["bench"] == "slab" and r["baseline_name"].startswith("floor")]
     bad = [r for r in classes if r["ratio"] is not None and r["ratio"] < 1 / 1.2]
@@ -462,7 +625,7 @@ def why_slab(rows):
     return s
 
 
-WHY = (why_pager, why_one_appender, why_walpipe, why_slab)
+WHY = (why_pager, why_one_appender, why_many, why_walpipe, why_slab)
 MACHINE = {}
 
 

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -43,6 +44,12 @@
 struct wal_trial {
     struct bench_trial t; /* appends/s (or MB/s), CPU ns per append */
     double p50_us, p99_us, per_sync;
+    /* What the log and the process did, per append or per sync: */
+    double cs_per_op;      /* the process's context switches */
+    double thread_cpu_ns;  /* CPU of the appending threads alone */
+    double bytes_per_sync; /* log bytes per flush write */
+    double syncs_per_s;
+    double cpus_busy; /* process CPU time over wall time */
 };
 
 /* ---- Appenders: regio or the hand-written group commit -------------------- */
@@ -54,8 +61,16 @@ struct appender {
     int64_t deadline_ns;
     int64_t *lat;
     uint64_t n;
+    int64_t cpu_ns; /* this thread's CPU time over the trial */
     int err;
 };
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void *appender_main(void *arg)
 {
@@ -66,6 +81,7 @@ static void *appender_main(void *arg)
         return NULL;
     }
     memset(rec, 0x5a, ap->rec_bytes);
+    int64_t cpu0 = thread_cpu_ns();
     while (bench_now_ns() < ap->deadline_ns) {
         int64_t t0 = bench_now_ns();
         int rc;
@@ -85,6 +101,7 @@ static void *appender_main(void *arg)
             ap->lat[ap->n] = bench_now_ns() - t0;
         ap->n++;
     }
+    ap->cpu_ns = thread_cpu_ns() - cpu0;
     free(rec);
     return NULL;
 }
@@ -105,6 +122,7 @@ static int run_appenders(struct regio_wal *w, uint64_t seg_bytes, struct gc_log 
         wal_checkpointer_start(&ck, w, seg_bytes / 2);
         regio_wal_stats(w, &s0);
     }
+    int64_t cs0 = wal_context_switches();
     struct bench_clock c;
     bench_clock_start(&c);
     int64_t deadline = c.wall_ns + (int64_t)(seconds * 1e9);
@@ -122,14 +140,17 @@ static int run_appenders(struct regio_wal *w, uint64_t seg_bytes, struct gc_log 
         started++;
     }
     uint64_t total = 0, samples = 0;
+    int64_t thread_cpu = 0;
     for (int t = 0; t < started; t++) {
         pthread_join(th[t], NULL);
         if (ap[t].err != 0)
             rc = ap[t].err;
         total += ap[t].n;
+        thread_cpu += ap[t].cpu_ns;
     }
     int64_t cpu;
     int64_t wall = bench_clock_stop(&c, &cpu);
+    int64_t cs = wal_context_switches() - cs0;
     if (w != NULL) {
         regio_wal_stats(w, &s1);
         int crc = wal_checkpointer_stop(&ck);
@@ -147,6 +168,12 @@ static int run_appenders(struct regio_wal *w, uint64_t seg_bytes, struct gc_log 
     uint64_t syncs = w != NULL ? s1.syncs - s0.syncs : g->syncs - gsyncs0;
     uint64_t synced = w != NULL ? s1.records_synced - s0.records_synced : total;
     out->per_sync = syncs ? (double)synced / (double)syncs : NAN;
+    out->cs_per_op = total ? (double)cs / (double)total : NAN;
+    out->thread_cpu_ns = bench_per_op(thread_cpu, (double)total);
+    out->bytes_per_sync =
+        w != NULL && syncs ? (double)(s1.bytes_written - s0.bytes_written) / (double)syncs : NAN;
+    out->syncs_per_s = (double)syncs * 1e9 / (double)wall;
+    out->cpus_busy = (double)cpu / (double)wall;
     free(lat);
     return rc;
 }
@@ -351,9 +378,35 @@ static int probe_rounds(struct wal_bench *b)
     return 0;
 }
 
+/* Per-round figures of the one-appender rows that explain its gap. */
+enum one_fig {
+    OF_REGIO_CS,   /* forced DSYNC: the process's context switches per append */
+    OF_RAW_CS,     /* raw io_uring RWF_DSYNC loop, one enter */
+    OF_SPLIT_CS,   /* the same write, submit and wait apart */
+    OF_THREAD_CPU, /* forced DSYNC: the appending thread's CPU ns per append */
+    OF_REGIO_P50,
+    OF_RAW_P50,
+    OF_SPLIT_P50,
+    OF_COUNT
+};
+static const char *const one_fig_key[OF_COUNT] = {
+    "regio_cs_per_op", "raw_cs_per_op", "split_cs_per_op", "appender_cpu_ns",
+    "regio_p50_us",    "raw_p50_us",    "split_p50_us"};
+
+static void one_figures(double fig[OF_COUNT][BENCH_MAX_ROUNDS], int n, const struct wal_trial *d,
+                        const struct raw_result *raw)
+{
+    const struct raw_result *one = &raw[RAW_URING_DSYNC], *split = &raw[RAW_URING_DSYNC_SPLIT];
+    double v[OF_COUNT] = {d->cs_per_op, one->cs_per_op, split->cs_per_op, d->thread_cpu_ns,
+                          d->p50_us,    one->p50_us,    split->p50_us};
+    for (int k = 0; k < OF_COUNT; k++)
+        fig[k][n] = v[k];
+}
+
 static int one_appender(struct wal_bench *b)
 {
-    static struct bench_pair best, each[RAW_MODES], forced[3];
+    static struct bench_pair best, each[RAW_MODES], forced[4];
+    static double fig[OF_COUNT][BENCH_MAX_ROUNDS];
     memset(&best, 0, sizeof(best));
     memset(each, 0, sizeof(each));
     memset(forced, 0, sizeof(forced));
@@ -361,11 +414,11 @@ static int one_appender(struct wal_bench *b)
     int rc = 0;
     for (int round = 0; rc == 0 && bench_pair_more(b->ctx, &best, true); round++) {
         struct wal_trial r[LOG_KINDS];
-        struct raw_result raw[RAW_MODES];
-        /* regio's three logs and the four raw loops, in an order that turns
-         * each round. */
-        for (int j = 0; rc == 0 && j < LOG_KINDS + RAW_MODES; j++) {
-            int k = (j + round) % (LOG_KINDS + RAW_MODES);
+        struct raw_result raw[RAW_MODES_ALL];
+        /* regio's three logs and the raw loops (the five of the best-of and
+         * the split one), in an order that turns each round. */
+        for (int j = 0; rc == 0 && j < LOG_KINDS + RAW_MODES_ALL; j++) {
+            int k = (j + round) % (LOG_KINDS + RAW_MODES_ALL);
             if (k < LOG_KINDS)
                 rc = run_appenders(b->w[k], b->seg_bytes, NULL, 1, 100, b->secs, &r[k]);
             else
@@ -383,6 +436,7 @@ static int one_appender(struct wal_bench *b)
                 top = m;
         }
         p50[best.n] = r[LOG_AUTO].p50_us;
+        one_figures(fig, best.n, &r[LOG_DSYNC], raw);
         bench_pair_add(&best, r[LOG_AUTO].t, (struct bench_trial){raw[top].ops, raw[top].cpu_ns});
         bench_pair_add(&forced[0], r[LOG_DSYNC].t,
                        (struct bench_trial){raw[RAW_URING_DSYNC].ops, raw[RAW_URING_DSYNC].cpu_ns});
@@ -391,6 +445,9 @@ static int one_appender(struct wal_bench *b)
         bench_pair_add(
             &forced[1], r[LOG_FDATASYNC].t,
             (struct bench_trial){raw[RAW_URING_LINKED].ops, raw[RAW_URING_LINKED].cpu_ns});
+        bench_pair_add(&forced[3], r[LOG_DSYNC].t,
+                       (struct bench_trial){raw[RAW_URING_DSYNC_SPLIT].ops,
+                                            raw[RAW_URING_DSYNC_SPLIT].cpu_ns});
     }
     if (rc != 0)
         return rc;
@@ -416,17 +473,174 @@ static int one_appender(struct wal_bench *b)
                    &forced[2], "raw 4K pwritev2 RWF_DSYNC", NULL);
     bench_pair_row(b->ctx, "wal", "1 appender, sync_method FDATASYNC", "durable appends/s", true,
                    &forced[1], "raw 4K io_uring write+linked fsync", NULL);
+    /* DSYNC against the raw RWF_DSYNC loop that enters the kernel as the
+     * lone appender does (submit, then a separate timed wait), with what
+     * report.py takes the gap apart by: context switches per append on
+     * both sides (a hand-off to another thread would show as more than the
+     * raw loop's one), the appending thread's own CPU, and the p50s. */
+    snprintf(note, sizeof(note),
+             "context switches per append: regio %.2f, raw one enter %.2f, raw split %.2f; "
+             "appending thread CPU %.0f ns per append",
+             bench_median(fig[OF_REGIO_CS], best.n), bench_median(fig[OF_RAW_CS], best.n),
+             bench_median(fig[OF_SPLIT_CS], best.n), bench_median(fig[OF_THREAD_CPU], best.n));
+    bench_pair_row(b->ctx, "wal", "1 appender, sync_method DSYNC", "durable appends/s", true,
+                   &forced[3], "raw 4K io_uring write RWF_DSYNC, submit and wait apart", note);
+    for (int k = 0; k < OF_COUNT; k++)
+        bench_row_figure(b->ctx, one_fig_key[k], bench_median(fig[k], best.n));
+    return 0;
+}
+
+/*
+ * What one cross-thread wake-up costs on this machine (wal_wake.c): the
+ * unit a sync waiter pays when another thread's flush covers its record,
+ * against the two system calls of a wake-up that does not sleep.
+ */
+static int wake_row(struct wal_bench *b)
+{
+    static struct bench_pair p;
+    memset(&p, 0, sizeof(p));
+    double cs[BENCH_MAX_ROUNDS];
+    int rc = 0;
+    while (rc == 0 && bench_pair_more(b->ctx, &p, false)) {
+        struct bench_trial wake, floor;
+        rc = wal_wake_pingpong(b->secs / 2, &wake, &floor, &cs[p.n]);
+        if (rc == 0)
+            bench_pair_add(&p, wake, floor);
+    }
+    if (rc != 0)
+        return rc;
+    char note[160];
+    snprintf(note, sizeof(note),
+             "two threads, each asleep in FUTEX_WAIT until the other wakes it; %.2f context "
+             "switches per wake-up",
+             bench_median(cs, p.n));
+    bench_pair_row(b->ctx, "wal", "cross-thread wake-up (futex ping-pong)", "us per wake-up", false,
+                   &p, "its 2 futex calls without the sleep", note);
+    bench_row_figure(b->ctx, "cs_per_wake", bench_median(cs, p.n));
     return 0;
 }
 
 enum many_base { MB_GC, MB_DEV, MB_ROCKS, MB_ROCKS_UNORDERED, MB_KINDS };
 
+/* The WAL's flushes in flight at most by default (regio_wal_opts.max_flushes). */
+#define WAL_DEFAULT_FLUSHES 2
+
+/* Per-round figures of what the log did in the many-appender rows. */
+enum many_fig {
+    MF_P50, /* regio's append + sync, us */
+    MF_P99,
+    MF_PER_SYNC, /* records per flush */
+    MF_GC_PER,   /* the group commit's records per fdatasync */
+    MF_KIB,      /* log KiB per flush write */
+    MF_SYNCS,    /* regio's syncs/s */
+    MF_HAND,     /* the same flushes by hand: syncs/s */
+    MF_BUSY,     /* regio's CPUs busy */
+    MF_CS,       /* regio's context switches per append */
+    MF_THREAD,   /* CPU ns per append of the appending threads alone */
+    MF_WAITERS,  /* the fan-out's sleepers */
+    MF_COUNT
+};
+
+/*
+ * The log's flushes written by hand right after the round's trials: a
+ * stream of RWF_DSYNC writes of regio's median flush size in this round,
+ * as many in flight as the log allows (wal_util.h, raw_flush_stream). Its
+ * syncs/s times regio's records per sync is what regio would do if each
+ * flush took only the device's time; a ratio near 1 says the device's
+ * flushes bound the row, one well below 1 that the rest of the commit
+ * cycle (waking the waiters, their next appends) does.
+ */
+static int hand_flushes(struct wal_bench *b, const struct wal_trial *r, struct bench_trial *t,
+                        double *syncs_per_s)
+{
+    double flush = isfinite(r->bytes_per_sync) && r->bytes_per_sync > 0 ? r->bytes_per_sync : 4096;
+    double per = isfinite(r->per_sync) && r->per_sync > 0 ? r->per_sync : 1;
+    struct raw_result fl;
+    int rc = raw_flush_stream(b->raw, b->secs, (size_t)flush, WAL_DEFAULT_FLUSHES, &fl);
+    if (rc != 0)
+        return rc;
+    double chunk = ceil(flush / 4096) * 4096;
+    *syncs_per_s = fl.ops / chunk;
+    *t = (struct bench_trial){*syncs_per_s * per, fl.cpu_ns / per};
+    return 0;
+}
+
+/* One flush's waiters: the round's records per sync, at most the appenders. */
+static int waiters_of(const struct wal_trial *r, int n)
+{
+    int w = isfinite(r->per_sync) ? (int)lround(r->per_sync) : 1;
+    int most = n < WAL_WAKE_MAX ? n : WAL_WAKE_MAX;
+    return w < 1 ? 1 : w > most ? most : w;
+}
+
+static void many_figures(double fig[MF_COUNT][BENCH_MAX_ROUNDS], int i, const struct wal_trial *r,
+                         const struct wal_trial *gc, double hand_syncs, int waiters)
+{
+    double v[MF_COUNT] = {
+        r->p50_us,      r->p99_us,  r->per_sync,  gc->per_sync, r->bytes_per_sync / 1024,
+        r->syncs_per_s, hand_syncs, r->cpus_busy, r->cs_per_op, r->thread_cpu_ns,
+        (double)waiters};
+    for (int k = 0; k < MF_COUNT; k++)
+        fig[k][i] = v[k];
+}
+
+static void many_rows(struct wal_bench *b, int n, bool rocks, struct bench_pair *p,
+                      struct bench_pair *hand, struct bench_pair *fan,
+                      double fig[MF_COUNT][BENCH_MAX_ROUNDS])
+{
+    char name[64], note[320];
+    int rounds = p[MB_GC].n;
+    double f[MF_COUNT];
+    for (int k = 0; k < MF_COUNT; k++)
+        f[k] = bench_median(fig[k], rounds);
+    snprintf(name, sizeof(name), "%d appenders, 100 B, sync each", n);
+    snprintf(note, sizeof(note),
+             "regio p50 %.1f us, p99 %.1f us, %.1f records per sync; the group commit %.1f",
+             f[MF_P50], f[MF_P99], f[MF_PER_SYNC], f[MF_GC_PER]);
+    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_GC],
+                   "leader/follower pwrite+fdatasync", note);
+    snprintf(note, sizeof(note), "what the device sustains with %d synchronous writers", n);
+    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_DEV],
+                   "device: N concurrent 4K O_DSYNC", note);
+    const char *rnote = rocks ? "overwrite on an existing db, recycled logs, no auto "
+                                "compaction, 256 MiB buffer, warmed; CPU includes its open"
+                              : "db_bench not installed or failed (rocksdb-tools)";
+    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_ROCKS],
+                   "db_bench sync=1 pipelined", rnote);
+    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_ROCKS_UNORDERED],
+                   "db_bench sync=1 unordered", rnote);
+    snprintf(note, sizeof(note),
+             "regio %.0f syncs/s of %.1f KiB (%.1f records) each, by hand %.0f syncs/s; regio "
+             "kept %.2f CPUs busy, %.2f context switches and %.0f ns of appending-thread CPU "
+             "per append",
+             f[MF_SYNCS], f[MF_KIB], f[MF_PER_SYNC], f[MF_HAND], f[MF_BUSY], f[MF_CS],
+             f[MF_THREAD]);
+    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, hand,
+                   "the log's flushes by hand (RWF_DSYNC, same size, 2 in flight)", note);
+    static const char *const keys[] = {"p50_us",      "records_per_flush", "kib_per_flush",
+                                       "syncs_per_s", "hand_syncs_per_s",  "cpus_busy",
+                                       "cs_per_op",   "appender_cpu_ns"};
+    static const int idx[] = {MF_P50,  MF_PER_SYNC, MF_KIB, MF_SYNCS,
+                              MF_HAND, MF_BUSY,     MF_CS,  MF_THREAD};
+    for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++)
+        bench_row_figure(b->ctx, keys[k], f[idx[k]]);
+    snprintf(name, sizeof(name), "%d appenders: one flush's wake-ups", n);
+    snprintf(note, sizeof(note),
+             "%.0f threads asleep on one futex word (the round's records per sync), woken by "
+             "one FUTEX_WAKE as a flush's waiters are",
+             f[MF_WAITERS]);
+    bench_pair_row(b->ctx, "wal", name, "us until the last runs", false, fan,
+                   "the waker's FUTEX_WAKE call alone", note);
+    bench_row_figure(b->ctx, "waiters", f[MF_WAITERS]);
+}
+
 static int many_appenders(struct wal_bench *b, int n, bool rocks)
 {
-    static struct bench_pair p[MB_KINDS];
+    static struct bench_pair p[MB_KINDS], hand, fan;
+    static double fig[MF_COUNT][BENCH_MAX_ROUNDS];
     memset(p, 0, sizeof(p));
-    double p50[BENCH_MAX_ROUNDS], p99[BENCH_MAX_ROUNDS], per[BENCH_MAX_ROUNDS];
-    double gc_per[BENCH_MAX_ROUNDS];
+    memset(&hand, 0, sizeof(hand));
+    memset(&fan, 0, sizeof(fan));
     if (rocks && !db_prepare(&b->rdb, n)) {
         bench_note(b->ctx, "wal: db_bench failed to prepare its database; RocksDB rows left out");
         rocks = false;
@@ -447,38 +661,27 @@ static int many_appenders(struct wal_bench *b, int n, bool rocks)
             else if (rocks)
                 db[k - 1 - MB_ROCKS] = db_bench(&b->rdb, n, b->secs, k == 1 + MB_ROCKS_UNORDERED);
         }
+        /* Sized from this round's regio trial, so after the others. */
+        struct bench_trial h, last, call;
+        double hand_syncs = NAN;
+        int waiters = waiters_of(&r, n);
+        if (rc == 0)
+            rc = hand_flushes(b, &r, &h, &hand_syncs);
+        if (rc == 0)
+            rc = wal_wake_fanout(waiters, b->secs / 2, &last, &call);
         if (rc != 0)
             break;
-        p50[p[MB_GC].n] = r.p50_us;
-        p99[p[MB_GC].n] = r.p99_us;
-        per[p[MB_GC].n] = r.per_sync;
-        gc_per[p[MB_GC].n] = gc.per_sync;
+        many_figures(fig, p[MB_GC].n, &r, &gc, hand_syncs, waiters);
         bench_pair_add(&p[MB_GC], r.t, gc.t);
         bench_pair_add(&p[MB_DEV], r.t, (struct bench_trial){dev.ops, dev.cpu_ns});
         bench_pair_add(&p[MB_ROCKS], r.t, db[0]);
         bench_pair_add(&p[MB_ROCKS_UNORDERED], r.t, db[1]);
+        bench_pair_add(&hand, r.t, h);
+        bench_pair_add(&fan, last, call);
     }
     if (rc != 0)
         return rc;
-    char name[64], note[256];
-    int rounds = p[MB_GC].n;
-    snprintf(name, sizeof(name), "%d appenders, 100 B, sync each", n);
-    snprintf(note, sizeof(note),
-             "regio p50 %.1f us, p99 %.1f us, %.1f records per sync; the group commit %.1f",
-             bench_median(p50, rounds), bench_median(p99, rounds), bench_median(per, rounds),
-             bench_median(gc_per, rounds));
-    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_GC],
-                   "leader/follower pwrite+fdatasync", note);
-    snprintf(note, sizeof(note), "what the device sustains with %d synchronous writers", n);
-    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_DEV],
-                   "device: N concurrent 4K O_DSYNC", note);
-    const char *rnote = rocks ? "overwrite on an existing db, recycled logs, no auto "
-                                "compaction, 256 MiB buffer, warmed; CPU includes its open"
-                              : "db_bench not installed or failed (rocksdb-tools)";
-    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_ROCKS],
-                   "db_bench sync=1 pipelined", rnote);
-    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, &p[MB_ROCKS_UNORDERED],
-                   "db_bench sync=1 unordered", rnote);
+    many_rows(b, n, rocks, p, &hand, &fan, fig);
     wal_rm(b->rdb.db);
     return 0;
 }
@@ -530,6 +733,8 @@ static int bench_wal(const struct bench_ctx *ctx)
         rc = one_appender(&b);
     if (rc == 0)
         rc = probe_rounds(&b);
+    if (rc == 0)
+        rc = wake_row(&b);
     /* --quick: 16 appenders only (db_bench takes seconds a run). */
     static const int many[] = {16, 64};
     for (size_t i = 0; rc == 0 && i < (ctx->quick ? 1 : sizeof(many) / sizeof(many[0])); i++)

@@ -49,15 +49,25 @@ enum raw_mode {
     RAW_RWF_DSYNC,    /* pwritev2(RWF_DSYNC) */
     RAW_URING_LINKED, /* io_uring write linked to fdatasync, one enter */
     RAW_URING_DSYNC,  /* io_uring write with RWF_DSYNC, one enter (regio's DSYNC method) */
-    RAW_MODES
+    RAW_MODES,
+    /* Not one of the best-of loops: the RWF_DSYNC write entering the kernel
+     * as regio's shared engine does for a lone appender's flush (one enter
+     * to submit, a second to wait, with a timeout), to see what that costs. */
+    RAW_URING_DSYNC_SPLIT = RAW_MODES,
+    RAW_MODES_ALL
 };
-extern const char *const raw_mode_name[RAW_MODES];
+extern const char *const raw_mode_name[RAW_MODES_ALL];
 
 struct raw_result {
     double ops; /* durable writes per second */
     double p50_us;
-    double cpu_ns; /* CPU per write */
+    double cpu_ns;    /* CPU per write */
+    double cs_per_op; /* the process's context switches (voluntary + not) per write */
 };
+
+/* The process's context switches so far (voluntary and involuntary, every
+ * thread: getrusage RUSAGE_SELF). */
+int64_t wal_context_switches(void);
 
 /* One writer, `bytes` per durable write, for `seconds`, into a preallocated
  * file at path (removed afterwards). */
@@ -75,5 +85,21 @@ int raw_bandwidth(const char *path, double seconds, struct raw_result *r);
  * in flight (at most 32). r->ops is bytes/s, r->cpu_ns CPU per write. */
 int raw_flush_stream(const char *path, double seconds, size_t chunk, unsigned depth,
                      struct raw_result *r);
+
+/* ---- Wake-ups (wal_wake.c): what the WAL's sleeping sync waiters pay ------ */
+
+#define WAL_WAKE_MAX 64
+
+/* Two threads handing a futex word back and forth, each asleep until the
+ * other wakes it: *wake_t is us per wake-up (half a round trip) with CPU ns
+ * per wake-up, *floor_t the same two system calls without the sleep, and
+ * *cs_per_wake the process's context switches per wake-up. */
+int wal_wake_pingpong(double seconds, struct bench_trial *wake_t, struct bench_trial *floor_t,
+                      double *cs_per_wake);
+/* n threads (1..WAL_WAKE_MAX) asleep on one word, woken by one FUTEX_WAKE,
+ * again and again for `seconds`: *last is the median us until the last of
+ * them ran, *call the median us the waker spent in the call; both carry
+ * the CPU ns per wake-up of the whole process while the fan-outs ran. */
+int wal_wake_fanout(int n, double seconds, struct bench_trial *last, struct bench_trial *call);
 
 #endif
