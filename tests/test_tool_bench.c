@@ -91,6 +91,22 @@ int main(void)
                                 false),
                      0);
         }
+        /* Each slab class's floor row carries regio's pair on the second
+         * slab (tools/bench/slab.c): measured, with an interval that holds
+         * its ratio. */
+        if (strcmp(names[i], "slab") == 0) {
+            CHECK_EQ(json_check(out_path,
+                                "[f for f in [r['figures'] for r in d['rows']"
+                                " if r['baseline_name'].startswith('floor')]"
+                                " if f['second_slab_ns_per_pair']>0"
+                                " and f['second_slab_cpu_ns_per_pair']>0"
+                                " and f['second_slab_ratio_lo']<=f['second_slab_ratio']"
+                                "<=f['second_slab_ratio_hi']]"
+                                "==[r['figures'] for r in d['rows']"
+                                " if r['baseline_name'].startswith('floor')]!=[]",
+                                false),
+                     0);
+        }
     }
     /* Where fio is installed (tools/install-deps.sh installs it), the
      * pager's comparison must be against fio measured in this run. */
