@@ -648,7 +648,8 @@ def why_slab_layout(classes, cpu_bad):
     moved = [r for r in cpu_bad if r in ok2]
     stay = [r for r in cpu_bad if r in seconds and r not in ok2]
     s = (f" Each round also runs regio's pair on a second slab with its own arena: the same "
-         f"code on the same class, its state words, magazine and buffers at other addresses. "
+         f"code on the same class, its state words, magazine and buffers at other addresses, "
+         f"and the calling loop's stack moved by another 64-byte multiple each round. "
          f"There, in CPU time, {len(ok2)} of {len(seconds)} classes are within 1.2x of the floor")
     s += (f", and {slab_names(elsewhere)} miss{'es' if len(elsewhere) == 1 else ''} instead."
           if elsewhere else ".")
@@ -658,14 +659,15 @@ def why_slab_layout(classes, cpu_bad):
               f"class pays it changes from run to run, and it moves with the slot's state word "
               f"64 bytes at a time (docs/tools.md, regio-bench slab): it comes when the state "
               f"word, which the allocation stores and the free swaps, agrees in its low 12 "
-              f"address bits, to within about 64 bytes, with a store the pair makes just "
+              f"address bits, to within a few dozen bytes, with a store the pair makes just "
               f"before (the buffer's first byte, the thread's magazine counters, the caller's "
               f"stack). A process gets its addresses once, so a class that falls on such an "
               f"address pays it for the process's life.")
     if stay:
         s += (f" {slab_names(stay)} miss{'es' if len(stay) == 1 else ''} in CPU time on the "
-              f"second slab too: the addresses do not explain "
-              f"{'it' if len(stay) == 1 else 'them'}.")
+              f"second slab too, so this run cannot tell {'its' if len(stay) == 1 else 'their'} "
+              f"cost from its addresses: a cost of the class, or addresses that fell badly "
+              f"on both slabs.")
     return s
 
 

@@ -26,10 +26,12 @@
  * the state words by 64 bytes and nothing else moves it (docs/tools.md).
  * So each round also runs regio's pair on a second slab, on its own arena:
  * the same code and class with its state words, magazines and buffers at
- * other addresses. Its figures go on the floor row (JSON "figures":
+ * other addresses, and the loop's stack moved by another multiple of 64
+ * bytes each round. Its figures go on the floor row (JSON "figures":
  * second_slab_*), so that a class that misses the floor target on one slab
  * and not on the other shows as the addresses' cost, not the class's.
  */
+#include <alloca.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -222,6 +224,20 @@ static void size_name(char *out, size_t len, const char *prefix, size_t bytes)
         snprintf(out, len, "%s %zu KiB", prefix, bytes >> 10);
 }
 
+/* regio's one-thread trial on the second slab, with the calling loop's stack
+ * moved by a different multiple of 64 bytes each round: the loop's own
+ * stores are among the addresses a pair's cost depends on, so the second
+ * slab's rounds meet other lines of the page than the first slab's. */
+static __attribute__((noinline)) struct bench_trial second_trial(const struct bench_ctx *ctx,
+                                                                 struct regio_slab *s2,
+                                                                 unsigned cls, size_t bytes,
+                                                                 int64_t budget_ns, int round)
+{
+    volatile char *pad = alloca(64 + (size_t)round * 1088 % 4096);
+    pad[0] = 0;
+    return ns_per_pair(trial(ctx, K_REGIO, s2, cls, bytes, 1, budget_ns));
+}
+
 /* The second slab's figures on the row just made (the floor row): its
  * median ns and CPU ns a pair, and the median of its per-round ratios to
  * the floor with the interval. */
@@ -247,7 +263,7 @@ static void bench_class(const struct bench_ctx *ctx, struct regio_slab *s, struc
         struct bench_trial t[K_KINDS], r2, f2, o;
         /* The second slab before the others in even rounds, after them in odd. */
         if (round % 2 == 0)
-            o = ns_per_pair(trial(ctx, K_REGIO, s2, cls, bytes, 1, budget_ns));
+            o = second_trial(ctx, s2, cls, bytes, budget_ns, round);
         /* regio first in even rounds, last in odd ones. */
         for (int j = 0; j < K_KINDS; j++) {
             int k = round % 2 ? K_KINDS - 1 - j : j;
@@ -255,7 +271,7 @@ static void bench_class(const struct bench_ctx *ctx, struct regio_slab *s, struc
                            : (struct bench_trial){NAN, NAN};
         }
         if (round % 2)
-            o = ns_per_pair(trial(ctx, K_REGIO, s2, cls, bytes, 1, budget_ns));
+            o = second_trial(ctx, s2, cls, bytes, budget_ns, round);
         for (int k = 1; k < K_KINDS; k++)
             bench_pair_add(&one[k], t[K_REGIO], t[k]);
         bench_pair_add(&other, o, t[K_FLOOR]);
