@@ -73,8 +73,10 @@ struct bench_summary {
 };
 
 void bench_pair_add(struct bench_pair *p, struct bench_trial regio, struct bench_trial base);
-/* True while the comparison needs another round: fewer than ctx->rounds, or
- * an interval wider than +-5 % of the ratio and fewer than ctx->max_rounds. */
+/* True while the comparison needs another round: fewer than ctx->rounds;
+ * fewer than ctx->rounds paired (both sides measured) but some, and fewer
+ * than ctx->max_rounds + ctx->rounds; or an interval wider than +-5 % of
+ * the ratio and fewer than ctx->max_rounds. */
 bool bench_pair_more(const struct bench_ctx *ctx, const struct bench_pair *p,
                      bool higher_is_better);
 void bench_pair_summary(const struct bench_pair *p, bool higher_is_better, struct bench_summary *s);

@@ -180,12 +180,20 @@ void bench_pair_summary(const struct bench_pair *p, bool higher_is_better, struc
 
 bool bench_pair_more(const struct bench_ctx *ctx, const struct bench_pair *p, bool higher_is_better)
 {
+    if (p->n >= BENCH_MAX_ROUNDS)
+        return false;
     if (p->n < ctx->rounds)
         return true;
-    if (p->n >= ctx->max_rounds || p->n >= BENCH_MAX_ROUNDS)
-        return false;
     struct bench_summary s;
     bench_pair_summary(p, higher_is_better, &s);
+    /* A round where either side measured nothing (a failed or starved
+     * trial) pairs nothing: replace it, up to --rounds extra rounds, so the
+     * row still has --rounds paired rounds. Not when no round paired: then
+     * the baseline is missing (not installed), and more rounds cannot help. */
+    if (s.paired > 0 && s.paired < ctx->rounds)
+        return p->n < ctx->max_rounds + ctx->rounds;
+    if (p->n >= ctx->max_rounds)
+        return false;
     /* Narrow: the interval within +-5 % of the median ratio. */
     return !(isfinite(s.ratio) && s.hi - s.lo <= 0.1 * s.ratio);
 }
