@@ -135,9 +135,12 @@ def targets(rows):
                             "one appender ≥ 1.0x the best raw durable-write loop",
                             ((r1["note"] + "; ") if r1 and r1.get("note") else "") +
                             why_wal1(rows)))
+    hand = find(rows, "wal", "64 appenders, 100 B, sync each",
+                "the log's flushes by hand (RWF_DSYNC, same size, 2 in flight)")
     for base in ("db_bench sync=1 pipelined", "db_bench sync=1 unordered"):
         out.append(ratio_target(rows, "wal", "64 appenders, 100 B, sync each", base, 3.0,
-                                f"64 appenders ≥ 3x {base}"))
+                                f"64 appenders ≥ 3x {base}",
+                                hand["note"] if hand and hand.get("note") else ""))
     gc = find(rows, "wal", "64 appenders, 100 B, sync each", "leader/follower pwrite+fdatasync")
     out.append(ratio_target(rows, "wal", "64 appenders, 100 B, sync each",
                             "leader/follower pwrite+fdatasync", 1.2,
@@ -336,7 +339,11 @@ def why_one_appender_gap(rows):
     s = (f"**One appender, the DSYNC gap taken apart.** With RWF_DSYNC forced, a commit "
          f"(append + sync) takes {fmt(t_regio)} us on average against {fmt(t_raw)} us for "
          f"the raw io_uring RWF_DSYNC loop in the same rounds ({ratio_cell(one)}), a gap of "
-         f"{fmt(gap)} us a commit. ")
+         f"{fmt(gap)} us a commit")
+    p50r, p50b = figure(split, "regio_p50_us"), figure(split, "raw_p50_us")
+    if p50r is not None and p50b is not None:
+        s += f" (p50 {fmt(p50r)} us against {fmt(p50b)} us)"
+    s += ". "
     step = t_split - t_raw
     s += (f"The raw loop entering the kernel as regio's lone appender does, once to submit "
           f"the write and once to wait for it (row \"submit and wait apart\"), takes "
@@ -577,14 +584,16 @@ def why_many(rows):
     if fan and fan.get("regio"):
         s += (f"One flush's {figure(fan, 'waiters') or 0:.0f} waiters, woken by one FUTEX_WAKE, "
               f"take {fmt(fan['regio'])} us until the last of them runs, {fmt(fan['baseline'])} "
-              f"us of that in the waker's call (row \"{n} appenders: one flush's wake-ups\")")
+              f"us of that in the waker's call (row \"{n} appenders: one flush's wake-ups\"). "
+              f"The thread that acknowledges a flush makes that call before it issues the next "
+              f"flush (wal.c: complete_flushes wakes, then flusher_step issues), so each "
+              f"acknowledgement holds the next flush back by about {fmt(fan['baseline'])} us")
         if syncs:
-            s += (f"; at {fmt(syncs)} flushes a second the waking calls alone keep the "
-                  f"acknowledging thread busy {fan['baseline'] * syncs / 1e4:.0f} % of the "
-                  f"time, and a flush's last waiter runs {fmt(fan['regio'])} us after its "
-                  f"flush is acknowledged")
-            if p50:
-                s += f" ({100 * fan['regio'] / p50:.0f} % of the p50 commit)"
+            s += (f"; at {fmt(syncs)} flushes a second the waking calls alone keep that thread "
+                  f"busy {fan['baseline'] * syncs / 1e4:.0f} % of the time")
+        if p50:
+            s += (f", and a flush's last waiter runs {fmt(fan['regio'])} us after its flush is "
+                  f"acknowledged ({100 * fan['regio'] / p50:.0f} % of the p50 commit)")
         s += ". "
     b = figure(hand, "cpus_busy")
     cpus = MACHINE.get("cpus")
