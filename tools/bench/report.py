@@ -551,8 +551,10 @@ def why_many(rows):
     p50, per = figure(hand, "p50_us"), figure(hand, "records_per_flush")
     syncs, hs = figure(hand, "syncs_per_s"), figure(hand, "hand_syncs_per_s")
     kib = figure(hand, "kib_per_flush")
+    cycle, cycle3 = n * 1e6 / reg, n * 1e6 / want
     s += (f"By Little's law each of the {n} appenders spends {n} / {fmt(reg)} = "
-          f"{fmt(n * 1e6 / reg)} us a commit (p50 {fmt(p50)} us). ")
+          f"{fmt(cycle)} us a commit (p50 {fmt(p50)} us); 3x means {fmt(cycle3)} us, "
+          f"{fmt(cycle - cycle3)} us less. ")
     if per and syncs and hs and kib:
         need = want / per
         s += (f"The rate is flushes a second times records a flush: {fmt(syncs)} flushes of "
@@ -595,6 +597,17 @@ def why_many(rows):
             s += (f", and a flush's last waiter runs {fmt(fan['regio'])} us after its flush is "
                   f"acknowledged ({100 * fan['regio'] / p50:.0f} % of the p50 commit)")
         s += ". "
+        if hs:
+            dev, woke = 2e6 / hs, fan["regio"] / 2
+            s += (f"Roughly, then, of the {fmt(cycle)} us a commit takes, about {fmt(dev)} us "
+                  f"are its flush in the device and about {fmt(woke)} us its waiter's wake-up "
+                  f"(half a fan-out on average)")
+            if cycle - dev - woke > 0:
+                s += (f"; the other {fmt(cycle - dev - woke)} us are the record waiting for its "
+                      f"flush to be issued (a free flush slot, the acknowledging thread's "
+                      f"waking call) and for a CPU. ")
+            else:
+                s += ", which is all of it. "
     b = figure(hand, "cpus_busy")
     cpus = MACHINE.get("cpus")
     if b is not None and cpus:
