@@ -379,9 +379,9 @@ def why_one_appender_gap(rows):
         else:
             s += ": regio's own code on the commit path costs no CPU time this run can see"
         if one.get("regio_cpu_ns_per_op"):
-            s += (f", and the log's other threads (the flusher's polls, the checkpointer, the "
-                  f"segment preparer) {fmt(one['regio_cpu_ns_per_op'] - thr)} ns a commit "
-                  f"beside it")
+            s += (f", and the process's other threads (the flushers of the bench's three open "
+                  f"logs waking every 10 ms, the checkpointer, the segment preparers) "
+                  f"{fmt(one['regio_cpu_ns_per_op'] - thr)} ns a commit beside it")
         s += ". "
     if own is not None:
         known = max(step, 0) + max(own, 0)
