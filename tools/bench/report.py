@@ -379,8 +379,8 @@ def why_one_appender_gap(rows):
         else:
             s += ": regio's own code on the commit path costs no CPU time this run can see"
         if one.get("regio_cpu_ns_per_op"):
-            s += (f", and the process's other threads (the flushers of the bench's three open "
-                  f"logs waking every 10 ms, the checkpointer, the segment preparers) "
+            s += (f", and the process's other threads (the flushers of the bench's open logs "
+                  f"waking every 10 ms, the checkpointer, the segment preparers) "
                   f"{fmt(one['regio_cpu_ns_per_op'] - thr)} ns a commit beside it")
         s += ". "
     if own is not None:
@@ -608,6 +608,24 @@ def why_many(rows):
                       f"waking call) and for a CPU. ")
             else:
                 s += ", which is all of it. "
+    wide = next((r for r in rows if r["bench"] == "wal" and r["name"] == name and
+                 r["baseline_name"].startswith("regio with max_flushes")), None)
+    if wide and wide.get("baseline") and wide.get("ratio") is not None:
+        s += (f"With more flushes in flight (row \"{wide['baseline_name']}\", same rounds) "
+              f"regio did {fmt(wide['baseline'])}/s")
+        ws, wp = figure(wide, "wide_syncs_per_s"), figure(wide, "wide_records_per_flush")
+        if ws and wp:
+            s += f" in {fmt(ws)} flushes a second of {wp:.1f} records"
+        if wide.get("within_noise") or abs(wide["ratio"] - 1) < 0.05:
+            s += (f": the default is at {ratio_cell(wide)} of it, so waiting for a free flush "
+                  f"slot is not what bounds the row (with more in flight the log makes more, "
+                  f"smaller flushes for the same appends). ")
+        elif wide["ratio"] < 1:
+            s += (f": the default is at {ratio_cell(wide)} of it, so part of the wait is for a "
+                  f"free flush slot. ")
+        else:
+            s += (f": the default is at {ratio_cell(wide)} of it; more flushes in flight, "
+                  f"each with fewer records, are slower here. ")
     b = figure(hand, "cpus_busy")
     cpus = MACHINE.get("cpus")
     if b is not None and cpus:

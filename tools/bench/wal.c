@@ -27,7 +27,8 @@
  * switches per append and the appending thread's own CPU; what one
  * cross-thread wake-up costs on this machine (wal_wake.c); for 16 and 64
  * appenders the log's own flushes written by hand (its flush size, 2 in
- * flight) and the wake-ups of one flush's waiters.
+ * flight), the same appenders on a log with 8 flushes in flight, and the
+ * wake-ups of one flush's waiters.
  *
  * The logs are opened once and warmed to recycled segments (wal_util.c),
  * and a checkpointer recycles segments during every trial, as in a
@@ -299,23 +300,35 @@ static bool db_prepare(struct wal_rocks *r, int threads)
 
 /* ---- Rows ---------------------------------------------------------------------- */
 
-enum log_kind { LOG_AUTO, LOG_DSYNC, LOG_FDATASYNC, LOG_KINDS };
+/* The one-appender rows run the first three; LOG_WIDE is AUTO's method
+ * with more flushes in flight, for the many-appender rows. */
+enum log_kind { LOG_AUTO, LOG_DSYNC, LOG_FDATASYNC, LOG_KINDS, LOG_WIDE = LOG_KINDS, LOG_ALL };
+
+/* LOG_WIDE's flushes in flight (the default is WAL_DEFAULT_FLUSHES). */
+#define WIDE_FLUSHES 8
 
 struct wal_bench {
     const struct bench_ctx *ctx;
-    char dir[LOG_KINDS][1024], raw[1024];
+    char dir[LOG_ALL][1024], raw[1024];
     struct wal_rocks rdb;
-    struct regio_wal *w[LOG_KINDS];
+    struct regio_wal *w[LOG_ALL];
     uint64_t seg_bytes;
     double secs; /* per trial */
 };
 
 static int open_logs(struct wal_bench *b)
 {
-    static const enum regio_wal_sync_method m[LOG_KINDS] = {
-        REGIO_WAL_SYNC_AUTO, REGIO_WAL_SYNC_DSYNC, REGIO_WAL_SYNC_FDATASYNC};
-    for (int k = 0; k < LOG_KINDS; k++) {
+    enum regio_wal_sync_method m[LOG_ALL] = {REGIO_WAL_SYNC_AUTO, REGIO_WAL_SYNC_DSYNC,
+                                             REGIO_WAL_SYNC_FDATASYNC, REGIO_WAL_SYNC_AUTO};
+    for (int k = 0; k < LOG_ALL; k++) {
         struct regio_wal_opts o = {.sync_method = m[k]};
+        if (k == LOG_WIDE) {
+            /* The method AUTO chose, so that only the flushes in flight differ. */
+            struct regio_wal_stats st;
+            regio_wal_stats(b->w[LOG_AUTO], &st);
+            o.sync_method = st.sync_method;
+            o.max_flushes = WIDE_FLUSHES;
+        }
         int rc = wal_open_warm(b->ctx, b->dir[k], &o, &b->w[k], &b->seg_bytes);
         if (rc != 0) {
             bench_note(b->ctx, "wal: open %s: %s %s", b->dir[k], regio_strerror(rc),
@@ -531,7 +544,7 @@ static int wake_row(struct wal_bench *b)
     return 0;
 }
 
-enum many_base { MB_GC, MB_DEV, MB_ROCKS, MB_ROCKS_UNORDERED, MB_KINDS };
+enum many_base { MB_GC, MB_DEV, MB_ROCKS, MB_ROCKS_UNORDERED, MB_WIDE, MB_KINDS };
 
 /* The WAL's flushes in flight at most by default (regio_wal_opts.max_flushes). */
 #define WAL_DEFAULT_FLUSHES 2
@@ -647,10 +660,31 @@ static void many_rows(struct wal_bench *b, int n, bool rocks, struct bench_pair 
     bench_row_figure(b->ctx, "waiters", f[MF_WAITERS]);
 }
 
+/*
+ * The same appenders on a log that keeps WIDE_FLUSHES flushes in flight
+ * instead of the default 2 (same sync method, opened and warmed the same
+ * way), in the same rounds: a ratio near 1 says that waiting for a free
+ * flush slot is not what bounds the row.
+ */
+static void wide_row(struct wal_bench *b, int n, const struct bench_pair *p,
+                     double fig[2][BENCH_MAX_ROUNDS])
+{
+    char name[64], base[96], note[160];
+    snprintf(name, sizeof(name), "%d appenders, 100 B, sync each", n);
+    snprintf(base, sizeof(base), "regio with max_flushes %d (default %d)", WIDE_FLUSHES,
+             WAL_DEFAULT_FLUSHES);
+    double syncs = bench_median(fig[0], p->n), per = bench_median(fig[1], p->n);
+    snprintf(note, sizeof(note), "max_flushes %d: %.0f syncs/s, %.1f records per sync",
+             WIDE_FLUSHES, syncs, per);
+    bench_pair_row(b->ctx, "wal", name, "durable appends/s", true, p, base, note);
+    bench_row_figure(b->ctx, "wide_syncs_per_s", syncs);
+    bench_row_figure(b->ctx, "wide_records_per_flush", per);
+}
+
 static int many_appenders(struct wal_bench *b, int n, bool rocks)
 {
     static struct bench_pair p[MB_KINDS], hand, fan;
-    static double fig[MF_COUNT][BENCH_MAX_ROUNDS];
+    static double fig[MF_COUNT][BENCH_MAX_ROUNDS], wide_fig[2][BENCH_MAX_ROUNDS];
     memset(p, 0, sizeof(p));
     memset(&hand, 0, sizeof(hand));
     memset(&fan, 0, sizeof(fan));
@@ -660,7 +694,7 @@ static int many_appenders(struct wal_bench *b, int n, bool rocks)
     }
     int rc = 0;
     for (int round = 0; rc == 0 && bench_pair_more(b->ctx, &p[MB_GC], true); round++) {
-        struct wal_trial r, gc;
+        struct wal_trial r, gc, wide;
         struct raw_result dev;
         struct bench_trial db[2] = {{NAN, NAN}, {NAN, NAN}};
         for (int j = 0; rc == 0 && j < 1 + MB_KINDS; j++) {
@@ -671,6 +705,8 @@ static int many_appenders(struct wal_bench *b, int n, bool rocks)
                 rc = run_gc(b->raw, n, b->secs, &gc);
             else if (k == 1 + MB_DEV)
                 rc = raw_concurrent(b->raw, 4096, n, b->secs, &dev);
+            else if (k == 1 + MB_WIDE)
+                rc = run_appenders(b->w[LOG_WIDE], b->seg_bytes, NULL, n, 100, b->secs, &wide);
             else if (rocks)
                 db[k - 1 - MB_ROCKS] = db_bench(&b->rdb, n, b->secs, k == 1 + MB_ROCKS_UNORDERED);
         }
@@ -689,12 +725,16 @@ static int many_appenders(struct wal_bench *b, int n, bool rocks)
         bench_pair_add(&p[MB_DEV], r.t, (struct bench_trial){dev.ops, dev.cpu_ns});
         bench_pair_add(&p[MB_ROCKS], r.t, db[0]);
         bench_pair_add(&p[MB_ROCKS_UNORDERED], r.t, db[1]);
+        bench_pair_add(&p[MB_WIDE], r.t, wide.t);
+        wide_fig[0][p[MB_WIDE].n - 1] = wide.syncs_per_s;
+        wide_fig[1][p[MB_WIDE].n - 1] = wide.per_sync;
         bench_pair_add(&hand, r.t, h);
         bench_pair_add(&fan, last, call);
     }
     if (rc != 0)
         return rc;
     many_rows(b, n, rocks, p, &hand, &fan, fig);
+    wide_row(b, n, &p[MB_WIDE], wide_fig);
     wal_rm(b->rdb.db);
     return 0;
 }
@@ -731,8 +771,8 @@ static int bench_wal(const struct bench_ctx *ctx)
     memset(&b, 0, sizeof(b));
     b.ctx = ctx;
     b.secs = ctx->seconds / 2;
-    static const char *const kind[LOG_KINDS] = {"auto", "dsync", "fdatasync"};
-    for (int k = 0; k < LOG_KINDS; k++)
+    static const char *const kind[LOG_ALL] = {"auto", "dsync", "fdatasync", "wide"};
+    for (int k = 0; k < LOG_ALL; k++)
         snprintf(b.dir[k], sizeof(b.dir[k]), "%s/regio-bench-wal-%s-%d", ctx->dir, kind[k],
                  (int)getpid());
     snprintf(b.rdb.db, sizeof(b.rdb.db), "%s/regio-bench-wal-rocksdb-%d", ctx->dir, (int)getpid());
@@ -756,7 +796,7 @@ static int bench_wal(const struct bench_ctx *ctx)
         rc = big_records(&b);
     if (rc != 0)
         bench_note(ctx, "wal: %s %s", regio_strerror(rc), regio_error_detail());
-    for (int k = 0; k < LOG_KINDS; k++) {
+    for (int k = 0; k < LOG_ALL; k++) {
         if (b.w[k] != NULL) {
             int crc = regio_wal_close(b.w[k]);
             rc = rc != 0 ? rc : crc;
