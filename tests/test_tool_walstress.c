@@ -124,13 +124,18 @@ static void test_crash_cycles(const char *root, char *seed)
     CHECK(file_contains(out_path, "no acknowledged record lost or changed"));
     CHECK(!file_contains(out_path, "FAILED"));
 
+    /* --keep-cycles 1: from the second cycle on, each recovery checkpoints
+     * the log at the start of the newest cycle's records and recycles what
+     * lies before, and the verification starts there. */
     char *dir2 = subdir(root, "crashjson");
-    char *jargs[] = {"--dir",  dir2, "--crash-cycles", "2", "--seconds", "0.3",
-                     "--seed", seed, "--json",         NULL};
+    char *jargs[] = {"--dir",     dir2,  "--crash-cycles",  "3",   "--keep-cycles", "1",
+                     "--seconds", "0.3", "--segment-bytes", "16M", "--sync",        "group",
+                     "--seed",    seed,  "--json",          NULL};
     CHECK_EQ(walstress(jargs), 0);
     CHECK_EQ(json_check(out_path,
-                        "d['ok'] and len(d['crash_cycles'])==2 and d['lost']==0 and"
-                        " all(c['verify']['ok'] for c in d['crash_cycles'])",
+                        "d['ok'] and len(d['crash_cycles'])==3 and d['lost']==0 and"
+                        " all(c['verify']['ok'] for c in d['crash_cycles']) and"
+                        " [c['verified_from_cycle'] for c in d['crash_cycles']]==[1,2,3]",
                         false),
              0);
 }
@@ -231,6 +236,10 @@ static void test_usage(void)
     CHECK_EQ(walstress(a8), 2);
     char *a9[] = {"--flusher-poll-ns", "0", NULL};
     CHECK_EQ(walstress(a9), 2);
+    char *a10[] = {"--keep-cycles", "2", NULL}; /* without --crash-cycles */
+    CHECK_EQ(walstress(a10), 2);
+    char *a11[] = {"--crash-cycles", "3", "--keep-cycles", "0", NULL};
+    CHECK_EQ(walstress(a11), 2);
     char *a5[] = {"--bogus", NULL};
     CHECK_EQ(walstress(a5), 2);
     char *a6[] = {"--help", NULL};

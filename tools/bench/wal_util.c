@@ -202,6 +202,24 @@ struct uring_writer {
     bool ok;
 };
 
+/* Queue one WRITE_FIXED carrying RWF_DSYNC, as regio's DSYNC sync method
+ * issues its flushes. */
+static void prep_dsync_write(struct uring_writer *u, void *buf, size_t bytes, off_t off)
+{
+    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
+    io_uring_prep_write_fixed(s, 0, buf, (unsigned)bytes, (uint64_t)off, 0);
+    s->flags |= IOSQE_FIXED_FILE;
+    s->rw_flags = RWF_DSYNC;
+}
+
+/* Consume the write's completion c: 0 when all bytes were written. */
+static int write_result(struct uring_writer *u, struct io_uring_cqe *c, size_t bytes)
+{
+    int res = c->res;
+    io_uring_cqe_seen(&u->ring, c);
+    return res == (int)bytes ? 0 : res < 0 ? res : -EIO;
+}
+
 /* The shared engine's sleep for a completion (engine.c, block): the raw
  * io_uring_enter with a timeout slice (5 ms there), no submission. */
 #define SPLIT_WAIT_SLICE_NS 5000000
@@ -213,10 +231,7 @@ struct uring_writer {
  * entry costs on this machine and device. */
 static int uring_dsync_split(struct uring_writer *u, void *buf, size_t bytes, off_t off)
 {
-    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
-    io_uring_prep_write_fixed(s, 0, buf, (unsigned)bytes, (uint64_t)off, 0);
-    s->flags |= IOSQE_FIXED_FILE;
-    s->rw_flags = RWF_DSYNC;
+    prep_dsync_write(u, buf, bytes, off);
     int rc = io_uring_submit(&u->ring);
     if (rc < 0)
         return rc;
@@ -230,9 +245,7 @@ static int uring_dsync_split(struct uring_writer *u, void *buf, size_t bytes, of
         if (r < 0 && errno != ETIME && errno != EINTR && errno != EAGAIN && errno != EBUSY)
             return -errno;
     }
-    int res = c->res;
-    io_uring_cqe_seen(&u->ring, c);
-    return res == (int)bytes ? 0 : res < 0 ? res : -EIO;
+    return write_result(u, c, bytes);
 }
 
 /* One WRITE_FIXED carrying RWF_DSYNC, as regio's DSYNC sync method issues
@@ -240,10 +253,7 @@ static int uring_dsync_split(struct uring_writer *u, void *buf, size_t bytes, of
  * the kernel may hand it to an io-wq worker, since it can block). */
 static int uring_dsync_write(struct uring_writer *u, void *buf, size_t bytes, off_t off)
 {
-    struct io_uring_sqe *s = io_uring_get_sqe(&u->ring);
-    io_uring_prep_write_fixed(s, 0, buf, (unsigned)bytes, (uint64_t)off, 0);
-    s->flags |= IOSQE_FIXED_FILE;
-    s->rw_flags = RWF_DSYNC;
+    prep_dsync_write(u, buf, bytes, off);
     int rc = io_uring_submit_and_wait(&u->ring, 1);
     if (rc < 0)
         return rc;
@@ -251,9 +261,7 @@ static int uring_dsync_write(struct uring_writer *u, void *buf, size_t bytes, of
     rc = io_uring_wait_cqe(&u->ring, &c);
     if (rc < 0)
         return rc;
-    int res = c->res;
-    io_uring_cqe_seen(&u->ring, c);
-    return res == (int)bytes ? 0 : res < 0 ? res : -EIO;
+    return write_result(u, c, bytes);
 }
 
 static int uring_durable_write(struct uring_writer *u, void *buf, size_t bytes, off_t off)
