@@ -238,6 +238,9 @@ int regio__wal_create_first_segment(struct regio_wal *w);
 /* wal_sync_probe.c: best ns of one 4 KiB durable write with RWF_DSYNC and
  * with write + fdatasync, in an unnamed file in the directory. */
 int regio__wal_probe_sync(int dir_fd, int64_t *dsync_ns, int64_t *fdatasync_ns);
+/* AUTO's rule: write + fdatasync only when its probe time is under 3/4 of
+ * RWF_DSYNC's (wal_sync_probe.c says why). */
+bool regio__wal_probe_prefers_fdatasync(int64_t dsync_ns, int64_t fdatasync_ns);
 /* Set w->sync_method and dsync_writes from opts.sync_method (probing for AUTO). */
 void regio__wal_choose_sync(struct regio_wal *w);
 /* Rename the segment file segno to a recycle .tmp name, durably. */
