@@ -1131,6 +1131,28 @@ static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
     REGIO_ASSERT(a->prev == NULL || a->prev->lsn <= a->lsn);
 }
 
+/*
+ * A node for one callback, under mu: a spare one when the callback thread
+ * has returned any, else NULL. A malloc per record, freed by the callback
+ * thread, made the appenders and the callback thread take the allocator's
+ * arena locks against each other for every record: with 4 appenders of
+ * pipelined 4 KiB records the callback thread spent most of its time
+ * blocked in free (docs/performance.md, walpipe). Spares cost no lock of
+ * their own: notify_durable holds mu anyway, and cb_main returns a whole
+ * batch in one splice when it retakes mu.
+ */
+static struct regio__wal_async *async_node_take(struct regio_wal *w)
+{
+    REGIO_ASSERT(regio__lock_held(&w->mu));
+    struct regio__wal_async *a = w->async_spare;
+    if (a == NULL)
+        return NULL;
+    REGIO_ASSERT(w->async_spare_count > 0);
+    w->async_spare = a->next;
+    w->async_spare_count--;
+    return a;
+}
+
 int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, void *ctx)
 {
     regio__clear_detail();
@@ -1141,15 +1163,23 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
     int err = atomic_load(&w->failed);
     if (err != 0)
         return err;
-    struct regio__wal_async *a = malloc(sizeof(*a));
-    if (a == NULL)
-        return -ENOMEM;
-    a->lsn = lsn;
-    a->cb = cb;
-    a->ctx = ctx;
     atomic_max(&w->requested, lsn + 1);
     REGIO_ASSERT(!regio__lock_held(&w->mu));
     regio__lock(&w->mu);
+    struct regio__wal_async *a = async_node_take(w);
+    if (a == NULL) {
+        /* Not under mu: the allocator may take its own locks or fault. */
+        regio__unlock(&w->mu);
+        a = malloc(sizeof(*a));
+        if (a == NULL) {
+            regio__set_detail("wal: no memory for a callback node");
+            return -ENOMEM;
+        }
+        regio__lock(&w->mu);
+    }
+    a->lsn = lsn;
+    a->cb = cb;
+    a->ctx = ctx;
     async_insert(w, a);
     atomic_fetch_add(&w->async_count, 1);
     /* Wake the callback thread only for a record already durable: for the
@@ -1164,6 +1194,34 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
         pthread_cond_signal(&w->work_cond);
     regio__unlock(&w->mu);
     return 0;
+}
+
+static void async_free_chain(struct regio__wal_async *a)
+{
+    while (a != NULL) {
+        struct regio__wal_async *next = a->next;
+        free(a);
+        a = next;
+    }
+}
+
+/* Keep the answered nodes first..last (n, linked by next) as spares, under
+ * mu, unless that takes the spares past async_spare_max: then returns the
+ * whole chain, to free after letting go of mu (else NULL). A batch is kept
+ * or freed whole, so that no step walks it under mu. */
+static struct regio__wal_async *async_node_return(struct regio_wal *w,
+                                                  struct regio__wal_async *first,
+                                                  struct regio__wal_async *last, uint32_t n)
+{
+    REGIO_ASSERT(regio__lock_held(&w->mu));
+    REGIO_ASSERT(first != NULL && last != NULL && last->next == NULL && n > 0);
+    if (w->async_spare_count >= w->async_spare_max || n > w->async_spare_max - w->async_spare_count)
+        return first;
+    last->next = w->async_spare;
+    w->async_spare = first;
+    w->async_spare_count += n;
+    REGIO_ASSERT(w->async_spare_count <= w->async_spare_max);
+    return NULL;
 }
 
 /* Detach, under mu, the callbacks that are due: the durable prefix, or all
@@ -1206,15 +1264,24 @@ static void *cb_main(void *arg)
         if (a != NULL) {
             regio__unlock(&w->mu);
             uint64_t durable = atomic_load(&w->durable);
+            struct regio__wal_async *first = a, *last = NULL;
+            uint32_t n = 0;
             while (a != NULL) {
                 struct regio__wal_async *next = a->next;
                 /* Taken as due against an earlier (never larger) durable. */
                 REGIO_ASSERT(a->lsn < durable || failed != 0);
                 a->cb(a->ctx, a->lsn < durable ? 0 : failed);
-                free(a);
+                last = a;
+                n++;
                 a = next;
             }
             regio__lock(&w->mu);
+            struct regio__wal_async *spill = async_node_return(w, first, last, n);
+            if (spill != NULL) {
+                regio__unlock(&w->mu);
+                async_free_chain(spill);
+                regio__lock(&w->mu);
+            }
             continue;
         }
         if (w->cb_stop && w->async_head == NULL)
@@ -1505,6 +1572,10 @@ static void destroy(struct regio_wal *w)
     /* A reader's pin points into w (close refuses while one is live). */
     REGIO_ASSERT(w->pins == NULL && atomic_load(&w->bound_pagers) == 0);
     stop_threads(w);
+    /* The callback thread answered every node before it stopped. */
+    REGIO_ASSERT(w->async_head == NULL);
+    async_free_chain(w->async_spare);
+    w->async_spare = NULL;
     free_memory(w);
     free(w->segs);
     if (w->lock_fd >= 0)
@@ -1716,6 +1787,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     w->piece_bytes = w->opts.buffer_bytes ? w->opts.buffer_bytes : REGIO_MIB;
     w->ring_bytes = REGIO__WAL_PIECES * w->piece_bytes;
     apply_tuning(w);
+    w->async_spare_max = REGIO__WAL_ASYNC_SPARE_MAX;
     w->lock_fd = -1;
     w->dir_lock_fd = -1;
     w->stats_handle = -1;

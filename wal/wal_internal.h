@@ -45,6 +45,11 @@ struct regio__wal_flush {
     struct regio_wal *w;
 };
 
+/* Spare callback nodes a log keeps at most (48 bytes each with malloc's
+ * header: 3 MiB): the callback thread frees an answered batch that would
+ * take the spares past it. */
+#define REGIO__WAL_ASYNC_SPARE_MAX 65536u
+
 struct regio__wal_async {
     uint64_t lsn;
     regio_cb cb;
@@ -161,6 +166,10 @@ struct regio_wal {
     struct regio__wal_async *async_head, *async_tail;
     uint64_t async_insert_steps;  /* list steps taken by inserts, under mu (tests) */
     _Atomic uint32_t async_count; /* changed under mu, read without it */
+    /* Answered callback nodes kept for reuse, under mu (wal.c, async_node_take). */
+    struct regio__wal_async *async_spare;
+    uint32_t async_spare_count;
+    uint32_t async_spare_max; /* REGIO__WAL_ASYNC_SPARE_MAX (tests lower it) */
     struct regio__wal_pin *pins;
     /* Pagers bound to this log (wal/wal_pager.c): each holds a gate whose
      * context is w, so close refuses while any is bound. */
