@@ -301,8 +301,8 @@ def why_one_appender(rows):
          "against the raw loop that does the same I/O: " + "; ".join(parts) + ".")
     if best:
         s += (f" The fastest raw loop of this device in this run was "
-              f"{best['baseline_name'][7:]} ({fmt(best['baseline'])}/s), and the row's "
-              f"baseline is the best loop of each round.")
+              f"{best['baseline_name'][7:]} ({fmt(best['baseline'])}/s, the highest median), "
+              f"and it is the row's baseline.")
     if probe:
         s += (f" The probe at open (row \"sync_method AUTO: the probe's choice\", a fresh log "
               f"each round) measured one RWF_DSYNC write at {fmt(probe['regio'])} us and one "
@@ -310,8 +310,8 @@ def why_one_appender(rows):
               f"{ratio_cell(probe)}; it {probe.get('note') or ''}.")
         if probe.get("within_noise"):
             s += (" The interval holds 1.0: on this device the two methods are a toss-up for "
-                  "the probe, so its choice can flip from one open to the next, and AUTO stays "
-                  "opt-in.")
+                  "the probe, which is why AUTO keeps RWF_DSYNC unless write + fdatasync takes "
+                  "under 3/4 of its time (wal/wal_sync_probe.c).")
     gap = why_one_appender_gap(rows)
     if gap:
         s += "\n\n" + gap

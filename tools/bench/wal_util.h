@@ -69,8 +69,12 @@ struct raw_result {
  * thread: getrusage RUSAGE_SELF). */
 int64_t wal_context_switches(void);
 
-/* One writer, `bytes` per durable write, for `seconds`, into a preallocated
- * file at path (removed afterwards). */
+/* The raw_* functions write into a preallocated file at path, filled by
+ * the first call that needs it and kept for the next ones (wal_util.c,
+ * raw_file, says why): the benchmark removes it at its end. */
+void raw_remove(const char *path);
+
+/* One writer, `bytes` per durable write, for `seconds`. */
 int raw_loop(const char *path, size_t bytes, enum raw_mode mode, double seconds,
              struct raw_result *r);
 /* n writers at once (O_DSYNC, each in its own part of one file): the total

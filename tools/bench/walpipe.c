@@ -308,6 +308,7 @@ static int bench_walpipe(const struct bench_ctx *ctx)
         pipe_rows(ctx, &cfgs[i], &pairs[i], &hand[i], st[i]);
     int closed = regio_wal_close(w);
     wal_rm(dir);
+    raw_remove(raw);
     return rc != 0 ? rc : closed;
 }
 
