@@ -446,11 +446,21 @@ def why_walpipe_threads(one, four, hand4):
         g = c4 / c1
         s += (f"CPU per record, the whole process's: {fmt(c4)} ns with 4 threads, {fmt(c1)} ns "
               f"with one ({g:.2f}x). ")
+        x1, x4 = figure(one, "cs_per_record"), figure(four, "cs_per_record")
         if g >= 1.15:
             s += (f"regio's cost per record grows with threads: {fmt(c4 - c1)} ns more a record "
-                  f"with 4 appenders (contention between them or more wake-ups a record; "
-                  f"these rows do not say which), so more threads buy fewer records for the "
-                  f"same CPU. ")
+                  f"with 4 appenders, so more threads buy fewer records for the same CPU. ")
+            if x1 is not None and x4 is not None and x4 >= 1.5 * x1:
+                s += (f"Context switches per record, the whole process's: {x4:.3f} with 4 "
+                      f"threads, {x1:.3f} with one ({x4 / x1:.1f}x): the extra cost comes with "
+                      f"threads that block and are woken again (appenders on the log's lock "
+                      f"or waiting for ring space, the callback thread on the lock). ")
+            elif x1 is not None and x4 is not None:
+                s += (f"Context switches per record barely change ({x4:.3f} with 4 threads, "
+                      f"{x1:.3f} with one): the extra cost is CPU work, not sleeping and "
+                      f"waking. ")
+            else:
+                s += "(Contention or more wake-ups a record: these rows do not say which.) "
         else:
             s += "The cost per record does not grow with threads. "
         if b4 is not None and cpus and b4 >= 0.9 * cpus:

@@ -127,6 +127,7 @@ struct pipe_stats {
     double syncs_per_s;
     double bytes_per_rec; /* log bytes per record */
     double cpus_busy;     /* process CPU time / wall time: appenders, flusher, callbacks */
+    double cs_per_rec;    /* the process's context switches per durable record */
 };
 
 /* One trial: durable records/s over the last 90 % of `seconds` (the first
@@ -151,6 +152,7 @@ static int pipe_trial(struct regio_wal *w, const struct pipe_cfg *c, double seco
     struct regio_wal_stats s0, s1;
     regio_wal_stats(w, &s0);
     uint64_t d0 = pipers_done(p, started);
+    int64_t cs0 = wal_context_switches();
     struct bench_clock clk;
     bench_clock_start(&clk);
     usleep((useconds_t)(seconds * 9e5));
@@ -160,6 +162,7 @@ static int pipe_trial(struct regio_wal *w, const struct pipe_cfg *c, double seco
         usleep(1000);
     int64_t cpu;
     int64_t wall = bench_clock_stop(&clk, &cpu);
+    int64_t cs = wal_context_switches() - cs0;
     uint64_t d1 = pipers_done(p, started);
     regio_wal_stats(w, &s1);
     for (int i = 0; i < started; i++)
@@ -184,6 +187,7 @@ static int pipe_trial(struct regio_wal *w, const struct pipe_cfg *c, double seco
     ps->syncs_per_s = syncs * 1e9 / (double)wall;
     ps->bytes_per_rec = recs > 0 ? bytes / recs : NAN;
     ps->cpus_busy = (double)cpu / (double)wall;
+    ps->cs_per_rec = d1 > d0 ? (double)cs / (double)(d1 - d0) : NAN;
     return rc;
 }
 
@@ -242,6 +246,7 @@ static void pipe_rows(const struct bench_ctx *ctx, const struct pipe_cfg *c,
     double per_sync = stat_median(st, p->n, offsetof(struct pipe_stats, per_sync));
     double syncs = stat_median(st, p->n, offsetof(struct pipe_stats, syncs_per_s));
     double busy = stat_median(st, p->n, offsetof(struct pipe_stats, cpus_busy));
+    double cs = stat_median(st, p->n, offsetof(struct pipe_stats, cs_per_rec));
     snprintf(note, sizeof(note),
              "%.1f MB/s of payload, device %.1f MB/s; %.0f records per sync; %.0f KiB per flush "
              "write, %.0f syncs/s; CPU %.0f ns per record, %.2f CPUs busy",
@@ -251,11 +256,14 @@ static void pipe_rows(const struct bench_ctx *ctx, const struct pipe_cfg *c,
     /* The same figures for report.py, which explains a miss from them (the
      * 4-thread rows against the one-thread rows: CPU-bound or not, CPU per
      * record growing with threads or not, flush sizes). CPUs busy is the
-     * whole process's CPU time over the trial's wall time, per round. */
+     * whole process's CPU time over the trial's wall time, per round;
+     * context switches per record the whole process's (getrusage), which
+     * grow when threads block and are woken again. */
     bench_row_figure(ctx, "cpus_busy", busy);
     bench_row_figure(ctx, "records_per_flush", per_sync);
     bench_row_figure(ctx, "kib_per_flush", bps / 1024);
     bench_row_figure(ctx, "syncs_per_s", syncs);
+    bench_row_figure(ctx, "cs_per_record", cs);
     if (hand->n == 0)
         return;
     snprintf(note, sizeof(note),
