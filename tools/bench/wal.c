@@ -350,11 +350,11 @@ static int open_logs(struct wal_bench *b)
 /*
  * How steady AUTO's choice is: a fresh log opened with sync_method AUTO in
  * every round, its probe's two times read from regio_wal_stats (the best of
- * three 4 KiB durable writes each way). The row's ratio is the fdatasync
+ * five 4 KiB durable writes each way). The row's ratio is the fdatasync
  * probe's time over the RWF_DSYNC probe's (>1: RWF_DSYNC faster); an
- * interval that holds 1.0 says the two methods are a toss-up on this device
- * and the choice can flip from one open to the next. CPU per operation is
- * the whole open's, on both sides.
+ * interval that holds 1.0 says the two methods are a toss-up on this device,
+ * where AUTO keeps RWF_DSYNC (fdatasync needs under 3/4 of its time). CPU
+ * per operation is the whole open's, on both sides.
  */
 static int probe_rounds(struct wal_bench *b)
 {
