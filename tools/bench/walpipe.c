@@ -11,7 +11,8 @@
  * payload.
  *
  * Rows: one thread with K = 1, 64, 4096 records in flight, 100-byte and
- * 4 KiB records; then 4 and 16 threads with 4096 each. The log is opened and
+ * 4 KiB records; then 4 and 16 threads with 4096 each, each also against
+ * one thread of the same depth and record size in the same rounds. The log is opened and
  * warmed to recycled segments once, a checkpointer recycles segments
  * throughout, and each round measures the bandwidth and then every
  * configuration.
@@ -274,6 +275,33 @@ static void pipe_rows(const struct bench_ctx *ctx, const struct pipe_cfg *c,
                    "the log's flushes by hand (RWF_DSYNC, same size)", note);
 }
 
+/* The one-thread configuration with c's depth and record size (-1: none,
+ * or c is one). */
+static int one_thread_cfg(const struct pipe_cfg *c)
+{
+    if (c->threads == 1)
+        return -1;
+    for (size_t i = 0; i < CFG_COUNT; i++)
+        if (cfgs[i].threads == 1 && cfgs[i].depth == c->depth && cfgs[i].rec_bytes == c->rec_bytes)
+            return (int)i;
+    return -1;
+}
+
+/* Pipelined commits scale with threads when this row's ratio is >= 1: the
+ * threads' durable records/s over one thread's, round by round, so that a
+ * round in which the device was slow moves both (the medians of the two
+ * rows come from different rounds). */
+static void scale_row(const struct bench_ctx *ctx, const struct pipe_cfg *c,
+                      const struct bench_pair *p)
+{
+    char name[96], base[96];
+    snprintf(name, sizeof(name), "%d threads x %u in flight, %zu B", c->threads, c->depth,
+             c->rec_bytes);
+    snprintf(base, sizeof(base), "1 thread x %u in flight, same record size", c->depth);
+    bench_pair_row(ctx, "walpipe", name, "durable records/s", true, p, base,
+                   "both measured in every round; the ratio is the per-round ratio's median");
+}
+
 static int bench_walpipe(const struct bench_ctx *ctx)
 {
     char dir[1024], raw[1024];
@@ -289,31 +317,43 @@ static int bench_walpipe(const struct bench_ctx *ctx)
     }
     struct wal_checkpointer ck;
     wal_checkpointer_start(&ck, w, seg_bytes / 2);
-    static struct bench_pair pairs[CFG_COUNT], hand[CFG_COUNT];
+    static struct bench_pair pairs[CFG_COUNT], hand[CFG_COUNT], scale[CFG_COUNT];
     static struct pipe_stats st[CFG_COUNT][BENCH_MAX_ROUNDS];
     memset(pairs, 0, sizeof(pairs));
     memset(hand, 0, sizeof(hand));
+    memset(scale, 0, sizeof(scale));
     double secs = ctx->seconds / 2;
     for (int round = 0; rc == 0 && bench_pair_more(ctx, &pairs[0], true); round++) {
         struct raw_result bw;
         rc = raw_bandwidth(raw, secs, &bw);
+        struct bench_trial trial[CFG_COUNT];
         for (size_t k = 0; rc == 0 && k < CFG_COUNT; k++) {
             /* Alternate the order of configurations between rounds. */
             size_t i = round % 2 ? CFG_COUNT - 1 - k : k;
-            struct bench_trial t, b = {bw.ops / (double)cfgs[i].rec_bytes,
-                                       bw.cpu_ns / ((1u << 20) / (double)cfgs[i].rec_bytes)};
+            struct bench_trial b = {bw.ops / (double)cfgs[i].rec_bytes,
+                                    bw.cpu_ns / ((1u << 20) / (double)cfgs[i].rec_bytes)};
             struct pipe_stats *ps = &st[i][pairs[i].n];
-            rc = pipe_trial(w, &cfgs[i], secs, &t, ps);
+            rc = pipe_trial(w, &cfgs[i], secs, &trial[i], ps);
             if (rc == 0)
-                bench_pair_add(&pairs[i], t, b);
+                bench_pair_add(&pairs[i], trial[i], b);
             if (rc == 0 && has_hand_row(&cfgs[i]))
-                rc = hand_trial(raw, secs, &cfgs[i], ps, t, &hand[i]);
+                rc = hand_trial(raw, secs, &cfgs[i], ps, trial[i], &hand[i]);
+        }
+        /* More threads against one thread with the same depth and record
+         * size, paired within the round. */
+        for (size_t i = 0; rc == 0 && i < CFG_COUNT; i++) {
+            int one = one_thread_cfg(&cfgs[i]);
+            if (one >= 0)
+                bench_pair_add(&scale[i], trial[i], trial[one]);
         }
     }
     int crc = wal_checkpointer_stop(&ck);
     rc = rc != 0 ? rc : crc;
-    for (size_t i = 0; rc == 0 && i < CFG_COUNT; i++)
+    for (size_t i = 0; rc == 0 && i < CFG_COUNT; i++) {
         pipe_rows(ctx, &cfgs[i], &pairs[i], &hand[i], st[i]);
+        if (scale[i].n > 0)
+            scale_row(ctx, &cfgs[i], &scale[i]);
+    }
     int closed = regio_wal_close(w);
     wal_rm(dir);
     raw_remove(raw);
