@@ -99,9 +99,9 @@ static void run(struct regio_wal *w, int threads, uint64_t *steps_out)
     }
     for (int t = 0; t < threads; t++)
         pthread_join(th[t], NULL);
-    regio__lock(&w->mu);
+    regio__lock(&w->async_mu);
     *steps_out = w->async_insert_steps - steps0;
-    regio__unlock(&w->mu);
+    regio__unlock(&w->async_mu);
     wal_hold_release(&h);
     /* Nothing waits with regio_wal_sync: only the callbacks' own requests
      * make the flusher write. */
@@ -118,9 +118,9 @@ static uint32_t spares_settled(struct regio_wal *w, uint32_t want)
 {
     uint32_t n = 0;
     for (int i = 0; i < 5000; i++) {
-        regio__lock(&w->mu);
+        regio__lock(&w->async_mu);
         n = w->async_spare_count;
-        regio__unlock(&w->mu);
+        regio__unlock(&w->async_mu);
         if (n == want)
             break;
         usleep(1000);
@@ -148,9 +148,9 @@ static uint32_t spares_after_one_more(struct regio_wal *w)
     for (int i = 0; i < 20000 && !atomic_load(&done); i++)
         usleep(1000);
     CHECK(atomic_load(&done));
-    regio__lock(&w->mu);
+    regio__lock(&w->async_mu);
     uint32_t n = w->async_spare_count;
-    regio__unlock(&w->mu);
+    regio__unlock(&w->async_mu);
     return n;
 }
 
@@ -178,9 +178,9 @@ int main(void)
     /* Past the bound a batch is freed, not kept: with a bound of 1500 the
      * run takes all 2000 spares, and its 2000 answered nodes cannot all
      * come back. */
-    regio__lock(&w->mu);
+    regio__lock(&w->async_mu);
     w->async_spare_max = RECORDS * 3 / 4;
-    regio__unlock(&w->mu);
+    regio__unlock(&w->async_mu);
     run(w, 1, &steps);
     uint32_t left = spares_after_one_more(w);
     CHECK(left <= RECORDS * 3 / 4);

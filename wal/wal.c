@@ -131,10 +131,12 @@ static void wal_fail(struct regio_wal *w, int err)
     wake_all_buckets(w);
     regio__lock(&w->mu);
     pthread_cond_broadcast(&w->done_cond);
-    pthread_cond_broadcast(&w->cb_cond);
     pthread_cond_broadcast(&w->work_cond);
     pthread_cond_broadcast(&w->prep_cond);
     regio__unlock(&w->mu);
+    regio__lock(&w->async_mu);
+    pthread_cond_broadcast(&w->cb_cond);
+    regio__unlock(&w->async_mu);
 }
 
 static void atomic_max(_Atomic uint64_t *a, uint64_t v)
@@ -590,14 +592,21 @@ static void complete_flushes(struct regio_wal *w)
     uint64_t acked_to = atomic_load(&w->acked_seq);
     for (uint64_t q = acked_from + 1; q <= acked_to; q++)
         wake_bucket(w, q);
-    /* Ring-space waiters and the callback thread wait on conditions. */
-    if (atomic_load(&w->space_waiters) > 0 || atomic_load(&w->async_count) > 0) {
+    /* Ring-space waiters and the callback thread wait on conditions (a
+     * space waiter counts itself under mu before it checks, a callback
+     * under async_mu before it reads durable: one of us sees the other). */
+    if (atomic_load(&w->space_waiters) > 0) {
         REGIO_ASSERT(!regio__lock_held(&w->mu)); /* flush_mu holders never take mu first */
         regio__lock(&w->mu);
         pthread_cond_broadcast(&w->done_cond);
+        regio__unlock(&w->mu);
+    }
+    if (atomic_load(&w->async_count) > 0) {
+        REGIO_ASSERT(!regio__lock_held(&w->async_mu));
+        regio__lock(&w->async_mu);
         if (w->async_head != NULL)
             pthread_cond_signal(&w->cb_cond);
-        regio__unlock(&w->mu);
+        regio__unlock(&w->async_mu);
     }
 }
 
@@ -1111,7 +1120,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
  * with every thread added (docs/performance.md, walpipe). */
 static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
 {
-    REGIO_ASSERT(regio__lock_held(&w->mu));
+    REGIO_ASSERT(regio__lock_held(&w->async_mu));
     struct regio__wal_async *p = w->async_tail;
     while (p != NULL && p->lsn > a->lsn) {
         p = p->prev;
@@ -1132,18 +1141,18 @@ static void async_insert(struct regio_wal *w, struct regio__wal_async *a)
 }
 
 /*
- * A node for one callback, under mu: a spare one when the callback thread
- * has returned any, else NULL. A malloc per record, freed by the callback
- * thread, made the appenders and the callback thread take the allocator's
- * arena locks against each other for every record: with 4 appenders of
- * pipelined 4 KiB records the callback thread spent most of its time
- * blocked in free (docs/performance.md, walpipe). Spares cost no lock of
- * their own: notify_durable holds mu anyway, and cb_main returns a whole
- * batch in one splice when it retakes mu.
+ * A node for one callback, under async_mu: a spare one when the callback
+ * thread has returned any, else NULL. A malloc per record, freed by the
+ * callback thread, made the appenders and the callback thread take the
+ * allocator's arena locks against each other for every record: with 4
+ * appenders of pipelined 4 KiB records the callback thread spent most of
+ * its time blocked in free (docs/decisions.md). Spares cost no lock of
+ * their own: notify_durable holds async_mu anyway, and cb_main returns a
+ * whole batch in one splice when it retakes async_mu.
  */
 static struct regio__wal_async *async_node_take(struct regio_wal *w)
 {
-    REGIO_ASSERT(regio__lock_held(&w->mu));
+    REGIO_ASSERT(regio__lock_held(&w->async_mu));
     struct regio__wal_async *a = w->async_spare;
     if (a == NULL)
         return NULL;
@@ -1164,18 +1173,18 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
     if (err != 0)
         return err;
     atomic_max(&w->requested, lsn + 1);
-    REGIO_ASSERT(!regio__lock_held(&w->mu));
-    regio__lock(&w->mu);
+    REGIO_ASSERT(!regio__lock_held(&w->async_mu) && !regio__lock_held(&w->mu));
+    regio__lock(&w->async_mu);
     struct regio__wal_async *a = async_node_take(w);
     if (a == NULL) {
-        /* Not under mu: the allocator may take its own locks or fault. */
-        regio__unlock(&w->mu);
+        /* Not under the lock: the allocator may take its own or fault. */
+        regio__unlock(&w->async_mu);
         a = malloc(sizeof(*a));
         if (a == NULL) {
             regio__set_detail("wal: no memory for a callback node");
             return -ENOMEM;
         }
-        regio__lock(&w->mu);
+        regio__lock(&w->async_mu);
     }
     a->lsn = lsn;
     a->cb = cb;
@@ -1190,9 +1199,9 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
      * every record. */
     if (lsn < atomic_load(&w->durable) || atomic_load(&w->failed) != 0)
         pthread_cond_signal(&w->cb_cond);
-    if (w->flusher_idle)
-        pthread_cond_signal(&w->work_cond);
-    regio__unlock(&w->mu);
+    regio__unlock(&w->async_mu);
+    /* The request was stored before: a flusher going idle sees it. */
+    wake_flusher(w);
     return 0;
 }
 
@@ -1206,14 +1215,14 @@ static void async_free_chain(struct regio__wal_async *a)
 }
 
 /* Keep the answered nodes first..last (n, linked by next) as spares, under
- * mu, unless that takes the spares past async_spare_max: then returns the
- * whole chain, to free after letting go of mu (else NULL). A batch is kept
- * or freed whole, so that no step walks it under mu. */
+ * async_mu, unless that takes the spares past async_spare_max: then returns
+ * the whole chain, to free after letting go of the lock (else NULL). A batch
+ * is kept or freed whole, so that no step walks it under the lock. */
 static struct regio__wal_async *async_node_return(struct regio_wal *w,
                                                   struct regio__wal_async *first,
                                                   struct regio__wal_async *last, uint32_t n)
 {
-    REGIO_ASSERT(regio__lock_held(&w->mu));
+    REGIO_ASSERT(regio__lock_held(&w->async_mu));
     REGIO_ASSERT(first != NULL && last != NULL && last->next == NULL && n > 0);
     if (w->async_spare_count >= w->async_spare_max || n > w->async_spare_max - w->async_spare_count)
         return first;
@@ -1224,11 +1233,11 @@ static struct regio__wal_async *async_node_return(struct regio_wal *w,
     return NULL;
 }
 
-/* Detach, under mu, the callbacks that are due: the durable prefix, or all
+/* Detach, under async_mu, the callbacks that are due: the durable prefix, or all
  * of them once the log has failed. Returns the first (NULL: none). */
 static struct regio__wal_async *async_take_due(struct regio_wal *w, int failed)
 {
-    REGIO_ASSERT(regio__lock_held(&w->mu));
+    REGIO_ASSERT(regio__lock_held(&w->async_mu));
     uint64_t durable = atomic_load(&w->durable);
     struct regio__wal_async *first = w->async_head, *last = NULL;
     uint32_t n = 0;
@@ -1253,16 +1262,16 @@ static struct regio__wal_async *async_take_due(struct regio_wal *w, int failed)
 /* Runs async callbacks in LSN order, never inside the call that registered
  * them, and never on the flusher (a callback may append and wait for ring
  * space, which only the flusher frees). All callbacks that are due run in
- * one batch outside mu: one lock round trip per flush, not per record. */
+ * one batch outside async_mu: one lock round trip per flush, not per record. */
 static void *cb_main(void *arg)
 {
     struct regio_wal *w = arg;
-    regio__lock(&w->mu);
+    regio__lock(&w->async_mu);
     for (;;) {
         int failed = atomic_load(&w->failed);
         struct regio__wal_async *a = async_take_due(w, failed);
         if (a != NULL) {
-            regio__unlock(&w->mu);
+            regio__unlock(&w->async_mu);
             uint64_t durable = atomic_load(&w->durable);
             struct regio__wal_async *first = a, *last = NULL;
             uint32_t n = 0;
@@ -1275,20 +1284,20 @@ static void *cb_main(void *arg)
                 n++;
                 a = next;
             }
-            regio__lock(&w->mu);
+            regio__lock(&w->async_mu);
             struct regio__wal_async *spill = async_node_return(w, first, last, n);
             if (spill != NULL) {
-                regio__unlock(&w->mu);
+                regio__unlock(&w->async_mu);
                 async_free_chain(spill);
-                regio__lock(&w->mu);
+                regio__lock(&w->async_mu);
             }
             continue;
         }
         if (w->cb_stop && w->async_head == NULL)
             break;
-        regio__lock_wait(&w->cb_cond, &w->mu);
+        regio__lock_wait(&w->cb_cond, &w->async_mu);
     }
-    regio__unlock(&w->mu);
+    regio__unlock(&w->async_mu);
     return NULL;
 }
 
@@ -1548,9 +1557,8 @@ static void stop_threads(struct regio_wal *w)
     int rc = pthread_join(w->flusher, NULL);
     REGIO_ASSERT(rc == 0);
     REGIO_ASSERT(w->engine == NULL); /* the flusher destroyed it on its way out */
-    regio__lock(&w->mu);
+    regio__lock(&w->async_mu);
     w->cb_stop = true;
-    w->prep_stop = true;
     /* Whatever was never made durable is answered with the failure, or
      * with -ECANCELED when the log closes without one. */
     if (atomic_load(&w->failed) == 0 && w->async_head != NULL) {
@@ -1558,6 +1566,9 @@ static void stop_threads(struct regio_wal *w)
         atomic_compare_exchange_strong(&w->failed, &expect, -ECANCELED);
     }
     pthread_cond_broadcast(&w->cb_cond);
+    regio__unlock(&w->async_mu);
+    regio__lock(&w->mu);
+    w->prep_stop = true;
     pthread_cond_broadcast(&w->prep_cond);
     regio__unlock(&w->mu);
     rc = pthread_join(w->cbthread, NULL);
@@ -1585,6 +1596,7 @@ static void destroy(struct regio_wal *w)
     if (w->dir_fd >= 0)
         close(w->dir_fd);
     regio__lock_destroy(&w->mu);
+    regio__lock_destroy(&w->async_mu);
     regio__lock_destroy(&w->ctl_mu);
     regio__lock_destroy(&w->flush_mu);
     pthread_cond_destroy(&w->work_cond);
@@ -1655,10 +1667,12 @@ static int start_threads(struct regio_wal *w)
         /* Unwind with the threads that did start. */
         regio__lock(&w->mu);
         w->stopping = true;
-        w->cb_stop = true;
         pthread_cond_broadcast(&w->work_cond);
-        pthread_cond_broadcast(&w->cb_cond);
         regio__unlock(&w->mu);
+        regio__lock(&w->async_mu);
+        w->cb_stop = true;
+        pthread_cond_broadcast(&w->cb_cond);
+        regio__unlock(&w->async_mu);
         pthread_join(w->flusher, NULL);
         if (cb_ok)
             pthread_join(w->cbthread, NULL);
@@ -1792,6 +1806,7 @@ int regio_wal_open(const char *dir, const struct regio_wal_opts *opts, struct re
     w->dir_lock_fd = -1;
     w->stats_handle = -1;
     regio__lock_init(&w->mu, false);
+    regio__lock_init(&w->async_mu, false);
     regio__lock_init(&w->ctl_mu, false);
     regio__lock_init(&w->flush_mu, false);
     pthread_cond_init(&w->work_cond, NULL);

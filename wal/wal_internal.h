@@ -155,18 +155,23 @@ struct regio_wal {
     struct regio__lock mu;     /* guards the conditions and lists below */
     pthread_cond_t work_cond;  /* flusher sleeps here */
     pthread_cond_t done_cond;  /* sync and ring-space waiters */
-    pthread_cond_t cb_cond;    /* callback thread */
+    pthread_cond_t cb_cond;    /* callback thread, with async_mu */
     pthread_cond_t prep_cond;  /* spare preparer */
     _Atomic bool flusher_idle; /* set and cleared under mu; read without it */
     _Atomic bool stopping;     /* read by the flusher without mu */
     bool closing;
     bool cb_stop;
     bool prep_stop;
-    /* Pending callbacks in LSN order; new ones come at or near the tail. */
+    /* Pending callbacks in LSN order; new ones come at or near the tail.
+     * The callback state (the list, the spares, cb_stop, cb_cond) has its
+     * own lock, async_mu, never held with mu: every pipelined record takes
+     * it, and under mu it made the appenders queue behind the ring-space
+     * waiters and the flusher's signals (docs/decisions.md). */
+    struct regio__lock async_mu;
     struct regio__wal_async *async_head, *async_tail;
-    uint64_t async_insert_steps;  /* list steps taken by inserts, under mu (tests) */
-    _Atomic uint32_t async_count; /* changed under mu, read without it */
-    /* Answered callback nodes kept for reuse, under mu (wal.c, async_node_take). */
+    uint64_t async_insert_steps;  /* list steps taken by inserts, under async_mu (tests) */
+    _Atomic uint32_t async_count; /* changed under async_mu, read without it */
+    /* Answered callback nodes kept for reuse, under async_mu (wal.c, async_node_take). */
     struct regio__wal_async *async_spare;
     uint32_t async_spare_count;
     uint32_t async_spare_max; /* REGIO__WAL_ASYNC_SPARE_MAX (tests lower it) */
