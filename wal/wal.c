@@ -1113,7 +1113,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
     return atomic_load(&w->durable) > lsn ? 0 : atomic_load(&w->failed);
 }
 
-/* Insert a into the pending list, in LSN order, under mu. Records come in
+/* Insert a into the pending list, in LSN order, under async_mu. Records come in
  * LSN order from one thread and nearly so from many, so the place is found
  * from the tail: a walk from the head cost one step per pending callback,
  * and with thousands in flight per thread it made pipelined commits slower
