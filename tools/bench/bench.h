@@ -79,6 +79,12 @@ void bench_pair_add(struct bench_pair *p, struct bench_trial regio, struct bench
  * the ratio and fewer than ctx->max_rounds. */
 bool bench_pair_more(const struct bench_ctx *ctx, const struct bench_pair *p,
                      bool higher_is_better);
+/* True while one of the n comparisons that share a loop of rounds has
+ * fewer than ctx->rounds paired rounds but some, and another round is
+ * allowed (bench_pair_more's rule): a loop that asks bench_pair_more of one
+ * comparison only must also ask this of the others, or a baseline that
+ * measured nothing in a round leaves its row short of rounds. */
+bool bench_pairs_short(const struct bench_ctx *ctx, const struct bench_pair *p, int n);
 void bench_pair_summary(const struct bench_pair *p, bool higher_is_better, struct bench_summary *s);
 /* The order-statistics interval of the median of sorted[0..n). */
 void bench_interval(double *sorted, int n, double *lo, double *hi, double *coverage);

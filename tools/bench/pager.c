@@ -640,7 +640,8 @@ static int measure_depth(struct setup *s, int qd, bool fio, struct bench_pair *p
     static const run_fn fns[R_KINDS] = {run_regio, run_engine, run_pread, run_fio, run_fio_batched};
     memset(p, 0, sizeof(*p) * P_KINDS);
     *fio_failed = false;
-    for (int i = 0; bench_pair_more(s->ctx, &p[P_IOPS], true); i++) {
+    for (int i = 0;
+         bench_pair_more(s->ctx, &p[P_IOPS], true) || bench_pairs_short(s->ctx, p, P_KINDS); i++) {
         struct measure m[R_KINDS];
         for (int j = 0; j < R_KINDS; j++) {
             int k = (j + i) % R_KINDS;

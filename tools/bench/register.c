@@ -251,7 +251,9 @@ static int compare_kind(const struct bench_ctx *ctx, size_t bytes, struct iovec 
     bool pinned = bench_pin(ctx->cpu, &old);
     bool compacted = true;
     int err = 0;
-    for (int round = 0; err == 0 && bench_pair_more(ctx, &p[P_CREATE], false); round++) {
+    for (int round = 0; err == 0 && (bench_pair_more(ctx, &p[P_CREATE], false) ||
+                                     bench_pairs_short(ctx, p, P_KINDS));
+         round++) {
         struct reg_times r = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN}, one = r, naive = r;
         for (int j = 0; err == 0 && j < 3; j++) {
             int k = (j + round) % 3;

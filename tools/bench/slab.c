@@ -259,7 +259,9 @@ static void bench_class(const struct bench_ctx *ctx, struct regio_slab *s, struc
     memset(one, 0, sizeof(one));
     memset(&two, 0, sizeof(two));
     memset(&other, 0, sizeof(other));
-    for (int round = 0; bench_pair_more(ctx, &one[K_FREELIST], false); round++) {
+    for (int round = 0;
+         bench_pair_more(ctx, &one[K_FREELIST], false) || bench_pairs_short(ctx, one, K_KINDS);
+         round++) {
         struct bench_trial t[K_KINDS], r2, f2, o;
         /* The second slab before the others in even rounds, after them in odd. */
         if (round % 2 == 0)

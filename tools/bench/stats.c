@@ -178,6 +178,23 @@ void bench_pair_summary(const struct bench_pair *p, bool higher_is_better, struc
     s->within_noise = m > 0 && s->lo <= 1.0 && s->hi >= 1.0;
 }
 
+static bool pair_short(const struct bench_ctx *ctx, const struct bench_pair *p)
+{
+    if (p->n >= BENCH_MAX_ROUNDS || p->n < 1)
+        return false;
+    struct bench_summary s;
+    bench_pair_summary(p, true, &s);
+    return s.paired > 0 && s.paired < ctx->rounds && p->n < ctx->max_rounds + ctx->rounds;
+}
+
+bool bench_pairs_short(const struct bench_ctx *ctx, const struct bench_pair *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (pair_short(ctx, &p[i]))
+            return true;
+    return false;
+}
+
 bool bench_pair_more(const struct bench_ctx *ctx, const struct bench_pair *p, bool higher_is_better)
 {
     if (p->n >= BENCH_MAX_ROUNDS)

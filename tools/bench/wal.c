@@ -437,7 +437,10 @@ static int one_appender(struct wal_bench *b)
     memset(forced, 0, sizeof(forced));
     double p50[BENCH_MAX_ROUNDS], rawp50[RAW_MODES][BENCH_MAX_ROUNDS];
     int rc = 0;
-    for (int round = 0; rc == 0 && bench_pair_more(b->ctx, &best, true); round++) {
+    for (int round = 0; rc == 0 && (bench_pair_more(b->ctx, &best, true) ||
+                                    bench_pairs_short(b->ctx, each, RAW_MODES) ||
+                                    bench_pairs_short(b->ctx, forced, 4));
+         round++) {
         struct wal_trial r[LOG_KINDS];
         struct raw_result raw[RAW_MODES_ALL];
         /* regio's three logs and the raw loops (the five of the best-of and
@@ -709,7 +712,9 @@ static int many_appenders(struct wal_bench *b, int n, bool rocks)
         rocks = false;
     }
     int rc = 0;
-    for (int round = 0; rc == 0 && bench_pair_more(b->ctx, &p[MB_GC], true); round++) {
+    for (int round = 0; rc == 0 && (bench_pair_more(b->ctx, &p[MB_GC], true) ||
+                                    bench_pairs_short(b->ctx, p, MB_KINDS));
+         round++) {
         struct wal_trial r, gc, wide;
         struct raw_result dev;
         struct bench_trial db[2] = {{NAN, NAN}, {NAN, NAN}};

@@ -323,7 +323,11 @@ static int bench_walpipe(const struct bench_ctx *ctx)
     memset(hand, 0, sizeof(hand));
     memset(scale, 0, sizeof(scale));
     double secs = ctx->seconds / 2;
-    for (int round = 0; rc == 0 && bench_pair_more(ctx, &pairs[0], true); round++) {
+    for (int round = 0;
+         rc == 0 &&
+         (bench_pair_more(ctx, &pairs[0], true) || bench_pairs_short(ctx, pairs, CFG_COUNT) ||
+          bench_pairs_short(ctx, hand, CFG_COUNT) || bench_pairs_short(ctx, scale, CFG_COUNT));
+         round++) {
         struct raw_result bw;
         rc = raw_bandwidth(raw, secs, &bw);
         struct bench_trial trial[CFG_COUNT];
