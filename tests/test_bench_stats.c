@@ -12,28 +12,6 @@
 
 #include "../tools/bench/stats.c"
 
-/* What stats.c takes from regio-bench's main.c, which is not built in. */
-static int cmp_double_test(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double bench_median(double *v, int n)
-{
-    if (v == NULL || n <= 0)
-        return NAN;
-    qsort(v, (size_t)n, sizeof(*v), cmp_double_test);
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
-int64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static struct bench_trial trial(double v)
 {
     return (struct bench_trial){v, 100.0};

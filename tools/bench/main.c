@@ -60,40 +60,10 @@ static int preferred_rank(const char *name)
 
 /* ---- Timing and statistics ---------------------------------------------- */
 
-int64_t bench_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t bench_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-double bench_median(double *v, int n)
-{
-    if (v == NULL || n <= 0)
-        return NAN;
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    if (n % 2 == 1)
-        return v[n / 2];
-    return (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
 /* Nearest-rank percentile: the smallest sample with at least p*n samples at

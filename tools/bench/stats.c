@@ -25,8 +25,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "bench.h"
+
+/* The clocks and the median every benchmark uses (bench.h), here with the
+ * statistics so that a test can build this file alone. */
+int64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t bench_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *v, int n)
+{
+    if (v == NULL || n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    if (n % 2 == 1)
+        return v[n / 2];
+    return (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
 
 static int64_t tv_ns(struct timeval tv)
 {
