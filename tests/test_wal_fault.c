@@ -49,12 +49,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void never_called(void *ctx, int res)
+{
+    (void)ctx;
+    (void)res;
+    CHECK(!"a request refused by a failed log was answered");
+}
+
+/* Each call on the failed log returns its error with a fresh detail that
+ * says the log failed (sync and notify once returned it with none). */
+static void check_failed_detail(int rc, int err)
+{
+    CHECK_EQ(rc, err);
+    CHECK(strstr(regio_error_detail(), "failed") != NULL);
+}
+
 static void check_failed_everywhere(struct regio_wal *w, int err)
 {
     uint64_t lsn;
-    CHECK_EQ(regio_wal_append(w, "x", 1, &lsn), err);
-    CHECK_EQ(regio_wal_sync(w, 0), err);
-    CHECK_EQ(regio_wal_set_checkpoint(w, 0), err);
+    check_failed_detail(regio_wal_append(w, "x", 1, &lsn), err);
+    check_failed_detail(regio_wal_sync(w, 0), err);
+    check_failed_detail(regio_wal_notify_durable(w, 0, never_called, NULL), err);
+    check_failed_detail(regio_wal_set_checkpoint(w, 0), err);
     CHECK_EQ(regio_wal_truncate_before(w, 0), err);
     struct regio_wal_stats st;
     CHECK_OK(regio_wal_stats(w, &st));

@@ -121,6 +121,15 @@ static void wake_all_buckets(struct regio_wal *w)
     }
 }
 
+/* What a call on a failed log returns: the error that failed it, with a
+ * detail saying so (the caller's own detail was cleared on entry). */
+static int failed_error(int err)
+{
+    REGIO_ASSERT(err < 0);
+    regio__set_detail("wal: the log failed earlier (%s); close and reopen it", regio_strerror(err));
+    return err;
+}
+
 static void wal_fail(struct regio_wal *w, int err)
 {
     int expect = 0;
@@ -374,11 +383,8 @@ static int append_common(struct regio_wal *w, uint16_t type, const struct iovec 
         return -EINVAL;
     }
     int err = atomic_load(&w->failed);
-    if (err != 0) {
-        regio__set_detail("wal: the log failed earlier (%s); close and reopen it",
-                          regio_strerror(err));
-        return err;
-    }
+    if (err != 0)
+        return failed_error(err);
     uint64_t total = regio__wal_rec_total(len), start, segend_at;
     uint32_t slot;
     err = slot_acquire(w, &slot);
@@ -1084,7 +1090,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
     }
     int err = atomic_load(&w->failed);
     if (err != 0)
-        return err;
+        return failed_error(err);
     if (lsn >= atomic_load(&w->insert_pos)) {
         regio__set_detail("wal: sync of LSN %llu, not below the appended end %llu",
                           (unsigned long long)lsn, (unsigned long long)atomic_load(&w->insert_pos));
@@ -1110,7 +1116,7 @@ int regio_wal_sync(struct regio_wal *w, uint64_t lsn)
                 lead_flush(w, lsn);
         }
     }
-    return atomic_load(&w->durable) > lsn ? 0 : atomic_load(&w->failed);
+    return atomic_load(&w->durable) > lsn ? 0 : failed_error(atomic_load(&w->failed));
 }
 
 /* Insert a into the pending list, in LSN order, under async_mu. Records come in
@@ -1171,7 +1177,7 @@ int regio_wal_notify_durable(struct regio_wal *w, uint64_t lsn, regio_cb cb, voi
     }
     int err = atomic_load(&w->failed);
     if (err != 0)
-        return err;
+        return failed_error(err);
     atomic_max(&w->requested, lsn + 1);
     REGIO_ASSERT(!regio__lock_held(&w->async_mu) && !regio__lock_held(&w->mu));
     regio__lock(&w->async_mu);
@@ -1374,10 +1380,8 @@ int regio_wal_set_checkpoint(struct regio_wal *w, uint64_t lsn)
         return -EINVAL;
     }
     int err = atomic_load(&w->failed);
-    if (err != 0) {
-        regio__set_detail("wal: the log failed earlier (%s)", regio_strerror(err));
-        return err;
-    }
+    if (err != 0)
+        return failed_error(err);
     err = checkpoint_ok(w, lsn);
     if (err != 0)
         return err;
